@@ -1,0 +1,112 @@
+/**
+ * Public contract of the sync-rules engine. The replicator (engine/src/replication) and the
+ * sync stream (engine/src/sync) program against these types only; everything else in
+ * `sync-rules/` is an implementation detail. Pure: no I/O anywhere in this folder.
+ */
+
+/** A value in SQLite's type system, as rows are stored on clients. bigint = INTEGER. */
+export type SqliteValue = string | number | bigint | Uint8Array | null;
+/** number = REAL, bigint = INTEGER. A row keeps column order. */
+export type SqliteRow = Record<string, SqliteValue>;
+
+/** Identifies a source table. */
+export interface SourceTableRef {
+  schema: string;
+  name: string;
+}
+
+/** A table pattern as written in sync rules: `name` may end with `%` (wildcard prefix). */
+export interface TablePattern {
+  schema: string;
+  /** Exact table name, or prefix when `isWildcard`. */
+  tablePattern: string;
+  isWildcard: boolean;
+}
+
+/** One output of a data query for one source row. */
+export interface EvaluatedRow {
+  /** Full bucket id including the versioned prefix, e.g. `3#by_user["u1"]`. */
+  bucket: string;
+  /** Output table name (`object_type` on the wire). */
+  table: string;
+  /** Output `id` as text (`object_id`); '' when the row has no id. */
+  id: string;
+  /** Row JSON exactly as sent to clients (lossless writer, blobs stripped, query column order). */
+  data: string;
+}
+
+/** A parameter-lookup key: definition + query + the values the WHERE clause matches on. */
+export interface ParameterLookup {
+  /** Stable serialisation, used as the storage key (e.g. `by_list|0|["u1"]`). */
+  key: string;
+}
+
+/** Output of a table-based parameter query for one source row. */
+export interface EvaluatedParameters {
+  lookup: ParameterLookup;
+  /** Bucket parameter rows this source row contributes under that lookup key. */
+  bucketParameters: SqliteRow[];
+}
+
+/** A bucket a connection is allowed to sync. */
+export interface BucketDescription {
+  bucket: string;
+  priority: 0 | 1 | 2 | 3;
+  /** Bucket definition name it came from. */
+  definition: string;
+}
+
+/** What the sync endpoint knows about a connection when resolving buckets. */
+export interface RequestParameters {
+  /** JWT `sub`. */
+  userId: string;
+  /** Full JWT payload (claims). */
+  jwtClaims: Record<string, unknown>;
+  /** Client-supplied, unauthenticated parameters from the sync request. */
+  clientParameters: Record<string, unknown>;
+}
+
+/**
+ * Looks up parameter rows for many keys at once (at one checkpoint). Must return one array per
+ * requested lookup, in the same order.
+ */
+export type ParameterLookupSource = (lookups: ParameterLookup[]) => Promise<SqliteRow[][]>;
+
+export interface BucketQuerier {
+  /** Buckets that depend only on the request (computed once per connection). */
+  readonly staticBuckets: BucketDescription[];
+  /** True when table-based parameter queries are involved and lookups must be re-run per checkpoint. */
+  readonly hasDynamicBuckets: boolean;
+  /** Lookups that the dynamic part needs (for change detection). */
+  readonly lookups: ParameterLookup[];
+  /** All buckets (static + dynamic), de-duplicated, highest priority (lowest number) wins. */
+  resolveBuckets(source: ParameterLookupSource): Promise<BucketDescription[]>;
+}
+
+/** Level + position for validation issues. Line/column are 1-based positions in the YAML text. */
+export interface SyncRulesIssue {
+  level: 'fatal' | 'warning';
+  message: string;
+  /** Stable code, e.g. `SYNC_RULES_SQL_UNSUPPORTED`. */
+  code: string;
+  location?: { line: number; column: number; startOffset: number; endOffset: number };
+}
+
+/** Postgres schema information for schema-aware validation (optional). */
+export interface SourceSchema {
+  tables: Array<{ schema: string; name: string; columns: Array<{ name: string; pgType: string }> }>;
+}
+
+export interface CompileOptions {
+  /**
+   * Sync-rules version id (the deployed version's numeric id). Used as the `<id>#` bucket prefix
+   * when versioned bucket ids are on (the default from edition 2).
+   */
+  versionId: number;
+  /** Default schema for unqualified table names. Default `public`. */
+  defaultSchema?: string;
+  /** Source schema for schema-aware validation warnings. */
+  schema?: SourceSchema;
+  /** Max buckets per connection for resolveBuckets (default 10,000). */
+  maxBuckets?: number;
+}

@@ -1,0 +1,31 @@
+import { defineConfig } from 'vitest/config';
+
+/**
+ * Two projects: `unit` (pure, fast, no database) and `integration` (`*.pg.test.ts`, one embedded
+ * Postgres per run started by the global setup, a fresh database per test file).
+ */
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['packages/*/test/**/*.test.ts', 'apps/sync-api/test/**/*.test.ts', 'scripts/test/**/*.test.ts'],
+          exclude: ['**/*.pg.test.ts', '**/node_modules/**'],
+          testTimeout: 20_000,
+        },
+      },
+      {
+        test: {
+          name: 'integration',
+          include: ['packages/*/test/**/*.pg.test.ts', 'apps/sync-api/test/**/*.pg.test.ts', 'scripts/test/**/*.pg.test.ts'],
+          globalSetup: ['packages/test-utils/src/global-setup.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          // Two cores here: more workers only fight over CPU with Postgres.
+          maxWorkers: 2,
+        },
+      },
+    ],
+  },
+});
