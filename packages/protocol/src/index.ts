@@ -1,1 +1,4 @@
 export {};
+export * from './checksum.ts';
+export * from './lossless-json.ts';
+export * from './bucket-id.ts';
