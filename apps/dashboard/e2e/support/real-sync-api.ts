@@ -1,0 +1,76 @@
+/**
+ * The real sync API (apps/sync-api/src/main.ts) for the e2e run: an embedded Postgres (or the server
+ * in TEST_DATABASE_URL) with fresh source and storage databases, and sync-api on a free port.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, chmod } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { startChildService, waitForHttp } from './child-service.ts';
+import { freePort } from './free-port.ts';
+
+export interface RealSyncApi {
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+export async function startRealSyncApi(opts: {
+  repoRoot: string;
+  adminToken: string;
+  logDir: string;
+  env: NodeJS.ProcessEnv;
+}): Promise<RealSyncApi> {
+  // Loaded lazily: only this path needs Postgres.
+  const { startEmbeddedPostgres, createTestDatabase } = await import('@syncline/test-utils');
+  const cleanups: Array<() => Promise<void>> = [];
+  const cleanup = async () => {
+    for (const fn of cleanups.reverse()) await fn().catch(() => {});
+  };
+  try {
+    let adminUrl = opts.env.TEST_DATABASE_URL;
+    if (!adminUrl) {
+      const root = await mkdtemp(path.join(tmpdir(), 'syncline-e2e-pg-'));
+      await chmod(root, 0o755);
+      cleanups.push(() => rm(root, { recursive: true, force: true }));
+      const pg = await startEmbeddedPostgres({
+        dataDir: path.join(root, 'data'),
+        port: await freePort(),
+        settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' },
+      });
+      cleanups.push(() => pg.stop());
+      adminUrl = pg.url('postgres');
+    }
+    const db = await createTestDatabase(adminUrl, 'e2e');
+    cleanups.push(async () => {
+      await db[Symbol.asyncDispose]();
+    });
+    const storageUrl = await db.createSibling('storage');
+
+    const port = await freePort();
+    const service = startChildService({
+      name: 'sync-api',
+      command: path.join(opts.repoRoot, 'node_modules/.bin/tsx'),
+      args: ['apps/sync-api/src/main.ts'],
+      cwd: opts.repoRoot,
+      logDir: opts.logDir,
+      env: {
+        ...opts.env,
+        SOURCE_DATABASE_URL: db.url,
+        STORAGE_DATABASE_URL: storageUrl,
+        SYNC_API_PORT: String(port),
+        SYNC_API_HOST: '127.0.0.1',
+        ADMIN_TOKEN: opts.adminToken,
+        JWT_SECRET: randomBytes(32).toString('base64url'),
+        SYNC_RUNNER: 'unified',
+        LOG_LEVEL: 'info',
+      },
+    });
+    cleanups.push(() => service.stop());
+    const url = `http://127.0.0.1:${port}`;
+    await waitForHttp(`${url}/probes/liveness`, service, 60_000);
+    return { url, stop: cleanup };
+  } catch (e) {
+    await cleanup();
+    throw e;
+  }
+}
