@@ -1,6 +1,7 @@
 import { expect, test } from '@playwright/test';
 import { e2eEnv } from './support/env.ts';
 import { logIn, SESSION_COOKIE } from './support/login.ts';
+import { saveScreenshot } from './support/screenshot.ts';
 
 test.describe('dashboard access', () => {
   test('sends a visitor without a session to the login page', async ({ page }) => {
@@ -20,12 +21,20 @@ test.describe('dashboard access', () => {
     expect((await context.cookies()).find((c) => c.name === SESSION_COOKIE)).toBeUndefined();
   });
 
-  test('logs in with the right token and shows the sync API as live on Overview', async ({ page }) => {
+  test('logs in with the right token and shows the sync API as live on Overview', async ({ page }, testInfo) => {
     await logIn(page);
     await expect(page).toHaveURL(/\/$/);
     await expect(page.getByTestId('liveness-status')).toHaveText('live');
     await expect(page.getByTestId('readiness-status')).toHaveText('ready');
     await expect(page.getByTestId('sync-api-unreachable')).toHaveCount(0);
+    await saveScreenshot(page, testInfo, 'overview');
+  });
+
+  test('says plainly when the sync API is unreachable, naming its URL', async ({ page }, testInfo) => {
+    await logIn(page, e2eEnv.unreachableDashboardUrl);
+    await expect(page.getByTestId('sync-api-unreachable')).toContainText(`Sync API unreachable at ${e2eEnv.deadSyncApiUrl}`);
+    await expect(page.getByTestId('liveness-status')).toHaveText('unreachable');
+    await saveScreenshot(page, testInfo, 'overview-unreachable');
   });
 
   test('returns to the page that was asked for after logging in', async ({ page }) => {

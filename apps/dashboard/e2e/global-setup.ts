@@ -57,6 +57,34 @@ async function startSyncApi(adminToken: string): Promise<{ url: string; kind: st
   return { ...api, kind: 'stand-in (probes only)' };
 }
 
+async function startDashboard(
+  name: string,
+  syncApiUrl: string,
+  adminToken: string,
+  stops: Array<() => Promise<void>>,
+): Promise<string> {
+  const port = await freePort();
+  const dashboard: ChildService = startChildService({
+    name,
+    command: nextBin,
+    args: ['start', '-p', String(port), '-H', '127.0.0.1'],
+    cwd: dashboardDir,
+    logDir,
+    env: {
+      ...process.env,
+      NODE_ENV: 'production',
+      NEXT_TELEMETRY_DISABLED: '1',
+      SYNC_API_URL: syncApiUrl,
+      ADMIN_TOKEN: adminToken,
+      DASHBOARD_PORT: String(port),
+    },
+  });
+  stops.push(() => dashboard.stop());
+  const url = `http://127.0.0.1:${port}`;
+  await waitForHttp(`${url}/login`, dashboard, 60_000);
+  return url;
+}
+
 export default async function globalSetup(): Promise<() => Promise<void>> {
   const stops: Array<() => Promise<void>> = [];
   const teardown = async () => {
@@ -69,29 +97,16 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
     const syncApi = await startSyncApi(adminToken);
     stops.push(syncApi.stop);
 
-    const port = await freePort();
-    const dashboard: ChildService = startChildService({
-      name: 'dashboard',
-      command: nextBin,
-      args: ['start', '-p', String(port), '-H', '127.0.0.1'],
-      cwd: dashboardDir,
-      logDir,
-      env: {
-        ...process.env,
-        NODE_ENV: 'production',
-        NEXT_TELEMETRY_DISABLED: '1',
-        SYNC_API_URL: syncApi.url,
-        ADMIN_TOKEN: adminToken,
-        DASHBOARD_PORT: String(port),
-      },
-    });
-    stops.push(() => dashboard.stop());
-    const dashboardUrl = `http://127.0.0.1:${port}`;
-    await waitForHttp(`${dashboardUrl}/login`, dashboard, 60_000);
-    console.log(`[e2e] dashboard ${dashboardUrl} → sync API ${syncApi.url} (${syncApi.kind})`);
+    const dashboardUrl = await startDashboard('dashboard', syncApi.url, adminToken, stops);
+    // A second instance pointed at a port nobody listens on, for the "sync API unreachable" state.
+    const deadSyncApiUrl = `http://127.0.0.1:${await freePort()}`;
+    const unreachableUrl = await startDashboard('dashboard-unreachable', deadSyncApiUrl, adminToken, stops);
+    console.log(`[e2e] dashboard ${dashboardUrl} → sync API ${syncApi.url} (${syncApi.kind}); ${unreachableUrl} → ${deadSyncApiUrl} (nothing there)`);
 
     process.env.E2E_DASHBOARD_URL = dashboardUrl;
     process.env.E2E_SYNC_API_URL = syncApi.url;
+    process.env.E2E_DASHBOARD_UNREACHABLE_URL = unreachableUrl;
+    process.env.E2E_DEAD_SYNC_API_URL = deadSyncApiUrl;
     process.env.E2E_ADMIN_TOKEN = adminToken;
     return teardown;
   } catch (e) {

@@ -1,5 +1,12 @@
 /** Values published by global-setup.ts for the test workers. */
-function required(name: 'E2E_DASHBOARD_URL' | 'E2E_ADMIN_TOKEN' | 'E2E_SYNC_API_URL'): string {
+type E2eVar =
+  | 'E2E_DASHBOARD_URL'
+  | 'E2E_ADMIN_TOKEN'
+  | 'E2E_SYNC_API_URL'
+  | 'E2E_DASHBOARD_UNREACHABLE_URL'
+  | 'E2E_DEAD_SYNC_API_URL';
+
+function required(name: E2eVar): string {
   const value = process.env[name];
   if (!value) throw new Error(`${name} is not set: run these tests through playwright.config.ts (global setup)`);
   return value;
@@ -14,5 +21,12 @@ export const e2eEnv = {
   },
   get syncApiUrl() {
     return required('E2E_SYNC_API_URL');
+  },
+  /** A second dashboard whose SYNC_API_URL points where nothing listens. */
+  get unreachableDashboardUrl() {
+    return required('E2E_DASHBOARD_UNREACHABLE_URL');
+  },
+  get deadSyncApiUrl() {
+    return required('E2E_DEAD_SYNC_API_URL');
   },
 };
