@@ -38,7 +38,6 @@ const serverSchema = z.object({
     .max(7 * 24 * 3600)
     .default(12 * 3600)
     .describe('Lifetime of a dashboard login session.'),
-  NODE_ENV: z.enum(['development', 'production', 'test']).default('production'),
 });
 
 export type ServerEnv = z.infer<typeof serverSchema>;
@@ -57,7 +56,6 @@ export function serverEnv(): ServerEnv {
     DASHBOARD_PORT: process.env.DASHBOARD_PORT || undefined,
     DASHBOARD_SESSION_SECRET: process.env.DASHBOARD_SESSION_SECRET || undefined,
     DASHBOARD_SESSION_TTL_SECONDS: process.env.DASHBOARD_SESSION_TTL_SECONDS || undefined,
-    NODE_ENV: process.env.NODE_ENV || undefined,
   });
   if (!parsed.success) {
     const problems = parsed.error.issues

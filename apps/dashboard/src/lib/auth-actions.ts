@@ -6,6 +6,7 @@
  */
 import { cookies, headers } from 'next/headers';
 import { redirect } from 'next/navigation';
+import { serverEnv } from '../env.ts';
 import { checkAdminToken } from './admin-token.ts';
 import { loginRetryAfterSeconds, recordLoginFailure } from './login-throttle.ts';
 import { safeNextPath } from './safe-next-path.ts';
@@ -22,6 +23,13 @@ async function isHttps(): Promise<boolean> {
 export async function login(_prev: LoginState, form: FormData): Promise<LoginState> {
   const retryAfter = loginRetryAfterSeconds();
   if (retryAfter > 0) return { error: `Too many failed attempts. Try again in ${retryAfter} s.` };
+
+  try {
+    serverEnv();
+  } catch (e) {
+    // Names the bad variable only, never a value.
+    return { error: `The dashboard is misconfigured: ${e instanceof Error ? e.message : String(e)}` };
+  }
 
   const raw = form.get('token');
   const token = typeof raw === 'string' ? raw.trim() : '';
