@@ -1,0 +1,123 @@
+/**
+ * Node adapter over better-sqlite3 12 (synchronous, in-process). Opens the file in WAL mode,
+ * caches prepared statements, returns integers beyond 2^53 as `bigint`.
+ *
+ * @example
+ * import { openBetterSqlite3 } from '@syncline/client/node';
+ * const database = openBetterSqlite3({ path: './app.db' });
+ * const db = new SynclineDatabase({ schema, database });
+ */
+import Database from 'better-sqlite3';
+import { SynclineError, ClientErrorCodes } from '../../errors.ts';
+import { createSqlFunctions } from '../../db/sql-functions.ts';
+import type { QueryResult, SqliteAdapter, SqliteRow, SqliteValue } from '../../db/sqlite-adapter.ts';
+
+export interface BetterSqlite3Options {
+  /** File path, or `:memory:`. */
+  path: string;
+  /** An existing connection to use instead of opening `path` (it is closed by `close()`). */
+  database?: Database.Database;
+  /** `PRAGMA synchronous` (default `NORMAL`, safe with WAL). */
+  synchronous?: 'OFF' | 'NORMAL' | 'FULL';
+  /** Statement cache size (default 200). */
+  statementCacheSize?: number;
+}
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+const MIN_SAFE = -MAX_SAFE;
+
+export function openBetterSqlite3(options: BetterSqlite3Options): SqliteAdapter {
+  return new BetterSqlite3Adapter(options);
+}
+
+class BetterSqlite3Adapter implements SqliteAdapter {
+  readonly name: string;
+  private readonly db: Database.Database;
+  private readonly statements = new Map<string, Database.Statement>();
+  private readonly cacheSize: number;
+  private readonly functions = createSqlFunctions();
+
+  constructor(options: BetterSqlite3Options) {
+    this.name = `better-sqlite3:${options.path}`;
+    this.cacheSize = options.statementCacheSize ?? 200;
+    try {
+      this.db = options.database ?? new Database(options.path);
+      if (options.path !== ':memory:') this.db.pragma('journal_mode = WAL');
+      this.db.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);
+      for (const f of this.functions.functions) {
+        this.db.function(f.name, { deterministic: f.deterministic, varargs: true }, (...args: unknown[]) =>
+          f.fn(...(args as SqliteValue[])),
+        );
+      }
+    } catch (e) {
+      throw new SynclineError(ClientErrorCodes.ADAPTER_ERROR, `Could not open SQLite database ${options.path}: ${String(e)}`, { cause: e });
+    }
+  }
+
+  private prepare(sql: string): Database.Statement {
+    let stmt = this.statements.get(sql);
+    if (stmt) {
+      // Keep most recently used at the end (simple LRU).
+      this.statements.delete(sql);
+      this.statements.set(sql, stmt);
+      return stmt;
+    }
+    stmt = this.db.prepare(sql);
+    if (stmt.reader) stmt.safeIntegers(true);
+    this.statements.set(sql, stmt);
+    if (this.statements.size > this.cacheSize) {
+      const oldest = this.statements.keys().next().value;
+      if (oldest !== undefined) this.statements.delete(oldest);
+    }
+    return stmt;
+  }
+
+  async execute(sql: string, params: readonly SqliteValue[] = []): Promise<QueryResult> {
+    return this.executeSync(sql, params);
+  }
+
+  private executeSync(sql: string, params: readonly SqliteValue[]): QueryResult {
+    const stmt = this.prepare(sql);
+    const bound = params.map(toBindable);
+    if (stmt.reader) {
+      const raw = stmt.all(...bound) as Record<string, unknown>[];
+      return { rows: raw.map(normaliseRow), rowsAffected: 0, insertId: undefined };
+    }
+    const info = stmt.run(...bound);
+    return { rows: [], rowsAffected: info.changes, insertId: info.lastInsertRowid };
+  }
+
+  async executeBatch(sql: string, paramSets: readonly (readonly SqliteValue[])[]): Promise<{ rowsAffected: number }> {
+    const stmt = this.prepare(sql);
+    let rowsAffected = 0;
+    for (const params of paramSets) {
+      if (stmt.reader) stmt.all(...params.map(toBindable));
+      else rowsAffected += stmt.run(...params.map(toBindable)).changes;
+    }
+    return { rowsAffected };
+  }
+
+  async takeChangedTables(): Promise<string[]> {
+    return this.functions.takeChangedTables();
+  }
+
+  async close(): Promise<void> {
+    this.statements.clear();
+    if (this.db.open) this.db.close();
+  }
+}
+
+function toBindable(v: unknown): unknown {
+  if (v instanceof Uint8Array && !Buffer.isBuffer(v)) return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+  if (typeof v === 'boolean') return v ? 1 : 0;
+  if (v === undefined) return null;
+  return v;
+}
+
+function normaliseRow(row: Record<string, unknown>): SqliteRow {
+  for (const key in row) {
+    const v = row[key];
+    if (typeof v === 'bigint' && v <= MAX_SAFE && v >= MIN_SAFE) row[key] = Number(v);
+  }
+  return row as SqliteRow;
+}

@@ -1,0 +1,1 @@
+export { openBetterSqlite3, type BetterSqlite3Options } from './better-sqlite3-adapter.ts';

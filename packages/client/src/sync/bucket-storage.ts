@@ -1,0 +1,232 @@
+/**
+ * Download-side storage over SQL: stores data lines per bucket (reduced, see
+ * `op-log-reduction.ts`), deletes buckets, validates checkpoint checksums and applies validated
+ * checkpoints to the user tables atomically — only when the upload queue is empty and the latest
+ * write checkpoint has come back (priority 0 excepted). Reference client §2.5–2.8.
+ */
+import { addChecksums } from '@syncline/protocol';
+import type { DatabaseInternals } from '../db/syncline-database.ts';
+import type { SqliteAdapter, SqliteValue } from '../db/sqlite-adapter.ts';
+import { FULL_SYNC_PRIORITY, KV } from '../schema/internal-schema.ts';
+import { DATA_PREFIX, quoteIdent } from '../schema/schema-ddl.ts';
+import { reduceDataLine, type OplogEntry, type StoredOp } from './op-log-reduction.ts';
+import type { BucketChecksum, Checkpoint } from './sync-lines.ts';
+
+export interface BucketPosition {
+  name: string;
+  after: bigint;
+}
+
+export interface ChecksumFailure {
+  bucket: string;
+  expected: number;
+  actual: number;
+}
+
+export type ApplyResult =
+  | { status: 'applied'; changedTables: string[] }
+  | { status: 'pending' }
+  | { status: 'checksum_failed'; failures: ChecksumFailure[] };
+
+export interface BucketCounters {
+  atLast: number;
+  sinceLast: number;
+}
+
+const APPLY_TABLE = `CREATE TEMP TABLE IF NOT EXISTS sl_apply (row_type TEXT NOT NULL, row_id TEXT NOT NULL, data TEXT, PRIMARY KEY (row_type, row_id)) WITHOUT ROWID`;
+
+function json(values: readonly unknown[]): string {
+  return JSON.stringify(values);
+}
+
+export class BucketStorage {
+  constructor(private readonly db: DatabaseInternals) {}
+
+  /** `(name, after)` for every local bucket: what the next request resumes from. */
+  async bucketPositions(): Promise<BucketPosition[]> {
+    return this.db.read(async (a) => {
+      const { rows } = await a.execute(`SELECT name, CAST(last_op AS TEXT) AS last_op FROM sl_buckets ORDER BY name`);
+      return rows.map((r) => ({ name: String(r['name']), after: BigInt(String(r['last_op'])) }));
+    });
+  }
+
+  async counters(): Promise<Map<string, BucketCounters>> {
+    return this.db.read(async (a) => {
+      const { rows } = await a.execute(`SELECT name, count_at_last, count_since_last FROM sl_buckets`);
+      return new Map(rows.map((r) => [String(r['name']), { atLast: Number(r['count_at_last']), sinceLast: Number(r['count_since_last']) }]));
+    });
+  }
+
+  /** Deletes buckets and their ops; their rows are re-evaluated at the next complete apply. */
+  async deleteBuckets(names: readonly string[]): Promise<void> {
+    if (names.length === 0) return;
+    await this.db.write(async (a) => {
+      const ids = `SELECT id FROM sl_buckets WHERE name IN (SELECT value FROM json_each(?))`;
+      await a.execute(`INSERT OR IGNORE INTO sl_updated_rows (row_type, row_id) SELECT row_type, row_id FROM sl_oplog WHERE bucket IN (${ids})`, [json(names)]);
+      await a.execute(`DELETE FROM sl_oplog WHERE bucket IN (${ids})`, [json(names)]);
+      await a.execute(`DELETE FROM sl_buckets WHERE name IN (SELECT value FROM json_each(?))`, [json(names)]);
+    });
+  }
+
+  /** Stores one data line for `bucket` in one transaction (ops, checksums and `last_op` together). */
+  async storeData(bucket: string, ops: readonly OplogEntry[], byteLength: number): Promise<void> {
+    if (ops.length === 0) return;
+    await this.db.write(async (a) => {
+      await a.execute(`INSERT INTO sl_buckets (name) VALUES (?) ON CONFLICT (name) DO NOTHING`, [bucket]);
+      const b = (await a.execute(`SELECT id, last_applied_op, add_checksum, op_checksum FROM sl_buckets WHERE name = ?`, [bucket])).rows[0];
+      if (!b) throw new Error(`bucket row for ${bucket} vanished`);
+      const id = Number(b['id']);
+      const keys = new Set<string>();
+      for (const op of ops) if ((op.op === 'PUT' || op.op === 'REMOVE') && op.objectType && op.objectId !== undefined) keys.add(`${op.objectType}/${op.objectId}/${op.subkey ?? 'null'}`);
+      const existing = new Map<string, StoredOp>();
+      if (keys.size > 0) {
+        const { rows } = await a.execute(
+          `SELECT key, row_type, row_id, hash FROM sl_oplog WHERE bucket = ? AND key IN (SELECT value FROM json_each(?))`,
+          [id, json([...keys])],
+        );
+        for (const r of rows) {
+          const key = String(r['key']);
+          existing.set(key, { key, opId: 0n, rowType: String(r['row_type']), rowId: String(r['row_id']), data: '', hash: Number(r['hash']) });
+        }
+      }
+      const r = reduceDataLine(ops, existing, Number(b['last_applied_op']) === 0);
+      let add = Number(b['add_checksum']);
+      let opSum = Number(b['op_checksum']);
+      if (r.reset) {
+        await a.execute(`INSERT OR IGNORE INTO sl_updated_rows (row_type, row_id) SELECT row_type, row_id FROM sl_oplog WHERE bucket = ?`, [id]);
+        await a.execute(`DELETE FROM sl_oplog WHERE bucket = ?`, [id]);
+        await a.execute(`UPDATE sl_buckets SET last_applied_op = 0 WHERE id = ?`, [id]);
+        add = r.addDelta;
+        opSum = r.opDelta;
+      } else {
+        if (r.deleteKeys.length > 0) {
+          await a.execute(`DELETE FROM sl_oplog WHERE bucket = ? AND key IN (SELECT value FROM json_each(?))`, [id, json(r.deleteKeys)]);
+        }
+        add = addChecksums(add, r.addDelta);
+        opSum = addChecksums(opSum, r.opDelta);
+      }
+      if (r.inserts.length > 0) {
+        await a.executeBatch(
+          `INSERT INTO sl_oplog (bucket, op_id, row_type, row_id, key, data, hash) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+          r.inserts.map((s) => [id, s.opId, s.rowType, s.rowId, s.key, s.data, s.hash]),
+        );
+      }
+      if (r.updatedRows.length > 0) {
+        await a.executeBatch(`INSERT OR IGNORE INTO sl_updated_rows (row_type, row_id) VALUES (?, ?)`, r.updatedRows.map((u) => [u.rowType, u.rowId]));
+      }
+      await a.execute(
+        `UPDATE sl_buckets SET last_op = ?, add_checksum = ?, op_checksum = ?, count_since_last = count_since_last + ?, downloaded_bytes = downloaded_bytes + ? WHERE id = ?`,
+        [r.lastOpId ?? 0n, add, opSum, r.count, byteLength, id],
+      );
+    });
+  }
+
+  /**
+   * Validates and (gate permitting) applies `checkpoint` — all buckets when `priority` is null,
+   * else those with priority ≤ `priority`. Checksum failures are reported, not deleted: the
+   * caller deletes them with {@link deleteBuckets} and reconnects.
+   */
+  async syncLocal(checkpoint: Checkpoint, priority: number | null): Promise<ApplyResult> {
+    return this.db.write(async (a, changed) => {
+      const scope = [...checkpoint.buckets.values()].filter((b) => priority === null || b.priority <= priority);
+      const names = scope.map((b) => b.bucket);
+      const failures = await this.validate(a, scope);
+      if (failures.length > 0) return { status: 'checksum_failed', failures } as const;
+
+      await a.executeBatch(
+        `INSERT INTO sl_buckets (name, last_op) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET last_op = excluded.last_op`,
+        names.map((n) => [n, checkpoint.lastOpId]),
+      );
+      if (priority === null && checkpoint.writeCheckpoint !== null) {
+        await a.execute(`INSERT OR REPLACE INTO sl_kv (key, value) VALUES (?, ?)`, [KV.lastSeen, checkpoint.writeCheckpoint]);
+      }
+      if (priority !== 0 && !(await this.gateOpen(a))) return { status: 'pending' } as const;
+
+      const tables = await this.applyRows(a, names, priority === null);
+      for (const t of tables) changed.add(t);
+      await a.execute(`UPDATE sl_buckets SET last_applied_op = last_op WHERE name IN (SELECT value FROM json_each(?))`, [json(names)]);
+      const now = Date.now();
+      if (priority === null) {
+        await a.execute(`DELETE FROM sl_updated_rows`);
+        await a.execute(`DELETE FROM sl_sync_state`);
+        await a.execute(`INSERT INTO sl_sync_state (priority, last_synced_at) VALUES (?, ?)`, [FULL_SYNC_PRIORITY, now]);
+        if (checkpoint.writeCheckpoint !== null) {
+          await a.execute(`INSERT OR REPLACE INTO sl_kv (key, value) VALUES (?, ?)`, [KV.lastApplied, checkpoint.writeCheckpoint]);
+        }
+        await a.executeBatch(
+          `UPDATE sl_buckets SET count_at_last = coalesce(?, count_at_last + count_since_last), count_since_last = 0 WHERE name = ?`,
+          scope.map((b) => [b.count ?? null, b.bucket]),
+        );
+      } else {
+        await a.execute(`DELETE FROM sl_sync_state WHERE priority <= ?`, [priority]);
+        await a.execute(`INSERT INTO sl_sync_state (priority, last_synced_at) VALUES (?, ?)`, [priority, now]);
+      }
+      return { status: 'applied', changedTables: tables } as const;
+    });
+  }
+
+  /** Whether the apply gate is open: nothing queued, and the target write checkpoint was seen. */
+  async isGateOpen(): Promise<boolean> {
+    return this.db.read((a) => this.gateOpen(a));
+  }
+
+  private async gateOpen(a: SqliteAdapter): Promise<boolean> {
+    if ((await a.execute(`SELECT 1 FROM sl_crud LIMIT 1`)).rows.length > 0) return false;
+    const kv = await a.execute(`SELECT key, CAST(value AS TEXT) AS v FROM sl_kv WHERE key IN (?, ?)`, [KV.target, KV.lastSeen]);
+    const value = (key: string): bigint | undefined => {
+      const row = kv.rows.find((r) => r['key'] === key);
+      return row ? BigInt(String(row['v'])) : undefined;
+    };
+    const target = value(KV.target);
+    return target === undefined || target <= (value(KV.lastSeen) ?? 0n);
+  }
+
+  private async validate(a: SqliteAdapter, scope: readonly BucketChecksum[]): Promise<ChecksumFailure[]> {
+    const { rows } = await a.execute(`SELECT name, add_checksum, op_checksum FROM sl_buckets WHERE name IN (SELECT value FROM json_each(?))`, [
+      json(scope.map((b) => b.bucket)),
+    ]);
+    const actual = new Map(rows.map((r) => [String(r['name']), addChecksums(Number(r['add_checksum']), Number(r['op_checksum']))]));
+    const failures: ChecksumFailure[] = [];
+    for (const b of scope) {
+      const got = actual.get(b.bucket) ?? 0;
+      if (got !== b.checksum >>> 0) failures.push({ bucket: b.bucket, expected: b.checksum >>> 0, actual: got });
+    }
+    return failures;
+  }
+
+  /** Publishes the winning version of every affected row; returns the schema tables touched. */
+  private async applyRows(a: SqliteAdapter, names: readonly string[], complete: boolean): Promise<string[]> {
+    await a.execute(APPLY_TABLE);
+    await a.execute(`DELETE FROM temp.sl_apply`);
+    const scopeIds = `SELECT id FROM sl_buckets WHERE name IN (SELECT value FROM json_each(?1))`;
+    await a.execute(
+      `INSERT OR IGNORE INTO temp.sl_apply (row_type, row_id)
+       SELECT o.row_type, o.row_id FROM sl_buckets b JOIN sl_oplog o ON o.bucket = b.id AND o.op_id > b.last_applied_op
+       WHERE b.id IN (${scopeIds})`,
+      [json(names)],
+    );
+    if (complete) await a.execute(`INSERT OR IGNORE INTO temp.sl_apply (row_type, row_id) SELECT row_type, row_id FROM sl_updated_rows`);
+    const winner = complete
+      ? `SELECT o.data FROM sl_oplog o WHERE o.row_type = s.row_type AND o.row_id = s.row_id ORDER BY o.op_id DESC LIMIT 1`
+      : `SELECT o.data FROM sl_oplog o WHERE o.row_type = s.row_type AND o.row_id = s.row_id AND o.bucket IN (${scopeIds}) ORDER BY o.op_id DESC LIMIT 1`;
+    await a.execute(`UPDATE temp.sl_apply AS s SET data = (${winner})`, complete ? [] : [json(names)]);
+
+    const types = (await a.execute(`SELECT DISTINCT row_type FROM temp.sl_apply`)).rows.map((r) => String(r['row_type']));
+    const touched: string[] = [];
+    for (const type of types) {
+      const table = this.db.schema.table(type);
+      const params: SqliteValue[] = [type];
+      if (table && !table.localOnly) {
+        const storage = quoteIdent(DATA_PREFIX + type);
+        await a.execute(`INSERT OR REPLACE INTO ${storage} (id, data) SELECT row_id, data FROM temp.sl_apply WHERE row_type = ? AND data IS NOT NULL`, params);
+        await a.execute(`DELETE FROM ${storage} WHERE id IN (SELECT row_id FROM temp.sl_apply WHERE row_type = ? AND data IS NULL)`, params);
+        touched.push(type);
+      } else {
+        await a.execute(`INSERT OR REPLACE INTO sl_untyped (type, id, data) SELECT row_type, row_id, data FROM temp.sl_apply WHERE row_type = ? AND data IS NOT NULL`, params);
+        await a.execute(`DELETE FROM sl_untyped WHERE type = ? AND id IN (SELECT row_id FROM temp.sl_apply WHERE row_type = ?1 AND data IS NULL)`, params);
+      }
+    }
+    await a.execute(`DELETE FROM temp.sl_apply`);
+    return touched;
+  }
+}

@@ -1,0 +1,182 @@
+/**
+ * The sync driver for one `connect()`: interprets the connection state machine's effects (open or
+ * abort the stream, schedule retries), runs one `SyncSession` per stream, and runs the upload
+ * loop. Errors never reject `connect()`; they surface as `downloadError`/`uploadError`.
+ */
+import type { DatabaseInternals, SynclineDatabase } from '../db/syncline-database.ts';
+import { ClientErrorCodes, toSynclineError } from '../errors.ts';
+import type { CrudQueue } from '../upload/crud-queue.ts';
+import { UploadLoop } from '../upload/upload-loop.ts';
+import { DEFAULT_BACKOFF } from './backoff.ts';
+import { BucketStorage } from './bucket-storage.ts';
+import type { BackendConnector, ConnectOptions } from './connect-options.ts';
+import { connectionFlags, INITIAL_CONNECTION_STATE, transition, type ConnectionEvent, type ConnectionState } from './connection-state.ts';
+import { CredentialsCache } from './credentials.ts';
+import { defaultFetch } from './fetch.ts';
+import { parseSyncLineText } from './sync-lines.ts';
+import { SyncRemote } from './sync-remote.ts';
+import { SyncSession } from './sync-session.ts';
+
+type IterationOutcome = { type: 'ended' } | { type: 'restart' } | { type: 'aborted' };
+
+export class SyncClient {
+  private state: ConnectionState = INITIAL_CONNECTION_STATE;
+  private readonly credentials: CredentialsCache;
+  private readonly remote: SyncRemote;
+  private readonly storage: BucketStorage;
+  private readonly uploads: UploadLoop;
+  private readonly backoff;
+  private iteration: { controller: AbortController; session: SyncSession | undefined; task: Promise<void> } | undefined;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private settled: (() => void) | undefined;
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(
+    private readonly database: SynclineDatabase,
+    private readonly db: DatabaseInternals,
+    crud: CrudQueue,
+    private readonly connector: BackendConnector,
+    private readonly options: ConnectOptions,
+    private readonly clientId: () => Promise<string>,
+  ) {
+    this.credentials = new CredentialsCache(connector);
+    this.remote = new SyncRemote(options.fetch ?? defaultFetch(), this.credentials, options.userAgent);
+    this.storage = new BucketStorage(db);
+    this.backoff = { ...DEFAULT_BACKOFF, ...options.retry };
+    this.uploads = new UploadLoop({
+      crud,
+      upload: () => this.connector.uploadData(this.database),
+      fetchWriteCheckpoint: async (signal) => this.remote.fetchWriteCheckpoint(await this.clientId(), signal),
+      onTargetUpdated: async () => {
+        await this.iteration?.session?.completedUpload();
+      },
+      updateStatus: (patch) => this.db.updateStatus(patch),
+      logger: db.logger,
+      throttleMs: options.crudUploadThrottleMs ?? 1000,
+      backoff: { ...this.backoff, ...options.uploadRetry },
+    });
+  }
+
+  /** Starts syncing; resolves when the first connection attempt has settled. */
+  async start(): Promise<void> {
+    this.unsubscribe = this.db.changes.subscribe((tables) => {
+      if (tables.has('sl_crud')) this.uploads.trigger();
+    });
+    this.uploads.start();
+    this.uploads.trigger();
+    const settled = new Promise<void>((resolve) => (this.settled = resolve));
+    this.dispatch({ type: 'connect' });
+    await settled;
+  }
+
+  async stop(): Promise<void> {
+    this.unsubscribe?.();
+    this.dispatch({ type: 'disconnect' });
+    await this.iteration?.task;
+    await this.uploads.stop();
+    this.db.updateStatus({ connected: false, connecting: false, downloading: false, downloadProgress: null });
+  }
+
+  private dispatch(event: ConnectionEvent): void {
+    const { state, effects } = transition(this.state, event, { backoff: this.backoff });
+    this.state = state;
+    for (const effect of effects) {
+      switch (effect.type) {
+        case 'open_stream':
+          this.openStream();
+          break;
+        case 'abort_stream':
+          this.iteration?.controller.abort();
+          break;
+        case 'schedule_retry':
+          this.retryTimer = setTimeout(() => this.dispatch({ type: 'retry_timer' }), effect.delayMs);
+          break;
+        case 'cancel_retry':
+          clearTimeout(this.retryTimer);
+          break;
+      }
+    }
+    this.db.updateStatus(connectionFlags(state));
+    if (state.kind !== 'connecting') {
+      this.settled?.();
+      this.settled = undefined;
+    }
+    if (state.kind === 'disconnected' || state.kind === 'backoff') {
+      this.db.updateStatus({ downloading: false, downloadProgress: null });
+    }
+  }
+
+  private openStream(): void {
+    const controller = new AbortController();
+    const iteration: { controller: AbortController; session: SyncSession | undefined; task: Promise<void> } = {
+      controller,
+      session: undefined,
+      task: Promise.resolve(),
+    };
+    const previous = this.iteration?.task ?? Promise.resolve();
+    this.iteration = iteration;
+    iteration.task = previous
+      .then(() => this.runIteration(iteration))
+      .then(
+        (outcome) => {
+          if (this.iteration !== iteration || controller.signal.aborted || outcome.type === 'aborted') return;
+          this.dispatch(outcome);
+        },
+        (e: unknown) => {
+          if (this.iteration !== iteration || controller.signal.aborted) return;
+          const error = toSynclineError(e, ClientErrorCodes.NETWORK_ERROR);
+          this.db.logger.warn('Sync stream failed', { code: error.code, message: error.message });
+          this.db.updateStatus({ downloadError: error });
+          this.dispatch({ type: 'failed', error });
+        },
+      );
+  }
+
+  private async runIteration(iteration: { controller: AbortController; session: SyncSession | undefined }): Promise<IterationOutcome> {
+    const signal = iteration.controller.signal;
+    if (signal.aborted) return { type: 'aborted' };
+    const session = new SyncSession(this.storage, {
+      logger: this.db.logger,
+      status: () => this.db.status,
+      updateStatus: (patch) => {
+        if (!signal.aborted) this.db.updateStatus(patch);
+      },
+    });
+    iteration.session = session;
+    const buckets = await session.begin();
+    const lines = await this.remote.openStream(
+      {
+        buckets,
+        include_checksum: true,
+        raw_data: true,
+        client_id: await this.clientId(),
+        parameters: this.options.params ?? {},
+        ...(this.options.appMetadata ? { app_metadata: this.options.appMetadata } : {}),
+      },
+      signal,
+    );
+    if (signal.aborted) return { type: 'aborted' };
+    this.dispatch({ type: 'opened' });
+    let first = true;
+    for await (const { text, size } of lines) {
+      if (signal.aborted) return { type: 'aborted' };
+      if (first) {
+        first = false;
+        this.uploads.trigger();
+      }
+      const line = parseSyncLineText(text);
+      const action = await session.handleLine(line, size);
+      if (signal.aborted) return { type: 'aborted' };
+      if (line.type === 'checkpoint') this.dispatch({ type: 'healthy' });
+      if (action?.type === 'close') {
+        if (action.invalidateCredentials) this.credentials.invalidate();
+        throw action.error;
+      }
+      if (action?.type === 'refresh_credentials') {
+        await this.credentials.refresh();
+        return { type: 'restart' };
+      }
+    }
+    return signal.aborted ? { type: 'aborted' } : { type: 'ended' };
+  }
+}
