@@ -39,6 +39,12 @@ export interface EvaluatedRow {
 export interface ParameterLookup {
   /** Stable serialisation, used as the storage key (e.g. `by_list|0|["u1"]`). */
   key: string;
+  /** Definition name the lookup belongs to (informational; `key` is authoritative). */
+  definition?: string;
+  /** Parameter query id within the definition: `"0"`, `"1"`… or `"0.1"` for OR branches. */
+  queryId?: string;
+  /** The matched values, in the query's match order (normalised as in bucket ids). */
+  values?: SqliteValue[];
 }
 
 /** Output of a table-based parameter query for one source row. */

@@ -1,0 +1,63 @@
+/**
+ * Parses one sync-rules SQL query and rejects clauses that sync rules do not support.
+ */
+import { parse, type SelectFromStatement, type Statement } from 'pgsql-ast-parser';
+import { SyncRulesCode } from './issue-codes.ts';
+import type { IssueSink } from './sql-issues.ts';
+import { rangeOf } from './expression-compiler.ts';
+
+interface ParserError {
+  message: string;
+  token?: { offset?: number; text?: string; value?: string };
+}
+
+function syntaxMessage(err: ParserError): string {
+  const firstLine = err.message.split('\n').find((l) => /unexpected/i.test(l)) ?? err.message.split('\n')[0] ?? 'Syntax error';
+  const summary = firstLine.replace(/\s*Instead,.*$/, '').replace(/\.$/, '').trim();
+  return `SQL syntax error: ${summary}`;
+}
+
+/**
+ * Returns the SELECT statement, or null after reporting why it is not usable. Unsupported
+ * clauses (LIMIT, ORDER BY…) are reported but the statement is still returned so that the rest
+ * of the query gets validated too.
+ */
+export function parseSelect(sql: string, sink: IssueSink): SelectFromStatement | null {
+  let statements: Statement[];
+  try {
+    statements = parse(sql, { locationTracking: true });
+  } catch (e) {
+    const err = e as ParserError;
+    const offset = err.token?.offset ?? sql.trimEnd().length;
+    const length = err.token?.text?.length ?? 0;
+    sink.add('fatal', SyncRulesCode.SQL_SYNTAX, syntaxMessage(err), { start: offset, end: offset + length });
+    return null;
+  }
+  if (statements.length !== 1) {
+    const second = statements[1];
+    sink.add('fatal', SyncRulesCode.SQL_UNSUPPORTED, 'Only a single SELECT statement is supported', (second && rangeOf(second)) ?? { start: 0, end: sql.length });
+    return null;
+  }
+  const stmt = statements[0] as Statement;
+  if (stmt.type !== 'select') {
+    sink.add('fatal', SyncRulesCode.SQL_UNSUPPORTED, 'Only a single SELECT statement is supported', rangeOf(stmt));
+    return null;
+  }
+  const clauses: Array<[unknown, string]> = [
+    [stmt.limit, 'LIMIT'],
+    [stmt.orderBy, 'ORDER BY'],
+    [stmt.groupBy, 'GROUP BY'],
+    [stmt.having, 'HAVING'],
+    [stmt.distinct, 'DISTINCT'],
+    [stmt.skip, 'SKIP'],
+    [stmt.for, 'FOR'],
+  ];
+  // Unsupported clauses are reported, but the rest of the query is still validated.
+  for (const [value, name] of clauses) {
+    if (value === undefined || value === null) continue;
+    const first: unknown = Array.isArray(value) ? value[0] : value;
+    const node = typeof first === 'object' && first !== null ? (first as { _location?: { start: number; end: number } }) : undefined;
+    sink.add('fatal', SyncRulesCode.SQL_UNSUPPORTED, `${name} is not supported in sync rules queries`, (node && rangeOf(node)) ?? rangeOf(stmt));
+  }
+  return stmt;
+}
