@@ -1,2 +1,16 @@
-export {};
 export * from './sync-rules/index.ts';
+export * from './storage/storage-types.ts';
+export * from './storage/migrate.ts';
+export * from './storage/checkpoint-notify.ts';
+export * from './storage/pg-versions.ts';
+export * from './storage/pg-bucket-reader.ts';
+export * from './storage/pg-write-checkpoints.ts';
+export * from './storage/pg-source-tables.ts';
+export * from './replication/lsn.ts';
+export * from './replication/replicator.ts';
+export * from './replication/replication-metrics.ts';
+export * from './replication/replication-errors.ts';
+export * from './replication/source-catalog.ts';
+export * from './sync/checkpoint-watcher.ts';
+export * from './sync/checksum-cache.ts';
+export * from './sync/sync-stream.ts';

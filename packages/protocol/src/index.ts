@@ -2,3 +2,5 @@ export {};
 export * from './checksum.ts';
 export * from './lossless-json.ts';
 export * from './bucket-id.ts';
+export * from './sync-lines.ts';
+export * from './service-errors.ts';

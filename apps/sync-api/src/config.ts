@@ -1,0 +1,95 @@
+/**
+ * The only place in sync-api that reads `process.env`. Every setting is validated once at startup
+ * with zod; a bad or missing value stops the process with a message that names it.
+ * A YAML file (path in SYNCLINE_CONFIG) may set the same keys in lower_snake_case; env vars win.
+ */
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+const port = (def: number) => z.coerce.number().int().min(0).max(65535).default(def);
+const postgresUrl = z
+  .string()
+  .refine((v) => /^postgres(ql)?:\/\//.test(v), 'must be a postgres:// or postgresql:// URL');
+
+const fieldsSchema = z.object({
+    SOURCE_DATABASE_URL: postgresUrl.describe('Source Postgres (logical replication, wal_level=logical).'),
+    STORAGE_DATABASE_URL: postgresUrl
+      .optional()
+      .describe('Storage Postgres for op-log and state. Default: database `syncline_storage` on the source server.'),
+    SYNC_API_PORT: port(8080).describe('HTTP/WebSocket port of the sync API.'),
+    SYNC_API_HOST: z.string().default('127.0.0.1').describe('Interface to bind.'),
+    ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').describe('Bearer token for admin endpoints.'),
+    JWT_SECRET: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+$/, 'must be base64url (A-Z a-z 0-9 - _)')
+      .min(22, 'must encode at least 16 bytes')
+      .optional()
+      .describe('HS256 secret for client JWTs, base64url encoded.'),
+    JWKS_URI: z.string().url().optional().describe('JWKS endpoint for RS256/ES256/EdDSA client JWTs.'),
+    JWT_AUDIENCE: z.string().optional().describe('Required `aud` of client JWTs (comma-separated list allowed).'),
+    SYNC_RULES_PATH: z.string().optional().describe('YAML sync rules deployed at startup when they differ from the active version.'),
+    SYNC_RUNNER: z.enum(['unified', 'api', 'replicator']).default('unified').describe('Which roles this process runs.'),
+    PUBLICATION_NAME: z.string().regex(/^[a-z_][a-z0-9_]*$/, 'must be a lower-case identifier').default('syncline'),
+    DEV_MODE: z
+      .enum(['true', 'false', '1', '0'])
+      .default('false')
+      .transform((v) => v === 'true' || v === '1')
+      .describe('Enables POST /api/auth/dev-token (used by `npm start`).'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    MAX_CONCURRENT_STREAMS: z.coerce.number().int().positive().default(10_000).describe('Max open sync streams per process.'),
+    MAX_BUCKETS_PER_CONNECTION: z.coerce.number().int().positive().default(10_000),
+  });
+
+export const configSchema = fieldsSchema.refine((c) => c.JWT_SECRET || c.JWKS_URI, {
+    message: 'set JWT_SECRET (HS256, base64url) and/or JWKS_URI so client tokens can be verified',
+    path: ['JWT_SECRET'],
+  });
+
+export type SyncApiConfig = z.infer<typeof configSchema> & { STORAGE_DATABASE_URL: string };
+
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Builds the config from an env-like record (defaults to process.env) and an optional YAML file. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): SyncApiConfig {
+  const fromFile = env.SYNCLINE_CONFIG ? readConfigFile(env.SYNCLINE_CONFIG) : {};
+  const merged: Record<string, unknown> = { ...fromFile };
+  for (const key of Object.keys(fieldsSchema.shape)) {
+    const v = env[key];
+    if (v !== undefined && v !== '') merged[key] = v;
+  }
+  const parsed = configSchema.safeParse(merged);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(config)'}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  const c = parsed.data;
+  return { ...c, STORAGE_DATABASE_URL: c.STORAGE_DATABASE_URL ?? defaultStorageUrl(c.SOURCE_DATABASE_URL) };
+}
+
+function defaultStorageUrl(sourceUrl: string): string {
+  const u = new URL(sourceUrl);
+  u.pathname = '/syncline_storage';
+  return u.toString();
+}
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`SYNCLINE_CONFIG: cannot read ${path}: ${(e as Error).message}`);
+  }
+  const doc: unknown = parseYaml(text);
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`SYNCLINE_CONFIG: ${path} must contain a YAML mapping`);
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(doc)) out[k.toUpperCase()] = typeof v === 'object' ? JSON.stringify(v) : String(v);
+  return out;
+}

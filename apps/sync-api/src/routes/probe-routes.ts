@@ -1,0 +1,72 @@
+/** Health probes and Prometheus metrics. */
+import type { FastifyInstance } from 'fastify';
+import type { Services } from '../services.ts';
+
+export function registerProbeRoutes(app: FastifyInstance, s: Services): void {
+  app.get('/probes/liveness', async () => ({ status: 'live', runner: s.config.SYNC_RUNNER }));
+
+  app.get('/probes/readiness', async (_req, reply) => {
+    const serving = s.watcher?.current() ?? null;
+    let storage = true;
+    await s.storage.query('SELECT 1').catch(() => (storage = false));
+    const ready = storage && !s.shuttingDown && (s.watcher === null || serving !== null);
+    reply.code(ready ? 200 : 503);
+    return {
+      status: ready ? 'ready' : 'not_ready',
+      storage,
+      active_version: serving?.version.id ?? null,
+      checkpoint: serving?.opId.toString() ?? null,
+      reason: !storage ? 'storage database unreachable' : serving === null && s.watcher ? 'no active sync rules with a checkpoint yet' : undefined,
+    };
+  });
+
+  app.get('/metrics', async (_req, reply) => {
+    const lines: string[] = [];
+    const metric = (name: string, type: 'counter' | 'gauge', help: string, samples: Array<[Record<string, string | number>, number]>) => {
+      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+      for (const [labels, value] of samples) {
+        const l = Object.entries(labels).map(([k, v]) => `${k}="${String(v).replace(/"/g, '\\"')}"`).join(',');
+        lines.push(`${name}${l ? `{${l}}` : ''} ${value}`);
+      }
+    };
+    const m = s.metrics;
+    metric('syncline_connections', 'gauge', 'Open sync streams in this process', [[{}, s.connections.size]]);
+    metric('syncline_streams_opened_total', 'counter', 'Sync streams opened', [[{}, m.streamsOpened]]);
+    metric('syncline_operations_synced_total', 'counter', 'Ops sent to clients', [[{}, m.opsSent]]);
+    metric('syncline_data_synced_bytes_total', 'counter', 'Bytes sent on sync streams', [[{}, m.bytesSent]]);
+    metric('syncline_write_checkpoints_total', 'counter', 'Write checkpoints created', [[{}, m.writeCheckpoints]]);
+    metric('syncline_auth_failures_total', 'counter', 'Rejected client tokens', [[{}, m.authFailures]]);
+    if (s.watcher) {
+      metric('syncline_checkpoints_total', 'counter', 'Checkpoints observed by this API process', [[{}, s.watcher.checkpointsSeen]]);
+      metric('syncline_checksum_cache_entries', 'gauge', 'Buckets in the shared checksum cache', [[{}, s.watcher.checksums.size]]);
+    }
+    if (s.replicator) {
+      const rows: Array<[Record<string, number>, number]> = [];
+      const ops: Array<[Record<string, number>, number]> = [];
+      const txs: Array<[Record<string, number>, number]> = [];
+      const lag: Array<[Record<string, number>, number]> = [];
+      for (const [version, r] of s.replicator.metrics()) {
+        rows.push([{ version }, r.rowsReplicated + r.snapshotRows]);
+        ops.push([{ version }, r.opsWritten]);
+        txs.push([{ version }, r.transactions]);
+        if (r.lastSourceCommitTime && r.lastCheckpointAt) lag.push([{ version }, Math.max(0, (r.lastCheckpointAt - r.lastSourceCommitTime) / 1000)]);
+      }
+      metric('syncline_replication_rows_total', 'counter', 'Source rows replicated (snapshot + stream)', rows);
+      metric('syncline_replication_ops_total', 'counter', 'Bucket ops written', ops);
+      metric('syncline_replication_transactions_total', 'counter', 'Source transactions replicated', txs);
+      metric('syncline_replication_lag_seconds', 'gauge', 'Source commit to checkpoint delay of the last transaction', lag);
+      const slots = await s.source
+        .query<{ slot_name: string; lag: string | null }>(
+          `SELECT slot_name, pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::text AS lag FROM pg_replication_slots WHERE slot_name LIKE 'syncline\\_%'`,
+        )
+        .catch(() => ({ rows: [] }));
+      metric('syncline_replication_slot_retained_bytes', 'gauge', 'WAL retained by each replication slot', slots.rows.map((r) => [{ slot: r.slot_name }, Number(r.lag ?? 0)]));
+    }
+    const size = await s.storage
+      .query<{ bytes: string }>(`SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::text AS bytes FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'syncline' AND c.relkind = 'r'`)
+      .catch(() => ({ rows: [{ bytes: '0' }] }));
+    metric('syncline_storage_bytes', 'gauge', 'Size of the syncline storage schema', [[{}, Number(size.rows[0]?.bytes ?? 0)]]);
+    reply.type('text/plain; version=0.0.4');
+    return lines.join('\n') + '\n';
+  });
+}

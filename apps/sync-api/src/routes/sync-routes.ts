@@ -1,0 +1,178 @@
+/**
+ * Client-facing sync endpoints: `POST /sync/stream` (NDJSON or BSON stream, optional gzip),
+ * `GET /write-checkpoint2.json`, `POST /sync/checkpoint-request`.
+ */
+import { Readable } from 'node:stream';
+import { constants as zlibConstants, createGzip } from 'node:zlib';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ServiceError, streamingSyncRequestSchema, type StreamingSyncRequest, type SyncLine } from '@syncline/protocol';
+import { createWriteCheckpoint, currentWalLsn, emitKeepaliveMessage, normalizeLsn, requestCheckpoint, streamSyncLines } from '@syncline/engine';
+import { z } from 'zod';
+import { TokenVerifier, type VerifiedToken } from '../auth.ts';
+import { BSON_STREAM, NDJSON, encodeLine, negotiateFormat } from '../line-encoding.ts';
+import type { Services } from '../services.ts';
+
+export async function authenticate(s: Services, req: FastifyRequest): Promise<VerifiedToken> {
+  try {
+    return await s.verifier.verify(TokenVerifier.fromHeader(req.headers.authorization));
+  } catch (e) {
+    s.metrics.authFailures++;
+    throw e;
+  }
+}
+
+export function registerSyncRoutes(app: FastifyInstance, s: Services): void {
+  app.post('/sync/stream', async (req, reply) => {
+    const token = await authenticate(s, req);
+    const request = parseBody(streamingSyncRequestSchema, req.body ?? {});
+    return openStream(s, req, reply, token, request);
+  });
+
+  app.get('/write-checkpoint2.json', async (req) => {
+    const token = await authenticate(s, req);
+    const { client_id } = parseBody(z.object({ client_id: z.string().max(256).optional() }), req.query);
+    const userKey = client_id ? `${token.userId}/${client_id}` : token.userId;
+    const id = await createReplicationHead(s, (head) => createWriteCheckpoint(s.storage, userKey, head));
+    s.metrics.writeCheckpoints++;
+    return { data: { write_checkpoint: id.toString() } };
+  });
+
+  app.post('/sync/checkpoint-request', async (req) => {
+    const token = await authenticate(s, req);
+    const body = parseBody(
+      z.object({
+        client_id: z.string().max(256),
+        checkpoint_request_id: z.union([z.number().int().positive(), z.string().regex(/^[1-9]\d{0,18}$/)]),
+      }),
+      req.body ?? {},
+    );
+    const requested = BigInt(body.checkpoint_request_id);
+    if (requested > 9223372036854775807n) throw new ServiceError('BAD_REQUEST', 'checkpoint_request_id must be at most 9223372036854775807');
+    const id = await createReplicationHead(s, (head) => requestCheckpoint(s.storage, `${token.userId}/${body.client_id}`, requested, head));
+    return { data: { checkpoint_request_id: id.toString() } };
+  });
+}
+
+/** Reads the source WAL head, stores the write checkpoint against it, then emits a WAL message so
+ * an idle database still produces a record past the head and replication advances. */
+async function createReplicationHead<T>(s: Services, store: (headLsn: string) => Promise<T>): Promise<T> {
+  const head = normalizeLsn(await currentWalLsn(s.source));
+  const result = await store(head);
+  await emitKeepaliveMessage(s.source);
+  return result;
+}
+
+export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
+  const r = schema.safeParse(body);
+  if (!r.success) {
+    const first = r.error.issues[0];
+    throw new ServiceError('BAD_REQUEST', `Invalid request: ${first?.path.join('.') || 'body'}: ${first?.message ?? 'invalid'}`);
+  }
+  return r.data;
+}
+
+async function openStream(s: Services, req: FastifyRequest, reply: FastifyReply, token: VerifiedToken, request: StreamingSyncRequest) {
+  if (!s.watcher) throw new ServiceError('NOT_FOUND', 'This process runs only the replicator (SYNC_RUNNER=replicator); connect to an API process.');
+  if (s.shuttingDown) throw new ServiceError('SHUTTING_DOWN', 'Server is shutting down; reconnect.');
+  if (s.connections.size >= s.config.MAX_CONCURRENT_STREAMS) {
+    throw new ServiceError('TOO_MANY_STREAMS', `This process already serves ${s.config.MAX_CONCURRENT_STREAMS} streams (MAX_CONCURRENT_STREAMS); retry later.`);
+  }
+  const serving = s.watcher.current() ?? (await s.watcher.waitForCheckpoint(5_000));
+  if (!serving) throw new ServiceError('NO_SYNC_RULES', 'No sync rules are active yet: deploy sync rules, or wait until the first version finishes its snapshot.');
+
+  const format = negotiateFormat(req.headers.accept);
+  const gzip = /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''));
+  const rawData = format === 'bson' || request.raw_data === true;
+  const abort = new AbortController();
+  const userAgent = String(req.headers['x-user-agent'] ?? req.headers['user-agent'] ?? '');
+  const connectionId = await s.connections.register(
+    { userId: token.userId, clientId: request.client_id ?? null, userAgent, transport: 'http', versionId: serving.version.id },
+    abort,
+  );
+  s.metrics.streamsOpened++;
+  const log = s.logger.child({ rid: req.id, user: token.userId, client: request.client_id });
+  const started = Date.now();
+  let bytes = 0;
+  let ops = 0;
+  let lines = 0;
+  let reason = 'client_closed';
+
+  const generator = streamSyncLines({
+    watcher: s.watcher,
+    rulesFor: s.rulesFor,
+    request,
+    userId: token.userId,
+    claims: token.claims,
+    tokenExpiresAt: token.expiresAt,
+    signal: abort.signal,
+    logger: log,
+    keepalives: true,
+    maxBuckets: s.config.MAX_BUCKETS_PER_CONNECTION,
+    onProgress: (p) => {
+      s.metrics.opsSent += p.ops - ops;
+      ops = p.ops;
+      s.connections.update(connectionId, { bucketCount: p.buckets, opsSent: p.ops, lastCheckpoint: p.checkpoint, bytesSent: bytes });
+    },
+  });
+
+  // The first line is produced before any header is sent, so errors such as too many buckets
+  // still get a proper status and JSON body.
+  let first: IteratorResult<SyncLine, string>;
+  try {
+    first = await generator.next();
+  } catch (e) {
+    abort.abort();
+    await s.connections.unregister(connectionId);
+    s.metrics.streamsClosed++;
+    throw e;
+  }
+
+  // Readable.from pulls one line at a time: a slow client applies backpressure to the generator.
+  const body = Readable.from(
+    (async function* () {
+      try {
+        for (let next = first; ; next = await generator.next()) {
+          if (next.done) {
+            reason = next.value;
+            return;
+          }
+          const chunk = encodeLine(next.value, format, rawData);
+          bytes += chunk.length;
+          lines++;
+          s.metrics.bytesSent += chunk.length;
+          yield chunk;
+        }
+      } catch (e) {
+        reason = e instanceof ServiceError ? e.code : 'error';
+        if (!(e instanceof ServiceError)) log.error({ err: e }, 'sync stream failed');
+        else log.warn({ code: e.code }, e.message);
+        // Errors after the response started end the body; clients retry with backoff.
+        throw e;
+      }
+    })(),
+    { objectMode: false, highWaterMark: 16 * 1024 },
+  );
+  const cleanup = () => {
+    if (abort.signal.aborted && reason !== 'client_closed') return;
+    abort.abort();
+    void generator.return('closed').catch(() => {});
+  };
+  req.raw.on('close', cleanup);
+  reply.raw.on('close', () => {
+    cleanup();
+    s.metrics.streamsClosed++;
+    void s.connections.unregister(connectionId);
+    log.info({ durationMs: Date.now() - started, lines, ops, bytes, reason, format, gzip }, 'sync stream closed');
+  });
+
+  reply.header('Content-Type', format === 'bson' ? BSON_STREAM : NDJSON);
+  reply.header('X-Accel-Buffering', 'no');
+  reply.header('Cache-Control', 'no-store');
+  if (gzip) {
+    reply.header('Content-Encoding', 'gzip');
+    const z = createGzip({ flush: zlibConstants.Z_SYNC_FLUSH, level: 6 });
+    body.on('error', (e) => z.destroy(e));
+    return reply.send(body.pipe(z));
+  }
+  return reply.send(body);
+}

@@ -1,0 +1,123 @@
+/**
+ * Composition root of the sync-api process: creates the long-lived components for the configured
+ * runner mode (unified | api | replicator) and stops them in reverse order.
+ */
+import { readFile } from 'node:fs/promises';
+import pg from 'pg';
+import type { Logger } from 'pino';
+import {
+  CheckpointWatcher,
+  Replicator,
+  compileSyncRules,
+  deployVersion,
+  ensureDatabase,
+  getLatestDeployed,
+  migrateStorage,
+  type SyncRules,
+} from '@syncline/engine';
+import type { SyncApiConfig } from './config.ts';
+import { TokenVerifier } from './auth.ts';
+import { ConnectionRegistry } from './connection-registry.ts';
+import { ApiMetrics } from './api-metrics.ts';
+
+export interface Services {
+  config: SyncApiConfig;
+  logger: Logger;
+  storage: pg.Pool;
+  source: pg.Pool;
+  verifier: TokenVerifier;
+  /** Present in unified/api mode. */
+  watcher: CheckpointWatcher | null;
+  /** Present in unified/replicator mode. */
+  replicator: Replicator | null;
+  connections: ConnectionRegistry;
+  metrics: ApiMetrics;
+  /** Compiled sync rules per version id (cached). */
+  rulesFor(versionId: number, content: string): SyncRules;
+  shuttingDown: boolean;
+  stop(): Promise<void>;
+}
+
+export async function createServices(config: SyncApiConfig, logger: Logger): Promise<Services> {
+  await ensureDatabase(config.STORAGE_DATABASE_URL).catch((e: Error) => {
+    throw new Error(`Cannot reach or create the storage database (STORAGE_DATABASE_URL): ${e.message}`);
+  });
+  await migrateStorage(config.STORAGE_DATABASE_URL);
+  const storage = new pg.Pool({ connectionString: config.STORAGE_DATABASE_URL, max: 20 });
+  const source = new pg.Pool({ connectionString: config.SOURCE_DATABASE_URL, max: 4 });
+  storage.on('error', (e) => logger.warn({ err: e }, 'storage pool error'));
+  source.on('error', (e) => logger.warn({ err: e }, 'source pool error'));
+
+  if (config.SYNC_RULES_PATH) await deployFromFile(storage, config.SYNC_RULES_PATH, logger);
+
+  const runsApi = config.SYNC_RUNNER !== 'replicator';
+  const runsReplication = config.SYNC_RUNNER !== 'api';
+  const watcher = runsApi ? new CheckpointWatcher(config.STORAGE_DATABASE_URL, storage, logger.child({ component: 'checkpoints' })) : null;
+  const replicator = runsReplication
+    ? new Replicator({
+        sourceUrl: config.SOURCE_DATABASE_URL,
+        storageUrl: config.STORAGE_DATABASE_URL,
+        publication: config.PUBLICATION_NAME,
+        logger: logger.child({ component: 'replicator' }),
+      })
+    : null;
+  await watcher?.start();
+  replicator?.start();
+  const connections = new ConnectionRegistry(storage, logger.child({ component: 'connections' }));
+  if (runsApi) connections.start();
+
+  const rulesCache = new Map<number, SyncRules>();
+  const services: Services = {
+    config,
+    logger,
+    storage,
+    source,
+    verifier: new TokenVerifier({
+      jwtSecret: config.JWT_SECRET,
+      jwksUri: config.JWKS_URI,
+      audience: config.JWT_AUDIENCE ? config.JWT_AUDIENCE.split(',').map((a) => a.trim()) : undefined,
+    }),
+    watcher,
+    replicator,
+    connections,
+    metrics: new ApiMetrics(),
+    rulesFor(versionId, content) {
+      let r = rulesCache.get(versionId);
+      if (!r) {
+        const compiled = compileSyncRules(content, { versionId, maxBuckets: config.MAX_BUCKETS_PER_CONNECTION });
+        if (!compiled.rules) throw new Error(`sync rules of version ${versionId} no longer compile`);
+        r = compiled.rules;
+        rulesCache.set(versionId, r);
+      }
+      return r;
+    },
+    shuttingDown: false,
+    async stop() {
+      services.shuttingDown = true;
+      await connections.stop();
+      await watcher?.stop();
+      await replicator?.stop();
+      await Promise.allSettled([storage.end(), source.end()]);
+    },
+  };
+  return services;
+}
+
+/** Deploys the YAML at SYNC_RULES_PATH when it differs from the latest deployed version. */
+async function deployFromFile(storage: pg.Pool, path: string, logger: Logger): Promise<void> {
+  let content: string;
+  try {
+    content = await readFile(path, 'utf8');
+  } catch (e) {
+    throw new Error(`SYNC_RULES_PATH: cannot read ${path}: ${(e as Error).message}`);
+  }
+  const latest = await getLatestDeployed(storage);
+  if (latest?.content === content) return;
+  const { rules, issues } = compileSyncRules(content, { versionId: 0 });
+  if (!rules) {
+    const list = issues.filter((i) => i.level === 'fatal').map((i) => `  ${i.location ? `${i.location.line}:${i.location.column} ` : ''}${i.message}`);
+    throw new Error(`SYNC_RULES_PATH: ${path} is invalid:\n${list.join('\n')}`);
+  }
+  const v = await deployVersion(storage, content, `deployed from ${path} at startup`);
+  logger.info({ version: v.id, path }, 'sync rules deployed from file');
+}

@@ -1,0 +1,112 @@
+/**
+ * Replicates one sync-rules version: slot (created before any table is read), resumable snapshot,
+ * then WAL streaming until aborted. Startup decision per reference §7.3.
+ */
+import pg from 'pg';
+import type { Logger } from 'pino';
+import { compileSyncRules } from '../sync-rules/index.ts';
+import { PgReplicationWriter } from '../storage/pg-replication-writer.ts';
+import { markSnapshotDone, raiseNoCheckpointBefore } from '../storage/pg-source-tables.ts';
+import { resetVersionForSnapshot } from '../storage/pg-versions.ts';
+import type { SyncRulesVersion } from '../storage/storage-types.ts';
+import { normalizeLsn } from './lsn.ts';
+import { ReplicationError } from './replication-errors.ts';
+import type { ReplicationMetrics } from './replication-metrics.ts';
+import { checkWalLevel, currentWalLsn, describeMatchingTables, ensurePublication } from './source-catalog.ts';
+import { TableRegistry } from './table-registry.ts';
+import { snapshotTable } from './table-snapshot.ts';
+import { streamWal } from './wal-stream.ts';
+
+export interface ReplicationJobOptions {
+  version: SyncRulesVersion;
+  sourceUrl: string;
+  source: pg.Pool;
+  storage: pg.Pool;
+  publication: string;
+  logger: Logger;
+  metrics: ReplicationMetrics;
+  signal: AbortSignal;
+  heartbeatMs?: number;
+}
+
+export async function runReplicationJob(o: ReplicationJobOptions): Promise<void> {
+  const { version, logger } = o;
+  const { rules, issues } = compileSyncRules(version.content, { versionId: version.id });
+  if (!rules) {
+    throw new Error(`sync rules of version ${version.id} do not compile: ${issues.map((i) => i.message).join('; ')}`);
+  }
+  await checkWalLevel(o.source);
+  await ensurePublication(o.source, o.publication);
+
+  const slot = await slotStatus(o.source, version.slotName);
+  if (slot === 'lost' || (version.snapshotDone && slot === 'missing')) {
+    throw new ReplicationError('SLOT_LOST', `Replication slot ${version.slotName} of version ${version.id} is ${slot}; a new version must re-snapshot.`);
+  }
+  if (slot === 'missing') {
+    // Fresh start: clear anything stored by an earlier attempt, create the slot before reading.
+    await resetVersionForSnapshot(o.storage, version.id);
+    await o.source.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [version.slotName]);
+    logger.info({ slot: version.slotName }, 'replication slot created');
+  }
+
+  const writer = new PgReplicationWriter(o.storage, version.id, logger);
+  writer.setLastOpId(await lastWrittenOp(o.storage, version.id));
+  const registry = new TableRegistry(o.storage, version.id, rules, logger);
+  const known = await registry.load();
+
+  if (!version.snapshotDone) {
+    const started = performance.now();
+    let total = 0;
+    const tables = await describeMatchingTables(o.source, rules.sourceTables());
+    for (const desc of tables) {
+      if (o.signal.aborted) return;
+      const existing = known.find((t) => t.relationOid === desc.relationOid && !t.snapshotDone);
+      const resolved = existing ? registry.get(desc.relationOid) : undefined;
+      let table = resolved ?? null;
+      if (!table) {
+        if (known.some((t) => t.relationOid === desc.relationOid && t.snapshotDone)) continue;
+        const r = await registry.resolve(desc);
+        if (r.kind === 'ignored') continue;
+        table = r.table;
+      } else {
+        registry.setColumns(table, desc.columns);
+      }
+      const r = await snapshotTable(o.source, writer, table, (t, c) => registry.setColumns(t, c), logger, o.signal);
+      total += r.rows;
+      o.metrics.snapshotRows += r.rows;
+      await raiseNoCheckpointBefore(o.storage, version.id, normalizeLsn(await currentWalLsn(o.source)));
+      logger.info({ table: `${desc.schema}.${desc.name}`, rows: r.rows }, 'table snapshot done');
+    }
+    await markSnapshotDone(o.storage, version.id, normalizeLsn(await currentWalLsn(o.source)));
+    const secs = (performance.now() - started) / 1000;
+    logger.info({ rows: total, seconds: Number(secs.toFixed(2)), rowsPerSecond: Math.round(total / Math.max(secs, 0.001)) }, 'snapshot done');
+  }
+
+  await streamWal({
+    sourceUrl: o.sourceUrl,
+    source: o.source,
+    slotName: version.slotName,
+    publication: o.publication,
+    writer,
+    registry,
+    logger,
+    metrics: o.metrics,
+    signal: o.signal,
+    heartbeatMs: o.heartbeatMs,
+  });
+}
+
+async function slotStatus(source: pg.Pool, slot: string): Promise<'missing' | 'lost' | 'ok'> {
+  const { rows } = await source.query<{ wal_status: string | null }>('SELECT wal_status FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+  if (!rows[0]) return 'missing';
+  return rows[0].wal_status === 'lost' ? 'lost' : 'ok';
+}
+
+async function lastWrittenOp(storage: pg.Pool, versionId: number): Promise<bigint | null> {
+  const { rows } = await storage.query<{ m: string | null }>(
+    `SELECT greatest((SELECT max(last_op) FROM syncline.bucket_state WHERE version_id = $1),
+                     (SELECT max(id) FROM syncline.bucket_parameters WHERE version_id = $1))::text AS m`,
+    [versionId],
+  );
+  return rows[0]?.m ? BigInt(rows[0].m) : null;
+}

@@ -1,0 +1,92 @@
+/**
+ * Resumable, chunked copy of one source table into storage. Rows are read in key order
+ * (`WHERE (k…) > (last…) ORDER BY k… LIMIT n`) as raw Postgres text, and every chunk is stored in
+ * one storage transaction together with the new resume position, so a crash never loses or
+ * duplicates progress. The next chunk is read while the current one is written.
+ */
+import pg from 'pg';
+import type { Logger } from 'pino';
+import type { PgReplicationWriter, SourceChange } from '../storage/pg-replication-writer.ts';
+import { saveSnapshotProgress } from '../storage/pg-source-tables.ts';
+import { quoteIdent } from './source-catalog.ts';
+import type { ActiveTable } from './table-registry.ts';
+import { sourceKeyOf } from './table-evaluator.ts';
+
+export const SNAPSHOT_CHUNK_ROWS = 10_000;
+
+/** pg type parsers that keep every value as the text Postgres sent. */
+export const RAW_TEXT_TYPES = { getTypeParser: () => (v: string) => v } as unknown as pg.CustomTypesConfig;
+
+export interface SnapshotResult {
+  rows: number;
+}
+
+export async function snapshotTable(
+  source: pg.Pool,
+  writer: PgReplicationWriter,
+  table: ActiveTable,
+  setColumns: (table: ActiveTable, columns: Array<{ name: string; typeOid: number }>) => void,
+  logger: Logger,
+  signal?: AbortSignal,
+): Promise<SnapshotResult> {
+  const { info, keyColumns } = table;
+  const qualified = `${quoteIdent(info.schemaName)}.${quoteIdent(info.tableName)}`;
+  const keyList = keyColumns.map((k) => quoteIdent(k.name)).join(', ');
+  const client = new pg.Client({ connectionString: connectionStringOf(source), types: RAW_TEXT_TYPES });
+  await client.connect();
+  let copied = 0;
+  try {
+    const typeNames = await client.query<{ t: string }>(
+      'SELECT format_type(oid, NULL) AS t FROM unnest($1::oid[]) WITH ORDINALITY AS u(oid, ord) ORDER BY ord',
+      [keyColumns.map((k) => k.typeOid)],
+    );
+    const casts = typeNames.rows.map((r, i) => `$${i + 1}::${r.t}`).join(', ');
+    let lastKey: (string | null)[] | null = info.snapshotLastKey ? (JSON.parse(info.snapshotLastKey) as (string | null)[]) : null;
+    const read = (after: (string | null)[] | null) =>
+      client.query({
+        text: after
+          ? `SELECT * FROM ${qualified} WHERE (${keyList}) > (${casts}) ORDER BY ${keyList} LIMIT ${SNAPSHOT_CHUNK_ROWS}`
+          : `SELECT * FROM ${qualified} ORDER BY ${keyList} LIMIT ${SNAPSHOT_CHUNK_ROWS}`,
+        values: after ?? [],
+        rowMode: 'array',
+      });
+    let pending = read(lastKey);
+    for (;;) {
+      if (signal?.aborted) throw new Error('snapshot aborted');
+      const result = await pending;
+      const fields = result.fields.map((f) => f.name);
+      const rows = result.rows as (string | null)[][];
+      const done = rows.length < SNAPSHOT_CHUNK_ROWS;
+      const columns = result.fields.map((f) => ({ name: f.name, typeOid: f.dataTypeID }));
+      if (JSON.stringify(columns) !== JSON.stringify(table.columns)) setColumns(table, columns);
+      const changes: SourceChange[] = new Array(rows.length);
+      let newLast: (string | null)[] | null = lastKey;
+      for (let i = 0; i < rows.length; i++) {
+        const values = rows[i]!;
+        const row: Record<string, string | null> = {};
+        for (let c = 0; c < fields.length; c++) row[fields[c]!] = values[c] ?? null;
+        const key = sourceKeyOf(row, keyColumns)!;
+        changes[i] = { sourceTable: info.id, evaluator: table.evaluator, key, row };
+        if (i === rows.length - 1) newLast = keyColumns.map((k) => row[k.name] ?? null);
+      }
+      if (!done) pending = read(newLast);
+      await writer.flush(changes, undefined, (tx) =>
+        saveSnapshotProgress(tx, info.id, newLast ? JSON.stringify(newLast) : null, rows.length, done),
+      );
+      copied += rows.length;
+      lastKey = newLast;
+      if (done) break;
+      if (copied % 100_000 < SNAPSHOT_CHUNK_ROWS) logger.info({ table: info.tableName, copied }, 'snapshot progress');
+    }
+  } finally {
+    await client.end();
+  }
+  info.snapshotDone = true;
+  return { rows: copied };
+}
+
+function connectionStringOf(pool: pg.Pool): string {
+  const opts = (pool as unknown as { options: { connectionString?: string } }).options;
+  if (!opts.connectionString) throw new Error('source pool must be created from a connection string');
+  return opts.connectionString;
+}

@@ -1,0 +1,154 @@
+/**
+ * Read side of Postgres storage used by sync streams: checkpoints, per-bucket checksums (from the
+ * incrementally maintained bucket_state, corrected for ops past the checkpoint), op pages,
+ * parameter lookups, and what changed between two checkpoints.
+ */
+import type pg from 'pg';
+import { OP_NAMES, type BucketChecksum, type Checkpoint, type OpCode, type StoredOp } from './storage-types.ts';
+
+const U32 = 4294967296;
+
+export class PgBucketReader {
+  constructor(readonly pool: pg.Pool) {}
+
+  async getCheckpoint(versionId: number): Promise<Checkpoint | null> {
+    const { rows } = await this.pool.query<{ last_checkpoint: string | null; last_checkpoint_lsn: string | null }>(
+      'SELECT last_checkpoint, last_checkpoint_lsn FROM syncline.sync_rules_versions WHERE id = $1',
+      [versionId],
+    );
+    const r = rows[0];
+    if (!r || r.last_checkpoint === null || r.last_checkpoint_lsn === null) return null;
+    return { versionId, opId: BigInt(r.last_checkpoint), lsn: r.last_checkpoint_lsn };
+  }
+
+  /** Checksums and op counts at `checkpoint` for the given buckets (missing buckets → 0/0). */
+  async getChecksums(versionId: number, buckets: string[], checkpoint: bigint): Promise<Map<string, BucketChecksum>> {
+    const out = new Map<string, BucketChecksum>();
+    if (buckets.length === 0) return out;
+    const { rows } = await this.pool.query<{ bucket: string; checksum: string; op_count: string; last_op: string }>(
+      'SELECT bucket, checksum, op_count, last_op FROM syncline.bucket_state WHERE version_id = $1 AND bucket = ANY($2)',
+      [versionId, buckets],
+    );
+    const ahead: string[] = [];
+    for (const r of rows) {
+      out.set(r.bucket, { bucket: r.bucket, checksum: Number(r.checksum), count: Number(r.op_count) });
+      if (BigInt(r.last_op) > checkpoint) ahead.push(r.bucket);
+    }
+    if (ahead.length > 0) {
+      // Ops written after the checkpoint (e.g. a large transaction flushed partway) are subtracted.
+      const extra = await this.pool.query<{ bucket: string; s: string; c: string }>(
+        `SELECT bucket, sum(checksum)::text AS s, count(*)::text AS c FROM syncline.bucket_data
+          WHERE version_id = $1 AND bucket = ANY($2) AND op_id > $3 GROUP BY bucket`,
+        [versionId, ahead, checkpoint.toString()],
+      );
+      for (const r of extra.rows) {
+        const cur = out.get(r.bucket)!;
+        const sub = Number(BigInt(r.s) % BigInt(U32));
+        cur.checksum = (((cur.checksum - sub) % U32) + U32) % U32;
+        cur.count -= Number(r.c);
+      }
+    }
+    for (const b of buckets) if (!out.has(b)) out.set(b, { bucket: b, checksum: 0, count: 0 });
+    return out;
+  }
+
+  /**
+   * Up to `limit` ops across buckets with op_id in (after, checkpoint], bucket by bucket in the
+   * given order (one index range scan per bucket). `resumeFrom` is the index of the first bucket
+   * that may still have ops (positions.length when every bucket was read to the checkpoint).
+   */
+  async getOps(
+    versionId: number,
+    positions: Array<{ bucket: string; after: bigint }>,
+    checkpoint: bigint,
+    limit: number,
+  ): Promise<{ results: Array<{ bucket: string; ops: StoredOp[]; hasMore: boolean }>; resumeFrom: number }> {
+    const results: Array<{ bucket: string; ops: StoredOp[]; hasMore: boolean }> = [];
+    let remaining = limit;
+    for (let i = 0; i < positions.length; i += 100) {
+      const slice = positions.slice(i, i + 100);
+      const { rows } = await this.pool.query<{
+        ord: string;
+        op_id: string;
+        op: OpCode;
+        table_name: string | null;
+        row_id: string | null;
+        source_table: number | null;
+        source_key: string | null;
+        checksum: string;
+        data: string | null;
+        target_op: string | null;
+      }>(
+        `SELECT b.ord, d.op_id, d.op, d.table_name, d.row_id, d.source_table, d.source_key, d.checksum, d.data, d.target_op
+           FROM unnest($2::text[], $3::bigint[]) WITH ORDINALITY AS b(bucket, after, ord)
+           CROSS JOIN LATERAL (
+             SELECT * FROM syncline.bucket_data d
+              WHERE d.version_id = $1 AND d.bucket = b.bucket AND d.op_id > b.after AND d.op_id <= $4
+              ORDER BY d.op_id LIMIT $5) d
+          ORDER BY b.ord, d.op_id LIMIT $5`,
+        [versionId, slice.map((p) => p.bucket), slice.map((p) => p.after.toString()), checkpoint.toString(), remaining + 1],
+      );
+      let current: { bucket: string; ops: StoredOp[]; hasMore: boolean } | null = null;
+      let currentIndex = -1;
+      for (const r of rows) {
+        const index = i + Number(r.ord) - 1;
+        if (remaining === 0) {
+          // One row past the limit: the bucket it belongs to is where the next read resumes.
+          if (current && index === currentIndex) current.hasMore = true;
+          return { results, resumeFrom: index };
+        }
+        if (!current || index !== currentIndex) {
+          current = { bucket: positions[index]!.bucket, ops: [], hasMore: false };
+          currentIndex = index;
+          results.push(current);
+        }
+        current.ops.push({
+          opId: BigInt(r.op_id),
+          op: OP_NAMES[r.op],
+          table: r.table_name,
+          rowId: r.row_id,
+          subkey: r.source_table === null ? null : `${r.source_table}/${r.source_key}`,
+          checksum: Number(r.checksum),
+          data: r.data,
+          targetOp: r.target_op === null ? null : BigInt(r.target_op),
+        });
+        remaining--;
+      }
+      if (remaining === 0) return { results, resumeFrom: Math.min(i + 100, positions.length) };
+    }
+    return { results, resumeFrom: positions.length };
+  }
+
+  /** Buckets with any op after `sinceOp`; null when more than `max` (caller invalidates all). */
+  async getChangedBuckets(versionId: number, sinceOp: bigint, max = 10_000): Promise<string[] | null> {
+    const { rows } = await this.pool.query<{ bucket: string }>(
+      'SELECT bucket FROM syncline.bucket_state WHERE version_id = $1 AND last_op > $2 LIMIT $3',
+      [versionId, sinceOp.toString(), max + 1],
+    );
+    return rows.length > max ? null : rows.map((r) => r.bucket);
+  }
+
+  /** Parameter lookups written in (sinceOp, toOp]; null when more than `max`. */
+  async getChangedLookups(versionId: number, sinceOp: bigint, toOp: bigint, max = 10_000): Promise<string[] | null> {
+    const { rows } = await this.pool.query<{ lookup: string }>(
+      `SELECT DISTINCT lookup FROM syncline.bucket_parameters WHERE version_id = $1 AND id > $2 AND id <= $3 LIMIT $4`,
+      [versionId, sinceOp.toString(), toOp.toString(), max + 1],
+    );
+    return rows.length > max ? null : rows.map((r) => r.lookup);
+  }
+
+  /** Current parameter rows per lookup key at `checkpoint` (tombstones dropped). */
+  async getParameterSets(versionId: number, lookups: string[], checkpoint: bigint): Promise<Map<string, string[]>> {
+    const out = new Map<string, string[]>(lookups.map((l) => [l, []]));
+    if (lookups.length === 0) return out;
+    const { rows } = await this.pool.query<{ lookup: string; bucket_parameters: string }>(
+      `SELECT DISTINCT ON (lookup, source_table, source_key) lookup, bucket_parameters
+         FROM syncline.bucket_parameters
+        WHERE version_id = $1 AND lookup = ANY($2) AND id <= $3
+        ORDER BY lookup, source_table, source_key, id DESC`,
+      [versionId, lookups, checkpoint.toString()],
+    );
+    for (const r of rows) if (r.bucket_parameters !== '[]') out.get(r.lookup)!.push(r.bucket_parameters);
+    return out;
+  }
+}

@@ -1,0 +1,378 @@
+/**
+ * Writes replicated changes of one sync-rules version to Postgres storage: op-log, parameter
+ * index, per-row state and per-bucket checksum state, all in one storage transaction per flush,
+ * plus the checkpoint advance (with NOTIFY) when the flush ends at a source commit.
+ */
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import { evaluateRowChange, type PendingOp, type PendingParameterRow, type RawRow, type RowEvaluator, type RowState } from '../replication/row-ops.ts';
+import { normalizeLsn } from '../replication/lsn.ts';
+import { CHECKPOINT_CHANNEL } from './checkpoint-notify.ts';
+
+/** One source-row change, in source order. row = null means delete. */
+export interface SourceChange {
+  sourceTable: number;
+  evaluator: RowEvaluator;
+  key: string;
+  row: RawRow | null;
+  /** Complete old row (REPLICA IDENTITY FULL) used to fill unchanged TOAST columns. */
+  oldImage?: Record<string, string | null> | null;
+}
+
+export interface FlushStats {
+  changes: number;
+  ops: number;
+  parameterRows: number;
+  lastOpId: bigint | null;
+  checkpoint: { opId: bigint; lsn: string } | null;
+  activated: boolean;
+}
+
+export interface CommitInfo {
+  lsn: string;
+  /** Source transactions covered by this flush (for counters). */
+  transactions: number;
+  /** Oldest source commit time covered, for lag (ms since epoch). */
+  oldestCommitTime?: number;
+}
+
+export class PgReplicationWriter {
+  /** Highest op_id this writer has persisted (for checkpoints). */
+  private lastOpId: bigint | null = null;
+
+  constructor(
+    readonly pool: pg.Pool,
+    readonly versionId: number,
+    private readonly logger: Logger,
+  ) {}
+
+  /**
+   * Persists a batch of changes; when `commit` is given, also advances the checkpoint to its LSN
+   * if the version is consistent. Everything happens in one storage transaction.
+   */
+  async flush(changes: SourceChange[], commit?: CommitInfo, extra?: (client: pg.PoolClient) => Promise<void>): Promise<FlushStats> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const stats = await this.writeChanges(client, changes);
+      if (extra) await extra(client);
+      let checkpoint: FlushStats['checkpoint'] = null;
+      let activated = false;
+      if (commit) {
+        const r = await this.advanceCheckpoint(client, commit.lsn);
+        checkpoint = r.checkpoint;
+        activated = r.activated;
+        await client.query(
+          `INSERT INTO syncline.replication_stats (version_id, rows_replicated, ops_written, transactions, last_commit_at, lag_seconds, updated_at)
+           VALUES ($1, $2, $3, $4, now(), $5, now())
+           ON CONFLICT (version_id) DO UPDATE SET rows_replicated = replication_stats.rows_replicated + excluded.rows_replicated,
+             ops_written = replication_stats.ops_written + excluded.ops_written,
+             transactions = replication_stats.transactions + excluded.transactions,
+             last_commit_at = CASE WHEN excluded.transactions > 0 THEN now() ELSE replication_stats.last_commit_at END,
+             lag_seconds = excluded.lag_seconds, updated_at = now()`,
+          [
+            this.versionId,
+            changes.length,
+            stats.ops,
+            commit.transactions,
+            commit.oldestCommitTime ? Math.max(0, Math.round((Date.now() - commit.oldestCommitTime) / 1000)) : 0,
+          ],
+        );
+      }
+      await client.query('COMMIT');
+      return { ...stats, checkpoint, activated };
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw e;
+    } finally {
+      client.release();
+    }
+  }
+
+  private async writeChanges(client: pg.PoolClient, changes: SourceChange[]): Promise<Omit<FlushStats, 'checkpoint' | 'activated'>> {
+    if (changes.length === 0) return { changes: 0, ops: 0, parameterRows: 0, lastOpId: this.lastOpId };
+    const states = await this.loadStates(client, changes);
+    // Latest op per (bucket, row, source row) wins inside one flush: no checkpoint can fall between them.
+    const ops = new Map<string, PendingOp>();
+    const params = new Map<string, PendingParameterRow>();
+    const liveDelta = new Map<string, number>();
+    const touched = new Map<string, { sourceTable: number; key: string }>();
+    let incomplete = 0;
+    for (const c of changes) {
+      const sk = `${c.sourceTable}\u0000${c.key}`;
+      let previous = states.get(sk) ?? undefined;
+      if (c.oldImage && previous) previous = { ...previous, data: c.oldImage };
+      else if (c.oldImage && !previous) previous = { data: c.oldImage, buckets: [], lookups: [] };
+      const r = evaluateRowChange(c.evaluator, c.sourceTable, c.key, previous ?? undefined, c.row);
+      if (r.incomplete) incomplete++;
+      for (const op of r.ops) {
+        const k = `${op.bucket}\u0000${op.table}\u0000${op.rowId}\u0000${sk}`;
+        ops.delete(k);
+        ops.set(k, op);
+      }
+      for (const p of r.parameters) {
+        const k = `${p.lookup}\u0000${sk}`;
+        params.delete(k);
+        params.set(k, p);
+      }
+      for (const [b, d] of r.liveDelta) liveDelta.set(b, (liveDelta.get(b) ?? 0) + d);
+      states.set(sk, r.state);
+      touched.set(sk, { sourceTable: c.sourceTable, key: c.key });
+    }
+    if (incomplete) this.logger.warn({ rows: incomplete }, 'rows with unchanged TOAST values and no stored image were skipped');
+
+    const total = ops.size + params.size;
+    let lastOpId = this.lastOpId;
+    if (total > 0) {
+      const { rows } = await client.query<{ last: string }>(
+        'UPDATE syncline.op_id_counter SET last = last + $1 WHERE id = 1 RETURNING last',
+        [total],
+      );
+      const last = BigInt(rows[0]!.last);
+      const base = last - BigInt(total) + 1n;
+      await this.insertOps(client, [...ops.values()], base, liveDelta);
+      await this.insertParameters(client, [...params.values()], base + BigInt(ops.size));
+      lastOpId = last;
+      this.lastOpId = last;
+    }
+    await this.saveStates(client, touched, states);
+    return { changes: changes.length, ops: ops.size, parameterRows: params.size, lastOpId };
+  }
+
+  private async loadStates(client: pg.PoolClient, changes: SourceChange[]): Promise<Map<string, RowState | null>> {
+    const seen = new Set<string>();
+    const tables: number[] = [];
+    const keys: string[] = [];
+    for (const c of changes) {
+      const sk = `${c.sourceTable}\u0000${c.key}`;
+      if (seen.has(sk)) continue;
+      seen.add(sk);
+      tables.push(c.sourceTable);
+      keys.push(c.key);
+    }
+    const { rows } = await client.query<{ source_table: number; source_key: string; data: string | null; buckets: RowState['buckets']; lookups: string[] }>(
+      `SELECT c.source_table, c.source_key, c.data, c.buckets, c.lookups
+         FROM unnest($2::int[], $3::text[]) AS k(t, k)
+         JOIN syncline.current_data c ON c.version_id = $1 AND c.source_table = k.t AND c.source_key = k.k`,
+      [this.versionId, tables, keys],
+    );
+    const out = new Map<string, RowState | null>();
+    for (const r of rows) {
+      out.set(`${r.source_table}\u0000${r.source_key}`, {
+        data: r.data === null ? null : (JSON.parse(r.data) as Record<string, string | null>),
+        buckets: r.buckets,
+        lookups: r.lookups,
+      });
+    }
+    return out;
+  }
+
+  private async insertOps(client: pg.PoolClient, ops: PendingOp[], base: bigint, liveDelta: Map<string, number>): Promise<void> {
+    if (ops.length === 0) return;
+    const n = ops.length;
+    const buckets = new Array<string>(n);
+    const codes = new Array<number>(n);
+    const tables = new Array<number>(n);
+    const keys = new Array<string>(n);
+    const names = new Array<string>(n);
+    const ids = new Array<string>(n);
+    const sums = new Array<number>(n);
+    const datas = new Array<string | null>(n);
+    const perBucket = new Map<string, { last: bigint; checksum: number; count: number; bytes: number }>();
+    for (let i = 0; i < n; i++) {
+      const op = ops[i]!;
+      buckets[i] = op.bucket;
+      codes[i] = op.op;
+      tables[i] = op.sourceTable;
+      keys[i] = op.sourceKey;
+      names[i] = op.table;
+      ids[i] = op.rowId;
+      sums[i] = op.checksum;
+      datas[i] = op.data;
+      const s = perBucket.get(op.bucket) ?? { last: 0n, checksum: 0, count: 0, bytes: 0 };
+      s.last = base + BigInt(i);
+      s.checksum = (s.checksum + op.checksum) % 4294967296;
+      s.count++;
+      s.bytes += op.data ? op.data.length : 0;
+      perBucket.set(op.bucket, s);
+    }
+    await client.query(
+      `INSERT INTO syncline.bucket_data (version_id, bucket, op_id, op, source_table, source_key, table_name, row_id, checksum, data)
+       SELECT $1, u.bucket, $2::bigint + u.ord - 1, u.op, u.st, u.sk, u.tn, u.rid, u.cs, u.data
+         FROM unnest($3::text[], $4::smallint[], $5::int[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::text[])
+              WITH ORDINALITY AS u(bucket, op, st, sk, tn, rid, cs, data, ord)`,
+      [this.versionId, base.toString(), buckets, codes, tables, keys, names, ids, sums, datas],
+    );
+    const bNames: string[] = [];
+    const bLast: string[] = [];
+    const bSum: number[] = [];
+    const bCount: number[] = [];
+    const bBytes: number[] = [];
+    const bLive: number[] = [];
+    for (const [b, s] of perBucket) {
+      bNames.push(b);
+      bLast.push(s.last.toString());
+      bSum.push(s.checksum);
+      bCount.push(s.count);
+      bBytes.push(s.bytes);
+      bLive.push(liveDelta.get(b) ?? 0);
+    }
+    await client.query(
+      `INSERT INTO syncline.bucket_state AS s (version_id, bucket, last_op, checksum, op_count, bytes, live_rows)
+       SELECT $1, * FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[])
+       ON CONFLICT (version_id, bucket) DO UPDATE SET
+         last_op = excluded.last_op,
+         checksum = (s.checksum + excluded.checksum) % 4294967296,
+         op_count = s.op_count + excluded.op_count,
+         bytes = s.bytes + excluded.bytes,
+         live_rows = s.live_rows + excluded.live_rows`,
+      [this.versionId, bNames, bLast, bSum, bCount, bBytes, bLive],
+    );
+  }
+
+  private async insertParameters(client: pg.PoolClient, params: PendingParameterRow[], base: bigint): Promise<void> {
+    if (params.length === 0) return;
+    await client.query(
+      `INSERT INTO syncline.bucket_parameters (id, version_id, source_table, source_key, lookup, bucket_parameters)
+       SELECT $2::bigint + u.ord - 1, $1, u.st, u.sk, u.lookup, u.bp
+         FROM unnest($3::int[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY AS u(st, sk, lookup, bp, ord)`,
+      [
+        this.versionId,
+        base.toString(),
+        params.map((p) => p.sourceTable),
+        params.map((p) => p.sourceKey),
+        params.map((p) => p.lookup),
+        params.map((p) => p.bucketParameters),
+      ],
+    );
+  }
+
+  private async saveStates(
+    client: pg.PoolClient,
+    touched: Map<string, { sourceTable: number; key: string }>,
+    states: Map<string, RowState | null>,
+  ): Promise<void> {
+    const upT: number[] = [];
+    const upK: string[] = [];
+    const upD: (string | null)[] = [];
+    const upB: string[] = [];
+    const upL: string[] = [];
+    const delT: number[] = [];
+    const delK: string[] = [];
+    for (const [sk, { sourceTable, key }] of touched) {
+      const s = states.get(sk);
+      if (s) {
+        upT.push(sourceTable);
+        upK.push(key);
+        upD.push(s.data === null ? null : JSON.stringify(s.data));
+        upB.push(JSON.stringify(s.buckets));
+        upL.push(JSON.stringify(s.lookups));
+      } else {
+        delT.push(sourceTable);
+        delK.push(key);
+      }
+    }
+    if (upT.length) {
+      await client.query(
+        `INSERT INTO syncline.current_data (version_id, source_table, source_key, data, buckets, lookups)
+         SELECT $1, u.t, u.k, u.d, u.b::jsonb, u.l::jsonb FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::text[]) AS u(t, k, d, b, l)
+         ON CONFLICT (version_id, source_table, source_key) DO UPDATE SET data = excluded.data, buckets = excluded.buckets, lookups = excluded.lookups`,
+        [this.versionId, upT, upK, upD, upB, upL],
+      );
+    }
+    if (delT.length) {
+      await client.query(
+        `DELETE FROM syncline.current_data c USING unnest($2::int[], $3::text[]) AS u(t, k)
+          WHERE c.version_id = $1 AND c.source_table = u.t AND c.source_key = u.k`,
+        [this.versionId, delT, delK],
+      );
+    }
+  }
+
+  /**
+   * Advances `(last_checkpoint, lsn)` when the version is consistent (snapshot done and past
+   * `no_checkpoint_before`); otherwise remembers the ops so the first allowed checkpoint covers
+   * them. The first checkpoint of a PROCESSING version activates it and stops the others.
+   */
+  async advanceCheckpoint(client: pg.PoolClient, lsnRaw: string): Promise<{ checkpoint: { opId: bigint; lsn: string } | null; activated: boolean }> {
+    const lsn = normalizeLsn(lsnRaw);
+    const { rows } = await client.query<{
+      state: string;
+      snapshot_done: boolean;
+      no_checkpoint_before: string | null;
+      last_checkpoint: string | null;
+      last_checkpoint_lsn: string | null;
+      keepalive_op: string | null;
+    }>(
+      `SELECT state, snapshot_done, no_checkpoint_before, last_checkpoint, last_checkpoint_lsn, keepalive_op
+         FROM syncline.sync_rules_versions WHERE id = $1 FOR UPDATE`,
+      [this.versionId],
+    );
+    const v = rows[0];
+    if (!v) throw new Error(`sync rules version ${this.versionId} disappeared`);
+    const persisted = this.lastOpId ?? 0n;
+    const keepaliveOp = v.keepalive_op ? BigInt(v.keepalive_op) : 0n;
+    const canCheckpoint =
+      v.snapshot_done &&
+      (v.no_checkpoint_before === null || lsn >= v.no_checkpoint_before) &&
+      (v.last_checkpoint_lsn === null || lsn >= v.last_checkpoint_lsn);
+    if (!canCheckpoint) {
+      const newKeepalive = persisted > keepaliveOp ? persisted : keepaliveOp;
+      await client.query(
+        `UPDATE syncline.sync_rules_versions SET keepalive_op = $2, last_keepalive_at = now() WHERE id = $1`,
+        [this.versionId, newKeepalive === 0n ? null : newKeepalive.toString()],
+      );
+      return { checkpoint: null, activated: false };
+    }
+    let opId = v.last_checkpoint ? BigInt(v.last_checkpoint) : 0n;
+    if (persisted > opId) opId = persisted;
+    if (keepaliveOp > opId) opId = keepaliveOp;
+    const changed = opId.toString() !== (v.last_checkpoint ?? '') || lsn !== v.last_checkpoint_lsn;
+    let activated = false;
+    if (v.state === 'PROCESSING') {
+      await client.query(
+        `UPDATE syncline.sync_rules_versions SET state = 'STOPPED', stopped_at = now()
+          WHERE id <> $1 AND state IN ('ACTIVE', 'ERRORED')`,
+        [this.versionId],
+      );
+      activated = true;
+    }
+    await client.query(
+      `UPDATE syncline.sync_rules_versions SET last_checkpoint = $2, last_checkpoint_lsn = $3, keepalive_op = NULL,
+              last_checkpoint_at = CASE WHEN $4 THEN now() ELSE last_checkpoint_at END, last_keepalive_at = now(),
+              last_fatal_error = NULL,
+              state = CASE WHEN state = 'PROCESSING' THEN 'ACTIVE' ELSE state END,
+              activated_at = CASE WHEN state = 'PROCESSING' THEN now() ELSE activated_at END
+        WHERE id = $1`,
+      [this.versionId, opId.toString(), lsn, changed],
+    );
+    if (changed || activated) {
+      await client.query('SELECT pg_notify($1, $2)', [
+        CHECKPOINT_CHANNEL,
+        JSON.stringify({ version: this.versionId, op_id: opId.toString(), lsn, activated }),
+      ]);
+    }
+    return { checkpoint: { opId, lsn }, activated };
+  }
+
+  /** Advances the checkpoint LSN without data (keepalive / idle database). */
+  async keepalive(lsn: string): Promise<{ checkpoint: { opId: bigint; lsn: string } | null; activated: boolean }> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const r = await this.advanceCheckpoint(client, lsn);
+      await client.query('COMMIT');
+      return r;
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw e;
+    } finally {
+      client.release();
+    }
+  }
+
+  /** Seeds the writer's op position after a restart. */
+  setLastOpId(opId: bigint | null): void {
+    this.lastOpId = opId;
+  }
+}

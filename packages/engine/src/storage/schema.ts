@@ -1,0 +1,188 @@
+/**
+ * Storage schema (schema `syncline` of the storage database). drizzle-kit generates the SQL
+ * migrations in /drizzle from this file (`npm run db:generate`); hot paths use raw SQL against the
+ * same tables.
+ */
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  boolean,
+  index,
+  integer,
+  jsonb,
+  pgSchema,
+  primaryKey,
+  serial,
+  smallint,
+  text,
+  timestamp,
+} from 'drizzle-orm/pg-core';
+
+export const synclineSchema = pgSchema('syncline');
+
+/** One row per deployed sync-rules version (a replication stream with its own slot and data). */
+export const syncRulesVersions = synclineSchema.table('sync_rules_versions', {
+  id: serial('id').primaryKey(),
+  /** PROCESSING | ACTIVE | STOPPED | ERRORED | TERMINATED */
+  state: text('state').notNull(),
+  content: text('content').notNull(),
+  comment: text('comment'),
+  slotName: text('slot_name').notNull(),
+  snapshotDone: boolean('snapshot_done').notNull().default(false),
+  /** No checkpoint may be created before replication has passed this LSN (end of snapshot). */
+  noCheckpointBefore: text('no_checkpoint_before'),
+  lastCheckpoint: bigint('last_checkpoint', { mode: 'bigint' }),
+  lastCheckpointLsn: text('last_checkpoint_lsn'),
+  /** Highest op_id persisted while checkpoints were blocked; folded into the next checkpoint. */
+  keepaliveOp: bigint('keepalive_op', { mode: 'bigint' }),
+  lastCheckpointAt: timestamp('last_checkpoint_at', { withTimezone: true }),
+  lastKeepaliveAt: timestamp('last_keepalive_at', { withTimezone: true }),
+  lastFatalError: text('last_fatal_error'),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  activatedAt: timestamp('activated_at', { withTimezone: true }),
+  stoppedAt: timestamp('stopped_at', { withTimezone: true }),
+});
+
+/** Source tables seen by a version, with their identity and snapshot progress. */
+export const sourceTables = synclineSchema.table(
+  'source_tables',
+  {
+    id: serial('id').primaryKey(),
+    versionId: integer('version_id').notNull(),
+    relationOid: integer('relation_oid').notNull(),
+    schemaName: text('schema_name').notNull(),
+    tableName: text('table_name').notNull(),
+    /** [{name, typeOid}] of the replica identity columns. */
+    replicaIdColumns: jsonb('replica_id_columns').notNull(),
+    replicaIdentity: text('replica_identity').notNull(),
+    snapshotDone: boolean('snapshot_done').notNull().default(false),
+    snapshotEstimatedCount: bigint('snapshot_estimated_count', { mode: 'number' }),
+    snapshotCount: bigint('snapshot_count', { mode: 'number' }).notNull().default(0),
+    /** JSON text of the last replica-identity value copied (resumable chunked snapshot). */
+    snapshotLastKey: text('snapshot_last_key'),
+    dropped: boolean('dropped').notNull().default(false),
+  },
+  (t) => [index('source_tables_version_idx').on(t.versionId, t.relationOid)],
+);
+
+/** The op-log. op: 1 PUT, 2 REMOVE, 3 MOVE, 4 CLEAR. */
+export const bucketData = synclineSchema.table(
+  'bucket_data',
+  {
+    versionId: integer('version_id').notNull(),
+    bucket: text('bucket').notNull(),
+    opId: bigint('op_id', { mode: 'bigint' }).notNull(),
+    op: smallint('op').notNull(),
+    sourceTable: integer('source_table'),
+    sourceKey: text('source_key'),
+    tableName: text('table_name'),
+    rowId: text('row_id'),
+    checksum: bigint('checksum', { mode: 'number' }).notNull(),
+    data: text('data'),
+    /** For MOVE/CLEAR: the op_id that superseded it (clients must not complete a checkpoint below it). */
+    targetOp: bigint('target_op', { mode: 'bigint' }),
+  },
+  (t) => [primaryKey({ columns: [t.versionId, t.bucket, t.opId] })],
+);
+
+/** Incrementally maintained per-bucket totals: checksum (mod 2^32) and count of all stored ops. */
+export const bucketState = synclineSchema.table(
+  'bucket_state',
+  {
+    versionId: integer('version_id').notNull(),
+    bucket: text('bucket').notNull(),
+    lastOp: bigint('last_op', { mode: 'bigint' }).notNull(),
+    checksum: bigint('checksum', { mode: 'number' }).notNull(),
+    opCount: bigint('op_count', { mode: 'number' }).notNull(),
+    bytes: bigint('bytes', { mode: 'number' }).notNull().default(0),
+    liveRows: bigint('live_rows', { mode: 'number' }).notNull().default(0),
+    compactedAt: timestamp('compacted_at', { withTimezone: true }),
+  },
+  (t) => [primaryKey({ columns: [t.versionId, t.bucket] }), index('bucket_state_last_op_idx').on(t.versionId, t.lastOp)],
+);
+
+/** Per source row: raw row image (TOAST merge), current bucket memberships and lookups. */
+export const currentData = synclineSchema.table(
+  'current_data',
+  {
+    versionId: integer('version_id').notNull(),
+    sourceTable: integer('source_table').notNull(),
+    sourceKey: text('source_key').notNull(),
+    /** JSON object of the row in Postgres text format; null for REPLICA IDENTITY FULL tables. */
+    data: text('data'),
+    /** JSON [[bucket, table, id], …] */
+    buckets: jsonb('buckets').notNull(),
+    /** JSON [lookupKey, …] */
+    lookups: jsonb('lookups').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.versionId, t.sourceTable, t.sourceKey] })],
+);
+
+/** Parameter-lookup index; newest row per (lookup, source row) wins; '[]' is a tombstone. */
+export const bucketParameters = synclineSchema.table(
+  'bucket_parameters',
+  {
+    id: bigint('id', { mode: 'bigint' }).primaryKey(),
+    versionId: integer('version_id').notNull(),
+    sourceTable: integer('source_table').notNull(),
+    sourceKey: text('source_key').notNull(),
+    lookup: text('lookup').notNull(),
+    bucketParameters: text('bucket_parameters').notNull(),
+  },
+  (t) => [
+    index('bucket_parameters_lookup_idx').on(t.versionId, t.lookup, t.id.desc()),
+    index('bucket_parameters_version_id_idx').on(t.versionId, t.id),
+  ],
+);
+
+/** Managed write checkpoints per `sub[/client_id]`. */
+export const writeCheckpoints = synclineSchema.table(
+  'write_checkpoints',
+  {
+    userKey: text('user_key').primaryKey(),
+    writeCheckpoint: bigint('write_checkpoint', { mode: 'bigint' }).notNull(),
+    /** Source WAL head when the checkpoint was created; released once a checkpoint LSN passes it. */
+    lsn: text('lsn').notNull(),
+    requestedAt: timestamp('requested_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('write_checkpoints_lsn_idx').on(t.lsn)],
+);
+
+/** The one op_id sequence shared by all versions (ops, parameter rows, checkpoints). */
+export const opIdCounter = synclineSchema.table('op_id_counter', {
+  id: integer('id').primaryKey().default(1),
+  last: bigint('last', { mode: 'bigint' }).notNull().default(sql`0`),
+});
+
+/** Open sync streams across all API processes (for the dashboard). */
+export const connections = synclineSchema.table(
+  'connections',
+  {
+    id: text('id').primaryKey(),
+    processId: text('process_id').notNull(),
+    versionId: integer('version_id'),
+    userId: text('user_id').notNull(),
+    clientId: text('client_id'),
+    userAgent: text('user_agent'),
+    transport: text('transport').notNull(),
+    connectedAt: timestamp('connected_at', { withTimezone: true }).notNull().defaultNow(),
+    lastSeenAt: timestamp('last_seen_at', { withTimezone: true }).notNull().defaultNow(),
+    bucketCount: integer('bucket_count').notNull().default(0),
+    opsSent: bigint('ops_sent', { mode: 'number' }).notNull().default(0),
+    bytesSent: bigint('bytes_sent', { mode: 'number' }).notNull().default(0),
+    lastCheckpoint: bigint('last_checkpoint', { mode: 'bigint' }),
+    disconnectRequested: boolean('disconnect_requested').notNull().default(false),
+  },
+  (t) => [index('connections_user_idx').on(t.userId)],
+);
+
+/** Replication counters per version, flushed periodically by the replicator. */
+export const replicationStats = synclineSchema.table('replication_stats', {
+  versionId: integer('version_id').primaryKey(),
+  rowsReplicated: bigint('rows_replicated', { mode: 'number' }).notNull().default(0),
+  opsWritten: bigint('ops_written', { mode: 'number' }).notNull().default(0),
+  transactions: bigint('transactions', { mode: 'number' }).notNull().default(0),
+  lastCommitAt: timestamp('last_commit_at', { withTimezone: true }),
+  lagSeconds: integer('lag_seconds'),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+});

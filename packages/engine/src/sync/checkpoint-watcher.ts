@@ -1,0 +1,263 @@
+/**
+ * One per API process: follows the serving sync-rules version and its checkpoints through
+ * LISTEN/NOTIFY on the storage database (with a slow poll as a safety net), computes once per
+ * checkpoint what changed (buckets, parameter lookups, released write checkpoints) and fans the
+ * result out to every connection. Connections never poll storage on their own.
+ */
+import pg from 'pg';
+import type { Logger } from 'pino';
+import { CHECKPOINT_CHANNEL } from '../storage/checkpoint-notify.ts';
+import { PgBucketReader } from '../storage/pg-bucket-reader.ts';
+import { getServingVersion } from '../storage/pg-versions.ts';
+import { getWriteCheckpointsReleasedBetween } from '../storage/pg-write-checkpoints.ts';
+import type { SyncRulesVersion } from '../storage/storage-types.ts';
+import { ChecksumCache } from './checksum-cache.ts';
+
+export interface CheckpointEvent {
+  type: 'checkpoint';
+  versionId: number;
+  opId: bigint;
+  lsn: string;
+  /** Buckets with new ops since the subscriber's previous event; null = unknown (treat all as changed). */
+  changedBuckets: Set<string> | null;
+  changedLookups: Set<string> | null;
+  /** user_key → write checkpoint released since the previous event. */
+  releasedWriteCheckpoints: Map<string, bigint>;
+}
+
+export type WatcherEvent = CheckpointEvent | { type: 'version-changed'; versionId: number | null };
+
+export interface CheckpointSubscription extends AsyncDisposable {
+  /** Resolves with the next event, or 'timeout' after `timeoutMs`; null when the watcher stopped. */
+  next(timeoutMs: number, signal?: AbortSignal): Promise<WatcherEvent | 'timeout' | null>;
+}
+
+interface ServingState {
+  version: SyncRulesVersion;
+  opId: bigint;
+  lsn: string;
+}
+
+export class CheckpointWatcher {
+  readonly reader: PgBucketReader;
+  readonly checksums: ChecksumCache;
+  private listener: pg.Client | null = null;
+  private state: ServingState | null = null;
+  private readonly subscribers = new Set<Subscriber>();
+  private refreshing: Promise<void> | null = null;
+  private refreshAgain = false;
+  private poll: NodeJS.Timeout | null = null;
+  private stopped = false;
+  private readyWaiters: Array<() => void> = [];
+  /** Checkpoints processed (for metrics). */
+  checkpointsSeen = 0;
+
+  constructor(
+    private readonly storageUrl: string,
+    readonly pool: pg.Pool,
+    private readonly logger: Logger,
+    private readonly pollMs = 5_000,
+  ) {
+    this.reader = new PgBucketReader(pool);
+    this.checksums = new ChecksumCache(this.reader);
+  }
+
+  async start(): Promise<void> {
+    await this.connectListener();
+    await this.refresh();
+    this.poll = setInterval(() => void this.refresh(), this.pollMs);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.poll) clearInterval(this.poll);
+    await this.listener?.end().catch(() => {});
+    for (const s of this.subscribers) s.close();
+    this.subscribers.clear();
+  }
+
+  /** The serving version and its current checkpoint (null before the first consistent checkpoint). */
+  current(): ServingState | null {
+    return this.state;
+  }
+
+  /** Waits until a serving version with a checkpoint exists (or the timeout passes). */
+  async waitForCheckpoint(timeoutMs: number, signal?: AbortSignal): Promise<ServingState | null> {
+    if (this.state) return this.state;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, timeoutMs);
+      signal?.addEventListener('abort', () => resolve(), { once: true });
+      this.readyWaiters.push(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+    return this.state;
+  }
+
+  subscribe(): CheckpointSubscription {
+    const s = new Subscriber();
+    this.subscribers.add(s);
+    const remove = () => this.subscribers.delete(s);
+    return {
+      next: (timeoutMs, signal) => s.next(timeoutMs, signal),
+      [Symbol.asyncDispose]: async () => {
+        remove();
+      },
+    };
+  }
+
+  get subscriberCount(): number {
+    return this.subscribers.size;
+  }
+
+  private async connectListener(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.storageUrl });
+    client.on('notification', () => void this.refresh());
+    client.on('error', (e) => {
+      this.logger.warn({ err: e }, 'checkpoint listener lost; reconnecting');
+      this.listener = null;
+      if (!this.stopped) setTimeout(() => void this.connectListener().then(() => this.refresh()).catch(() => {}), 1000);
+    });
+    await client.connect();
+    await client.query(`LISTEN ${CHECKPOINT_CHANNEL}`);
+    this.listener = client;
+  }
+
+  /** Re-reads the serving version and checkpoint; coalesces concurrent calls. */
+  refresh(): Promise<void> {
+    if (this.refreshing) {
+      this.refreshAgain = true;
+      return this.refreshing;
+    }
+    this.refreshing = (async () => {
+      do {
+        this.refreshAgain = false;
+        try {
+          await this.refreshOnce();
+        } catch (e) {
+          this.logger.warn({ err: e }, 'checkpoint refresh failed');
+        }
+      } while (this.refreshAgain && !this.stopped);
+    })().finally(() => {
+      this.refreshing = null;
+    });
+    return this.refreshing;
+  }
+
+  private async refreshOnce(): Promise<void> {
+    const version = await getServingVersion(this.pool);
+    const prev = this.state;
+    if (!version || version.lastCheckpoint === null || version.lastCheckpointLsn === null) {
+      if (prev) {
+        this.state = null;
+        this.broadcast({ type: 'version-changed', versionId: null });
+      }
+      return;
+    }
+    if (prev && prev.version.id !== version.id) {
+      this.state = null;
+      this.broadcast({ type: 'version-changed', versionId: version.id });
+    }
+    const base = this.state;
+    const opId = version.lastCheckpoint;
+    const lsn = version.lastCheckpointLsn;
+    if (base && base.opId === opId && base.lsn === lsn) return;
+    let changedBuckets: Set<string> | null = null;
+    let changedLookups: Set<string> | null = null;
+    let released = new Map<string, bigint>();
+    if (base) {
+      const [b, l, w] = await Promise.all([
+        opId > base.opId ? this.reader.getChangedBuckets(version.id, base.opId) : Promise.resolve([]),
+        opId > base.opId ? this.reader.getChangedLookups(version.id, base.opId, opId) : Promise.resolve([]),
+        lsn > base.lsn ? getWriteCheckpointsReleasedBetween(this.pool, base.lsn, lsn) : Promise.resolve(new Map<string, bigint>()),
+      ]);
+      changedBuckets = b ? new Set(b) : null;
+      changedLookups = l ? new Set(l) : null;
+      released = w;
+    }
+    this.checksums.advance(version.id, opId, changedBuckets);
+    this.state = { version, opId, lsn };
+    this.checkpointsSeen++;
+    for (const w of this.readyWaiters.splice(0)) w();
+    this.broadcast({
+      type: 'checkpoint',
+      versionId: version.id,
+      opId,
+      lsn,
+      changedBuckets,
+      changedLookups,
+      releasedWriteCheckpoints: released,
+    });
+  }
+
+  private broadcast(e: WatcherEvent): void {
+    for (const s of this.subscribers) s.push(e);
+  }
+}
+
+/** Per-connection mailbox: keeps at most one pending checkpoint event, merging what changed. */
+class Subscriber {
+  private pending: WatcherEvent | null = null;
+  private waiter: ((e: WatcherEvent | 'timeout' | null) => void) | null = null;
+  private closed = false;
+
+  push(e: WatcherEvent): void {
+    if (this.closed) return;
+    this.pending = this.pending ? merge(this.pending, e) : e;
+    if (this.waiter) {
+      const w = this.waiter;
+      this.waiter = null;
+      const p = this.pending;
+      this.pending = null;
+      w(p);
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    this.waiter?.(null);
+    this.waiter = null;
+  }
+
+  next(timeoutMs: number, signal?: AbortSignal): Promise<WatcherEvent | 'timeout' | null> {
+    if (this.pending) {
+      const p = this.pending;
+      this.pending = null;
+      return Promise.resolve(p);
+    }
+    if (this.closed || signal?.aborted) return Promise.resolve(null);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.waiter = null;
+        resolve('timeout');
+      }, timeoutMs);
+      const onAbort = () => {
+        clearTimeout(timer);
+        this.waiter = null;
+        resolve(null);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiter = (e) => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        resolve(e);
+      };
+    });
+  }
+}
+
+function merge(a: WatcherEvent, b: WatcherEvent): WatcherEvent {
+  if (a.type === 'version-changed') return a;
+  if (b.type === 'version-changed') return b;
+  if (a.versionId !== b.versionId) return b;
+  const union = (x: Set<string> | null, y: Set<string> | null) => (x === null || y === null ? null : new Set([...x, ...y]));
+  const released = new Map(a.releasedWriteCheckpoints);
+  for (const [k, v] of b.releasedWriteCheckpoints) released.set(k, v);
+  return {
+    ...b,
+    changedBuckets: union(a.changedBuckets, b.changedBuckets),
+    changedLookups: union(a.changedLookups, b.changedLookups),
+    releasedWriteCheckpoints: released,
+  };
+}

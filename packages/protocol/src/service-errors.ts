@@ -1,0 +1,67 @@
+/**
+ * Stable error codes of the Syncline service. Every error a client or operator can see carries one
+ * of these codes, an HTTP status and a message that says what to do. `details` are for logs only
+ * and never sent to clients.
+ */
+export const ERROR_CODES = {
+  /** Authorization header missing or not `Token <jwt>` / `Bearer <jwt>`. Send a valid header. */
+  AUTH_MISSING: { code: 'SYNC_AUTH_MISSING', status: 401 },
+  /** JWT could not be verified (signature, kid, alg, audience, expiry…). The message says which check failed. */
+  AUTH_INVALID: { code: 'SYNC_AUTH_INVALID', status: 401 },
+  /** JWT expired. Fetch a new token. */
+  AUTH_EXPIRED: { code: 'SYNC_AUTH_EXPIRED', status: 401 },
+  /** Admin endpoints need `Authorization: Bearer <ADMIN_TOKEN>`. */
+  ADMIN_AUTH: { code: 'SYNC_ADMIN_AUTH', status: 401 },
+  /** No sync rules are active yet (none deployed, or the first version is still snapshotting). Retry later. */
+  NO_SYNC_RULES: { code: 'SYNC_NO_ACTIVE_RULES', status: 503 },
+  /** The user's rules produce more buckets than `max_buckets_per_connection` (MAX_BUCKETS_PER_CONNECTION). */
+  TOO_MANY_BUCKETS: { code: 'SYNC_TOO_MANY_BUCKETS', status: 400 },
+  /** The process already serves MAX_CONCURRENT_STREAMS streams. Retry with backoff or add API processes. */
+  TOO_MANY_STREAMS: { code: 'SYNC_TOO_MANY_STREAMS', status: 429 },
+  /** Request body is not valid; the message names the field. */
+  BAD_REQUEST: { code: 'SYNC_BAD_REQUEST', status: 400 },
+  /** Request body larger than the configured limit. */
+  BODY_TOO_LARGE: { code: 'SYNC_BODY_TOO_LARGE', status: 413 },
+  /** Sync rules failed validation; the details list every problem with its position. */
+  SYNC_RULES_INVALID: { code: 'SYNC_RULES_INVALID', status: 422 },
+  /** The resource does not exist. */
+  NOT_FOUND: { code: 'SYNC_NOT_FOUND', status: 404 },
+  /** A deploy is already being processed. Wait for it to become active or stop it first. */
+  CONFLICT: { code: 'SYNC_CONFLICT', status: 409 },
+  /** The server is shutting down. Reconnect to another instance. */
+  SHUTTING_DOWN: { code: 'SYNC_SHUTTING_DOWN', status: 503 },
+  /** Dev tokens are only available when DEV_MODE is on. */
+  DEV_MODE_OFF: { code: 'SYNC_DEV_MODE_OFF', status: 403 },
+  /** Unexpected failure; details are in the server log under the request id. */
+  INTERNAL: { code: 'SYNC_INTERNAL', status: 500 },
+} as const;
+
+export type ErrorKind = keyof typeof ERROR_CODES;
+export type ErrorCode = (typeof ERROR_CODES)[ErrorKind]['code'];
+
+export class ServiceError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  constructor(
+    kind: ErrorKind,
+    message: string,
+    /** Log-only context; never serialised to clients. */
+    readonly details?: unknown,
+  ) {
+    super(message);
+    this.name = 'ServiceError';
+    this.code = ERROR_CODES[kind].code;
+    this.status = ERROR_CODES[kind].status;
+  }
+
+  /** The JSON error body sent to clients: `{error: {code, status, message}}`. */
+  toJSON(): { error: { code: ErrorCode; status: number; message: string } } {
+    return { error: { code: this.code, status: this.status, message: this.message } };
+  }
+}
+
+/** Normalises any thrown value into a ServiceError (unknown errors become INTERNAL). */
+export function toServiceError(e: unknown): ServiceError {
+  if (e instanceof ServiceError) return e;
+  return new ServiceError('INTERNAL', 'Internal error; see the server log', e);
+}
