@@ -198,7 +198,7 @@ export class BucketStorage {
   private async applyRows(a: SqliteAdapter, names: readonly string[], complete: boolean): Promise<string[]> {
     await a.execute(APPLY_TABLE);
     await a.execute(`DELETE FROM temp.sl_apply`);
-    const scopeIds = `SELECT id FROM sl_buckets WHERE name IN (SELECT value FROM json_each(?1))`;
+    const scopeIds = `SELECT id FROM sl_buckets WHERE name IN (SELECT value FROM json_each(?))`;
     await a.execute(
       `INSERT OR IGNORE INTO temp.sl_apply (row_type, row_id)
        SELECT o.row_type, o.row_id FROM sl_buckets b JOIN sl_oplog o ON o.bucket = b.id AND o.op_id > b.last_applied_op
@@ -223,7 +223,7 @@ export class BucketStorage {
         touched.push(type);
       } else {
         await a.execute(`INSERT OR REPLACE INTO sl_untyped (type, id, data) SELECT row_type, row_id, data FROM temp.sl_apply WHERE row_type = ? AND data IS NOT NULL`, params);
-        await a.execute(`DELETE FROM sl_untyped WHERE type = ? AND id IN (SELECT row_id FROM temp.sl_apply WHERE row_type = ?1 AND data IS NULL)`, params);
+        await a.execute(`DELETE FROM sl_untyped WHERE type = ? AND id IN (SELECT row_id FROM temp.sl_apply WHERE row_type = ? AND data IS NULL)`, [type, type]);
       }
     }
     await a.execute(`DELETE FROM temp.sl_apply`);
