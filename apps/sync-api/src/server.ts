@@ -1,5 +1,5 @@
 /** Builds the fastify app: body limits, CORS, YAML bodies, one error handler, routes. */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { ServiceError, toServiceError } from '@syncline/protocol';
 import type { Logger } from 'pino';
 import { registerRoutes } from './register-routes.ts';
@@ -11,7 +11,8 @@ export async function buildServer(s: Services, logger: Logger): Promise<FastifyI
   const app = Fastify({
     loggerInstance: logger as unknown as FastifyBaseLogger,
     bodyLimit: MAX_BODY_BYTES,
-    disableRequestLogging: true,
+    // Per-request logs are off: each sync stream logs one summary line instead.
+    logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: 'x-request-id',
     forceCloseConnections: true,
   });

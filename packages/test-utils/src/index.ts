@@ -1,3 +1,4 @@
+import './provided-context.ts';
 export * from './embedded-postgres.ts';
 export * from './free-port.ts';
 export * from './test-database.ts';
