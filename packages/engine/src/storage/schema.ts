@@ -186,3 +186,65 @@ export const replicationStats = synclineSchema.table('replication_stats', {
   lagSeconds: integer('lag_seconds'),
   updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
 });
+
+/** Checksum verification runs started from the admin API (one row per run, with progress). */
+export const verificationRuns = synclineSchema.table(
+  'verification_runs',
+  {
+    id: serial('id').primaryKey(),
+    versionId: integer('version_id').notNull(),
+    /** When set, only this user's buckets were verified. */
+    userId: text('user_id'),
+    /** RUNNING | DONE | FAILED | CANCELLED */
+    state: text('state').notNull(),
+    /** checksums | rows | done */
+    phase: text('phase').notNull(),
+    bucketsTotal: integer('buckets_total').notNull().default(0),
+    bucketsChecked: integer('buckets_checked').notNull().default(0),
+    rowsChecked: bigint('rows_checked', { mode: 'number' }).notNull().default(0),
+    checksumMismatches: integer('checksum_mismatches').notNull().default(0),
+    rowMismatches: integer('row_mismatches').notNull().default(0),
+    /** Buckets the rows phase compared against the op-log. */
+    rowBuckets: integer('row_buckets').notNull().default(0),
+    error: text('error'),
+    processId: text('process_id'),
+    startedAt: timestamp('started_at', { withTimezone: true }).notNull().defaultNow(),
+    finishedAt: timestamp('finished_at', { withTimezone: true }),
+  },
+  (t) => [index('verification_runs_version_idx').on(t.versionId, t.id)],
+);
+
+/** Every mismatch a verification run found (bounded per run). */
+export const verificationMismatches = synclineSchema.table(
+  'verification_mismatches',
+  {
+    id: serial('id').primaryKey(),
+    runId: integer('run_id').notNull(),
+    /** checksum | count | missing_row | unexpected_row | data_differs */
+    kind: text('kind').notNull(),
+    bucket: text('bucket').notNull(),
+    tableName: text('table_name'),
+    rowId: text('row_id'),
+    expected: text('expected'),
+    stored: text('stored'),
+  },
+  (t) => [index('verification_mismatches_run_idx').on(t.runId, t.id)],
+);
+
+/** Periodic health samples (replication counters, lag, connections) for the dashboard charts. */
+export const healthSamples = synclineSchema.table(
+  'health_samples',
+  {
+    id: serial('id').primaryKey(),
+    sampledAt: timestamp('sampled_at', { withTimezone: true }).notNull().defaultNow(),
+    versionId: integer('version_id'),
+    rowsReplicated: bigint('rows_replicated', { mode: 'number' }).notNull().default(0),
+    opsWritten: bigint('ops_written', { mode: 'number' }).notNull().default(0),
+    transactions: bigint('transactions', { mode: 'number' }).notNull().default(0),
+    opsSynced: bigint('ops_synced', { mode: 'number' }).notNull().default(0),
+    connections: integer('connections').notNull().default(0),
+    lagSeconds: integer('lag_seconds'),
+    lagBytes: bigint('lag_bytes', { mode: 'number' }),
+  },
+  (t) => [index('health_samples_at_idx').on(t.sampledAt)],
+);
