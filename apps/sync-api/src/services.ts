@@ -45,8 +45,8 @@ export async function createServices(config: SyncApiConfig, logger: Logger): Pro
   await migrateStorage(config.STORAGE_DATABASE_URL);
   const storage = new pg.Pool({ connectionString: config.STORAGE_DATABASE_URL, max: 20 });
   const source = new pg.Pool({ connectionString: config.SOURCE_DATABASE_URL, max: 4 });
-  storage.on('error', (e) => logger.warn({ err: e }, 'storage pool error'));
-  source.on('error', (e) => logger.warn({ err: e }, 'source pool error'));
+  storage.on('error', (e) => logger.warn({ error: e.message }, 'storage pool connection error'));
+  source.on('error', (e) => logger.warn({ error: e.message }, 'source pool connection error'));
 
   if (config.SYNC_RULES_PATH) await deployFromFile(storage, config.SYNC_RULES_PATH, logger);
 

@@ -43,8 +43,8 @@ export class Replicator {
   constructor(private readonly o: ReplicatorOptions) {
     this.source = new pg.Pool({ connectionString: o.sourceUrl, max: 4 });
     this.storage = new pg.Pool({ connectionString: o.storageUrl, max: 8 });
-    this.source.on('error', (e) => o.logger.warn({ err: e }, 'source pool error'));
-    this.storage.on('error', (e) => o.logger.warn({ err: e }, 'storage pool error'));
+    this.source.on('error', (e) => o.logger.warn({ error: e.message }, 'source pool connection error'));
+    this.storage.on('error', (e) => o.logger.warn({ error: e.message }, 'storage pool connection error'));
   }
 
   /** Metrics of the jobs running in this process, by version id. */

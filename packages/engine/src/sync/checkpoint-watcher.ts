@@ -115,7 +115,7 @@ export class CheckpointWatcher {
     const client = new pg.Client({ connectionString: this.storageUrl });
     client.on('notification', () => void this.refresh());
     client.on('error', (e) => {
-      this.logger.warn({ err: e }, 'checkpoint listener lost; reconnecting');
+      this.logger.warn({ error: e.message }, 'checkpoint listener lost; reconnecting');
       this.listener = null;
       if (!this.stopped) setTimeout(() => void this.connectListener().then(() => this.refresh()).catch(() => {}), 1000);
     });
