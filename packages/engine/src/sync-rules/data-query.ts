@@ -85,8 +85,17 @@ export class DataQuery {
       id = idText(out['id']);
     }
     const tableName = this.outputTable ?? table.name;
+    if (assignments.length === 1) {
+      const bucket = this.bucketPrefix + serializeBucketParameters(assignments[0] as BucketParameterValue[]);
+      outputs.push({ bucket, table: tableName, id, data });
+      return;
+    }
+    // Several assignments can name the same bucket (`a = bucket.x OR b = bucket.x`, repeated array elements).
+    const seen = new Set<string>();
     for (const a of assignments) {
       const bucket = this.bucketPrefix + serializeBucketParameters(a as BucketParameterValue[]);
+      if (seen.has(bucket)) continue;
+      seen.add(bucket);
       outputs.push({ bucket, table: tableName, id, data });
     }
   }

@@ -336,11 +336,11 @@ export class ExpressionCompiler {
     if (e.args.length !== argCount) return this.error(e, `Function 'request.${name}' expects ${argCount} argument(s), got ${e.args.length}`, SyncRulesCode.UNKNOWN_FUNCTION);
     switch (name) {
       case 'user_id':
-        return { evaluate: (ctx) => ctx.request?.userId ?? null, deps: DEP_AUTH, node: e, defaultName: 'user_id' };
+        return { evaluate: (ctx) => ctx.request?.userId ?? null, deps: DEP_AUTH, node: e };
       case 'jwt':
-        return { evaluate: (ctx) => ctx.request?.jwtJson ?? null, deps: DEP_AUTH, node: e, defaultName: 'jwt' };
+        return { evaluate: (ctx) => ctx.request?.jwtJson ?? null, deps: DEP_AUTH, node: e };
       case 'parameters':
-        return { evaluate: (ctx) => ctx.request?.clientParametersJson ?? null, deps: DEP_CLIENT, node: e, defaultName: 'parameters' };
+        return { evaluate: (ctx) => ctx.request?.clientParametersJson ?? null, deps: DEP_CLIENT, node: e };
       default: {
         const key = this.compile(e.args[0] as Expr);
         const k = key.evaluate;

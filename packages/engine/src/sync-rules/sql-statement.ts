@@ -12,9 +12,11 @@ interface ParserError {
 }
 
 function syntaxMessage(err: ParserError): string {
-  const firstLine = err.message.split('\n').find((l) => /unexpected/i.test(l)) ?? err.message.split('\n')[0] ?? 'Syntax error';
-  const summary = firstLine.replace(/\s*Instead,.*$/, '').replace(/\.$/, '').trim();
-  return `SQL syntax error: ${summary}`;
+  const token = /Unexpected (\S+) token: ("(?:[^"\\]|\\.)*")/.exec(err.message);
+  if (token) return `SQL syntax error: unexpected ${token[2]}`;
+  if (/Unexpected end of input/i.test(err.message)) return 'SQL syntax error: unexpected end of input';
+  const first = (err.message.split('\n')[0] ?? '').replace(/^Syntax error at line \d+ col \d+:?\s*/, '').trim();
+  return `SQL syntax error${first ? `: ${first}` : ''}`;
 }
 
 /**
