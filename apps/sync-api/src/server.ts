@@ -4,6 +4,7 @@ import { ServiceError, toServiceError } from '@syncline/protocol';
 import type { Logger } from 'pino';
 import { registerRoutes } from './register-routes.ts';
 import type { Services } from './services.ts';
+import { attachWebSocketTransport } from './websocket/websocket-server.ts';
 
 export const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
@@ -46,5 +47,8 @@ export async function buildServer(s: Services, logger: Logger): Promise<FastifyI
     reply.code(404).send(new ServiceError('NOT_FOUND', `No route ${req.method} ${req.url}`).toJSON());
   });
   registerRoutes(app, s);
+  // RSocket over WebSocket on the same port (reference §1.6).
+  const webSockets = attachWebSocketTransport(app.server, s, logger);
+  app.addHook('preClose', async () => webSockets.close());
   return app;
 }

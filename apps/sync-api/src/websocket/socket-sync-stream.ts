@@ -1,0 +1,146 @@
+/**
+ * One `/sync/stream` REQUEST_STREAM on an RSocket connection: validates the request, registers
+ * the stream, pulls protocol lines from the engine's generator only while the client has granted
+ * REQUEST_N credits, and sends each line as a BSON PAYLOAD(NEXT). Ends with COMPLETE, or ERROR
+ * carrying the serialised service error; CANCEL or a closed socket abort it.
+ */
+import type { Logger } from 'pino';
+import { ServiceError, streamingSyncRequestSchema, toServiceError, type StreamingSyncRequest, type SyncLine } from '@syncline/protocol';
+import { streamSyncLines } from '@syncline/engine';
+import type { VerifiedToken } from '../auth.ts';
+import { encodeLine } from '../line-encoding.ts';
+import { parseBody } from '../routes/sync-routes.ts';
+import type { Services } from '../services.ts';
+import { ErrorCode, encodeComplete, encodeError, encodePayload } from './rsocket-frames.ts';
+import { RequestCredits } from './request-credits.ts';
+
+/** Where a stream writes its frames; `send` resolves once the socket can take more. */
+export interface FrameSink {
+  send(frame: Buffer): Promise<void>;
+  readonly open: boolean;
+}
+
+export interface StreamSession {
+  token: VerifiedToken;
+  userAgent: string;
+  logger: Logger;
+}
+
+/** Serialised form of a service error inside an RSocket ERROR frame (same fields as HTTP bodies). */
+export function serializeServiceError(e: ServiceError): string {
+  return JSON.stringify({ code: e.code, status: e.status, message: e.message });
+}
+
+export class SocketSyncStream {
+  readonly credits: RequestCredits;
+  private readonly abort = new AbortController();
+  private cancelled = false;
+
+  constructor(
+    private readonly s: Services,
+    readonly streamId: number,
+    private readonly sink: FrameSink,
+    private readonly session: StreamSession,
+    initialN: number,
+  ) {
+    this.credits = new RequestCredits(initialN);
+  }
+
+  requestN(n: number): void {
+    this.credits.grant(n);
+  }
+
+  /** Client CANCEL or socket closed: stop without sending anything more on this stream. */
+  cancel(): void {
+    this.cancelled = true;
+    this.abort.abort();
+    this.credits.close();
+  }
+
+  /** Runs the stream to its end; never throws (errors become ERROR frames). */
+  async run(rawRequest: unknown): Promise<void> {
+    const { s, session } = this;
+    let connectionId: string | null = null;
+    let generator: AsyncGenerator<SyncLine, string> | null = null;
+    const log = session.logger.child({ stream: this.streamId });
+    const started = Date.now();
+    let bytes = 0;
+    let ops = 0;
+    let lines = 0;
+    let reason = 'client_closed';
+    try {
+      const request = parseBody(streamingSyncRequestSchema, rawRequest ?? {});
+      const versionId = await this.checkAdmission();
+      connectionId = await s.connections.register(
+        { userId: session.token.userId, clientId: request.client_id ?? null, userAgent: session.userAgent, transport: 'websocket', versionId },
+        this.abort,
+      );
+      s.metrics.streamsOpened++;
+      const id = connectionId;
+      generator = streamSyncLines({
+        watcher: s.watcher!,
+        rulesFor: s.rulesFor,
+        request: request as StreamingSyncRequest,
+        userId: session.token.userId,
+        claims: session.token.claims,
+        tokenExpiresAt: session.token.expiresAt,
+        signal: this.abort.signal,
+        logger: log,
+        keepalives: false,
+        maxBuckets: s.config.MAX_BUCKETS_PER_CONNECTION,
+        onProgress: (p) => {
+          s.metrics.opsSent += p.ops - ops;
+          ops = p.ops;
+          s.connections.update(id, { bucketCount: p.buckets, opsSent: p.ops, lastCheckpoint: p.checkpoint, bytesSent: bytes });
+        },
+      });
+      for (;;) {
+        // Backpressure: no credit, no pull. The generator stays suspended until REQUEST_N.
+        if (!(await this.credits.take())) break;
+        const next = await generator.next();
+        if (this.cancelled || !this.sink.open) break;
+        if (next.done) {
+          reason = next.value;
+          await this.sink.send(encodeComplete(this.streamId));
+          break;
+        }
+        const payload = encodeLine(next.value, 'bson', true);
+        bytes += payload.length;
+        lines++;
+        s.metrics.bytesSent += payload.length;
+        await this.sink.send(encodePayload(this.streamId, { data: payload }));
+      }
+      if (this.cancelled) reason = 'client_closed';
+    } catch (e) {
+      const err = toServiceError(e);
+      reason = err.code;
+      if (err.status >= 500) log.error({ err: e, code: err.code }, 'sync stream failed');
+      else log.warn({ code: err.code }, err.message);
+      if (!this.cancelled && this.sink.open) {
+        await this.sink.send(encodeError(this.streamId, ErrorCode.APPLICATION_ERROR, serializeServiceError(err))).catch(() => {});
+      }
+    } finally {
+      this.abort.abort();
+      this.credits.close();
+      await generator?.return('closed').catch(() => {});
+      if (connectionId) {
+        s.metrics.streamsClosed++;
+        await s.connections.unregister(connectionId);
+        log.info({ durationMs: Date.now() - started, lines, ops, bytes, reason, transport: 'websocket' }, 'sync stream closed');
+      }
+    }
+  }
+
+  /** Same admission rules as HTTP; returns the serving sync-rules version. */
+  private async checkAdmission(): Promise<number> {
+    const { s } = this;
+    if (!s.watcher) throw new ServiceError('NOT_FOUND', 'This process runs only the replicator (SYNC_RUNNER=replicator); connect to an API process.');
+    if (s.shuttingDown) throw new ServiceError('SHUTTING_DOWN', 'Server is shutting down; reconnect.');
+    if (s.connections.size >= s.config.MAX_CONCURRENT_STREAMS) {
+      throw new ServiceError('TOO_MANY_STREAMS', `This process already serves ${s.config.MAX_CONCURRENT_STREAMS} streams (MAX_CONCURRENT_STREAMS); retry later.`);
+    }
+    const serving = s.watcher.current() ?? (await s.watcher.waitForCheckpoint(5_000, this.abort.signal));
+    if (!serving) throw new ServiceError('NO_SYNC_RULES', 'No sync rules are active yet: deploy sync rules, or wait until the first version finishes its snapshot.');
+    return serving.version.id;
+  }
+}
