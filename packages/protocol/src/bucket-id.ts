@@ -11,7 +11,7 @@
  * serializeBucketId('by_list', ['v1', 2n], 3); // '3#by_list["v1",2]'
  * parseBucketId('3#by_list["v1",2]'); // { versionPrefix: 3, definition: 'by_list', parameters: ['v1', 2] }
  */
-import { parseLosslessJson, type ParsedJsonValue } from './lossless-json.ts';
+import { parseLosslessJson, quoteJsonString, type ParsedJsonValue } from './lossless-json.ts';
 
 /** A value allowed as a bucket parameter. */
 export type BucketParameterValue = string | number | bigint | null;
@@ -44,7 +44,7 @@ export function isBucketParameterValue(value: unknown): value is BucketParameter
 export function stringifyBucketParameter(value: BucketParameterValue): string {
   switch (typeof value) {
     case 'string':
-      return JSON.stringify(value);
+      return quoteJsonString(value);
     case 'bigint':
       return value.toString();
     case 'number':
@@ -59,6 +59,7 @@ export function stringifyBucketParameter(value: BucketParameterValue): string {
 
 /** Writes the JSON array part: `["v1",2]`. */
 export function serializeBucketParameters(params: readonly BucketParameterValue[]): string {
+  if (params.length === 1) return `[${stringifyBucketParameter(params[0] as BucketParameterValue)}]`;
   let out = '[';
   for (let i = 0; i < params.length; i++) {
     if (i > 0) out += ',';

@@ -51,11 +51,33 @@ export function stringifyReal(n: number): string {
   return n > 0 ? '9e999' : '-9e999';
 }
 
+// Characters JSON.stringify escapes (quote, backslash, controls) and surrogates (lone ones are
+// escaped; paired ones take the slow path too, which is still correct).
+// eslint-disable-next-line no-control-regex
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/** `JSON.stringify(s)` for a string, with a fast path for text that needs no escaping. */
+export function quoteJsonString(s: string): string {
+  return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`;
+}
+
+const keyCache = new Map<string, string>();
+
+/** `"key":` for a column name, cached (column names repeat on every row). */
+export function jsonKeyPrefix(key: string): string {
+  let prefix = keyCache.get(key);
+  if (prefix === undefined) {
+    prefix = `${JSON.stringify(key)}:`;
+    if (keyCache.size < 10_000) keyCache.set(key, prefix);
+  }
+  return prefix;
+}
+
 /** Writes a SQLite scalar; returns undefined for blobs (which are skipped). */
-function stringifyScalar(value: string | number | bigint | Uint8Array | null): string | undefined {
+export function stringifySqliteValue(value: string | number | bigint | Uint8Array | null): string | undefined {
   switch (typeof value) {
     case 'string':
-      return JSON.stringify(value);
+      return quoteJsonString(value);
     case 'bigint':
       return value.toString();
     case 'number':
@@ -70,15 +92,13 @@ function stringifyScalar(value: string | number | bigint | Uint8Array | null): s
  * the row's insertion order.
  */
 export function stringifySqliteRow(row: SqliteJsonRow): string {
-  let out = '{';
-  let first = true;
+  let out = '';
   for (const key in row) {
-    const text = stringifyScalar(row[key] as string | number | bigint | Uint8Array | null);
+    const text = stringifySqliteValue(row[key] as string | number | bigint | Uint8Array | null);
     if (text === undefined) continue;
-    out += (first ? '' : ',') + JSON.stringify(key) + ':' + text;
-    first = false;
+    out += (out === '' ? '{' : ',') + jsonKeyPrefix(key) + text;
   }
-  return out + '}';
+  return out === '' ? '{}' : `${out}}`;
 }
 
 /** Serialises any nested value with the lossless number model described above. */
@@ -92,7 +112,7 @@ function write(value: LosslessJsonValue | undefined, depth: number): string | un
   if (value === null) return 'null';
   switch (typeof value) {
     case 'string':
-      return JSON.stringify(value);
+      return quoteJsonString(value);
     case 'bigint':
       return value.toString();
     case 'number':

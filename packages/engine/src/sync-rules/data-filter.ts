@@ -28,7 +28,8 @@ export interface DataFilter {
 const NONE: Assignment[] = [];
 
 function isScalarParam(v: SqliteValue): boolean {
-  return v !== null && !(v instanceof Uint8Array) && (typeof v !== 'number' || Number.isFinite(v));
+  const t = typeof v;
+  return t === 'string' || t === 'bigint' || (t === 'number' && Number.isFinite(v));
 }
 
 export class DataFilterCompiler {
@@ -103,6 +104,15 @@ export class DataFilterCompiler {
     if (index < 0) return { covered: new Set(), evaluate: () => NONE };
     const f = value.evaluate;
     const empty = this.empty;
+    if (this.params.length === 1) {
+      return {
+        covered: new Set([index]),
+        evaluate: (ctx) => {
+          const v = f(ctx);
+          return isScalarParam(v) ? [[v]] : NONE;
+        },
+      };
+    }
     return {
       covered: new Set([index]),
       evaluate: (ctx) => {

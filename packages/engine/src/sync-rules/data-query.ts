@@ -3,7 +3,7 @@
  * Each source row yields one `(bucket, table, id, data)` output per matching bucket.
  */
 import type { FromTable, SelectFromStatement } from 'pgsql-ast-parser';
-import { serializeBucketParameters, stringifySqliteRow, type BucketParameterValue } from '@syncline/protocol';
+import { jsonKeyPrefix, serializeBucketParameters, stringifySqliteRow, stringifySqliteValue, type BucketParameterValue } from '@syncline/protocol';
 import { DataFilterCompiler, type DataFilter } from './data-filter.ts';
 import { DEP_BUCKET, ExpressionCompiler, rangeOf, type Evaluator, type EvalContext } from './expression-compiler.ts';
 import { SyncRulesCode } from './issue-codes.ts';
@@ -33,46 +33,79 @@ const silentSink: IssueSink = { add: () => undefined };
 
 type OutputColumn = { star: true } | { star: false; name: string; evaluate: Evaluator };
 
+/** Per-`evaluateRow` scratch space shared by the queries of one table. */
+export interface RowScratch {
+  /** JSON of `SELECT *` for the current row (identical for every star-only query). */
+  starJson?: string;
+}
+
 function idText(v: SqliteValue | undefined): string {
   if (v === undefined || v === null || v instanceof Uint8Array) return '';
   return castAsText(v) as string;
 }
 
-/** Writes `*` (all columns not starting with `_`) straight from the source row. */
+/** Writes `*` (all columns not starting with `_`, blobs dropped) straight from the source row. */
 function starJson(row: SqliteRow): string {
-  const out: SqliteRow = {};
+  let out = '';
   for (const key in row) {
-    if (key.charCodeAt(0) !== 95 /* _ */) out[key] = row[key] as SqliteValue;
+    if (key.charCodeAt(0) === 95 /* _ */) continue;
+    const text = stringifySqliteValue(row[key] as SqliteValue);
+    if (text === undefined) continue;
+    out += (out === '' ? '{' : ',') + jsonKeyPrefix(key) + text;
   }
-  return stringifySqliteRow(out);
+  return out === '' ? '{}' : `${out}}`;
 }
 
 export class DataQuery {
+  private readonly mode: 'star' | 'explicit' | 'mixed';
+  private readonly explicit: Array<{ prefix: string; evaluate: Evaluator }>;
+  private readonly idIndex: number;
+
   constructor(
     readonly table: TablePattern,
     /** Output table name; null = the source table's name (unaliased wildcard). */
-    private readonly outputTable: string | null,
+    readonly outputTable: string | null,
     private readonly columns: OutputColumn[],
     private readonly filter: DataFilter,
-    private readonly bucketPrefix: string,
-  ) {}
+    readonly bucketPrefix: string,
+  ) {
+    const names = columns.map((c) => (c.star ? '*' : c.name));
+    const hasStar = names.includes('*');
+    this.mode = hasStar ? (columns.length === 1 ? 'star' : 'mixed') : new Set(names).size === names.length ? 'explicit' : 'mixed';
+    this.explicit = columns.flatMap((c) => (c.star ? [] : [{ prefix: jsonKeyPrefix(c.name), evaluate: c.evaluate }]));
+    this.idIndex = names.indexOf('id');
+  }
 
   matches(table: SourceTableRef): boolean {
     return patternMatches(this.table, table);
   }
 
   /** Appends this query's outputs for one row. */
-  evaluate(table: SourceTableRef, row: SqliteRow, outputs: EvaluatedRow[]): void {
+  evaluate(table: SourceTableRef, row: SqliteRow, outputs: EvaluatedRow[], scratch: RowScratch): void {
     const ctx: EvalContext = { row, request: null };
     const assignments = this.filter.evaluate(ctx);
     if (assignments.length === 0) return;
     let data: string;
     let id: string;
-    const first = this.columns[0];
-    if (this.columns.length === 1 && first?.star) {
-      data = starJson(row);
+    if (this.mode === 'star') {
+      data = scratch.starJson ??= starJson(row);
       id = idText(row['id']);
+    } else if (this.mode === 'explicit') {
+      data = '';
+      id = '';
+      const cols = this.explicit;
+      for (let i = 0; i < cols.length; i++) {
+        const col = cols[i] as { prefix: string; evaluate: Evaluator };
+        const v = col.evaluate(ctx);
+        if (i === this.idIndex) id = idText(v);
+        const text = stringifySqliteValue(v);
+        if (text === undefined) continue;
+        data += (data === '' ? '{' : ',') + col.prefix + text;
+      }
+      data = data === '' ? '{}' : `${data}}`;
     } else {
+      // `*` plus other columns, or repeated names: build an object (later values win, the first
+      // position is kept, as for a JS object).
       const out: SqliteRow = {};
       for (const col of this.columns) {
         if (col.star) {

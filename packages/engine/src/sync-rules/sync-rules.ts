@@ -22,6 +22,8 @@ const TABLE_CACHE_LIMIT = 10_000;
 interface TablePlan {
   data: DataQuery[];
   parameters: TableParameterQuery[];
+  /** Two data queries of one definition write the same output table: outputs may repeat. */
+  mayRepeat: boolean;
 }
 
 export class SyncRules {
@@ -62,18 +64,31 @@ export class SyncRules {
     return [...seen.values()];
   }
 
+  private lastTable: SourceTableRef | null = null;
+  private lastSchema = '';
+  private lastName = '';
+  private lastPlan: TablePlan | null = null;
+
   private plan(table: SourceTableRef): TablePlan {
+    // The replicator passes the same table object for every row of a relation: skip the map.
+    if (this.lastTable === table && this.lastSchema === table.schema && this.lastName === table.name && this.lastPlan) return this.lastPlan;
     const key = tableKey(table);
     let plan = this.plans.get(key);
     if (!plan) {
-      plan = { data: [], parameters: [] };
+      plan = { data: [], parameters: [], mayRepeat: false };
       for (const def of this.defs) {
         for (const q of def.dataQueries) if (q.matches(table)) plan.data.push(q);
         for (const q of def.tableQueries) if (q.matches(table)) plan.parameters.push(q);
       }
+      const targets = plan.data.map((q) => `${q.bucketPrefix}\u0000${q.outputTable ?? table.name}`);
+      plan.mayRepeat = new Set(targets).size !== targets.length;
       if (this.plans.size >= TABLE_CACHE_LIMIT) this.plans.clear();
       this.plans.set(key, plan);
     }
+    this.lastTable = table;
+    this.lastSchema = table.schema;
+    this.lastName = table.name;
+    this.lastPlan = plan;
     return plan;
   }
 
@@ -91,9 +106,9 @@ export class SyncRules {
   evaluateRow(table: SourceTableRef, row: SqliteRow): EvaluatedRow[] {
     const plan = this.plan(table);
     const out: EvaluatedRow[] = [];
-    for (const q of plan.data) q.evaluate(table, row, out);
-    if (plan.data.length > 1 && out.length > 1) return dedupeRows(out);
-    return out;
+    const scratch = {};
+    for (const q of plan.data) q.evaluate(table, row, out, scratch);
+    return plan.mayRepeat ? dedupeRows(out) : out;
   }
 
   /**
