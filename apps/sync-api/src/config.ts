@@ -50,8 +50,8 @@ export type SyncApiConfig = z.infer<typeof configSchema> & { STORAGE_DATABASE_UR
 
 export class ConfigError extends Error {
   readonly code = 'CONFIG_INVALID';
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = 'ConfigError';
   }
 }
@@ -84,7 +84,7 @@ function readConfigFile(path: string): Record<string, unknown> {
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    throw new ConfigError(`SYNCLINE_CONFIG: cannot read ${path}: ${(e as Error).message}`);
+    throw new ConfigError(`SYNCLINE_CONFIG: cannot read ${path}: ${(e as Error).message}`, { cause: e });
   }
   const doc: unknown = parseYaml(text);
   if (doc === null || doc === undefined) return {};

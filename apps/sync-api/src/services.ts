@@ -40,7 +40,7 @@ export interface Services {
 
 export async function createServices(config: SyncApiConfig, logger: Logger): Promise<Services> {
   await ensureDatabase(config.STORAGE_DATABASE_URL).catch((e: Error) => {
-    throw new Error(`Cannot reach or create the storage database (STORAGE_DATABASE_URL): ${e.message}`);
+    throw new Error(`Cannot reach or create the storage database (STORAGE_DATABASE_URL): ${e.message}`, { cause: e });
   });
   await migrateStorage(config.STORAGE_DATABASE_URL);
   const storage = new pg.Pool({ connectionString: config.STORAGE_DATABASE_URL, max: 20 });
@@ -109,7 +109,7 @@ async function deployFromFile(storage: pg.Pool, path: string, logger: Logger): P
   try {
     content = await readFile(path, 'utf8');
   } catch (e) {
-    throw new Error(`SYNC_RULES_PATH: cannot read ${path}: ${(e as Error).message}`);
+    throw new Error(`SYNC_RULES_PATH: cannot read ${path}: ${(e as Error).message}`, { cause: e });
   }
   const latest = await getLatestDeployed(storage);
   if (latest?.content === content) return;

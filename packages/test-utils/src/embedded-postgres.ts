@@ -75,6 +75,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     throw new Error(
       `Embedded Postgres failed to start on port ${options.port} (data: ${dataDir}). ` +
         `Is another server using that port? Set EMBEDDED_PG_PORT to a free port. ${e instanceof Error ? e.message : ''}`,
+      { cause: e },
     );
   }
 

@@ -1,4 +1,3 @@
-import './provided-context.ts';
 export * from './embedded-postgres.ts';
 export * from './free-port.ts';
 export * from './test-database.ts';

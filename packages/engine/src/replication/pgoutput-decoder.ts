@@ -85,14 +85,11 @@ export class PgoutputDecoder {
         const relationOid = this.uint32();
         let key: TupleValues | null = null;
         let old: TupleValues | null = null;
-        let kind = String.fromCharCode(this.byte());
-        if (kind === 'K') {
-          key = this.tuple(relationOid);
-          kind = String.fromCharCode(this.byte());
-        } else if (kind === 'O') {
-          old = this.tuple(relationOid);
-          kind = String.fromCharCode(this.byte());
-        }
+        // Optional 'K' (key) or 'O' (old row) tuple, then 'N' and the new tuple.
+        const kind = String.fromCharCode(this.byte());
+        if (kind === 'K') key = this.tuple(relationOid);
+        else if (kind === 'O') old = this.tuple(relationOid);
+        if (kind === 'K' || kind === 'O') this.pos += 1; // 'N'
         return { tag: 'update', relationOid, key, old, new: this.tuple(relationOid) };
       }
       case 'D': {

@@ -2,7 +2,7 @@
  * Replicates one sync-rules version: slot (created before any table is read), resumable snapshot,
  * then WAL streaming until aborted. Startup decision per reference §7.3.
  */
-import pg from 'pg';
+import type pg from 'pg';
 import type { Logger } from 'pino';
 import { compileSyncRules } from '../sync-rules/index.ts';
 import { PgReplicationWriter } from '../storage/pg-replication-writer.ts';

@@ -97,7 +97,7 @@ export function evaluateRowChange(
   const prevBuckets = previous?.buckets ?? [];
   const prevLookups = previous?.lookups ?? [];
 
-  let newBuckets: Membership[] = [];
+  const newBuckets: Membership[] = [];
   let newLookups: string[] = [];
   let image: Record<string, string | null> | null = null;
   let incomplete = false;
@@ -166,7 +166,6 @@ export function evaluateRowChange(
   if (!next) return { ops, parameters, state: null, liveDelta };
   if (incomplete) {
     // First sight of a row with unchanged TOAST columns and no image: nothing emitted.
-    newBuckets = [];
     return { ops: [], parameters: [], state: null, liveDelta: new Map(), incomplete };
   }
   return {

@@ -55,7 +55,7 @@ export async function* streamSyncLines(ctx: SyncStreamContext): AsyncGenerator<S
   const positions = new Map<string, bigint>((request.buckets ?? []).map((b) => [b.name, BigInt(b.after)]));
 
   await using sub = watcher.subscribe();
-  let serving = watcher.current() ?? (await watcher.waitForCheckpoint(10_000, signal));
+  const serving = watcher.current() ?? (await watcher.waitForCheckpoint(10_000, signal));
   if (!serving) throw new ServiceError('NO_SYNC_RULES', 'No sync rules are active yet: deploy sync rules, or wait until the first version finishes its snapshot.');
   const versionId = serving.version.id;
   const rules = ctx.rulesFor(versionId, serving.version.content);
