@@ -26,6 +26,7 @@ function toEpochMillis(value: SqliteValue, modifiers: SqliteValue[]): { ms: numb
   if (value === null || value instanceof Uint8Array) return null;
   if (typeof value === 'bigint' || typeof value === 'number') {
     const n = Number(value);
+    if (!Number.isFinite(n)) return null;
     return { ms: unixepoch ? n * 1000 : (n - JULIAN_UNIX_EPOCH) * 86400000, subsec };
   }
   if (unixepoch) {
@@ -54,7 +55,7 @@ function toEpochMillis(value: SqliteValue, modifiers: SqliteValue[]): { ms: numb
 export function unixepoch(args: SqliteValue[]): SqliteValue {
   const [value = null, ...mods] = args;
   const t = toEpochMillis(value, mods);
-  if (!t) return null;
+  if (!t || !Number.isFinite(t.ms)) return null;
   return t.subsec ? Math.round(t.ms) / 1000 : BigInt(Math.floor(t.ms / 1000));
 }
 
