@@ -66,3 +66,20 @@ export class IssueCollector implements IssueSink {
     };
   }
 }
+
+/**
+ * The PowerSync admin-API shape of an issue (`/api/sync-rules/v1/validate`):
+ * `{level, message, location?: {start_offset, end_offset}}` (reference §6.6).
+ *
+ * @example
+ * compileSyncRules(yaml, { versionId: 1 }).issues.map(toApiIssue);
+ */
+export function toApiIssue(issue: SyncRulesIssue): {
+  level: SyncRulesIssue['level'];
+  message: string;
+  location?: { start_offset: number; end_offset: number };
+} {
+  return issue.location
+    ? { level: issue.level, message: issue.message, location: { start_offset: issue.location.startOffset, end_offset: issue.location.endOffset } }
+    : { level: issue.level, message: issue.message };
+}

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { compileSyncRules } from '../../src/sync-rules/compile.ts';
+import { toApiIssue } from '../../src/sync-rules/sql-issues.ts';
 import type { SyncRulesIssue } from '../../src/sync-rules/types.ts';
 import { issuesOf } from './helpers.ts';
 
@@ -167,6 +168,16 @@ describe('SQL errors (messages of reference §6.6, positions inside the YAML)', 
       'Invalid priority, expected a number between 0 and 3 (inclusive).',
       "Function 'nope' is not defined",
     ]);
+  });
+});
+
+describe('admin API shape', () => {
+  it('converts issues to {level, message, location: {start_offset, end_offset}}', () => {
+    const yaml = def('SELECT id, nope(x) AS n FROM t');
+    const [issue] = issuesOf(yaml);
+    const start = yaml.indexOf('nope(x)');
+    expect(toApiIssue(issue as SyncRulesIssue)).toEqual({ level: 'fatal', message: "Function 'nope' is not defined", location: { start_offset: start, end_offset: start + 7 } });
+    expect(toApiIssue({ level: 'warning', message: 'm', code: 'X' })).toEqual({ level: 'warning', message: 'm' });
   });
 });
 
