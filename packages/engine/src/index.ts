@@ -14,3 +14,4 @@ export * from './replication/source-catalog.ts';
 export * from './sync/checkpoint-watcher.ts';
 export * from './sync/checksum-cache.ts';
 export * from './sync/sync-stream.ts';
+export * from './admin/index.ts';

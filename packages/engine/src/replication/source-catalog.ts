@@ -116,8 +116,13 @@ export async function checkWalLevel(db: Queryable): Promise<void> {
   }
 }
 
+/**
+ * The WAL insert position: past every record already inserted, including commits not yet written
+ * out (`pg_current_wal_lsn` lags behind with synchronous_commit=off, which would let a write
+ * checkpoint be released before the client's own write was replicated).
+ */
 export async function currentWalLsn(db: Queryable): Promise<string> {
-  const { rows } = await db.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
+  const { rows } = await db.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn');
   return rows[0]!.lsn;
 }
 

@@ -107,6 +107,7 @@ export async function streamWal(o: WalStreamOptions): Promise<void> {
     const started = performance.now();
     const stats = await o.writer.flush(batch, lsn ? { lsn, transactions: txCount, oldestCommitTime: oldestCommit } : undefined);
     o.metrics.recordFlush(batch.length, stats.ops, lsn ? txCount : 0, performance.now() - started);
+    o.logger.debug({ changes: batch.length, ops: stats.ops, lsn, checkpoint: stats.checkpoint?.opId.toString() }, 'flush');
     if (lsn) {
       if (stats.activated) o.logger.info({ version: o.writer.versionId, checkpoint: stats.checkpoint?.opId.toString() }, 'version activated');
       ackedLsn = lsn;
