@@ -130,7 +130,7 @@ export function tableDdl(table: ResolvedTable): TableDdl {
 
   return {
     storageTable: storage,
-    createStorage: `CREATE TABLE IF NOT EXISTS ${s} (id TEXT PRIMARY KEY NOT NULL, data TEXT)`,
+    createStorage: `CREATE TABLE IF NOT EXISTS ${s} (id TEXT PRIMARY KEY NOT NULL, data TEXT) WITHOUT ROWID`,
     view: { name: table.viewName, sql: viewSql },
     triggers,
     indexes: table.indexes.map((i) => indexDdl(storage, i)),

@@ -124,7 +124,9 @@ export class SyncSession {
       this.host.logger.warn('Ignoring a checkpoint complete for another checkpoint', { expected: tracked.lastOpId.toString(), got: lastOpId.toString() });
       return null;
     }
+    const started = Date.now();
     const result = await this.storage.syncLocal(tracked, priority);
+    this.host.logger.debug('Checkpoint validated', { status: result.status, priority, ms: Date.now() - started });
     if (result.status === 'checksum_failed') {
       const names = result.failures.map((f) => f.bucket);
       await this.storage.deleteBuckets(names);

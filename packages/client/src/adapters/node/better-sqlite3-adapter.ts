@@ -19,6 +19,8 @@ export interface BetterSqlite3Options {
   database?: Database.Database;
   /** `PRAGMA synchronous` (default `NORMAL`, safe with WAL). */
   synchronous?: 'OFF' | 'NORMAL' | 'FULL';
+  /** SQLite page cache in KiB (default 65 536 = 64 MiB; big downloads touch several large indexes). */
+  cacheSizeKb?: number;
   /** Statement cache size (default 200). */
   statementCacheSize?: number;
 }
@@ -44,6 +46,8 @@ class BetterSqlite3Adapter implements SqliteAdapter {
       this.db = options.database ?? new Database(options.path);
       if (options.path !== ':memory:') this.db.pragma('journal_mode = WAL');
       this.db.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);
+      this.db.pragma(`cache_size = -${options.cacheSizeKb ?? 65536}`);
+      this.db.pragma('temp_store = MEMORY');
       for (const f of this.functions.functions) {
         this.db.function(f.name, { deterministic: f.deterministic, varargs: true }, (...args: unknown[]) =>
           f.fn(...(args as SqliteValue[])),
