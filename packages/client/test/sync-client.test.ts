@@ -16,7 +16,7 @@ afterEach(async () => {
 const fast: ConnectOptions = { retry: { baseMs: 20, maxMs: 100 }, crudUploadThrottleMs: 0 };
 
 function connector(url: string, overrides: Partial<BackendConnector> = {}): BackendConnector & { tokens: number } {
-  const c = {
+  const c: BackendConnector & { tokens: number } = {
     tokens: 0,
     fetchCredentials: async () => ({ endpoint: url, token: `token-${++c.tokens}` }),
     uploadData: async (d: SynclineDatabase) => {
