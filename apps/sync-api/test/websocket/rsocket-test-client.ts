@@ -20,9 +20,9 @@ export interface RSocketTestClient extends AsyncDisposable {
 
 export async function connectRSocket(
   url: string,
-  setup: { token?: string; mime?: 'application/bson' | 'application/json'; keepAlive?: number; lifetime?: number; userAgent?: string },
+  setup: { token?: string; mime?: 'application/bson' | 'application/json'; keepAlive?: number; lifetime?: number; userAgent?: string; compress?: boolean },
 ): Promise<RSocketTestClient> {
-  const ws = new WebSocket(url.replace(/^http/, 'ws') + '/sync/stream', { perMessageDeflate: true });
+  const ws = new WebSocket(url.replace(/^http/, 'ws') + '/sync/stream', { perMessageDeflate: setup.compress ?? true });
   const queue: Frame[] = [];
   let wake: (() => void) | null = null;
   let isClosed = false;
