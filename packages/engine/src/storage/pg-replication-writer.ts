@@ -319,8 +319,9 @@ export class PgReplicationWriter {
     if (!canCheckpoint) {
       const newKeepalive = persisted > keepaliveOp ? persisted : keepaliveOp;
       await client.query(
-        `UPDATE syncline.sync_rules_versions SET keepalive_op = $2, last_keepalive_at = now() WHERE id = $1`,
-        [this.versionId, newKeepalive === 0n ? null : newKeepalive.toString()],
+        `UPDATE syncline.sync_rules_versions SET keepalive_op = $2, last_keepalive_at = now(),
+                replicated_lsn = greatest(coalesce(replicated_lsn, ''), $3) WHERE id = $1`,
+        [this.versionId, newKeepalive === 0n ? null : newKeepalive.toString(), lsn],
       );
       return { checkpoint: null, activated: false };
     }
@@ -340,7 +341,7 @@ export class PgReplicationWriter {
     await client.query(
       `UPDATE syncline.sync_rules_versions SET last_checkpoint = $2, last_checkpoint_lsn = $3, keepalive_op = NULL,
               last_checkpoint_at = CASE WHEN $4 THEN now() ELSE last_checkpoint_at END, last_keepalive_at = now(),
-              last_fatal_error = NULL,
+              last_fatal_error = NULL, replicated_lsn = greatest(coalesce(replicated_lsn, ''), $3),
               state = CASE WHEN state = 'PROCESSING' THEN 'ACTIVE' ELSE state END,
               activated_at = CASE WHEN state = 'PROCESSING' THEN now() ELSE activated_at END
         WHERE id = $1`,

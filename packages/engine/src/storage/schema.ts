@@ -33,6 +33,8 @@ export const syncRulesVersions = synclineSchema.table('sync_rules_versions', {
   noCheckpointBefore: text('no_checkpoint_before'),
   lastCheckpoint: bigint('last_checkpoint', { mode: 'bigint' }),
   lastCheckpointLsn: text('last_checkpoint_lsn'),
+  /** Source LSN up to which changes are durably stored (acknowledged to Postgres only up to here). */
+  replicatedLsn: text('replicated_lsn'),
   /** Highest op_id persisted while checkpoints were blocked; folded into the next checkpoint. */
   keepaliveOp: bigint('keepalive_op', { mode: 'bigint' }),
   lastCheckpointAt: timestamp('last_checkpoint_at', { withTimezone: true }),

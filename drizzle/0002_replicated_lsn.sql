@@ -1,0 +1,1 @@
+ALTER TABLE "syncline"."sync_rules_versions" ADD COLUMN "replicated_lsn" text;
