@@ -112,6 +112,18 @@ describe('sync stream over RSocket/WebSocket', () => {
     await client.linesUntil(1, isComplete);
   });
 
+  it('warns before the token expires, sends token_expires_in 0 at expiry, then COMPLETE', async () => {
+    await waitForNoStreams();
+    await using client = await connectRSocket(server.url, { token: `Token ${await server.token('u1', { ttlSeconds: 3 })}` });
+    client.requestStream(1, 1000, { client_id: 'c-exp', buckets: [] });
+    await client.linesUntil(1, isComplete);
+    const tail = await client.linesUntil(1, (l) => 'token_expires_in' in l && l.token_expires_in === 0, 10_000);
+    // No 20 s keepalive lines on this transport: only the expiry warning(s) and the final 0.
+    expect(tail.every((l) => 'token_expires_in' in l && l.token_expires_in <= 20)).toBe(true);
+    expect(await client.next(5_000)).toMatchObject({ type: FrameType.PAYLOAD, streamId: 1, flags: Flags.COMPLETE });
+    await waitForNoStreams();
+  });
+
   it('answers KEEPALIVE frames that ask for a response, echoing their data', async () => {
     await using client = await connectRSocket(server.url, { token: `Token ${await server.token('u1')}` });
     client.send(encodeKeepAlive(true, Buffer.from('ping')));

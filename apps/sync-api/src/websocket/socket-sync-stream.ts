@@ -115,6 +115,8 @@ export class SocketSyncStream {
       const err = toServiceError(e);
       reason = err.code;
       if (err.status >= 500) log.error({ err: e, code: err.code }, 'sync stream failed');
+      // Rejected before it started (bad request, limits): like HTTP 4xx, not worth a warning.
+      else if (!connectionId) log.debug({ code: err.code }, err.message);
       else log.warn({ code: err.code }, err.message);
       if (!this.cancelled && this.sink.open) {
         await this.sink.send(encodeError(this.streamId, ErrorCode.APPLICATION_ERROR, serializeServiceError(err))).catch(() => {});

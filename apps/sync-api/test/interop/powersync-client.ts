@@ -49,7 +49,12 @@ export interface InteropClient extends AsyncDisposable {
   protocolProblems(): string[];
 }
 
-export async function openInteropClient(server: TestServer, userId: string, connectionMethod: SyncStreamConnectionMethod): Promise<InteropClient> {
+export async function openInteropClient(
+  server: TestServer,
+  userId: string,
+  connectionMethod: SyncStreamConnectionMethod,
+  opts: { tokenTtlSeconds?: number } = {},
+): Promise<InteropClient> {
   const dir = await mkdtemp(join(tmpdir(), 'syncline-interop-'));
   const logs: LogRecord[] = [];
   const statuses: SyncStatus[] = [];
@@ -82,7 +87,7 @@ export async function openInteropClient(server: TestServer, userId: string, conn
   const connector: PowerSyncBackendConnector = {
     async fetchCredentials() {
       client.credentialFetches++;
-      return { endpoint: server.url, token: await server.token(userId) };
+      return { endpoint: server.url, token: await server.token(userId, opts.tokenTtlSeconds ? { ttlSeconds: opts.tokenTtlSeconds } : {}) };
     },
     async uploadData(database: AbstractPowerSyncDatabase) {
       const tx = await database.getNextCrudTransaction();

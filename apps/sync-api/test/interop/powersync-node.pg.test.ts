@@ -171,3 +171,20 @@ describe.each([
     expect(errors).toEqual([]);
   });
 });
+
+describe.each([
+  ['HTTP', SyncStreamConnectionMethod.HTTP],
+  ['WebSocket', SyncStreamConnectionMethod.WEB_SOCKET],
+] as const)('@powersync/node over %s with short-lived tokens', (_name, method) => {
+  it('fetches new credentials when warned of expiry and keeps syncing without errors', async () => {
+    // 22 s tokens: the server warns at 20 s left, which makes the SDK prefetch and reconnect.
+    await using client = await openInteropClient(server, 'http-user', method, { tokenTtlSeconds: 22 });
+    await client.db.waitForFirstSync({ signal: AbortSignal.timeout(30_000) });
+    await until('a credentials refresh', async () => client.credentialFetches >= 2, 15_000);
+    await server.source.query(`UPDATE todos SET description = $2 WHERE id = $1`, ['http-user-t3', `after refresh over ${method}`]);
+    await expectInSync(client, 'http-user');
+    expect(client.checksumProblems()).toEqual([]);
+    expect(client.protocolProblems()).toEqual([]);
+    expect(client.logs.filter((r) => r.level >= 50).map((r) => r.message)).toEqual([]);
+  });
+});
