@@ -1,5 +1,6 @@
 /** Every HTTP route of the sync API is registered here, in one place. */
 import type { FastifyInstance } from 'fastify';
+import { registerAdminRoutes } from './routes/admin-routes.ts';
 import { registerAuthRoutes } from './routes/auth-routes.ts';
 import { registerProbeRoutes } from './routes/probe-routes.ts';
 import { registerSyncRoutes } from './routes/sync-routes.ts';
@@ -11,4 +12,5 @@ export function registerRoutes(app: FastifyInstance, s: Services): void {
   registerSyncRoutes(app, s);
   registerAuthRoutes(app, s);
   registerSyncRulesRoutes(app, s);
+  registerAdminRoutes(app, s);
 }

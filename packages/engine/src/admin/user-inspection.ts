@@ -207,10 +207,10 @@ export async function listBucketOps(
     target_op: string | null;
   }>(
     `SELECT op_id::text, op, table_name, row_id, source_table, source_key, checksum::text, data, target_op::text
-       FROM syncline.bucket_data
-      WHERE version_id = $1 AND bucket = $2 AND op_id > $3
-        AND ($4::smallint IS NULL OR op = $4) AND ($5::text IS NULL OR row_id = $5)
-      ORDER BY op_id LIMIT $6`,
+       FROM syncline.bucket_data d
+      WHERE d.version_id = $1 AND d.bucket = $2 AND d.op_id > $3
+        AND ($4::smallint IS NULL OR d.op = $4) AND ($5::text IS NULL OR d.row_id = $5)
+      ORDER BY d.op_id LIMIT $6`,
     [version.id, opts.bucket, opts.after ?? '0', opts.op ? OP[opts.op] : null, opts.rowId || null, limit + 1],
   );
   const ops = rows.slice(0, limit).map((r) => ({

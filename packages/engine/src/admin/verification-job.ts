@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { opChecksumPut, ServiceError } from '@syncline/protocol';
 import { lsnToBigInt } from '../replication/lsn.ts';
-import type { SourceTableDescription } from '../replication/source-catalog.ts';
+import { emitKeepaliveMessage, type SourceTableDescription } from '../replication/source-catalog.ts';
 import type { SyncRules } from '../sync-rules/index.ts';
 import { loadVersion, type AdminDeps } from './admin-deps.ts';
 import { scanRows, tablesForRules, toSqliteRow } from './source-rows.ts';
@@ -56,7 +56,7 @@ export class VerificationRunner {
     if (busy.rows[0]) throw new ServiceError('CONFLICT', `Verification run ${busy.rows[0].id} is still running for version ${version.id}; wait for it or cancel it.`);
     const run = await createRun(this.deps.storage, version.id, req.user?.userId ?? null, this.processId);
     const abort = new AbortController();
-    const done = this.execute(run.id, version.id, version.lastCheckpointLsn, rules, req, abort.signal)
+    const done = this.execute(run.id, version.id, rules, req, abort.signal)
       .then(() => finishRun(this.deps.storage, run.id, abort.signal.aborted ? 'CANCELLED' : 'DONE', null))
       .catch(async (e: unknown) => {
         this.options.onError?.(run.id, e);
@@ -88,7 +88,7 @@ export class VerificationRunner {
     await Promise.allSettled([...this.running.values()].map((r) => r.done));
   }
 
-  private async execute(runId: number, versionId: number, _lsn: string | null, rules: SyncRules, req: VerificationRequest, signal: AbortSignal): Promise<void> {
+  private async execute(runId: number, versionId: number, rules: SyncRules, req: VerificationRequest, signal: AbortSignal): Promise<void> {
     let scope: Set<string> | null = null;
     if (req.user) {
       const version = await loadVersion(this.deps, versionId);
@@ -156,7 +156,7 @@ export class VerificationRunner {
     const tables = (await tablesForRules(this.deps.source, [rules])).filter((t) => rules.tableMatches({ schema: t.schema, name: t.name }).data);
     const client = await this.deps.storage.connect();
     let rowsChecked = 0;
-    let rowBuckets = 0;
+    const seenBuckets = new Set<string>();
     try {
       await client.query(
         `CREATE TEMP TABLE IF NOT EXISTS verify_expected (bucket text, table_name text, row_id text, source_key text, checksum bigint, data text)`,
@@ -192,7 +192,7 @@ export class VerificationRunner {
           },
         });
         await this.waitForReplication(versionId, snapshotLsn, signal);
-        const { rows } = await client.query<{ bucket: string; table_name: string; row_id: string; e_data: string | null; s_data: string | null; e_cs: string | null; s_cs: string | null; buckets: string }>(
+        const { rows } = await client.query<{ bucket: string; table_name: string; row_id: string; e_data: string | null; s_data: string | null; e_cs: string | null; s_cs: string | null }>(
           `WITH stored AS (
              SELECT DISTINCT ON (bucket, table_name, row_id, source_key) bucket, table_name, row_id, source_key, op, checksum, data
                FROM syncline.bucket_data
@@ -204,21 +204,22 @@ export class VerificationRunner {
                     coalesce(e.row_id, l.row_id) AS row_id, e.data AS e_data, l.data AS s_data, e.checksum AS e_cs, l.checksum AS s_cs
                FROM verify_expected e FULL OUTER JOIN live l
                  ON e.bucket = l.bucket AND e.table_name = l.table_name AND e.row_id = l.row_id AND e.source_key = l.source_key)
-           SELECT bucket, table_name, row_id, e_data, s_data, e_cs::text, s_cs::text, (SELECT count(DISTINCT bucket) FROM joined)::text AS buckets
+           SELECT bucket, table_name, row_id, e_data, s_data, e_cs::text, s_cs::text
              FROM joined WHERE e_cs IS NULL OR s_cs IS NULL OR e_cs <> s_cs
             ORDER BY bucket, table_name, row_id`,
           [versionId, sourceTableId, scope ? [...scope] : null],
         );
-        if (rows.length === 0) {
-          const n = await client.query<{ n: string }>('SELECT count(DISTINCT bucket)::text AS n FROM verify_expected');
-          rowBuckets += Number(n.rows[0]?.n ?? 0);
-        } else rowBuckets += Number(rows[0]!.buckets);
+        const distinct = await client.query<{ bucket: string }>(
+          `SELECT DISTINCT bucket FROM verify_expected UNION SELECT DISTINCT bucket FROM syncline.bucket_data WHERE version_id = $1 AND source_table = $2 AND ($3::text[] IS NULL OR bucket = ANY($3))`,
+          [versionId, sourceTableId, scope ? [...scope] : null],
+        );
+        for (const r of distinct.rows) seenBuckets.add(r.bucket);
         for (const r of rows) {
           const kind = r.s_cs === null ? 'missing_row' : r.e_cs === null ? 'unexpected_row' : 'data_differs';
           sink.add({ kind, bucket: r.bucket, table: r.table_name, rowId: r.row_id, expected: r.e_data, stored: r.s_data });
         }
         await sink.flush();
-        await updateRun(this.deps.storage, runId, { rowsChecked, rowBuckets, rowMismatches: sink.count('row') });
+        await updateRun(this.deps.storage, runId, { rowsChecked, rowBuckets: seenBuckets.size, rowMismatches: sink.count('row') });
       }
     } finally {
       await client.query('DROP TABLE IF EXISTS verify_expected').catch(() => {});
@@ -236,7 +237,9 @@ export class VerificationRunner {
 
   /** Waits (bounded) until the version's checkpoint LSN has passed the source snapshot we read. */
   private async waitForReplication(versionId: number, lsn: string, signal: AbortSignal): Promise<void> {
-    const target = lsnToBigInt(lsn);
+    // A heartbeat message makes an idle replication stream advance its checkpoint LSN past it.
+    const beat = await emitKeepaliveMessage(this.deps.source).catch(() => lsn);
+    const target = lsnToBigInt(lsn) > lsnToBigInt(beat) ? lsnToBigInt(lsn) : lsnToBigInt(beat);
     const deadline = Date.now() + (this.options.catchUpTimeoutMs ?? 30_000);
     while (Date.now() < deadline && !signal.aborted) {
       const { rows } = await this.deps.storage.query<{ lsn: string | null }>('SELECT last_checkpoint_lsn AS lsn FROM syncline.sync_rules_versions WHERE id = $1', [versionId]);

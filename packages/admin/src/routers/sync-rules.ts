@@ -1,0 +1,62 @@
+/** Sync rules: validate, current, history, one version, diff, deploy, roll back, impact preview. */
+import { z } from 'zod';
+import {
+  compileSyncRules,
+  deployRules,
+  diffVersions,
+  getVersionContent,
+  listVersionHistory,
+  previewImpact,
+  rollbackToVersion,
+} from '@syncline/engine';
+import { adminProcedure, createTRPCRouter } from '../trpc.ts';
+
+/** Sync-rules YAML is bounded like any request body. */
+export const yamlContent = z.string().max(512 * 1024);
+const versionId = z.number().int().positive();
+
+export const syncRulesRouter = createTRPCRouter({
+  /** Issues with 1-based line/column; schema-aware (warns about unknown tables/columns) when the source is reachable. */
+  validate: adminProcedure.input(z.object({ content: yamlContent, schemaAware: z.boolean().default(true) })).query(async ({ ctx, input }) => {
+    const schema = input.schemaAware ? await ctx.sourceSchema() : null;
+    const { rules, issues } = compileSyncRules(input.content, { versionId: 0, ...(schema ? { schema } : {}) });
+    return {
+      valid: rules !== null && !issues.some((i) => i.level === 'fatal'),
+      issues,
+      definitions: rules ? rules.definitions.map((d) => ({ name: d.name, priority: d.priority, bucketParameters: [...d.bucketParameters], parameterQueries: d.parameterQueryCount, dataQueries: d.dataQueryCount })) : [],
+      sourceTables: rules ? rules.sourceTables().map((p) => `${p.schema}.${p.tablePattern}${p.isWildcard ? '%' : ''}`) : [],
+    };
+  }),
+
+  /** Newest versions first with state, comment, times and snapshot progress. */
+  history: adminProcedure
+    .input(z.object({ limit: z.number().int().min(1).max(500).default(50), before: versionId.optional() }).default({ limit: 50 }))
+    .query(({ ctx, input }) => listVersionHistory(ctx.deps.storage, input)),
+
+  /** The serving (ACTIVE) and the deploying (PROCESSING) version, with content. */
+  current: adminProcedure.query(async ({ ctx }) => {
+    const history = await listVersionHistory(ctx.deps.storage, { limit: 20 });
+    const active = history.find((v) => v.state === 'ACTIVE' || v.state === 'ERRORED') ?? null;
+    const next = history.find((v) => v.state === 'PROCESSING') ?? null;
+    const content = active ? (await getVersionContent(ctx.deps.storage, active.id)).content : null;
+    return { active, next, activeContent: content };
+  }),
+
+  version: adminProcedure.input(z.object({ id: versionId })).query(({ ctx, input }) => getVersionContent(ctx.deps.storage, input.id)),
+
+  diff: adminProcedure.input(z.object({ from: versionId, to: versionId })).query(({ ctx, input }) => diffVersions(ctx.deps.storage, input.from, input.to)),
+
+  deploy: adminProcedure
+    .input(z.object({ content: yamlContent, comment: z.string().max(500).nullish() }))
+    .mutation(({ ctx, input }) => deployRules(ctx.deps.storage, input.content, input.comment ?? null)),
+
+  /** Deploys an earlier version's content as a new version. */
+  rollback: adminProcedure
+    .input(z.object({ id: versionId, comment: z.string().max(500).nullish() }))
+    .mutation(({ ctx, input }) => rollbackToVersion(ctx.deps.storage, input.id, input.comment)),
+
+  /** Per definition, buckets and rows the candidate would produce vs the active rules (sampled for big tables). */
+  impact: adminProcedure
+    .input(z.object({ content: yamlContent, rowLimitPerTable: z.number().int().min(100).max(1_000_000).default(20_000) }))
+    .mutation(({ ctx, input }) => previewImpact(ctx.deps, input.content, { rowLimitPerTable: input.rowLimitPerTable })),
+});
