@@ -21,6 +21,7 @@ const SCHEMA = `
 const RULES = `
 bucket_definitions:
   owned_lists:
+    priority: 1
     parameters: SELECT request.user_id() AS owner_id
     data:
       - SELECT id, owner_id, name FROM lists WHERE owner_id = bucket.owner_id
@@ -118,6 +119,8 @@ describe.each([
     expect(local.todos.map((t) => (t as { big: string | null }).big)).toEqual([INT64_MAX, INT64_MIN, ABOVE_2_53, null]);
     expect(await client.db.getAll(`SELECT id FROM lists WHERE owner_id = 'someone-else'`)).toEqual([]);
     expect(client.db.currentStatus.hasSynced).toBe(true);
+    // owned_lists has priority 1: the SDK saw a partial_checkpoint_complete for it.
+    expect(client.db.currentStatus.statusForPriority(1)?.hasSynced).toBe(true);
     const { rows } = await server.services.storage.query<{ transport: string }>(`SELECT transport FROM syncline.connections WHERE user_id = $1`, [userId]);
     expect(rows).toEqual([{ transport }]);
   });
