@@ -2,8 +2,12 @@
  * A tiny HTTP server that replays scripted protocol lines — a fixture of the sync protocol for
  * unit tests before (and besides) the real Syncline server. Listens on 127.0.0.1, free port.
  */
+import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { extname, join, normalize } from 'node:path';
+
+const CONTENT_TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm' };
 
 export interface StreamRequest {
   body: { buckets: { name: string; after: string }[]; client_id: string; parameters: Record<string, unknown>; raw_data: boolean };
@@ -26,6 +30,11 @@ export class ScriptedSyncServer {
   /** Status to answer the next stream requests with (then 200 again). */
   rejectNext: number[] = [];
   url = '';
+  /** Bodies POSTed to `/upload` (the fixture's stand-in for an app backend). */
+  readonly uploads: unknown[] = [];
+
+  /** @param staticDir files served under `/` (for the browser test page). */
+  constructor(private readonly staticDir?: string) {}
 
   async start(): Promise<this> {
     this.server = createServer((req, res) => void this.handle(req, res));
@@ -89,6 +98,26 @@ export class ScriptedSyncServer {
       const waiter = this.waiters.shift();
       waiter?.(handle);
       return;
+    }
+    if (req.method === 'POST' && url.pathname === '/upload') {
+      const chunks: Buffer[] = [];
+      for await (const c of req) chunks.push(c as Buffer);
+      this.uploads.push(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+      res.writeHead(200).end();
+      return;
+    }
+    if (req.method === 'GET' && this.staticDir) {
+      const path = normalize(join(this.staticDir, url.pathname));
+      if (path.startsWith(this.staticDir)) {
+        try {
+          const body = await readFile(path);
+          res.writeHead(200, { 'content-type': CONTENT_TYPES[extname(path)] ?? 'application/octet-stream' });
+          res.end(body);
+          return;
+        } catch {
+          // fall through to 404
+        }
+      }
     }
     res.writeHead(404).end();
   }

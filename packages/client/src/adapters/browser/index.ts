@@ -1,0 +1,2 @@
+export { openWasmSqlite, type WasmSqliteOptions, type WasmSqliteAdapter } from './wasm-sqlite-adapter.ts';
+export type { WasmVfs } from './worker-protocol.ts';

@@ -1,0 +1,169 @@
+/**
+ * The SQLite worker for browsers (a dedicated Web Worker; OPFS needs one). Storage, best first:
+ * 1. `opfs-sahpool` — OPFS sync access handles; persistent and fast, needs no COOP/COEP headers;
+ * 2. `indexeddb` — where OPFS is missing: an in-memory database whose image is written to
+ *    IndexedDB after every committed change (durable before the call returns; O(size) per commit);
+ * 3. `memory` — nothing persisted.
+ * Start it with `new Worker(new URL('@syncline/client/browser-worker', import.meta.url), { type: 'module' })`
+ * or let your bundler emit this file; then `openWasmSqlite({ worker })` on the main thread.
+ */
+import sqlite3InitModule from '@sqlite.org/sqlite-wasm';
+import { createSqlFunctions } from '../../db/sql-functions.ts';
+import type { QueryResult, SqliteRow, SqliteValue } from '../../db/sqlite-adapter.ts';
+import type { WasmVfs, WorkerRequest, WorkerResponse } from './worker-protocol.ts';
+
+type Sqlite3 = Awaited<ReturnType<typeof sqlite3InitModule>>;
+type Db = InstanceType<Sqlite3['oo1']['DB']>;
+type Stmt = ReturnType<Db['prepare']>;
+
+const functions = createSqlFunctions();
+let sqlite3: Sqlite3 | undefined;
+let db: Db | undefined;
+let persist: (() => Promise<void>) | undefined;
+const statements = new Map<string, Stmt>();
+const IDB_NAME = 'syncline-sqlite';
+
+function idbRequest<T>(request: IDBRequest<T>): Promise<T> {
+  return new Promise((resolve, reject) => {
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error ?? new Error('IndexedDB request failed'));
+  });
+}
+
+async function idbOpen(): Promise<IDBDatabase> {
+  const request = indexedDB.open(IDB_NAME, 1);
+  request.onupgradeneeded = () => request.result.createObjectStore('images');
+  return idbRequest(request);
+}
+
+async function openIndexedDb(s: Sqlite3, filename: string): Promise<Db> {
+  const idb = await idbOpen();
+  const image = await idbRequest(idb.transaction('images', 'readonly').objectStore('images').get(filename) as IDBRequest<Uint8Array | undefined>);
+  const path = `/syncline-${filename.replace(/[^A-Za-z0-9_.-]/g, '_')}`;
+  if (image) s.capi.sqlite3_js_posix_create_file(path, image);
+  const opened = new s.oo1.DB(path, 'c');
+  opened.exec('PRAGMA journal_mode = MEMORY');
+  let persistedChanges = -1;
+  persist = async () => {
+    if (!db || !(s.capi as unknown as { sqlite3_get_autocommit(p: number): number }).sqlite3_get_autocommit(db.pointer as number)) return;
+    const total = s.capi.sqlite3_total_changes(db.pointer as number);
+    if (total === persistedChanges) return;
+    const bytes = s.capi.sqlite3_js_db_export(db);
+    const tx = idb.transaction('images', 'readwrite');
+    tx.objectStore('images').put(bytes, filename);
+    await new Promise<void>((resolve, reject) => {
+      tx.oncomplete = () => resolve();
+      tx.onerror = () => reject(tx.error ?? new Error('IndexedDB write failed'));
+    });
+    persistedChanges = total;
+  };
+  return opened;
+}
+
+async function open(filename: string, vfs: WasmVfs): Promise<Exclude<WasmVfs, 'auto'>> {
+  sqlite3 ??= await sqlite3InitModule();
+  const s = sqlite3;
+  let chosen: Exclude<WasmVfs, 'auto'> | undefined;
+  if (vfs === 'auto' || vfs === 'opfs-sahpool') {
+    try {
+      const pool = await s.installOpfsSAHPoolVfs({ name: 'syncline-sahpool', directory: '.syncline-sahpool' });
+      db = new pool.OpfsSAHPoolDb(`/${filename}`);
+      db.exec('PRAGMA journal_mode = WAL');
+      chosen = 'opfs-sahpool';
+    } catch (e) {
+      if (vfs !== 'auto') throw e;
+    }
+  }
+  if (!chosen && (vfs === 'auto' || vfs === 'indexeddb') && typeof indexedDB !== 'undefined') {
+    db = await openIndexedDb(s, filename);
+    chosen = 'indexeddb';
+  }
+  if (!chosen) {
+    if (vfs !== 'auto' && vfs !== 'memory') throw new Error(`SQLite VFS "${vfs}" is not available here`);
+    db = new s.oo1.DB(':memory:', 'c');
+    chosen = 'memory';
+  }
+  const opened = db;
+  if (!opened) throw new Error('database did not open');
+  opened.exec('PRAGMA temp_store = MEMORY');
+  for (const f of functions.functions) {
+    opened.createFunction(f.name, (_ctx: number, ...args: unknown[]) => f.fn(...(args as SqliteValue[])) as never, { arity: f.arity, deterministic: f.deterministic });
+  }
+  return chosen;
+}
+
+function prepare(sql: string): Stmt {
+  if (!db) throw new Error('database is not open');
+  let stmt = statements.get(sql);
+  if (!stmt) {
+    stmt = db.prepare(sql);
+    statements.set(sql, stmt);
+    if (statements.size > 200) {
+      const [oldestSql, oldest] = statements.entries().next().value as [string, Stmt];
+      oldest.finalize();
+      statements.delete(oldestSql);
+    }
+  }
+  return stmt;
+}
+
+function run(sql: string, params: readonly SqliteValue[], collect: boolean): QueryResult {
+  const s = sqlite3;
+  const d = db;
+  if (!s || !d) throw new Error('database is not open');
+  const stmt = prepare(sql);
+  try {
+    if (params.length > 0) stmt.bind(params as never);
+    const rows: SqliteRow[] = [];
+    const reader = stmt.columnCount > 0;
+    while (stmt.step()) if (collect && reader) rows.push(stmt.get({}) as SqliteRow);
+    return {
+      rows,
+      rowsAffected: reader ? 0 : s.capi.sqlite3_changes(d.pointer as number),
+      insertId: reader ? undefined : Number(s.capi.sqlite3_last_insert_rowid(d.pointer as number)),
+    };
+  } finally {
+    stmt.reset(true);
+  }
+}
+
+async function handle(request: WorkerRequest): Promise<WorkerResponse> {
+  switch (request.type) {
+    case 'open':
+      return { id: request.id, ok: true, result: { vfs: await open(request.filename, request.vfs) }, changed: [] };
+    case 'execute': {
+      const result = run(request.sql, request.params, true);
+      await persist?.();
+      return { id: request.id, ok: true, result, changed: functions.takeChangedTables() };
+    }
+    case 'batch': {
+      let rowsAffected = 0;
+      for (const params of request.paramSets) rowsAffected += run(request.sql, params, false).rowsAffected;
+      await persist?.();
+      return { id: request.id, ok: true, result: { rowsAffected }, changed: functions.takeChangedTables() };
+    }
+    case 'close':
+      for (const stmt of statements.values()) stmt.finalize();
+      statements.clear();
+      await persist?.();
+      db?.close();
+      db = undefined;
+      return { id: request.id, ok: true, changed: [] };
+  }
+}
+
+// Requests are handled strictly in order (the adapter sends one at a time, but be safe).
+let queue: Promise<void> = Promise.resolve();
+self.onmessage = (event: MessageEvent<WorkerRequest>) => {
+  const request = event.data;
+  queue = queue.then(async () => {
+    let response: WorkerResponse;
+    try {
+      response = await handle(request);
+    } catch (e) {
+      const error = e instanceof Error ? { message: e.message, name: e.name } : { message: String(e), name: 'Error' };
+      response = { id: request.id, ok: false, error, changed: functions.takeChangedTables() };
+    }
+    self.postMessage(response);
+  });
+};

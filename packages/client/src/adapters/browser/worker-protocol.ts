@@ -1,0 +1,18 @@
+/**
+ * Messages between the browser adapter (main thread) and its SQLite worker. Values travel by
+ * structured clone, so `bigint` and `Uint8Array` survive as they are.
+ */
+import type { QueryResult, SqliteValue } from '../../db/sqlite-adapter.ts';
+
+/** Storage backends, best first. `auto` picks the first that works here. */
+export type WasmVfs = 'auto' | 'opfs-sahpool' | 'indexeddb' | 'memory';
+
+export type WorkerRequest =
+  | { id: number; type: 'open'; filename: string; vfs: WasmVfs }
+  | { id: number; type: 'execute'; sql: string; params: readonly SqliteValue[] }
+  | { id: number; type: 'batch'; sql: string; paramSets: readonly (readonly SqliteValue[])[] }
+  | { id: number; type: 'close' };
+
+export type WorkerResponse =
+  | { id: number; ok: true; result?: QueryResult | { rowsAffected: number } | { vfs: Exclude<WasmVfs, 'auto'> }; changed: string[] }
+  | { id: number; ok: false; error: { message: string; name: string }; changed: string[] };

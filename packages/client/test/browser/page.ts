@@ -1,0 +1,59 @@
+/**
+ * The page bundled for the browser test: exposes a small API on `window.synclineTest` that the
+ * Playwright test drives with `page.evaluate`.
+ */
+import { Schema, SynclineDatabase, Table, column, type BackendConnector } from '../../src/index.ts';
+import { openWasmSqlite } from '../../src/adapters/browser/index.ts';
+
+const schema = new Schema({
+  todos: new Table({ description: column.text, big: column.integer }),
+});
+
+let db: SynclineDatabase | undefined;
+let vfs = '';
+
+const connector: BackendConnector = {
+  fetchCredentials: async () => ({ endpoint: location.origin, token: 'browser-token' }),
+  uploadData: async (d) => {
+    const tx = await d.getNextCrudTransaction();
+    if (!tx) return;
+    await fetch('/upload', { method: 'POST', body: JSON.stringify(tx.crud.map((e) => ({ ...e.toJSON(), data: e.opData ? Object.fromEntries(Object.entries(e.opData).map(([k, v]) => [k, typeof v === 'bigint' ? v.toString() : v])) : undefined }))) });
+    await tx.complete();
+  },
+};
+
+const api = {
+  async open(requestedVfs: 'auto' | 'opfs-sahpool' | 'indexeddb' | 'memory' = 'auto'): Promise<string> {
+    const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+    const database = await openWasmSqlite({ filename: 'browser-test.db', worker, vfs: requestedVfs });
+    vfs = database.vfs;
+    db = new SynclineDatabase({ schema, database });
+    await db.ready;
+    return vfs;
+  },
+  async connect(): Promise<void> {
+    await db?.connect(connector, { retry: { baseMs: 50, maxMs: 200 }, crudUploadThrottleMs: 0 });
+  },
+  async waitForFirstSync(): Promise<void> {
+    await db?.waitForFirstSync();
+  },
+  async insert(id: string, description: string): Promise<void> {
+    await db?.execute('INSERT INTO todos (id, description) VALUES (?, ?)', [id, description]);
+  },
+  async rows(): Promise<{ id: string; description: string | null; big: string | null }[]> {
+    return (await db?.getAll<{ id: string; description: string | null; big: string | null }>('SELECT id, description, CAST(big AS TEXT) AS big FROM todos ORDER BY id')) ?? [];
+  },
+  async queued(): Promise<number> {
+    return (await db?.getUploadQueueStats())?.count ?? -1;
+  },
+  async close(): Promise<void> {
+    await db?.close();
+    db = undefined;
+  },
+  status(): unknown {
+    const s = db?.currentStatus;
+    return s ? { connected: s.connected, hasSynced: s.hasSynced, downloadError: s.downloadError?.message, uploadError: s.uploadError?.message } : null;
+  },
+};
+
+(globalThis as unknown as { synclineTest: typeof api }).synclineTest = api;
