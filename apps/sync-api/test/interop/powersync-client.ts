@@ -53,7 +53,7 @@ export async function openInteropClient(
   server: TestServer,
   userId: string,
   connectionMethod: SyncStreamConnectionMethod,
-  opts: { tokenTtlSeconds?: number } = {},
+  opts: { tokenTtlSeconds?: number; checkpointMode?: 'legacy' | 'requests' } = {},
 ): Promise<InteropClient> {
   const dir = await mkdtemp(join(tmpdir(), 'syncline-interop-'));
   const logs: LogRecord[] = [];
@@ -108,7 +108,7 @@ export async function openInteropClient(
     },
   };
   await db.init();
-  await db.connect(connector, { connectionMethod, retryDelayMs: 300, crudUploadThrottleMs: 50 });
+  await db.connect(connector, { connectionMethod, retryDelayMs: 300, crudUploadThrottleMs: 50, checkpointMode: opts.checkpointMode ?? 'legacy' });
   return client;
 }
 

@@ -38,7 +38,7 @@ let server: TestServer;
 
 beforeAll(async () => {
   server = await startTestServer(inject('pgAdminUrl'), { schemaSql: SCHEMA });
-  for (const user of ['http-user', 'ws-user']) {
+  for (const user of ['http-user', 'ws-user', 'req-http-user', 'req-ws-user']) {
     await server.source.query(`INSERT INTO lists VALUES ($1 || '-l1', $1, 'Groceries'), ($1 || '-l2', $1, 'Work')`, [user]);
     await server.source.query(
       `INSERT INTO todos (id, list_id, description, done, big) VALUES
@@ -189,5 +189,27 @@ describe.each([
     expect(client.checksumProblems()).toEqual([]);
     expect(client.protocolProblems()).toEqual([]);
     expect(client.logs.filter((r) => r.level >= 50).map((r) => r.message)).toEqual([]);
+  });
+});
+
+describe.each([
+  ['HTTP', SyncStreamConnectionMethod.HTTP, 'req-http-user'],
+  ['WebSocket', SyncStreamConnectionMethod.WEB_SOCKET, 'req-ws-user'],
+] as const)('@powersync/node over %s in checkpoint-request mode', (_name, method, userId) => {
+  it('round-trips a local write through POST /sync/checkpoint-request', async () => {
+    await using client = await openInteropClient(server, userId, method, { checkpointMode: 'requests' });
+    await client.db.waitForFirstSync({ signal: AbortSignal.timeout(30_000) });
+    await expectInSync(client, userId);
+    await client.db.execute(`UPDATE todos SET description = 'requested' WHERE id = ?`, [`${userId}-t1`]);
+    await until('the synced row to replace the local write', async () => {
+      const row = await client.db.getOptional<{ server_seen: number }>(`SELECT server_seen FROM todos WHERE id = ?`, [`${userId}-t1`]);
+      return row?.server_seen === 2;
+    });
+    await expectInSync(client, userId);
+    expect(await client.db.getAll('SELECT * FROM ps_crud')).toEqual([]);
+    if (process.env.INTEROP_DUMP_LOGS) for (const r of client.logs) process.stderr.write(`[${r.level}] ${r.message.slice(0, 400)}\n`);
+    expect(client.checksumProblems()).toEqual([]);
+    expect(client.protocolProblems()).toEqual([]);
+    expect(client.logs.filter((r) => r.level >= 50).map((r) => `${r.message} ${String(r.error ?? '')}`)).toEqual([]);
   });
 });
