@@ -4,7 +4,8 @@ type E2eVar =
   | 'E2E_ADMIN_TOKEN'
   | 'E2E_SYNC_API_URL'
   | 'E2E_DASHBOARD_UNREACHABLE_URL'
-  | 'E2E_DEAD_SYNC_API_URL';
+  | 'E2E_DEAD_SYNC_API_URL'
+  | 'E2E_STORAGE_DATABASE_URL';
 
 function required(name: E2eVar): string {
   const value = process.env[name];
@@ -28,5 +29,9 @@ export const e2eEnv = {
   },
   get deadSyncApiUrl() {
     return required('E2E_DEAD_SYNC_API_URL');
+  },
+  /** Storage database of the real sync API (only with E2E_SYNC_API=real, the default). */
+  get storageDatabaseUrl() {
+    return required('E2E_STORAGE_DATABASE_URL');
   },
 };

@@ -1,9 +1,12 @@
 /**
  * The real sync API (apps/sync-api/src/main.ts) for the e2e run: an embedded Postgres (or the server
- * in TEST_DATABASE_URL) with fresh source and storage databases, and sync-api on a free port.
+ * in TEST_DATABASE_URL) with fresh source and storage databases, demo data (e2e/fixtures) and demo
+ * sync rules deployed at startup, DEV_MODE on, and sync-api on a free port. Resolves once the rules
+ * are ACTIVE (readiness answers 200). Publishes the storage database URL for tests that corrupt
+ * storage on purpose.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, chmod } from 'node:fs/promises';
+import { mkdtemp, rm, chmod, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startChildService, waitForHttp } from './child-service.ts';
@@ -11,6 +14,8 @@ import { freePort } from './free-port.ts';
 
 export interface RealSyncApi {
   readonly url: string;
+  /** Storage database URL (tests corrupt a bucket on purpose to see verification report it). */
+  readonly storageUrl: string;
   stop(): Promise<void>;
 }
 
@@ -45,6 +50,9 @@ export async function startRealSyncApi(opts: {
       await db[Symbol.asyncDispose]();
     });
     const storageUrl = await db.createSibling('storage');
+    const fixtures = path.join(opts.repoRoot, 'apps/dashboard/e2e/fixtures');
+    const seed = db.pool();
+    await seed.query(await readFile(path.join(fixtures, 'demo-schema.sql'), 'utf8'));
 
     const port = await freePort();
     const service = startChildService({
@@ -62,13 +70,18 @@ export async function startRealSyncApi(opts: {
         ADMIN_TOKEN: opts.adminToken,
         JWT_SECRET: randomBytes(32).toString('base64url'),
         SYNC_RUNNER: 'unified',
+        SYNC_RULES_PATH: path.join(fixtures, 'demo-sync-rules.yaml'),
+        DEV_MODE: 'true',
+        PUBLICATION_NAME: `pub_${db.name}`,
         LOG_LEVEL: 'info',
       },
     });
     cleanups.push(() => service.stop());
     const url = `http://127.0.0.1:${port}`;
     await waitForHttp(`${url}/probes/liveness`, service, 60_000);
-    return { url, stop: cleanup };
+    // Readiness is 503 until the demo rules are ACTIVE with a checkpoint.
+    await waitForHttp(`${url}/probes/readiness`, service, 60_000);
+    return { url, storageUrl, stop: cleanup };
   } catch (e) {
     await cleanup();
     throw e;

@@ -3,6 +3,7 @@ import { AutoRefresh } from '@/components/auto-refresh.tsx';
 import { PageHeader } from '@/components/page-header.tsx';
 import { checkSyncApiHealth } from '@/lib/probes.ts';
 import { ProbeCard } from './probe-card.tsx';
+import { ReplicationHealth } from './replication-health.tsx';
 
 export const metadata: Metadata = { title: 'Overview' };
 export const dynamic = 'force-dynamic';
@@ -40,6 +41,11 @@ export default async function OverviewPage() {
           <ProbeCard title="Liveness" path="/probes/liveness" outcome={health.liveness} upLabel="live" downLabel="not live" testId="liveness-status" />
           <ProbeCard title="Readiness" path="/probes/readiness" outcome={health.readiness} upLabel="ready" downLabel="not ready" testId="readiness-status" />
         </div>
+        {unreachable ? null : (
+          <div className="max-w-5xl">
+            <ReplicationHealth />
+          </div>
+        )}
       </section>
     </>
   );

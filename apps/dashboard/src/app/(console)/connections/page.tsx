@@ -1,17 +1,14 @@
 import type { Metadata } from 'next';
-import { ComingSoon } from '@/components/coming-soon.tsx';
+import { PageHeader } from '@/components/page-header.tsx';
+import { ConnectionList } from './connection-list.tsx';
 
 export const metadata: Metadata = { title: 'Connections' };
 
 export default function ConnectionsPage() {
   return (
-    <ComingSoon
-      title="Connections"
-      description="Live sync connections across all API processes."
-      planned={[
-        'User, client id, user agent, transport, buckets and bytes sent',
-        'Filter by user, disconnect one connection',
-      ]}
-    />
+    <>
+      <PageHeader title="Connections" description="Open sync streams across every API process (refreshed every 2 s)." />
+      <ConnectionList />
+    </>
   );
 }
