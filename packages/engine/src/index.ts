@@ -15,3 +15,4 @@ export * from './sync/checkpoint-watcher.ts';
 export * from './sync/checksum-cache.ts';
 export * from './sync/sync-stream.ts';
 export * from './admin/index.ts';
+export * from './compaction/index.ts';

@@ -1,0 +1,168 @@
+/**
+ * Compaction of one bucket's op-log up to a checkpoint (reference §9): a MOVE pass (newest first)
+ * then a CLEAR pass (oldest first). Every batch is its own transaction that leaves storage
+ * consistent — MOVE keeps each checksum and CLEAR carries the sum it replaces, so
+ * bucket_state.checksum stays equal to the op-log sum at all times — and a crash at any point is
+ * recovered by simply running again (both passes are idempotent). The caller holds the version's
+ * compaction lock (withCompactionLock).
+ */
+import type pg from 'pg';
+import { CompactionError } from './compaction-errors.ts';
+import { MOVE, newMoveState, planClear, planMoves, type MoveState, type PlannedMove } from './compaction-plan.ts';
+import { assertVersionServed, inTransaction, SCAN_COLUMNS, throwIfAborted, toScanOp, type ScanRow } from './compaction-storage.ts';
+
+export interface CompactBucketOptions {
+  /** Ops read per scan query (default 5000). */
+  scanBatch?: number;
+  /** MOVE rewrites per transaction (default 2000). */
+  moveBatch?: number;
+  /** Ops merged into the CLEAR per transaction (default 5000). */
+  clearBatch?: number;
+  /** Row identities tracked in memory by the MOVE pass (default 500k, ~100 MB); more → extra passes. */
+  maxTrackedRows?: number;
+  /** Checked between batches; an abort throws COMPACTION_ABORTED with storage consistent. */
+  signal?: AbortSignal;
+  /** Called after every committed batch (tests use it to kill a run mid-way). */
+  onBatch?: (info: { bucket: string; phase: 'move' | 'clear'; ops: number }) => void | Promise<void>;
+}
+
+export interface BucketCompactionStats {
+  bucket: string;
+  /** Ops read by all scans. */
+  scanned: number;
+  /** PUT/REMOVE ops rewritten to MOVE. */
+  moved: number;
+  /** Ops removed from the op-log by CLEAR merging. */
+  removed: number;
+  bytesFreed: number;
+  /** MOVE-pass partitions used (1 unless the bucket had more than maxTrackedRows rows). */
+  partitions: number;
+}
+
+/** Compacts `bucket` of `versionId`, considering only ops with op_id ≤ `upTo` (a checkpoint). */
+export async function compactBucket(pool: pg.Pool, versionId: number, bucket: string, upTo: bigint, opts: CompactBucketOptions = {}): Promise<BucketCompactionStats> {
+  const stats: BucketCompactionStats = { bucket, scanned: 0, moved: 0, removed: 0, bytesFreed: 0, partitions: 1 };
+  await movePass(pool, versionId, bucket, upTo, opts, stats);
+  await clearPass(pool, versionId, bucket, upTo, opts, stats);
+  return stats;
+}
+
+async function movePass(pool: pg.Pool, versionId: number, bucket: string, upTo: bigint, opts: CompactBucketOptions, stats: BucketCompactionStats): Promise<void> {
+  const maxKeys = opts.maxTrackedRows ?? 500_000;
+  for (let partitions = 1; ; partitions *= 4) {
+    let overflowed = false;
+    for (let p = 0; p < partitions; p++) {
+      const state = newMoveState(maxKeys, partitions, p);
+      await movePartition(pool, versionId, bucket, upTo, state, opts, stats);
+      overflowed ||= state.overflowed;
+    }
+    stats.partitions = partitions;
+    if (!overflowed) return;
+  }
+}
+
+async function movePartition(
+  pool: pg.Pool,
+  versionId: number,
+  bucket: string,
+  upTo: bigint,
+  state: MoveState,
+  opts: CompactBucketOptions,
+  stats: BucketCompactionStats,
+): Promise<void> {
+  const scanBatch = opts.scanBatch ?? 5000;
+  const moveBatch = opts.moveBatch ?? 2000;
+  let cursor = upTo + 1n;
+  let pending: PlannedMove[] = [];
+  for (;;) {
+    throwIfAborted(opts.signal);
+    const { rows } = await pool.query<ScanRow>(
+      `SELECT ${SCAN_COLUMNS} FROM syncline.bucket_data
+        WHERE version_id = $1 AND bucket = $2 AND op_id < $3 AND op IN (1, 2)
+        ORDER BY op_id DESC LIMIT $4`,
+      [versionId, bucket, cursor.toString(), scanBatch],
+    );
+    stats.scanned += rows.length;
+    const ops = rows.map(toScanOp);
+    pending = pending.concat(planMoves(ops, state));
+    const done = rows.length < scanBatch;
+    while (pending.length >= moveBatch || (done && pending.length > 0)) {
+      const batch = pending.slice(0, moveBatch);
+      pending = pending.slice(moveBatch);
+      await applyMoves(pool, versionId, bucket, batch, stats);
+      await opts.onBatch?.({ bucket, phase: 'move', ops: batch.length });
+      throwIfAborted(opts.signal);
+    }
+    if (done) return;
+    cursor = ops[ops.length - 1]!.opId;
+  }
+}
+
+async function applyMoves(pool: pg.Pool, versionId: number, bucket: string, moves: PlannedMove[], stats: BucketCompactionStats): Promise<void> {
+  const bytes = moves.reduce((n, m) => n + m.bytes, 0);
+  await inTransaction(pool, async (client) => {
+    const r = await client.query(
+      `UPDATE syncline.bucket_data d SET op = ${MOVE}, table_name = NULL, row_id = NULL, source_table = NULL, source_key = NULL,
+              data = NULL, target_op = u.t
+         FROM unnest($3::bigint[], $4::bigint[]) AS u(id, t)
+        WHERE d.version_id = $1 AND d.bucket = $2 AND d.op_id = u.id AND d.op IN (1, 2)`,
+      [versionId, bucket, moves.map((m) => m.opId.toString()), moves.map((m) => m.targetOp.toString())],
+    );
+    if (r.rowCount !== moves.length) {
+      throw new CompactionError('CONCURRENT_MODIFICATION', `bucket ${bucket}: ${moves.length} MOVE rewrites planned, ${r.rowCount ?? 0} ops still matched`);
+    }
+    await client.query(
+      `UPDATE syncline.bucket_state SET bytes = greatest(0, bytes - $3), compacted_at = now() WHERE version_id = $1 AND bucket = $2`,
+      [versionId, bucket, bytes],
+    );
+    await assertVersionServed(client, versionId);
+  });
+  stats.moved += moves.length;
+  stats.bytesFreed += bytes;
+}
+
+async function clearPass(pool: pg.Pool, versionId: number, bucket: string, upTo: bigint, opts: CompactBucketOptions, stats: BucketCompactionStats): Promise<void> {
+  const clearBatch = opts.clearBatch ?? 5000;
+  // Everything below the CLEAR written by the previous batch is gone: start there, not at 0, so
+  // scans do not walk the dead index entries the deletes left behind.
+  let from = 0n;
+  for (;;) {
+    throwIfAborted(opts.signal);
+    const { rows } = await pool.query<ScanRow>(
+      `SELECT ${SCAN_COLUMNS} FROM syncline.bucket_data
+        WHERE version_id = $1 AND bucket = $2 AND op_id >= $3 AND op_id <= $4
+        ORDER BY op_id LIMIT $5`,
+      [versionId, bucket, from.toString(), upTo.toString(), clearBatch],
+    );
+    stats.scanned += rows.length;
+    const plan = planClear(rows.map(toScanOp), clearBatch);
+    if (!plan) return;
+    const deleted = plan.replaced.slice(0, -1);
+    await inTransaction(pool, async (client) => {
+      const d = await client.query(
+        'DELETE FROM syncline.bucket_data WHERE version_id = $1 AND bucket = $2 AND op_id = ANY($3::bigint[]) AND op <> 1',
+        [versionId, bucket, deleted.map(String)],
+      );
+      const u = await client.query(
+        `UPDATE syncline.bucket_data SET op = 4, checksum = $4, target_op = $5, table_name = NULL, row_id = NULL,
+                source_table = NULL, source_key = NULL, data = NULL
+          WHERE version_id = $1 AND bucket = $2 AND op_id = $3 AND op <> 1`,
+        [versionId, bucket, plan.clearOpId.toString(), plan.checksum, plan.targetOp?.toString() ?? null],
+      );
+      if (d.rowCount !== deleted.length || u.rowCount !== 1) {
+        throw new CompactionError('CONCURRENT_MODIFICATION', `bucket ${bucket}: CLEAR of ${plan.replaced.length} ops no longer matches storage`);
+      }
+      await client.query(
+        `UPDATE syncline.bucket_state SET op_count = op_count - $3, bytes = greatest(0, bytes - $4), compacted_at = now()
+          WHERE version_id = $1 AND bucket = $2`,
+        [versionId, bucket, deleted.length, plan.bytes],
+      );
+      await assertVersionServed(client, versionId);
+    });
+    stats.removed += deleted.length;
+    stats.bytesFreed += plan.bytes;
+    await opts.onBatch?.({ bucket, phase: 'clear', ops: plan.replaced.length });
+    if (!plan.mayContinue) return;
+    from = plan.clearOpId;
+  }
+}

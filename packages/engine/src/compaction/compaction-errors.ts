@@ -1,0 +1,24 @@
+/** Typed compaction failures with stable codes and a message that says what to do. */
+export type CompactionErrorCode =
+  /** Another process is compacting or defragmenting this version. Fix: retry when it finishes. */
+  | 'COMPACTION_BUSY'
+  /** The version stopped being served while compacting; the rest was skipped (its data is deleted anyway). */
+  | 'VERSION_NOT_ACTIVE'
+  /** The run was stopped (shutdown or abort signal) between two batches; storage is consistent. */
+  | 'COMPACTION_ABORTED'
+  /** Storage changed under a batch in a way only a concurrent compactor could cause; the batch was rolled back. */
+  | 'CONCURRENT_MODIFICATION'
+  /** No such bucket in the serving version. */
+  | 'BUCKET_NOT_FOUND'
+  /** No ACTIVE version with a checkpoint to compact or defragment. */
+  | 'NO_ACTIVE_VERSION';
+
+export class CompactionError extends Error {
+  constructor(
+    readonly code: CompactionErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'CompactionError';
+  }
+}
