@@ -100,7 +100,7 @@ test("users: a demo user's buckets, a bucket's ops and a row explanation", async
   await expect(ops).toContainText('No ops match.');
 
   await page.getByLabel('Row table').fill('todos');
-  await page.getByLabel('Row id').fill('todo-2-1-1');
+  await page.getByLabel('Row id', { exact: true }).fill('todo-2-1-1');
   await page.getByRole('button', { name: 'Explain' }).click();
   const explanation = page.getByTestId('row-explanation');
   await expect(explanation).toContainText('Not visible: user-1 does not sync this row.');
