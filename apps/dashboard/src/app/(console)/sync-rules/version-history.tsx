@@ -27,6 +27,7 @@ export function VersionHistory({ onLoad }: { onLoad: (id: number, content: strin
       <Card title="Version history" testId="version-history">
         <ErrorBox error={history.error ?? rollback.error ?? load.error} />
         {versions.length === 0 && !history.isLoading ? <Empty>No version deployed yet.</Empty> : null}
+        <div className="overflow-x-auto">
         <table className="w-full text-xs">
           <thead>
             <tr>
@@ -80,6 +81,7 @@ export function VersionHistory({ onLoad }: { onLoad: (id: number, content: strin
             })}
           </tbody>
         </table>
+        </div>
       </Card>
       {from !== null && to !== null && from !== to ? (
         <Card title={`Diff: version ${from} → ${to}`} testId="version-diff">
