@@ -128,6 +128,18 @@ describe('connect() against a scripted protocol server', () => {
     expect(second.request.authorization).toBe('Token token-2');
   });
 
+  it('replaces credentials 30 s before their expiresAt and reconnects with the new token', async () => {
+    server = await new ScriptedSyncServer().start();
+    db = await openTestDb();
+    let n = 0;
+    const c = connector(server.url, {
+      fetchCredentials: async () => ({ endpoint: server!.url, token: `exp-${++n}`, expiresAt: new Date(Date.now() + 30_300) }),
+    });
+    await db.connect(c, { ...fast, retry: { baseMs: 60_000, maxMs: 60_000 } });
+    expect((await server.nextStream()).request.authorization).toBe('Token exp-1');
+    expect((await server.nextStream(3000)).request.authorization).toBe('Token exp-2');
+  });
+
   it('retries a failing upload with backoff without waiting for another local write', async () => {
     server = await new ScriptedSyncServer().start();
     db = await openTestDb();

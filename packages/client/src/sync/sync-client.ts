@@ -11,7 +11,7 @@ import { DEFAULT_BACKOFF } from './backoff.ts';
 import { BucketStorage } from './bucket-storage.ts';
 import type { BackendConnector, ConnectOptions } from './connect-options.ts';
 import { connectionFlags, INITIAL_CONNECTION_STATE, transition, type ConnectionEvent, type ConnectionState } from './connection-state.ts';
-import { CredentialsCache } from './credentials.ts';
+import { CREDENTIALS_REFRESH_MARGIN_MS, CredentialsCache } from './credentials.ts';
 import { defaultFetch } from './fetch.ts';
 import { parseSyncLineText } from './sync-lines.ts';
 import { SyncRemote } from './sync-remote.ts';
@@ -157,6 +157,29 @@ export class SyncClient {
     );
     if (signal.aborted) return { type: 'aborted' };
     this.dispatch({ type: 'opened' });
+    // Credentials with a known expiry are replaced 30 s ahead, even if the service never warns.
+    // (A token that is already that close to expiry is left to the service's token_expires_in.)
+    const { expiresAt } = await this.credentials.get();
+    const due = expiresAt === undefined ? -1 : expiresAt.getTime() - Date.now() - CREDENTIALS_REFRESH_MARGIN_MS;
+    const refreshTimer =
+      due <= 0
+        ? undefined
+        : setTimeout(() => {
+            this.credentials.refresh().then(
+              () => {
+                if (this.iteration === iteration && !signal.aborted) this.dispatch({ type: 'restart' });
+              },
+              (e: unknown) => this.db.logger.warn('Could not refresh credentials ahead of expiry', { message: String(e) }),
+            );
+          }, Math.min(2 ** 31 - 1, due));
+    try {
+      return await this.readLines(session, lines, signal);
+    } finally {
+      clearTimeout(refreshTimer);
+    }
+  }
+
+  private async readLines(session: SyncSession, lines: AsyncGenerator<{ text: string; size: number }>, signal: AbortSignal): Promise<IterationOutcome> {
     let first = true;
     for await (const { text, size } of lines) {
       if (signal.aborted) return { type: 'aborted' };
