@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { registerAdminRoutes } from './routes/admin-routes.ts';
 import { registerAuthRoutes } from './routes/auth-routes.ts';
+import { registerCompactionRoutes } from './routes/compaction-routes.ts';
 import { registerProbeRoutes } from './routes/probe-routes.ts';
 import { registerSyncRoutes } from './routes/sync-routes.ts';
 import { registerSyncRulesRoutes } from './routes/sync-rules-routes.ts';
@@ -13,4 +14,5 @@ export function registerRoutes(app: FastifyInstance, s: Services): void {
   registerAuthRoutes(app, s);
   registerSyncRulesRoutes(app, s);
   registerAdminRoutes(app, s);
+  registerCompactionRoutes(app, s);
 }

@@ -7,6 +7,7 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import {
   CheckpointWatcher,
+  Compactor,
   Replicator,
   compileSyncRules,
   deployVersion,
@@ -30,6 +31,8 @@ export interface Services {
   watcher: CheckpointWatcher | null;
   /** Present in unified/replicator mode. */
   replicator: Replicator | null;
+  /** Scheduled op-log compaction; present in unified/replicator mode. */
+  compactor: Compactor | null;
   connections: ConnectionRegistry;
   metrics: ApiMetrics;
   /** Compiled sync rules per version id (cached). */
@@ -61,8 +64,10 @@ export async function createServices(config: SyncApiConfig, logger: Logger): Pro
         logger: logger.child({ component: 'replicator' }),
       })
     : null;
+  const compactor = runsReplication ? new Compactor({ storage, logger: logger.child({ component: 'compactor' }) }) : null;
   await watcher?.start();
   replicator?.start();
+  compactor?.start();
   const connections = new ConnectionRegistry(storage, logger.child({ component: 'connections' }));
   if (runsApi) connections.start();
 
@@ -79,6 +84,7 @@ export async function createServices(config: SyncApiConfig, logger: Logger): Pro
     }),
     watcher,
     replicator,
+    compactor,
     connections,
     metrics: new ApiMetrics(),
     rulesFor(versionId, content) {
@@ -95,6 +101,7 @@ export async function createServices(config: SyncApiConfig, logger: Logger): Pro
     async stop() {
       services.shuttingDown = true;
       await connections.stop();
+      await compactor?.stop();
       await watcher?.stop();
       await replicator?.stop();
       await Promise.allSettled([storage.end(), source.end()]);
