@@ -127,8 +127,8 @@ export class Compactor {
       this.status.lastError = null;
       return r;
     } catch (e) {
-      const busy = e instanceof CompactionError && (e.code === 'COMPACTION_BUSY' || e.code === 'NO_ACTIVE_VERSION');
-      if (!busy) {
+      const expected = e instanceof CompactionError && e.code !== 'CONCURRENT_MODIFICATION';
+      if (!expected) {
         this.status.lastError = e instanceof Error ? e.message : String(e);
         this.o.logger.warn({ err: e }, 'compaction failed');
       }
