@@ -16,7 +16,7 @@ async function expectConsistent(h: ReplicationHarness, id: number): Promise<Map<
 async function parameterSets(h: ReplicationHarness, reader: PgBucketReader, id: number, cp: bigint): Promise<Map<string, string[]>> {
   const { rows } = await h.storage.query<{ lookup: string }>('SELECT DISTINCT lookup FROM syncline.bucket_parameters WHERE version_id = $1', [id]);
   const sets = await reader.getParameterSets(id, rows.map((r) => r.lookup), cp);
-  return new Map([...sets].map(([k, v]) => [k, [...v].sort()]).filter(([, v]) => v.length > 0) as Array<[string, string[]]>);
+  return new Map([...sets].filter(([, v]) => v.length > 0).map(([k, v]) => [k, [...v].sort()]));
 }
 
 describe('bucket compaction on real Postgres', () => {
