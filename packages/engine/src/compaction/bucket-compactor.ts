@@ -22,6 +22,12 @@ export interface CompactBucketOptions {
   maxTrackedRows?: number;
   /** Checked between batches; an abort throws COMPACTION_ABORTED with storage consistent. */
   signal?: AbortSignal;
+  /**
+   * Highest op_id a CLEAR may cover (default: `upTo`). A CLEAR deletes ops ≤ a checkpoint that a
+   * connection may still be downloading and places itself above it; a horizon older than any
+   * download in progress keeps such a connection from completing with ops missing. null = no CLEAR.
+   */
+  clearUpTo?: bigint | null;
   /** Called after every committed batch (tests use it to kill a run mid-way). */
   onBatch?: (info: { bucket: string; phase: 'move' | 'clear'; ops: number }) => void | Promise<void>;
 }
@@ -43,7 +49,8 @@ export interface BucketCompactionStats {
 export async function compactBucket(pool: pg.Pool, versionId: number, bucket: string, upTo: bigint, opts: CompactBucketOptions = {}): Promise<BucketCompactionStats> {
   const stats: BucketCompactionStats = { bucket, scanned: 0, moved: 0, removed: 0, bytesFreed: 0, partitions: 1 };
   await movePass(pool, versionId, bucket, upTo, opts, stats);
-  await clearPass(pool, versionId, bucket, upTo, opts, stats);
+  const clearUpTo = opts.clearUpTo === undefined ? upTo : opts.clearUpTo;
+  if (clearUpTo !== null) await clearPass(pool, versionId, bucket, clearUpTo < upTo ? clearUpTo : upTo, opts, stats);
   return stats;
 }
 

@@ -24,9 +24,10 @@ export interface CompactorOptions {
   minOps?: number;
   minRatio?: number;
   /**
-   * Parameter rows are compacted only up to a checkpoint at least this old (default 5 minutes), so
-   * every API process has already computed which lookups changed up to it and no connection still
-   * resolves parameters below it.
+   * Parameter rows, and in scheduled runs the CLEAR pass, only go up to a checkpoint at least this
+   * old (default 5 minutes), so every API process has already computed which lookups changed up to
+   * it and no connection still resolves parameters, or downloads, below it. On-demand runs CLEAR
+   * up to the current checkpoint (the operator asked for it now).
    */
   parameterHorizonMs?: number;
 }
@@ -95,16 +96,19 @@ export class Compactor {
 
   private async scheduled(): Promise<void> {
     try {
+      const horizon = this.parameterHorizon();
       const report = await this.exclusive(() =>
         runCompaction(this.o.storage, {
           minOps: this.o.minOps,
           minRatio: this.o.minRatio,
           signal: this.abort.signal,
-          parameterHorizon: this.parameterHorizon(),
+          parameterHorizon: horizon,
+          clearUpTo: horizon,
           shouldCompact: (b, lastOp) => this.compactedAt.get(b) !== lastOp,
         }),
       );
-      for (const [b, op] of report.lastOps) this.compactedAt.set(b, op);
+      // A bucket is done once a CLEAR pass covered all of it; otherwise the next run retries it.
+      for (const [b, op] of report.lastOps) if (horizon === undefined || (horizon !== null && horizon >= op)) this.compactedAt.set(b, op);
       if (this.compactedAt.size > 1_000_000) this.compactedAt.clear();
     } catch (e) {
       if (e instanceof CompactionError && (e.code === 'COMPACTION_BUSY' || e.code === 'NO_ACTIVE_VERSION' || e.code === 'COMPACTION_ABORTED')) return;

@@ -1,7 +1,8 @@
 import { describe, expect, inject, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { CompactionError, PgBucketReader, defragmentBucket, getFragmentationReport, runCompaction } from '@syncline/engine';
+import pino from 'pino';
+import { CompactionError, Compactor, PgBucketReader, defragmentBucket, getFragmentationReport, runCompaction } from '@syncline/engine';
 import { createReplicationHarness, type ReplicationHarness } from '../support/replication-harness.ts';
 import { checkBucketConsistency } from '../support/bucket-consistency.ts';
 import { RULES, SCHEMA, StorageClient, clientRowsLikeOracle, expectBucketStateExact, expectedChecksums, randomChanges, rng } from './compaction-support.ts';
@@ -187,6 +188,33 @@ describe('bucket compaction on real Postgres', () => {
     expect(await fresh.sync(cp, now.buckets, now.sums)).toBe(true);
     expect(clientRowsLikeOracle(fresh)).toEqual(after);
     expect(expected.get(bucket)?.size).toBe(21);
+  });
+
+  it('runs on a schedule for fragmented buckets, serves on-demand runs, and stops cleanly', async () => {
+    await using h = await createReplicationHarness(inject('pgAdminUrl'), SCHEMA);
+    const id = await h.deploy(RULES);
+    h.startReplicator();
+    await h.source.query(`INSERT INTO items SELECT 's' || g, 'a', 0 FROM generate_series(1, 20) g`);
+    for (let i = 0; i < 6; i++) {
+      await h.source.query(`UPDATE items SET v = v + 1`);
+      await h.waitCaughtUp(id);
+    }
+    const compactor = new Compactor({ storage: h.storage, logger: pino({ level: 'silent' }), intervalMs: 50, minOps: 10, minRatio: 2, parameterHorizonMs: 0 });
+    compactor.start();
+    try {
+      const deadline = Date.now() + 20_000;
+      while (!compactor.getStatus().lastRun?.buckets && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(compactor.getStatus().lastRun!.buckets).toBeGreaterThan(0);
+      while (compactor.getStatus().running) await new Promise((r) => setTimeout(r, 20));
+      const onDemand = await compactor.compactNow({ buckets: [`${id}#by_owner["a"]`] }).catch((e: unknown) => e);
+      if (onDemand instanceof CompactionError) expect(onDemand.code).toBe('COMPACTION_BUSY');
+      else expect((onDemand as { buckets: unknown[] }).buckets).toHaveLength(1);
+    } finally {
+      await compactor.stop();
+    }
+    const { rows } = await h.storage.query<{ op_count: string; live_rows: string }>('SELECT op_count::text, live_rows::text FROM syncline.bucket_state WHERE version_id = $1', [id]);
+    for (const r of rows) expect(Number(r.op_count)).toBe(Number(r.live_rows) + 1);
+    await expectConsistent(h, id);
   });
 
   it('deletes a stopped version’s storage in bounded batches once a new version is active', async () => {
