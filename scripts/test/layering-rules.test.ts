@@ -16,6 +16,11 @@ describe('layering rules (DESIGN.md §1)', () => {
     expect(checkSource('@syncline/engine', 'src/a.ts', "import { x } from '../../protocol/src/index.ts';", 1)[0]?.message).toMatch(/leaves the package/);
     expect(checkSource('@syncline/engine', 'src/sub/a.ts', "import { x } from '../b.ts';", 2)).toEqual([]);
   });
+  it('lets tests and benchmarks, but not library code, use the test utilities', () => {
+    expect(checkSource('@syncline/engine', 'packages/engine/test/a.ts', "import { x } from '@syncline/test-utils';", 1)).toEqual([]);
+    expect(checkSource('@syncline/engine', 'packages/engine/bench/a.ts', "import { x } from '@syncline/test-utils';", 1)).toEqual([]);
+    expect(checkSource('@syncline/engine', 'packages/engine/src/a.ts', "import { x } from '@syncline/test-utils';", 1)).toHaveLength(1);
+  });
   it('checks package.json dependencies too', () => {
     expect(checkManifest('@syncline/client', 'package.json', { '@syncline/engine': '0.1.0' })).toHaveLength(1);
     expect(checkManifest('@syncline/admin', 'package.json', { '@syncline/engine': '0.1.0' })).toEqual([]);

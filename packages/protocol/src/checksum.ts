@@ -11,7 +11,11 @@
  * opChecksumPut('test', 't1', '{"id":"t1","description":"Test 1"}'); // 920318466
  * toSignedInt32(addChecksums(920318466, 3280762209)); // -93886621
  */
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
+
+// `crypto.hash` (Node ≥ 20.12) is a one-shot digest without a Hash object per call: ~2× faster
+// for these small inputs, which matters because every replicated op is hashed.
+const oneShot = (crypto as { hash?: (alg: string, data: string, enc: 'buffer') => Buffer }).hash;
 
 /**
  * The one place that hashes. The protocol package is shared with clients: a browser build can
@@ -19,7 +23,7 @@ import { createHash } from 'node:crypto';
  * Returns the first four digest bytes as an unsigned little-endian 32-bit integer.
  */
 function sha256Uint32LE(text: string): number {
-  const digest = createHash('sha256').update(text, 'utf8').digest();
+  const digest = oneShot ? oneShot('sha256', text, 'buffer') : crypto.createHash('sha256').update(text, 'utf8').digest();
   return digest.readUInt32LE(0);
 }
 

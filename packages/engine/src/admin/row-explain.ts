@@ -93,7 +93,7 @@ export async function rowMemberships(deps: AdminDeps, ref: RowRef): Promise<RowM
   let stored: RowMemberships['stored'] = null;
   if (sourceTableId !== null) {
     const cd = await deps.storage.query<{ buckets: Array<[string, string, string]>; lookups: string[] }>(
-      'SELECT buckets, lookups FROM syncline.current_data WHERE version_id = $1 AND source_table = $2 AND source_key = $3',
+      'SELECT buckets::jsonb AS buckets, lookups::jsonb AS lookups FROM syncline.current_data WHERE version_id = $1 AND source_table = $2 AND source_key = $3',
       [version.id, sourceTableId, sourceKey],
     );
     const r = cd.rows[0];

@@ -50,32 +50,43 @@ export async function snapshotTable(
         values: after ?? [],
         rowMode: 'array',
       });
-    let pending = read(lastKey);
-    for (;;) {
-      if (signal?.aborted) throw new Error('snapshot aborted');
-      const result = await pending;
+    // Pipeline: while chunk N is written to storage, chunk N+1 is read from the source and
+    // evaluated, so Node and Postgres work at the same time.
+    const toChunk = (result: pg.QueryArrayResult) => {
       const fields = result.fields.map((f) => f.name);
       const rows = result.rows as (string | null)[][];
-      const done = rows.length < SNAPSHOT_CHUNK_ROWS;
       const columns = result.fields.map((f) => ({ name: f.name, typeOid: f.dataTypeID }));
       if (JSON.stringify(columns) !== JSON.stringify(table.columns)) setColumns(table, columns);
       const changes: SourceChange[] = new Array(rows.length);
-      let newLast: (string | null)[] | null = lastKey;
+      let last: (string | null)[] | null = null;
       for (let i = 0; i < rows.length; i++) {
         const values = rows[i]!;
         const row: Record<string, string | null> = {};
         for (let c = 0; c < fields.length; c++) row[fields[c]!] = values[c] ?? null;
-        const key = sourceKeyOf(row, keyColumns)!;
-        changes[i] = { sourceTable: info.id, evaluator: table.evaluator, key, row };
-        if (i === rows.length - 1) newLast = keyColumns.map((k) => row[k.name] ?? null);
+        changes[i] = { sourceTable: info.id, evaluator: table.evaluator, key: sourceKeyOf(row, keyColumns)!, row };
+        if (i === rows.length - 1) last = keyColumns.map((k) => row[k.name] ?? null);
       }
-      if (!done) pending = read(newLast);
-      await writer.flush(changes, undefined, (tx) =>
-        saveSnapshotProgress(tx, info.id, newLast ? JSON.stringify(newLast) : null, rows.length, done),
+      return { changes, last, done: rows.length < SNAPSHOT_CHUNK_ROWS, prepared: writer.prepareFresh(changes) };
+    };
+    let chunk = toChunk(await read(lastKey));
+    for (;;) {
+      if (signal?.aborted) throw new Error('snapshot aborted');
+      const nextRead = chunk.done ? null : read(chunk.last);
+      const current = chunk;
+      // A snapshot chunk only holds rows new to storage (new source-table id, past the resume key).
+      const writing = writer.flush(
+        current.changes,
+        undefined,
+        (tx) => saveSnapshotProgress(tx, info.id, current.last ? JSON.stringify(current.last) : (lastKey ? JSON.stringify(lastKey) : null), current.changes.length, current.done),
+        { fresh: true, prepared: current.prepared },
       );
-      copied += rows.length;
-      lastKey = newLast;
-      if (done) break;
+      writing.catch(() => {}); // awaited below; avoid an unhandled rejection while reading ahead
+      const next = nextRead ? toChunk(await nextRead) : null;
+      await writing;
+      copied += current.changes.length;
+      if (current.last) lastKey = current.last;
+      if (!next) break;
+      chunk = next;
       if (copied % 100_000 < SNAPSHOT_CHUNK_ROWS) logger.info({ table: info.tableName, copied }, 'snapshot progress');
     }
   } finally {
@@ -89,4 +100,27 @@ function connectionStringOf(pool: pg.Pool): string {
   const opts = (pool as unknown as { options: { connectionString?: string } }).options;
   if (!opts.connectionString) throw new Error('source pool must be created from a connection string');
   return opts.connectionString;
+}
+
+/** Reads current rows by key (raw text values), e.g. to fill TOAST values that were not sent. */
+export async function readRowsByKey(source: pg.Pool, table: ActiveTable, keys: (string | null)[][]): Promise<Record<string, string | null>[]> {
+  const { info, keyColumns } = table;
+  const qualified = `${quoteIdent(info.schemaName)}.${quoteIdent(info.tableName)}`;
+  const out: Record<string, string | null>[] = [];
+  for (let i = 0; i < keys.length; i += 500) {
+    const slice = keys.slice(i, i + 500);
+    const params: (string | null)[] = [];
+    const tuples = slice.map((k) => `(${k.map((v) => {
+      params.push(v);
+      return `$${params.length}`;
+    }).join(', ')})`);
+    const cols = keyColumns.map((k) => `${quoteIdent(k.name)}::text`).join(', ');
+    const { rows } = await source.query<Record<string, string | null>>({
+      text: `SELECT * FROM ${qualified} WHERE (${cols}) IN (${tuples.join(', ')})`,
+      values: params,
+      types: RAW_TEXT_TYPES,
+    });
+    out.push(...rows);
+  }
+  return out;
 }

@@ -14,7 +14,7 @@ import { lsnToBigInt, bigIntToLsn, normalizeLsn } from './lsn.ts';
 import { PgoutputDecoder, type PgoutputMessage, type RelationMessage } from './pgoutput-decoder.ts';
 import { currentWalLsn, emitKeepaliveMessage } from './source-catalog.ts';
 import type { ActiveTable, TableRegistry } from './table-registry.ts';
-import { snapshotTable } from './table-snapshot.ts';
+import { readRowsByKey, snapshotTable } from './table-snapshot.ts';
 import { sourceKeyOf } from './table-evaluator.ts';
 import type { ReplicationMetrics } from './replication-metrics.ts';
 
@@ -105,7 +105,11 @@ export async function streamWal(o: WalStreamOptions): Promise<void> {
     const batch = changes;
     changes = [];
     const started = performance.now();
-    const stats = await o.writer.flush(batch, lsn ? { lsn, transactions: txCount, oldestCommitTime: oldestCommit } : undefined);
+    // Rows whose update carried unchanged TOAST values without a stored image are re-read from the
+    // source by key inside the same storage transaction, before the checkpoint advances.
+    const stats = await o.writer.flush(batch, lsn ? { lsn, transactions: txCount, oldestCommitTime: oldestCommit } : undefined, undefined, {
+      reread: rereadRows,
+    });
     o.metrics.recordFlush(batch.length, stats.ops, lsn ? txCount : 0, performance.now() - started);
     o.logger.debug({ changes: batch.length, ops: stats.ops, lsn, checkpoint: stats.checkpoint?.opId.toString() }, 'flush');
     if (lsn) {
@@ -219,6 +223,27 @@ export async function streamWal(o: WalStreamOptions): Promise<void> {
     const lsn = normalizeLsn(await currentWalLsn(o.source));
     await raiseNoCheckpointBefore(o.writer.pool, o.writer.versionId, lsn);
     await emitKeepaliveMessage(o.source).catch(() => {});
+  }
+
+  async function rereadRows(keys: Array<{ sourceTable: number; key: string }>): Promise<SourceChange[]> {
+    const out: SourceChange[] = [];
+    for (const table of o.registry.all()) {
+      const mine = keys.filter((k) => k.sourceTable === table.info.id).map((k) => JSON.parse(k.key) as (string | null)[]);
+      if (mine.length === 0) continue;
+      o.logger.info({ table: table.info.tableName, rows: mine.length }, 're-reading rows whose TOAST values were not sent');
+      const rows = await readRowsByKey(o.source, table, mine);
+      const found = new Set<string>();
+      for (const row of rows) {
+        const key = sourceKeyOf(row, table.keyColumns)!;
+        found.add(key);
+        out.push({ sourceTable: table.info.id, evaluator: table.evaluator, key, row });
+      }
+      for (const k of mine) {
+        const key = JSON.stringify(k);
+        if (!found.has(key)) out.push({ sourceTable: table.info.id, evaluator: table.evaluator, key, row: null });
+      }
+    }
+    return out;
   }
 
   async function handleTruncate(oids: number[]): Promise<void> {

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { evaluateRowChange, type PendingOp, type PendingParameterRow, type RawRow, type RowEvaluator, type RowState } from '../replication/row-ops.ts';
 import { normalizeLsn } from '../replication/lsn.ts';
 import { CHECKPOINT_CHANNEL } from './checkpoint-notify.ts';
+import { copyRows } from './pg-copy.ts';
 
 /** One source-row change, in source order. row = null means delete. */
 export interface SourceChange {
@@ -24,9 +25,39 @@ export interface FlushStats {
   ops: number;
   parameterRows: number;
   lastOpId: bigint | null;
+  /**
+   * Updates that carried unchanged TOAST values for rows without a stored image: nothing was
+   * written for them; the caller re-reads them from the source by key.
+   */
+  incomplete: Array<{ sourceTable: number; key: string }>;
   checkpoint: { opId: bigint; lsn: string } | null;
   activated: boolean;
 }
+
+/** Evaluated (not yet stored) ops, parameter rows and row states of one batch. */
+export interface PreparedBatch {
+  ops: Map<string, PendingOp>;
+  params: Map<string, PendingParameterRow>;
+  liveDelta: Map<string, number>;
+  touched: Map<string, { sourceTable: number; key: string }>;
+  states: Map<string, RowState | null>;
+  incomplete: Array<{ sourceTable: number; key: string }>;
+}
+
+export interface FlushOptions {
+  /**
+   * Every row is new to storage (a table snapshot chunk: its source table id is new and the chunk
+   * lies past the persisted resume key), so no previous state is loaded and rows are appended.
+   */
+  fresh?: boolean;
+  /** Result of prepareFresh() for exactly these changes. */
+  prepared?: PreparedBatch;
+  /** Re-reads rows by key from the source when an update could not be applied (unchanged TOAST, no image). */
+  reread?: (keys: Array<{ sourceTable: number; key: string }>) => Promise<SourceChange[]>;
+}
+
+/** Row images are kept only for rows this large: smaller rows cannot have out-of-line TOAST values. */
+export const ROW_IMAGE_MIN_CHARS = 1000;
 
 export interface CommitInfo {
   lsn: string;
@@ -50,11 +81,21 @@ export class PgReplicationWriter {
    * Persists a batch of changes; when `commit` is given, also advances the checkpoint to its LSN
    * if the version is consistent. Everything happens in one storage transaction.
    */
-  async flush(changes: SourceChange[], commit?: CommitInfo, extra?: (client: pg.PoolClient) => Promise<void>): Promise<FlushStats> {
+  async flush(
+    changes: SourceChange[],
+    commit?: CommitInfo,
+    extra?: (client: pg.PoolClient) => Promise<void>,
+    options: FlushOptions = {},
+  ): Promise<FlushStats> {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
-      const stats = await this.writeChanges(client, changes);
+      let stats = await this.writeChanges(client, changes, options.fresh === true, options.prepared);
+      if (stats.incomplete.length > 0 && options.reread) {
+        // Same transaction: the checkpoint below must not cover a change that was skipped.
+        const again = await this.writeChanges(client, await options.reread(stats.incomplete), false);
+        stats = { ...again, changes: stats.changes + again.changes, ops: stats.ops + again.ops, parameterRows: stats.parameterRows + again.parameterRows };
+      }
       if (extra) await extra(client);
       let checkpoint: FlushStats['checkpoint'] = null;
       let activated = false;
@@ -89,22 +130,39 @@ export class PgReplicationWriter {
     }
   }
 
-  private async writeChanges(client: pg.PoolClient, changes: SourceChange[]): Promise<Omit<FlushStats, 'checkpoint' | 'activated'>> {
-    if (changes.length === 0) return { changes: 0, ops: 0, parameterRows: 0, lastOpId: this.lastOpId };
-    const states = await this.loadStates(client, changes);
+  /**
+   * Evaluates a batch of rows that are all new to storage (see FlushOptions.fresh) without touching
+   * the database, so a caller can prepare the next snapshot chunk while the previous one is written.
+   */
+  prepareFresh(changes: SourceChange[]): PreparedBatch {
+    return this.evaluateBatch(changes, new Map());
+  }
+
+  private async writeChanges(
+    client: pg.PoolClient,
+    changes: SourceChange[],
+    fresh: boolean,
+    prepared?: PreparedBatch,
+  ): Promise<Omit<FlushStats, 'checkpoint' | 'activated'>> {
+    if (changes.length === 0) return { changes: 0, ops: 0, parameterRows: 0, lastOpId: this.lastOpId, incomplete: [] };
+    const batch = prepared ?? this.evaluateBatch(changes, fresh ? new Map() : await this.loadStates(client, changes));
+    return this.persistBatch(client, batch, changes.length, fresh);
+  }
+
+  private evaluateBatch(changes: SourceChange[], states: Map<string, RowState | null>): PreparedBatch {
     // Latest op per (bucket, row, source row) wins inside one flush: no checkpoint can fall between them.
     const ops = new Map<string, PendingOp>();
     const params = new Map<string, PendingParameterRow>();
     const liveDelta = new Map<string, number>();
     const touched = new Map<string, { sourceTable: number; key: string }>();
-    let incomplete = 0;
+    const incomplete: Array<{ sourceTable: number; key: string }> = [];
     for (const c of changes) {
       const sk = `${c.sourceTable}\u0000${c.key}`;
       let previous = states.get(sk) ?? undefined;
       if (c.oldImage && previous) previous = { ...previous, data: c.oldImage };
       else if (c.oldImage && !previous) previous = { data: c.oldImage, buckets: [], lookups: [] };
       const r = evaluateRowChange(c.evaluator, c.sourceTable, c.key, previous ?? undefined, c.row);
-      if (r.incomplete) incomplete++;
+      if (r.incomplete) incomplete.push({ sourceTable: c.sourceTable, key: c.key });
       for (const op of r.ops) {
         const k = `${op.bucket}\u0000${op.table}\u0000${op.rowId}\u0000${sk}`;
         ops.delete(k);
@@ -119,8 +177,11 @@ export class PgReplicationWriter {
       states.set(sk, r.state);
       touched.set(sk, { sourceTable: c.sourceTable, key: c.key });
     }
-    if (incomplete) this.logger.warn({ rows: incomplete }, 'rows with unchanged TOAST values and no stored image were skipped');
+    return { ops, params, liveDelta, touched, states, incomplete };
+  }
 
+  private async persistBatch(client: pg.PoolClient, b: PreparedBatch, changeCount: number, fresh: boolean): Promise<Omit<FlushStats, 'checkpoint' | 'activated'>> {
+    const { ops, params, liveDelta, touched, states, incomplete } = b;
     const total = ops.size + params.size;
     let lastOpId = this.lastOpId;
     if (total > 0) {
@@ -135,8 +196,8 @@ export class PgReplicationWriter {
       lastOpId = last;
       this.lastOpId = last;
     }
-    await this.saveStates(client, touched, states);
-    return { changes: changes.length, ops: ops.size, parameterRows: params.size, lastOpId };
+    await this.saveStates(client, touched, states, fresh);
+    return { changes: changeCount, ops: ops.size, parameterRows: params.size, lastOpId, incomplete };
   }
 
   private async loadStates(client: pg.PoolClient, changes: SourceChange[]): Promise<Map<string, RowState | null>> {
@@ -150,7 +211,7 @@ export class PgReplicationWriter {
       tables.push(c.sourceTable);
       keys.push(c.key);
     }
-    const { rows } = await client.query<{ source_table: number; source_key: string; data: string | null; buckets: RowState['buckets']; lookups: string[] }>(
+    const { rows } = await client.query<{ source_table: number; source_key: string; data: string | null; buckets: string; lookups: string }>(
       `SELECT c.source_table, c.source_key, c.data, c.buckets, c.lookups
          FROM unnest($2::int[], $3::text[]) AS k(t, k)
          JOIN syncline.current_data c ON c.version_id = $1 AND c.source_table = k.t AND c.source_key = k.k`,
@@ -160,8 +221,8 @@ export class PgReplicationWriter {
     for (const r of rows) {
       out.set(`${r.source_table}\u0000${r.source_key}`, {
         data: r.data === null ? null : (JSON.parse(r.data) as Record<string, string | null>),
-        buckets: r.buckets,
-        lookups: r.lookups,
+        buckets: JSON.parse(r.buckets) as RowState['buckets'],
+        lookups: JSON.parse(r.lookups) as string[],
       });
     }
     return out;
@@ -196,12 +257,14 @@ export class PgReplicationWriter {
       s.bytes += op.data ? op.data.length : 0;
       perBucket.set(op.bucket, s);
     }
-    await client.query(
-      `INSERT INTO syncline.bucket_data (version_id, bucket, op_id, op, source_table, source_key, table_name, row_id, checksum, data)
-       SELECT $1, u.bucket, $2::bigint + u.ord - 1, u.op, u.st, u.sk, u.tn, u.rid, u.cs, u.data
-         FROM unnest($3::text[], $4::smallint[], $5::int[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::text[])
-              WITH ORDINALITY AS u(bucket, op, st, sk, tn, rid, cs, data, ord)`,
-      [this.versionId, base.toString(), buckets, codes, tables, keys, names, ids, sums, datas],
+    const versionId = this.versionId;
+    await copyRows(
+      client,
+      'syncline.bucket_data',
+      ['version_id', 'bucket', 'op_id', 'op', 'source_table', 'source_key', 'table_name', 'row_id', 'checksum', 'data'],
+      (function* () {
+        for (let i = 0; i < n; i++) yield [versionId, buckets[i]!, base + BigInt(i), codes[i]!, tables[i]!, keys[i]!, names[i]!, ids[i]!, sums[i]!, datas[i]!];
+      })(),
     );
     const bNames: string[] = [];
     const bLast: string[] = [];
@@ -251,6 +314,7 @@ export class PgReplicationWriter {
     client: pg.PoolClient,
     touched: Map<string, { sourceTable: number; key: string }>,
     states: Map<string, RowState | null>,
+    fresh: boolean,
   ): Promise<void> {
     const upT: number[] = [];
     const upK: string[] = [];
@@ -264,7 +328,8 @@ export class PgReplicationWriter {
       if (s) {
         upT.push(sourceTable);
         upK.push(key);
-        upD.push(s.data === null ? null : JSON.stringify(s.data));
+        const image = s.data === null ? null : JSON.stringify(s.data);
+        upD.push(image !== null && image.length >= ROW_IMAGE_MIN_CHARS ? image : null);
         upB.push(JSON.stringify(s.buckets));
         upL.push(JSON.stringify(s.lookups));
       } else {
@@ -272,10 +337,18 @@ export class PgReplicationWriter {
         delK.push(key);
       }
     }
-    if (upT.length) {
+    if (upT.length && fresh) {
+      const versionId = this.versionId;
+      await copyRows(
+        client,
+        'syncline.current_data',
+        ['version_id', 'source_table', 'source_key', 'data', 'buckets', 'lookups'],
+        upT.map((t, i) => [versionId, t, upK[i]!, upD[i]!, upB[i]!, upL[i]!]),
+      );
+    } else if (upT.length) {
       await client.query(
         `INSERT INTO syncline.current_data (version_id, source_table, source_key, data, buckets, lookups)
-         SELECT $1, u.t, u.k, u.d, u.b::jsonb, u.l::jsonb FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::text[]) AS u(t, k, d, b, l)
+         SELECT $1, * FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::text[])
          ON CONFLICT (version_id, source_table, source_key) DO UPDATE SET data = excluded.data, buckets = excluded.buckets, lookups = excluded.lookups`,
         [this.versionId, upT, upK, upD, upB, upL],
       );

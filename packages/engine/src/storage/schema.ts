@@ -110,12 +110,16 @@ export const currentData = synclineSchema.table(
     versionId: integer('version_id').notNull(),
     sourceTable: integer('source_table').notNull(),
     sourceKey: text('source_key').notNull(),
-    /** JSON object of the row in Postgres text format; null for REPLICA IDENTITY FULL tables. */
+    /**
+     * JSON object of the row in Postgres text format, kept only when the row is large enough that
+     * Postgres may have TOASTed a value (unchanged TOAST values are not re-sent on UPDATE); null
+     * otherwise and for REPLICA IDENTITY FULL tables.
+     */
     data: text('data'),
-    /** JSON [[bucket, table, id], …] */
-    buckets: jsonb('buckets').notNull(),
-    /** JSON [lookupKey, …] */
-    lookups: jsonb('lookups').notNull(),
+    /** JSON text [[bucket, table, id], …] (text, not jsonb: only the replicator reads it, and parsing jsonb on every write was a hot spot). */
+    buckets: text('buckets').notNull(),
+    /** JSON text [lookupKey, …] */
+    lookups: text('lookups').notNull(),
   },
   (t) => [primaryKey({ columns: [t.versionId, t.sourceTable, t.sourceKey] })],
 );

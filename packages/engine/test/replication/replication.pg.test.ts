@@ -85,6 +85,28 @@ describe('replication', () => {
     expect(last.big_note.length).toBe(200_000);
   });
 
+  it('re-reads a row whose unchanged TOAST value was not sent and no image was kept', async () => {
+    await using h = await createReplicationHarness(inject('pgAdminUrl'), SCHEMA);
+    await h.source.query(`INSERT INTO lists VALUES ('l1', 'u1', 'A')`);
+    const v = await h.deploy(RULES);
+    h.startReplicator();
+    await h.waitCaughtUp(v);
+    // Inserted small (no image kept), then made large and TOASTed, then updated without touching it.
+    await h.source.query(`INSERT INTO todos VALUES ('t1', 'l1', 'first', 'small', 1)`);
+    await h.waitCaughtUp(v);
+    await h.storage.query(`UPDATE syncline.current_data SET data = NULL`);
+    await h.source.query(`UPDATE todos SET big_note = (SELECT string_agg(md5(i::text), '') FROM generate_series(1, 5000) i) WHERE id = 't1'`);
+    await h.waitCaughtUp(v);
+    await h.storage.query(`UPDATE syncline.current_data SET data = NULL`);
+    await h.source.query(`UPDATE todos SET description = 'second' WHERE id = 't1'`);
+    await h.waitCaughtUp(v);
+    const ops = (await bucketRows(h.storage, v, 'by_list["l1"]')).filter((r) => r.row_id === 't1');
+    const last = JSON.parse(ops[ops.length - 1]!.data!) as { description: string; big_note: string };
+    expect(last.description).toBe('second');
+    expect(last.big_note.length).toBe(160_000);
+    expect((await checkBucketConsistency(h.source, h.storage, v)).problems).toEqual([]);
+  });
+
   it('supports REPLICA IDENTITY FULL, truncate, and a table created while streaming', async () => {
     await using h = await createReplicationHarness(inject('pgAdminUrl'), SCHEMA + `ALTER TABLE todos REPLICA IDENTITY FULL;`);
     await h.source.query(`INSERT INTO lists VALUES ('l1', 'u1', 'A')`);
