@@ -209,6 +209,7 @@ export async function* streamSyncLines(ctx: SyncStreamContext): AsyncGenerator<S
     for (let pi = 0; pi < priorities.length && !interrupted; pi++) {
       const priority = priorities[pi]!;
       let remaining = (byPriority.get(priority) ?? []).sort();
+      const downloaded = new Set<string>();
       while (remaining.length > 0) {
         if (signal.aborted) return 'aborted';
         const { results, resumeFrom } = await watcher.reader.getOps(
@@ -234,12 +235,19 @@ export async function* streamSyncLines(ctx: SyncStreamContext): AsyncGenerator<S
             };
             for (const op of chunk) if (op.targetOp !== null && op.targetOp > cp.opId) invalidated = true;
             positions.set(r.bucket, last.opId);
+            downloaded.add(r.bucket);
             opsSent += chunk.length;
           }
         }
         for (const b of remaining.slice(0, resumeFrom)) pending.delete(b);
         remaining = remaining.slice(resumeFrom);
         ctx.onProgress?.({ ops: opsSent, checkpoint: cp.opId, buckets: bucketSet.size });
+      }
+      if (!invalidated && downloaded.size > 0) {
+        // A compaction that ran while we were reading may have folded ops ≤ this checkpoint into a
+        // CLEAR above it; then what we sent no longer sums to the checksum we announced.
+        const now = await watcher.reader.getChecksums(versionId, [...downloaded], cp.opId);
+        for (const b of downloaded) if (now.get(b)?.checksum !== lastSent.get(b)?.checksum) invalidated = true;
       }
       if (invalidated) {
         // Compaction rewrote ops past this checkpoint: complete with the next checkpoint instead.
