@@ -13,12 +13,8 @@ import pg from 'pg';
 import { createTestDatabase } from '@syncline/test-utils';
 import { migrateStorage, PgBucketReader, runCompaction } from '@syncline/engine';
 
-export interface BenchResult {
-  name: string;
-  value: number;
-  unit: string;
-  note?: string;
-}
+import type { BenchResult } from '@syncline/test-utils';
+export type { BenchResult };
 
 export async function benchCompaction(adminUrl: string, opts: { updates?: number; rows?: number } = {}): Promise<BenchResult[]> {
   const updates = opts.updates ?? 1_000_000;

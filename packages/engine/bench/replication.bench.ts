@@ -10,12 +10,8 @@ import { createTestDatabase } from '@syncline/test-utils';
 import { deployVersion, getVersion, migrateStorage, normalizeLsn, Replicator } from '../src/index.ts';
 import { PgoutputDecoder } from '../src/replication/pgoutput-decoder.ts';
 
-export interface BenchResult {
-  name: string;
-  value: number;
-  unit: string;
-  note?: string;
-}
+import type { BenchResult } from '@syncline/test-utils';
+export type { BenchResult };
 
 const SCHEMA = `
   CREATE TABLE items (id bigint PRIMARY KEY, owner_id text NOT NULL, title text NOT NULL, body text, done boolean NOT NULL, score double precision, created_at timestamptz NOT NULL DEFAULT now());

@@ -20,3 +20,12 @@ export async function withBenchPostgres<T>(fn: (adminUrl: string) => Promise<T>)
     await rm(root, { recursive: true, force: true });
   }
 }
+
+/** One benchmark measurement, as written to BENCHMARKS.md. */
+export interface BenchResult {
+  name: string;
+  value: number;
+  unit: string;
+  /** Context, e.g. the ratio to a ceiling. */
+  note?: string;
+}
