@@ -33,8 +33,6 @@ export interface BucketCounters {
   sinceLast: number;
 }
 
-const APPLY_TABLE = `CREATE TEMP TABLE IF NOT EXISTS sl_apply (row_type TEXT NOT NULL, row_id TEXT NOT NULL, data TEXT, PRIMARY KEY (row_type, row_id)) WITHOUT ROWID`;
-
 function json(values: readonly unknown[]): string {
   return JSON.stringify(values);
 }
@@ -196,40 +194,48 @@ export class BucketStorage {
     return failures;
   }
 
-  /** Publishes the winning version of every affected row; returns the schema tables touched. */
+  /**
+   * Publishes the winning version of every affected row; returns the schema tables touched.
+   * Affected rows: ops newer than their bucket's `last_applied_op` (in scope), plus — for a
+   * complete apply — `sl_updated_rows`. The visible version of a row is its op with the highest
+   * op_id across buckets (across in-scope buckets for a partial apply); no op left = deleted.
+   */
   private async applyRows(a: SqliteAdapter, names: readonly string[], complete: boolean): Promise<string[]> {
-    await a.execute(APPLY_TABLE);
-    await a.execute(`DELETE FROM temp.sl_apply`);
+    const scope = json(names);
     const scopeIds = `SELECT id FROM sl_buckets WHERE name IN (SELECT value FROM json_each(?))`;
-    const changedRows =
-      `SELECT o.row_type, o.row_id FROM sl_buckets b JOIN sl_oplog o ON o.bucket = b.id AND o.op_id > b.last_applied_op WHERE b.id IN (${scopeIds})` +
-      (complete ? ` UNION SELECT row_type, row_id FROM sl_updated_rows` : '');
-    // The visible version of a row is its op with the highest op_id across buckets (in scope for a partial apply).
-    const winner =
-      `SELECT o.data FROM sl_oplog o WHERE o.row_type = u.row_type AND o.row_id = u.row_id` +
-      (complete ? '' : ` AND o.bucket IN (${scopeIds})`) +
-      ` ORDER BY o.op_id DESC LIMIT 1`;
-    await a.execute(
-      `INSERT OR REPLACE INTO temp.sl_apply (row_type, row_id, data) SELECT u.row_type, u.row_id, (${winner}) FROM (${changedRows}) u`,
-      complete ? [json(names)] : [json(names), json(names)],
+    const changedOps = `sl_buckets b JOIN sl_oplog o ON o.bucket = b.id AND o.op_id > b.last_applied_op WHERE b.id IN (${scopeIds})`;
+    const typeRows = await a.execute(
+      `SELECT DISTINCT o.row_type AS t FROM ${changedOps}` + (complete ? ` UNION SELECT row_type FROM sl_updated_rows` : ''),
+      [scope],
     );
-
-    const types = (await a.execute(`SELECT DISTINCT row_type FROM temp.sl_apply`)).rows.map((r) => String(r['row_type']));
+    // Winner test: no op of the same row with a higher op_id (in scope, for a partial apply).
+    const newest = `NOT EXISTS (SELECT 1 FROM sl_oplog o2 WHERE o2.row_type = o.row_type AND o2.row_id = o.row_id AND o2.op_id > o.op_id${complete ? '' : ` AND o2.bucket IN (${scopeIds})`})`;
+    const winnerData = `(SELECT o.data FROM sl_oplog o WHERE o.row_type = u.row_type AND o.row_id = u.row_id ORDER BY o.op_id DESC LIMIT 1)`;
     const touched: string[] = [];
-    for (const type of types) {
+    for (const row of typeRows.rows) {
+      const type = String(row['t']);
       const table = this.db.schema.table(type);
-      const params: SqliteValue[] = [type];
-      if (table && !table.localOnly) {
-        const storage = quoteIdent(DATA_PREFIX + type);
-        await a.execute(`INSERT OR REPLACE INTO ${storage} (id, data) SELECT row_id, data FROM temp.sl_apply WHERE row_type = ? AND data IS NOT NULL`, params);
-        await a.execute(`DELETE FROM ${storage} WHERE id IN (SELECT row_id FROM temp.sl_apply WHERE row_type = ? AND data IS NULL)`, params);
-        touched.push(type);
-      } else {
-        await a.execute(`INSERT OR REPLACE INTO sl_untyped (type, id, data) SELECT row_type, row_id, data FROM temp.sl_apply WHERE row_type = ? AND data IS NOT NULL`, params);
-        await a.execute(`DELETE FROM sl_untyped WHERE type = ? AND id IN (SELECT row_id FROM temp.sl_apply WHERE row_type = ? AND data IS NULL)`, [type, type]);
+      const typed = table !== undefined && !table.localOnly;
+      // Synced tables get (id, data); anything else goes to sl_untyped (type, id, data).
+      const target = typed ? `${quoteIdent(DATA_PREFIX + type)} (id, data)` : `sl_untyped (type, id, data)`;
+      const typeColumn = typed ? '' : '?, ';
+      const typeParam: SqliteValue[] = typed ? [] : [type];
+      const newestParams: SqliteValue[] = complete ? [] : [scope];
+      await a.execute(
+        `INSERT OR REPLACE INTO ${target} SELECT ${typeColumn}o.row_id, o.data FROM ${changedOps} AND o.row_type = ? AND ${newest}`,
+        [...typeParam, scope, type, ...newestParams],
+      );
+      if (complete) {
+        await a.execute(
+          `INSERT OR REPLACE INTO ${target} SELECT ${typeColumn}u.row_id, ${winnerData} AS data FROM sl_updated_rows u WHERE u.row_type = ? AND data IS NOT NULL`,
+          [...typeParam, type],
+        );
+        const gone = `SELECT u.row_id FROM sl_updated_rows u WHERE u.row_type = ? AND NOT EXISTS (SELECT 1 FROM sl_oplog o WHERE o.row_type = u.row_type AND o.row_id = u.row_id)`;
+        if (typed) await a.execute(`DELETE FROM ${quoteIdent(DATA_PREFIX + type)} WHERE id IN (${gone})`, [type]);
+        else await a.execute(`DELETE FROM sl_untyped WHERE type = ? AND id IN (${gone})`, [type, type]);
       }
+      if (typed) touched.push(type);
     }
-    await a.execute(`DELETE FROM temp.sl_apply`);
     return touched;
   }
 }
