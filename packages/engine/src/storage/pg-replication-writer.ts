@@ -41,6 +41,8 @@ export interface PreparedBatch {
   liveDelta: Map<string, number>;
   touched: Map<string, { sourceTable: number; key: string }>;
   states: Map<string, RowState | null>;
+  /** Rows that already had stored state before this batch (updated in place; the rest are appended). */
+  existing: Set<string>;
   incomplete: Array<{ sourceTable: number; key: string }>;
 }
 
@@ -146,10 +148,11 @@ export class PgReplicationWriter {
   ): Promise<Omit<FlushStats, 'checkpoint' | 'activated'>> {
     if (changes.length === 0) return { changes: 0, ops: 0, parameterRows: 0, lastOpId: this.lastOpId, incomplete: [] };
     const batch = prepared ?? this.evaluateBatch(changes, fresh ? new Map() : await this.loadStates(client, changes));
-    return this.persistBatch(client, batch, changes.length, fresh);
+    return this.persistBatch(client, batch, changes.length);
   }
 
   private evaluateBatch(changes: SourceChange[], states: Map<string, RowState | null>): PreparedBatch {
+    const existing = new Set(states.keys());
     // Latest op per (bucket, row, source row) wins inside one flush: no checkpoint can fall between them.
     const ops = new Map<string, PendingOp>();
     const params = new Map<string, PendingParameterRow>();
@@ -177,11 +180,11 @@ export class PgReplicationWriter {
       states.set(sk, r.state);
       touched.set(sk, { sourceTable: c.sourceTable, key: c.key });
     }
-    return { ops, params, liveDelta, touched, states, incomplete };
+    return { ops, params, liveDelta, touched, states, existing, incomplete };
   }
 
-  private async persistBatch(client: pg.PoolClient, b: PreparedBatch, changeCount: number, fresh: boolean): Promise<Omit<FlushStats, 'checkpoint' | 'activated'>> {
-    const { ops, params, liveDelta, touched, states, incomplete } = b;
+  private async persistBatch(client: pg.PoolClient, b: PreparedBatch, changeCount: number): Promise<Omit<FlushStats, 'checkpoint' | 'activated'>> {
+    const { ops, params, liveDelta, touched, states, existing, incomplete } = b;
     const total = ops.size + params.size;
     let lastOpId = this.lastOpId;
     if (total > 0) {
@@ -196,7 +199,7 @@ export class PgReplicationWriter {
       lastOpId = last;
       this.lastOpId = last;
     }
-    await this.saveStates(client, touched, states, fresh);
+    await this.saveStates(client, touched, states, existing);
     return { changes: changeCount, ops: ops.size, parameterRows: params.size, lastOpId, incomplete };
   }
 
@@ -314,8 +317,10 @@ export class PgReplicationWriter {
     client: pg.PoolClient,
     touched: Map<string, { sourceTable: number; key: string }>,
     states: Map<string, RowState | null>,
-    fresh: boolean,
+    existing: Set<string>,
   ): Promise<void> {
+    const versionId = this.versionId;
+    const inserts: Array<[number, number, string, string | null, string, string]> = [];
     const upT: number[] = [];
     const upK: string[] = [];
     const upD: (string | null)[] = [];
@@ -326,38 +331,40 @@ export class PgReplicationWriter {
     for (const [sk, { sourceTable, key }] of touched) {
       const s = states.get(sk);
       if (s) {
+        const json = s.data === null ? null : JSON.stringify(s.data);
+        const image = json !== null && json.length >= ROW_IMAGE_MIN_CHARS ? json : null;
+        if (!existing.has(sk)) {
+          inserts.push([versionId, sourceTable, key, image, JSON.stringify(s.buckets), JSON.stringify(s.lookups)]);
+          continue;
+        }
         upT.push(sourceTable);
         upK.push(key);
-        const image = s.data === null ? null : JSON.stringify(s.data);
-        upD.push(image !== null && image.length >= ROW_IMAGE_MIN_CHARS ? image : null);
+        upD.push(image);
         upB.push(JSON.stringify(s.buckets));
         upL.push(JSON.stringify(s.lookups));
-      } else {
+      } else if (existing.has(sk)) {
         delT.push(sourceTable);
         delK.push(key);
       }
     }
-    if (upT.length && fresh) {
-      const versionId = this.versionId;
-      await copyRows(
-        client,
-        'syncline.current_data',
-        ['version_id', 'source_table', 'source_key', 'data', 'buckets', 'lookups'],
-        upT.map((t, i) => [versionId, t, upK[i]!, upD[i]!, upB[i]!, upL[i]!]),
-      );
-    } else if (upT.length) {
+    // Rows without stored state are appended (one writer per version: no conflict possible);
+    // rows that had state are updated in place.
+    if (inserts.length) {
+      await copyRows(client, 'syncline.current_data', ['version_id', 'source_table', 'source_key', 'data', 'buckets', 'lookups'], inserts);
+    }
+    if (upT.length) {
       await client.query(
-        `INSERT INTO syncline.current_data (version_id, source_table, source_key, data, buckets, lookups)
-         SELECT $1, * FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::text[])
-         ON CONFLICT (version_id, source_table, source_key) DO UPDATE SET data = excluded.data, buckets = excluded.buckets, lookups = excluded.lookups`,
-        [this.versionId, upT, upK, upD, upB, upL],
+        `UPDATE syncline.current_data c SET data = u.d, buckets = u.b, lookups = u.l
+           FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::text[]) AS u(t, k, d, b, l)
+          WHERE c.version_id = $1 AND c.source_table = u.t AND c.source_key = u.k`,
+        [versionId, upT, upK, upD, upB, upL],
       );
     }
     if (delT.length) {
       await client.query(
         `DELETE FROM syncline.current_data c USING unnest($2::int[], $3::text[]) AS u(t, k)
           WHERE c.version_id = $1 AND c.source_table = u.t AND c.source_key = u.k`,
-        [this.versionId, delT, delK],
+        [versionId, delT, delK],
       );
     }
   }
