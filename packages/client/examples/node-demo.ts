@@ -5,7 +5,7 @@
  *   SYNCLINE_TOKEN=<dev jwt> npx tsx packages/client/examples/node-demo.ts
  *
  * Syncs the user's lists and todos into ./syncline-demo.db, prints them, then watches the todo
- * count for 30 s (change rows in Postgres and watch it move). Ctrl-C stops it.
+ * count for 30 s (SYNCLINE_WATCH_MS; change rows in Postgres and watch it move). Ctrl-C stops it.
  */
 import { Schema, SynclineDatabase, Table, column, type BackendConnector } from '@syncline/client';
 import { openBetterSqlite3 } from '@syncline/client/node';
@@ -58,7 +58,7 @@ for (const list of lists) {
   process.stdout.write(`\n${list.name}\n${todos.map((t) => `  [${t.completed ? 'x' : ' '}] ${t.description}`).join('\n')}\n`);
 }
 
-const stop = AbortSignal.timeout(30_000);
+const stop = AbortSignal.timeout(Number(process.env['SYNCLINE_WATCH_MS'] ?? 30_000));
 for await (const [row] of db.watch<{ n: number }>('SELECT count(*) AS n FROM todos', [], { signal: stop })) {
   process.stdout.write(`todos: ${row?.n}\n`);
 }
