@@ -11,11 +11,26 @@
  * opChecksumPut('test', 't1', '{"id":"t1","description":"Test 1"}'); // 920318466
  * toSignedInt32(addChecksums(920318466, 3280762209)); // -93886621
  */
-import * as crypto from 'node:crypto';
+import { sha256 } from './sha256.ts';
 
-// `crypto.hash` (Node ≥ 20.12) is a one-shot digest without a Hash object per call: ~2× faster
-// for these small inputs, which matters because every replicated op is hashed.
-const oneShot = (crypto as { hash?: (alg: string, data: string, enc: 'buffer') => Buffer }).hash;
+interface NodeCrypto {
+  hash?: (alg: string, data: string, enc: 'buffer') => Uint8Array;
+  createHash: (alg: string) => { update(text: string, enc: 'utf8'): { digest(): Uint8Array } };
+}
+
+// No static `node:crypto` import, so browser bundles of the client work: on Node (≥ 20.16) the
+// builtin is loaded lazily; elsewhere a pure-JS SHA-256 is used. `crypto.hash` (one-shot, no Hash
+// object per call) is ~2× faster for these small inputs — every replicated op is hashed.
+const nodeCrypto: NodeCrypto | null =
+  typeof process !== 'undefined' && typeof (process as { getBuiltinModule?: unknown }).getBuiltinModule === 'function'
+    ? ((process as unknown as { getBuiltinModule(id: string): NodeCrypto }).getBuiltinModule('node:crypto') ?? null)
+    : null;
+
+function digest(text: string): Uint8Array {
+  if (nodeCrypto?.hash) return nodeCrypto.hash('sha256', text, 'buffer');
+  if (nodeCrypto) return nodeCrypto.createHash('sha256').update(text, 'utf8').digest();
+  return sha256(text);
+}
 
 /**
  * The one place that hashes. The protocol package is shared with clients: a browser build can
@@ -23,8 +38,8 @@ const oneShot = (crypto as { hash?: (alg: string, data: string, enc: 'buffer') =
  * Returns the first four digest bytes as an unsigned little-endian 32-bit integer.
  */
 function sha256Uint32LE(text: string): number {
-  const digest = oneShot ? oneShot('sha256', text, 'buffer') : crypto.createHash('sha256').update(text, 'utf8').digest();
-  return digest.readUInt32LE(0);
+  const d = digest(text);
+  return (d[0]! | (d[1]! << 8) | (d[2]! << 16) | (d[3]! << 24)) >>> 0;
 }
 
 /** Checksum of a PUT op: `object_type` = output table, `object_id` = row id, `data` = row JSON. */

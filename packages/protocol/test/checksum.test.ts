@@ -98,3 +98,12 @@ describe('checksum arithmetic (properties)', () => {
     expect(toSignedInt32(2 ** 32 - 1)).toBe(-1);
   });
 });
+
+describe('pure-JS SHA-256 (browser fallback)', () => {
+  it('matches node:crypto for ASCII, multi-byte and block-boundary inputs', async () => {
+    const { createHash } = await import('node:crypto');
+    const { sha256 } = await import('../src/sha256.ts');
+    const inputs = ['', 'abc', 'put.test.t1.{"id":"t1","description":"Test 1"}', 'ü€😀'.repeat(20), 'x'.repeat(55), 'x'.repeat(56), 'x'.repeat(64), 'y'.repeat(1000)];
+    for (const s of inputs) expect(Buffer.from(sha256(s)).toString('hex')).toBe(createHash('sha256').update(s, 'utf8').digest('hex'));
+  });
+});
