@@ -1,8 +1,9 @@
 /**
  * The admin console against the real stack (sync-api with replication on an embedded Postgres, demo
  * data and rules): edit and validate rules, deploy, inspect a user, verify checksums (clean, then
- * after corrupting storage on purpose), see and disconnect a live client. Serial: later steps see
- * the version deployed by the first.
+ * after corrupting storage on purpose), see and disconnect a live client, see a fragmented bucket
+ * and compact it. Serial: later steps see the version deployed by the first (and compaction never
+ * runs next to a verification).
  */
 import { expect, test, type Page } from '@playwright/test';
 import pg from 'pg';
@@ -36,15 +37,18 @@ async function goto(page: Page, name: string): Promise<void> {
   await expect(page.getByRole('heading', { level: 1, name })).toBeVisible();
 }
 
-async function storage<T extends pg.QueryResultRow>(sql: string): Promise<T[]> {
-  const client = new pg.Client({ connectionString: e2eEnv.storageDatabaseUrl });
+async function query<T extends pg.QueryResultRow>(connectionString: string, sql: string, params: unknown[] = []): Promise<T[]> {
+  const client = new pg.Client({ connectionString });
   await client.connect();
   try {
-    return (await client.query<T>(sql)).rows;
+    return (await client.query<T>(sql, params.length > 0 ? params : undefined)).rows;
   } finally {
     await client.end();
   }
 }
+
+const storage = <T extends pg.QueryResultRow>(sql: string, params: unknown[] = []) => query<T>(e2eEnv.storageDatabaseUrl, sql, params);
+const source = (sql: string, params: unknown[] = []) => query(e2eEnv.sourceDatabaseUrl, sql, params);
 
 test('sync rules: an error is marked at its line; a valid version deploys and becomes ACTIVE', async ({ page }, testInfo) => {
   await logIn(page);
@@ -182,4 +186,69 @@ test('overview: replication health with lag, counters and sparklines', async ({ 
   await expect(health.getByTestId('lag-seconds').first()).toContainText('Lag:');
   await expect(health.getByTestId('spark-replication')).toBeVisible();
   await saveScreenshot(page, testInfo, 'overview-health');
+});
+
+test('storage: a bucket fragmented by updates ranks first; Compact now shrinks its op-log', async ({ page }, testInfo) => {
+  // Every row of list-3-4's bucket (the list and its 10 todos) updated 10 times, one transaction per
+  // round: the last round supersedes every older op (how many reach the op-log depends on batching).
+  const ROUNDS = 10;
+  for (let i = 0; i < ROUNDS; i++) {
+    await source(`BEGIN; UPDATE lists SET name = name || '.' WHERE id = 'list-3-4'; UPDATE todos SET description = description || '.' WHERE list_id = 'list-3-4'; COMMIT;`);
+  }
+  // Wait until the last round is replicated (its 11 PUTs are stored) and covered by a checkpoint.
+  let bucket = '';
+  let opsBefore = 0;
+  await expect
+    .poll(
+      async () => {
+        const [row] = await storage<{ bucket: string; op_count: string; live_rows: string; covered: boolean; final: string }>(
+          `SELECT s.bucket, s.op_count, s.live_rows, v.last_checkpoint >= s.last_op AS covered,
+                  (SELECT count(*) FROM syncline.bucket_data d
+                    WHERE d.version_id = s.version_id AND d.bucket = s.bucket AND d.op = 1 AND d.data LIKE $1) AS final
+             FROM syncline.bucket_state s JOIN syncline.sync_rules_versions v ON v.id = s.version_id
+            WHERE v.id = (SELECT max(id) FROM syncline.sync_rules_versions WHERE state = 'ACTIVE')
+              AND s.bucket LIKE '%user_lists%' AND s.bucket LIKE '%list-3-4%'`,
+          [`%${'.'.repeat(ROUNDS)}"%`],
+        );
+        if (!row) return 'no bucket';
+        bucket = row.bucket;
+        opsBefore = Number(row.op_count);
+        return Number(row.final) === 11 && row.covered && opsBefore > Number(row.live_rows) ? 'ready' : `${row.op_count} ops, ${row.final} final rows, covered ${row.covered}`;
+      },
+      { timeout: 30_000 },
+    )
+    .toBe('ready');
+
+  await logIn(page);
+  await goto(page, 'Storage');
+  const byRatio = page.getByTestId('by-ratio');
+  const first = byRatio.getByTestId('fragmentation-row').first();
+  await expect(first).toHaveAttribute('data-bucket', bucket);
+  await expect(first.getByTestId('op-count')).toHaveAttribute('data-value', String(opsBefore));
+  expect(Number(await first.getByTestId('ops-per-row').getAttribute('data-value'))).toBeGreaterThan(1);
+  await expect(page.getByTestId('total-ops')).not.toHaveText('—');
+  await expect(page.getByTestId('by-size').getByTestId('fragmentation-row').first()).toBeVisible();
+  await saveScreenshot(page, testInfo, 'storage-fragmented');
+
+  // Select it, then compact the selection.
+  await first.getByRole('checkbox', { name: `Select ${bucket}` }).check();
+  await expect(page.getByTestId('selected-count')).toHaveText('1 selected');
+  await page.getByRole('button', { name: 'Compact now' }).click();
+  await expect(page.getByTestId('compaction-result')).toContainText('Compacted 1 bucket of version', { timeout: 60_000 });
+  await expect(page.getByTestId('compacted-bucket').filter({ hasText: bucket })).toHaveCount(1);
+  const row = byRatio.locator(`[data-testid="fragmentation-row"][data-bucket="${bucket.replace(/["\\]/g, '\\$&')}"]`);
+  await expect
+    .poll(async () => Number(await row.getByTestId('op-count').getAttribute('data-value')), { message: 'op count of the compacted bucket' })
+    .toBeLessThan(opsBefore);
+  await expect(page.getByTestId('last-run')).toContainText('last run');
+  const [after] = await storage<{ op_count: string }>(
+    `SELECT op_count FROM syncline.bucket_state WHERE bucket = $1 AND version_id = (SELECT max(id) FROM syncline.sync_rules_versions WHERE state = 'ACTIVE')`,
+    [bucket],
+  );
+  expect(Number(after!.op_count)).toBeLessThan(opsBefore);
+  await saveScreenshot(page, testInfo, 'storage-compacted');
+
+  // Defragment the same bucket: its live rows are re-emitted and the old ones cleared.
+  await row.getByRole('button', { name: 'Defragment' }).click();
+  await expect(page.getByTestId('defragment-result')).toContainText(`Defragmented ${bucket}: 11 live rows re-emitted`, { timeout: 60_000 });
 });

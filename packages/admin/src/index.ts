@@ -8,6 +8,6 @@
  * await caller.users.inspect({ userId: 'user-1' });
  */
 export { adminRouter, createAdminCaller, type AdminRouter } from './root.ts';
-export type { AdminContext } from './context.ts';
+export type { AdminCompactor, AdminContext } from './context.ts';
 export { adminProcedure, createTRPCRouter, toTrpcError } from './trpc.ts';
 export { restRoutes, restInput, openApiDocument, type RestRoute } from './rest-routes.ts';

@@ -54,6 +54,8 @@ export const restRoutes: readonly RestRoute[] = [
   { method: 'POST', path: '/api/admin/v1/connections/:id/disconnect', procedure: 'connections.disconnect', summary: 'End one stream (within ~5 s)' },
   { method: 'GET', path: '/api/admin/v1/health/replication', procedure: 'health.replication', summary: 'Replication state per version: snapshot, LSN, lag, WAL retained, counters' },
   { method: 'GET', path: '/api/admin/v1/health/samples', procedure: 'health.samples', summary: 'Persisted health samples of the last N minutes', numeric: ['minutes'], query: ['minutes'] },
+  // POST /compact, POST /defragment and GET /fragmentation are served by sync-api's compaction routes (same engine calls).
+  { method: 'GET', path: '/api/admin/v1/compaction/status', procedure: 'compaction.status', summary: "The scheduled Compactor's state: running, last run (buckets, moved, removed, duration), last error" },
 ];
 
 /** Builds the procedure input from path params, query string and JSON body. */

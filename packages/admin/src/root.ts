@@ -1,5 +1,6 @@
 /** The management API router: one sub-router per entity. */
 import { bucketsRouter } from './routers/buckets.ts';
+import { compactionRouter } from './routers/compaction.ts';
 import { connectionsRouter } from './routers/connections.ts';
 import { healthRouter } from './routers/health.ts';
 import { syncRulesRouter } from './routers/sync-rules.ts';
@@ -14,6 +15,7 @@ export const adminRouter = createTRPCRouter({
   verification: verificationRouter,
   connections: connectionsRouter,
   health: healthRouter,
+  compaction: compactionRouter,
 });
 
 export type AdminRouter = typeof adminRouter;

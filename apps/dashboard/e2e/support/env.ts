@@ -5,7 +5,8 @@ type E2eVar =
   | 'E2E_SYNC_API_URL'
   | 'E2E_DASHBOARD_UNREACHABLE_URL'
   | 'E2E_DEAD_SYNC_API_URL'
-  | 'E2E_STORAGE_DATABASE_URL';
+  | 'E2E_STORAGE_DATABASE_URL'
+  | 'E2E_SOURCE_DATABASE_URL';
 
 function required(name: E2eVar): string {
   const value = process.env[name];
@@ -33,5 +34,9 @@ export const e2eEnv = {
   /** Storage database of the real sync API (only with E2E_SYNC_API=real, the default). */
   get storageDatabaseUrl() {
     return required('E2E_STORAGE_DATABASE_URL');
+  },
+  /** Source database of the real sync API (only with E2E_SYNC_API=real). */
+  get sourceDatabaseUrl() {
+    return required('E2E_SOURCE_DATABASE_URL');
   },
 };

@@ -3,7 +3,7 @@
  * in TEST_DATABASE_URL) with fresh source and storage databases, demo data (e2e/fixtures) and demo
  * sync rules deployed at startup, DEV_MODE on, and sync-api on a free port. Resolves once the rules
  * are ACTIVE (readiness answers 200). Publishes the storage database URL for tests that corrupt
- * storage on purpose.
+ * storage on purpose, and the source database URL for tests that change demo rows.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, chmod, readFile } from 'node:fs/promises';
@@ -16,6 +16,8 @@ export interface RealSyncApi {
   readonly url: string;
   /** Storage database URL (tests corrupt a bucket on purpose to see verification report it). */
   readonly storageUrl: string;
+  /** Source database URL (tests update demo rows to fragment a bucket's op-log). */
+  readonly sourceUrl: string;
   stop(): Promise<void>;
 }
 
@@ -81,7 +83,7 @@ export async function startRealSyncApi(opts: {
     await waitForHttp(`${url}/probes/liveness`, service, 60_000);
     // Readiness is 503 until the demo rules are ACTIVE with a checkpoint.
     await waitForHttp(`${url}/probes/readiness`, service, 60_000);
-    return { url, storageUrl, stop: cleanup };
+    return { url, storageUrl, sourceUrl: db.url, stop: cleanup };
   } catch (e) {
     await cleanup();
     throw e;

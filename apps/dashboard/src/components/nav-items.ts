@@ -4,6 +4,7 @@ export const NAV_ITEMS = [
   { href: '/sync-rules', label: 'Sync rules' },
   { href: '/users', label: 'Users' },
   { href: '/buckets', label: 'Buckets' },
+  { href: '/storage', label: 'Storage' },
   { href: '/verification', label: 'Verification' },
   { href: '/connections', label: 'Connections' },
 ] as const;

@@ -43,6 +43,7 @@ export function registerAdminRoutes(app: FastifyInstance, s: Services): void {
   const baseContext: Omit<AdminContext, 'isAdmin'> = {
     deps,
     verification,
+    compactor: s.compactor,
     devMode: s.config.DEV_MODE,
     mintDevToken: jwtSecret
       ? (userId, opts) => mintDevToken(jwtSecret, userId, { ...opts, audience: s.config.JWT_AUDIENCE?.split(',')[0]?.trim() })
