@@ -13,6 +13,8 @@ export default defineConfig({
           include: ['packages/*/test/**/*.test.ts', 'apps/sync-api/test/**/*.test.ts', 'scripts/test/**/*.test.ts'],
           exclude: ['**/*.pg.test.ts', '**/node_modules/**'],
           testTimeout: 20_000,
+          // Unit tests run first, then the integration group with its own worker limit.
+          sequence: { groupOrder: 0 },
         },
       },
       {
@@ -24,6 +26,7 @@ export default defineConfig({
           hookTimeout: 120_000,
           // Two cores here: more workers only fight over CPU with Postgres.
           maxWorkers: 2,
+          sequence: { groupOrder: 1 },
         },
       },
     ],

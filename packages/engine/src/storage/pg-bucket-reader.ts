@@ -119,6 +119,15 @@ export class PgBucketReader {
     return { results, resumeFrom: positions.length };
   }
 
+  /** Write checkpoints of these user keys released at a checkpoint with this LSN (absent: none). */
+  async getReleasedWriteCheckpoints(userKeys: string[], checkpointLsn: string): Promise<Map<string, bigint>> {
+    const { rows } = await this.pool.query<{ user_key: string; write_checkpoint: string }>(
+      'SELECT user_key, write_checkpoint FROM syncline.write_checkpoints WHERE user_key = ANY($1) AND lsn <= $2',
+      [userKeys, checkpointLsn],
+    );
+    return new Map(rows.map((r) => [r.user_key, BigInt(r.write_checkpoint)]));
+  }
+
   /** Buckets with any op after `sinceOp`; null when more than `max` (caller invalidates all). */
   async getChangedBuckets(versionId: number, sinceOp: bigint, max = 10_000): Promise<string[] | null> {
     const { rows } = await this.pool.query<{ bucket: string }>(

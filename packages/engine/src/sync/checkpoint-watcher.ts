@@ -12,6 +12,8 @@ import { getServingVersion } from '../storage/pg-versions.ts';
 import { getWriteCheckpointsReleasedBetween } from '../storage/pg-write-checkpoints.ts';
 import type { SyncRulesVersion } from '../storage/storage-types.ts';
 import { ChecksumCache } from './checksum-cache.ts';
+import { KeyBatcher } from './key-batcher.ts';
+import { OpPageCache } from './op-page-cache.ts';
 
 export interface CheckpointEvent {
   type: 'checkpoint';
@@ -41,6 +43,9 @@ interface ServingState {
 export class CheckpointWatcher {
   readonly reader: PgBucketReader;
   readonly checksums: ChecksumCache;
+  /** Op pages at the current checkpoint, shared by connections asking for the same page. */
+  readonly opPages: OpPageCache;
+  private readonly writeCheckpoints: KeyBatcher<string, bigint>;
   private listener: pg.Client | null = null;
   private state: ServingState | null = null;
   private readonly subscribers = new Set<Subscriber>();
@@ -60,6 +65,14 @@ export class CheckpointWatcher {
   ) {
     this.reader = new PgBucketReader(pool);
     this.checksums = new ChecksumCache(this.reader);
+    this.opPages = new OpPageCache(this.reader);
+    this.writeCheckpoints = new KeyBatcher((lsn, keys) => this.reader.getReleasedWriteCheckpoints(keys, lsn));
+  }
+
+  /** The write checkpoint of `userKey` released at a checkpoint with this LSN (batched across connections). */
+  async releasedWriteCheckpoint(userKey: string, checkpointLsn: string): Promise<bigint | null> {
+    const got = await this.writeCheckpoints.load(checkpointLsn, checkpointLsn, [userKey]);
+    return got.get(userKey) ?? null;
   }
 
   async start(): Promise<void> {
@@ -177,6 +190,7 @@ export class CheckpointWatcher {
       released = w;
     }
     this.checksums.advance(version.id, opId, changedBuckets);
+    this.opPages.advance(version.id, opId);
     this.state = { version, opId, lsn };
     this.checkpointsSeen++;
     for (const w of this.readyWaiters.splice(0)) w();

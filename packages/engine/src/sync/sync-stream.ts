@@ -13,8 +13,8 @@ import {
 import type { Logger } from 'pino';
 import { parseLosslessJson } from '@syncline/protocol';
 import type { SyncRules } from '../sync-rules/index.ts';
-import type { BucketDescription, SqliteRow } from '../sync-rules/types.ts';
-import { getReleasedWriteCheckpoint } from '../storage/pg-write-checkpoints.ts';
+import { TooManyBucketsError } from '../sync-rules/errors.ts';
+import type { BucketDescription, BucketQuerier, ParameterLookupSource, SqliteRow } from '../sync-rules/types.ts';
 import type { StoredOp } from '../storage/storage-types.ts';
 import type { CheckpointEvent, CheckpointWatcher } from './checkpoint-watcher.ts';
 
@@ -76,6 +76,8 @@ export async function* streamSyncLines(ctx: SyncStreamContext): AsyncGenerator<S
   let lastSent: Map<string, SentChecksum> | null = null;
   let lastWriteCheckpoint: bigint | null = null;
   const pending = new Set<string>();
+  /** Buckets whose stored checksum changed under us (compaction): re-read at the next checkpoint. */
+  const recheck = new Set<string>();
   let opsSent = 0;
   let nextKeepalive = Date.now() + KEEPALIVE_MS * (0.9 + Math.random() * 0.2);
 
@@ -109,7 +111,7 @@ export async function* streamSyncLines(ctx: SyncStreamContext): AsyncGenerator<S
       querier.hasDynamicBuckets && (cp.changedLookups === null || querier.lookups.some((l) => cp.changedLookups!.has(l.key)));
     let setChanged = false;
     if (!bucketSet || lookupsChanged) {
-      const resolved = await querier.resolveBuckets(async (lookups) => {
+      const resolved = await resolveBucketsOrLimitError(querier, async (lookups) => {
         const sets = await watcher.reader.getParameterSets(versionId, lookups.map((l) => l.key), cp.opId);
         return lookups.map((l) => (sets.get(l.key) ?? []).flatMap((json) => parseLosslessJson(json) as unknown as SqliteRow[]));
       });
@@ -128,13 +130,14 @@ export async function* streamSyncLines(ctx: SyncStreamContext): AsyncGenerator<S
     // 2. Checksums: everything on the first line; afterwards only changed or new buckets.
     const toCheck: string[] = [];
     for (const b of bucketSet.keys()) {
-      if (!lastSent || !lastSent.has(b) || cp.changedBuckets === null || cp.changedBuckets.has(b)) toCheck.push(b);
+      if (!lastSent || !lastSent.has(b) || cp.changedBuckets === null || cp.changedBuckets.has(b) || recheck.has(b)) toCheck.push(b);
     }
+    recheck.clear();
     const sums = await watcher.checksums.get(versionId, toCheck, cp.opId);
 
     // 3. Write checkpoint released for this user/client.
     let writeCheckpoint: bigint | null = lastWriteCheckpoint;
-    if (lastSent === null) writeCheckpoint = await getReleasedWriteCheckpoint(watcher.pool, userKey, cp.lsn);
+    if (lastSent === null) writeCheckpoint = await watcher.releasedWriteCheckpoint(userKey, cp.lsn);
     else {
       const released = cp.releasedWriteCheckpoints.get(userKey);
       if (released !== undefined && (writeCheckpoint === null || released > writeCheckpoint)) writeCheckpoint = released;
@@ -212,7 +215,7 @@ export async function* streamSyncLines(ctx: SyncStreamContext): AsyncGenerator<S
       const downloaded = new Set<string>();
       while (remaining.length > 0) {
         if (signal.aborted) return 'aborted';
-        const { results, resumeFrom } = await watcher.reader.getOps(
+        const { results, resumeFrom } = await watcher.opPages.getOps(
           versionId,
           remaining.map((b) => ({ bucket: b, after: positions.get(b) ?? 0n })),
           cp.opId,
@@ -246,8 +249,14 @@ export async function* streamSyncLines(ctx: SyncStreamContext): AsyncGenerator<S
       if (!invalidated && downloaded.size > 0) {
         // A compaction that ran while we were reading may have folded ops ≤ this checkpoint into a
         // CLEAR above it; then what we sent no longer sums to the checksum we announced.
-        const now = await watcher.reader.getChecksums(versionId, [...downloaded], cp.opId);
-        for (const b of downloaded) if (now.get(b)?.checksum !== lastSent.get(b)?.checksum) invalidated = true;
+        const now = await watcher.checksums.fresh(versionId, [...downloaded], cp.opId);
+        for (const b of downloaded) {
+          if (now.get(b)?.checksum === lastSent.get(b)?.checksum) continue;
+          // Re-announce this bucket's checksum with the next checkpoint instead of completing this one.
+          invalidated = true;
+          recheck.add(b);
+          watcher.checksums.evict(b);
+        }
       }
       if (invalidated) {
         // Compaction rewrote ops past this checkpoint: complete with the next checkpoint instead.
@@ -263,6 +272,18 @@ export async function* streamSyncLines(ctx: SyncStreamContext): AsyncGenerator<S
     ctx.onProgress?.({ ops: opsSent, checkpoint: cp.opId, buckets: bucketSet.size });
   }
   return 'aborted';
+}
+
+/** Resolves the bucket set; the engine's TooManyBucketsError becomes the service error clients see. */
+async function resolveBucketsOrLimitError(querier: BucketQuerier, source: ParameterLookupSource): Promise<BucketDescription[]> {
+  try {
+    return await querier.resolveBuckets(source);
+  } catch (e) {
+    if (e instanceof TooManyBucketsError) {
+      throw new ServiceError('TOO_MANY_BUCKETS', `${e.message} Raise MAX_BUCKETS_PER_CONNECTION to allow more.`);
+    }
+    throw e;
+  }
 }
 
 function* chunkOps(ops: StoredOp[], maxBytes: number): Generator<StoredOp[]> {
