@@ -92,6 +92,11 @@ export class PgReplicationWriter {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
+      // Flushes that acknowledge nothing (snapshot chunks, parts of a large source transaction) need
+      // not wait for their WAL flush: if Postgres crashes they are lost together with their resume
+      // position and are redone. The next flush that ends at a commit (and is acknowledged to the
+      // source) commits synchronously, which makes every earlier write durable first.
+      if (!commit) await client.query('SET LOCAL synchronous_commit TO off');
       let stats = await this.writeChanges(client, changes, options.fresh === true, options.prepared);
       if (stats.incomplete.length > 0 && options.reread) {
         // Same transaction: the checkpoint below must not cover a change that was skipped.
