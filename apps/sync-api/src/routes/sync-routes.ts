@@ -12,6 +12,9 @@ import { TokenVerifier, type VerifiedToken } from '../auth.ts';
 import { BSON_STREAM, NDJSON, encodeLine, negotiateFormat } from '../line-encoding.ts';
 import type { Services } from '../services.ts';
 
+/** Bytes of protocol lines held back before one socket write (see openStream). */
+const FLUSH_BYTES = 64 * 1024;
+
 export async function authenticate(s: Services, req: FastifyRequest): Promise<VerifiedToken> {
   try {
     return await s.verifier.verify(TokenVerifier.fromHeader(req.headers.authorization));
@@ -127,22 +130,38 @@ async function openStream(s: Services, req: FastifyRequest, reply: FastifyReply,
     throw e;
   }
 
-  // Readable.from pulls one line at a time: a slow client applies backpressure to the generator.
+  // Readable.from pulls one chunk at a time: a slow client applies backpressure to the generator.
+  // Lines of one checkpoint are coalesced into one write until a line the client acts on
+  // (a (partial) checkpoint complete, a keepalive) or FLUSH_BYTES: with many connections, one
+  // socket write per checkpoint instead of one per line.
+  let held: Buffer[] = [];
+  let heldBytes = 0;
+  const takeHeld = () => {
+    const out = held.length === 1 ? held[0]! : Buffer.concat(held, heldBytes);
+    held = [];
+    heldBytes = 0;
+    return out;
+  };
   const body = Readable.from(
     (async function* () {
       try {
         for (let next = first; ; next = await generator.next()) {
           if (next.done) {
             reason = next.value;
+            if (heldBytes > 0) yield takeHeld();
             return;
           }
-          const chunk = encodeLine(next.value, format, rawData);
+          const line = next.value;
+          const chunk = encodeLine(line, format, rawData);
           bytes += chunk.length;
           lines++;
           s.metrics.bytesSent += chunk.length;
-          yield chunk;
+          held.push(chunk);
+          heldBytes += chunk.length;
+          if (heldBytes >= FLUSH_BYTES || !('data' in line || 'checkpoint' in line || 'checkpoint_diff' in line)) yield takeHeld();
         }
       } catch (e) {
+        if (heldBytes > 0) yield takeHeld();
         reason = e instanceof ServiceError ? e.code : 'error';
         if (!(e instanceof ServiceError)) log.error({ err: e }, 'sync stream failed');
         else log.warn({ code: e.code }, e.message);

@@ -128,13 +128,17 @@ export class PgBucketReader {
     return new Map(rows.map((r) => [r.user_key, BigInt(r.write_checkpoint)]));
   }
 
-  /** Buckets with any op after `sinceOp`; null when more than `max` (caller invalidates all). */
-  async getChangedBuckets(versionId: number, sinceOp: bigint, max = 10_000): Promise<string[] | null> {
-    const { rows } = await this.pool.query<{ bucket: string }>(
-      'SELECT bucket FROM syncline.bucket_state WHERE version_id = $1 AND last_op > $2 LIMIT $3',
+  /**
+   * Buckets with any op after `sinceOp`, with their current totals (exact at any checkpoint ≥
+   * `lastOp`); null when more than `max` (caller invalidates all).
+   */
+  async getChangedBuckets(versionId: number, sinceOp: bigint, max = 10_000): Promise<Array<BucketChecksum & { lastOp: bigint }> | null> {
+    const { rows } = await this.pool.query<{ bucket: string; checksum: string; op_count: string; last_op: string }>(
+      'SELECT bucket, checksum, op_count, last_op FROM syncline.bucket_state WHERE version_id = $1 AND last_op > $2 LIMIT $3',
       [versionId, sinceOp.toString(), max + 1],
     );
-    return rows.length > max ? null : rows.map((r) => r.bucket);
+    if (rows.length > max) return null;
+    return rows.map((r) => ({ bucket: r.bucket, checksum: Number(r.checksum), count: Number(r.op_count), lastOp: BigInt(r.last_op) }));
   }
 
   /** Parameter lookups written in (sinceOp, toOp]; null when more than `max`. */

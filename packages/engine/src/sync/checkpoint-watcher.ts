@@ -10,7 +10,7 @@ import { CHECKPOINT_CHANNEL } from '../storage/checkpoint-notify.ts';
 import { PgBucketReader } from '../storage/pg-bucket-reader.ts';
 import { getServingVersion } from '../storage/pg-versions.ts';
 import { getWriteCheckpointsReleasedBetween } from '../storage/pg-write-checkpoints.ts';
-import type { SyncRulesVersion } from '../storage/storage-types.ts';
+import type { BucketChecksum, SyncRulesVersion } from '../storage/storage-types.ts';
 import { ChecksumCache } from './checksum-cache.ts';
 import { KeyBatcher } from './key-batcher.ts';
 import { OpPageCache } from './op-page-cache.ts';
@@ -179,17 +179,21 @@ export class CheckpointWatcher {
     let changedBuckets: Set<string> | null = null;
     let changedLookups: Set<string> | null = null;
     let released = new Map<string, bigint>();
+    let states: BucketChecksum[] = [];
     if (base) {
       const [b, l, w] = await Promise.all([
         opId > base.opId ? this.reader.getChangedBuckets(version.id, base.opId) : Promise.resolve([]),
         opId > base.opId ? this.reader.getChangedLookups(version.id, base.opId, opId) : Promise.resolve([]),
         lsn > base.lsn ? getWriteCheckpointsReleasedBetween(this.pool, base.lsn, lsn) : Promise.resolve(new Map<string, bigint>()),
       ]);
-      changedBuckets = b ? new Set(b) : null;
+      changedBuckets = b ? new Set(b.map((s) => s.bucket)) : null;
       changedLookups = l ? new Set(l) : null;
       released = w;
+      // Totals of changed buckets with no op past this checkpoint are its exact checksums: seed the
+      // cache so connections holding them need no query of their own.
+      states = b?.filter((s) => s.lastOp <= opId) ?? [];
     }
-    this.checksums.advance(version.id, opId, changedBuckets);
+    this.checksums.advance(version.id, opId, changedBuckets, states);
     this.opPages.advance(version.id, opId);
     this.state = { version, opId, lsn };
     this.checkpointsSeen++;

@@ -46,13 +46,17 @@ export class ChecksumCache {
     return out;
   }
 
-  /** Moves the cache to a new checkpoint; `changed` = buckets with new ops (null = unknown, clear all). */
-  advance(versionId: number, checkpoint: bigint, changed: Iterable<string> | null): void {
+  /**
+   * Moves the cache to a new checkpoint; `changed` = buckets with new ops (null = unknown, clear
+   * all); `known` = checksums exact at the new checkpoint, read together with `changed`.
+   */
+  advance(versionId: number, checkpoint: bigint, changed: Iterable<string> | null, known: Iterable<BucketChecksum> = []): void {
     if (versionId !== this.versionId || changed === null || this.entries.size > MAX_ENTRIES) {
       this.entries.clear();
     } else {
       for (const b of changed) this.entries.delete(b);
     }
+    if (changed !== null) for (const s of known) this.entries.set(s.bucket, { bucket: s.bucket, checksum: s.checksum, count: s.count });
     this.inflight.clear();
     this.versionId = versionId;
     this.checkpoint = checkpoint;
