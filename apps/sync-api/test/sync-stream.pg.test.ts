@@ -42,3 +42,15 @@ describe('sync stream over HTTP (NDJSON)', () => {
     expect(ops.map((o) => o.object_id)).toEqual(['t3']);
   });
 });
+
+describe('debug memory endpoint', () => {
+  it('needs the admin token and reports process memory', async () => {
+    await using server = await startTestServer(inject('pgAdminUrl'), { schemaSql: SCHEMA });
+    expect((await fetch(`${server.url}/api/admin/v1/debug/memory`)).status).toBe(401);
+    const res = await server.admin('/api/admin/v1/debug/memory');
+    const body = (await res.json()) as { data: { rss: number; heap_used: number; connections: number } };
+    expect(res.status).toBe(200);
+    expect(body.data.rss).toBeGreaterThan(body.data.heap_used);
+    expect(body.data.connections).toBe(0);
+  });
+});
