@@ -29,12 +29,13 @@ const lines = fc.array(fc.array(op, { minLength: 1, maxLength: 8 }), { minLength
 let bucketCounter = 0;
 
 describe('SQL op storage matches the pure reduction', () => {
-  it('stores the same live ops and checksum parts as the in-memory model, for any sequence of lines', async () => {
+  it('stores the same live ops and checksum parts as the in-memory model, for any sequence of lines (one transaction per line or all together)', async () => {
     await fc.assert(
-      fc.asyncProperty(lines, async (generated) => {
+      fc.asyncProperty(lines, fc.boolean(), async (generated, batched) => {
         const bucket = `prop-${++bucketCounter}`;
         let opId = 0;
         let model = emptyBucketState();
+        const batch: { bucket: string; ops: OplogEntry[]; byteLength: number }[] = [];
         for (const line of generated) {
           const ops: OplogEntry[] = line.map((o) => {
             opId++;
@@ -42,9 +43,11 @@ describe('SQL op storage matches the pure reduction', () => {
               ? { opId: BigInt(opId), op: o.op, checksum: o.checksum, objectType: 'todos', objectId: o.id, subkey: o.sub, data: o.op === 'PUT' ? `{"n":${opId}}` : undefined }
               : { opId: BigInt(opId), op: o.op, checksum: o.checksum };
           });
-          await storage.storeData(bucket, ops, 0);
+          if (batched) batch.push({ bucket, ops, byteLength: 0 });
+          else await storage.storeData(bucket, ops, 0);
           model = applyReduction(model, reduceDataLine(ops, model.ops, true));
         }
+        if (batched) await storage.storeDataLines(batch);
         const stored = await db.getAll<{ key: string; data: string; hash: number }>(
           `SELECT key, data, hash FROM sl_oplog WHERE bucket = (SELECT id FROM sl_buckets WHERE name = ?) ORDER BY key`,
           [bucket],

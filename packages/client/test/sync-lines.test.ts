@@ -24,6 +24,17 @@ describe('sync line parsing', () => {
     expect(line).toEqual({ type: 'checkpoint_complete', lastOpId: 9223372036854775807n });
   });
 
+  it('re-parses losslessly when an unquoted integer is beyond 2^53 (op ids, checksums), not otherwise', () => {
+    const line = parseSyncLineText('{"checkpoint":{"last_op_id":9223372036854775807,"write_checkpoint":9007199254740993,"buckets":[{"bucket":"b","checksum":4294967297}]}}');
+    expect(line.type === 'checkpoint' && line.checkpoint.lastOpId).toBe(9223372036854775807n);
+    expect(line.type === 'checkpoint' && line.checkpoint.writeCheckpoint).toBe(9007199254740993n);
+    expect(line.type === 'checkpoint' && line.checkpoint.buckets.get('b')?.checksum).toBe(1);
+    const negative = parseSyncLineText('{"data":{"bucket":"b","data":[{"op_id":-9007199254740993,"op":"MOVE","checksum":1}]}}');
+    expect(negative.type === 'data' && negative.ops[0]?.opId).toBe(-9007199254740993n);
+    const safe = parseSyncLineText('{"data":{"bucket":"1234567890123456789","data":[{"op_id":9007199254740991,"op":"MOVE","checksum":1}]}}');
+    expect(safe.type === 'data' && [safe.bucket, safe.ops[0]?.opId]).toEqual(['1234567890123456789', 9007199254740991n]);
+  });
+
   it('keeps raw row data as the exact text and re-serialises legacy object data losslessly', () => {
     const raw = parseSyncLineText(
       '{"data":{"bucket":"b","data":[{"op_id":"1","op":"PUT","object_type":"t","object_id":"a","subkey":"s","data":"{\\"n\\":12345678901234567890}","checksum":1}]}}',

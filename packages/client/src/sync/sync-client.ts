@@ -13,9 +13,13 @@ import type { BackendConnector, ConnectOptions } from './connect-options.ts';
 import { connectionFlags, INITIAL_CONNECTION_STATE, transition, type ConnectionEvent, type ConnectionState } from './connection-state.ts';
 import { CREDENTIALS_REFRESH_MARGIN_MS, CredentialsCache } from './credentials.ts';
 import { defaultFetch } from './fetch.ts';
-import { parseSyncLineText } from './sync-lines.ts';
+import { parseSyncLineText, type SyncLine } from './sync-lines.ts';
 import { SyncRemote } from './sync-remote.ts';
 import { SyncSession } from './sync-session.ts';
+
+/** Consecutive data lines stored per transaction: at most this many lines / ops. */
+const DATA_BATCH_LINES = 16;
+const DATA_BATCH_OPS = 10_000;
 
 type IterationOutcome = { type: 'ended' } | { type: 'restart' } | { type: 'aborted' };
 
@@ -181,6 +185,18 @@ export class SyncClient {
 
   private async readLines(session: SyncSession, lines: AsyncGenerator<{ text: string; size: number }>, signal: AbortSignal): Promise<IterationOutcome> {
     let first = true;
+    // Consecutive data lines are stored together (one transaction); any other line flushes them
+    // first, so every line still takes effect in stream order. Unflushed lines are simply not
+    // stored (their bucket positions did not advance), so an abort loses nothing.
+    let batch: { line: Extract<SyncLine, { type: 'data' }>; byteLength: number }[] = [];
+    let batchOps = 0;
+    const flush = async (): Promise<void> => {
+      if (batch.length === 0) return;
+      const lines = batch;
+      batch = [];
+      batchOps = 0;
+      await session.handleDataLines(lines);
+    };
     for await (const { text, size } of lines) {
       if (signal.aborted) return { type: 'aborted' };
       if (first) {
@@ -188,6 +204,14 @@ export class SyncClient {
         this.uploads.trigger();
       }
       const line = parseSyncLineText(text);
+      if (line.type === 'data') {
+        batch.push({ line, byteLength: size });
+        batchOps += line.ops.length;
+        if (batchOps >= DATA_BATCH_OPS || batch.length >= DATA_BATCH_LINES) await flush();
+        continue;
+      }
+      await flush();
+      if (signal.aborted) return { type: 'aborted' };
       const action = await session.handleLine(line, size);
       if (signal.aborted) return { type: 'aborted' };
       if (line.type === 'checkpoint') this.dispatch({ type: 'healthy' });
@@ -200,6 +224,8 @@ export class SyncClient {
         return { type: 'restart' };
       }
     }
+    if (signal.aborted) return { type: 'aborted' };
+    await flush();
     return signal.aborted ? { type: 'aborted' } : { type: 'ended' };
   }
 }

@@ -1,7 +1,7 @@
 /**
  * Sync lines (server → client, reference server §1.5) parsed into typed values. Text is parsed
- * with JSON.parse when it provably holds no integer beyond 2^53 outside strings, otherwise with
- * the lossless parser, so 64-bit values survive exactly. Unknown line types are passed through
+ * with JSON.parse, and again with the lossless parser when the result holds an integer beyond
+ * 2^53 (which JSON.parse may have rounded), so 64-bit values survive exactly. Unknown line types are passed through
  * as `unknown` (forward compatibility).
  */
 import { parseLosslessJson, stringifyLosslessJson, toUint32, type LosslessJsonValue, type ParsedJsonValue } from '@syncline/protocol';
@@ -40,13 +40,29 @@ function fail(message: string): never {
   throw new SynclineError(ClientErrorCodes.PROTOCOL_ERROR, `Invalid sync line: ${message}`);
 }
 
-const LONG_DIGITS = /\d{16}/;
+/**
+ * Whether JSON.parse may have rounded an integer: any parsed integer beyond ±(2^53 − 1). An
+ * integer literal that lost precision always rounds to at least 2^53 in magnitude, so this finds
+ * every such literal (numbers inside strings are untouched text). Walking the parsed value costs
+ * far less than scanning the text of a large data line for long digit runs.
+ */
+function hasUnsafeInteger(v: unknown): boolean {
+  if (typeof v === 'number') return Number.isInteger(v) && !Number.isSafeInteger(v);
+  if (typeof v !== 'object' || v === null) return false;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) if (hasUnsafeInteger(v[i])) return true;
+    return false;
+  }
+  for (const k in v) if (hasUnsafeInteger((v as Record<string, unknown>)[k])) return true;
+  return false;
+}
 
 /** Parses one NDJSON line. */
 export function parseSyncLineText(text: string): SyncLine {
   let value: Json;
   try {
-    value = LONG_DIGITS.test(text) ? parseLosslessJson(text, { integers: 'bigint' }) : (JSON.parse(text) as Json);
+    value = JSON.parse(text) as Json;
+    if (hasUnsafeInteger(value)) value = parseLosslessJson(text, { integers: 'bigint' });
     // Legacy (non-raw) data lines embed rows as objects: re-parse so INTEGER/REAL stay distinct.
     if (typeof value === 'object' && hasObjectRowData(value)) value = parseLosslessJson(text, { integers: 'bigint' });
   } catch (e) {

@@ -10,6 +10,7 @@ import { FULL_SYNC_PRIORITY } from '../schema/internal-schema.ts';
 import { Mutex } from '../db/mutex.ts';
 import type { BucketStorage } from './bucket-storage.ts';
 import { addDownloaded, initialProgress, toDownloadProgress, type BucketProgress } from './download-progress.ts';
+import type { OplogEntry } from './op-log-reduction.ts';
 import { applyCheckpointDiff, type Checkpoint, type SyncLine } from './sync-lines.ts';
 import { withPriorityApplied, type SyncStatus } from './sync-status.ts';
 
@@ -93,6 +94,27 @@ export class SyncSession {
         this.host.logger.debug('Ignoring unknown sync line', { key: line.key });
         return null;
     }
+  }
+
+  /**
+   * Stores consecutive data lines in one transaction (same effect as {@link handleLine} for each,
+   * in order). The caller must not hold back any other line kind behind them.
+   */
+  handleDataLines(lines: readonly { line: Extract<SyncLine, { type: 'data' }>; byteLength: number }[]): Promise<void> {
+    return this.queue.run(async () => {
+      const stored: { bucket: string; ops: OplogEntry[]; byteLength: number }[] = [];
+      for (const { line, byteLength } of lines) {
+        if (!this.tracked?.buckets.has(line.bucket)) {
+          this.host.logger.warn('Ignoring data for a bucket that is not in the current checkpoint', { bucket: line.bucket });
+          continue;
+        }
+        stored.push({ bucket: line.bucket, ops: line.ops, byteLength });
+      }
+      if (stored.length === 0) return;
+      await this.storage.storeDataLines(stored);
+      for (const l of stored) addDownloaded(this.progress, l.bucket, l.ops.length);
+      this.host.updateStatus({ downloadProgress: toDownloadProgress(this.progress) });
+    });
   }
 
   /** The upload queue drained and the target moved: retry a checkpoint the gate held back. */
