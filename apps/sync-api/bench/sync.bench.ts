@@ -67,6 +67,14 @@ function cpuMs(pid: number): number {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
 }
 
+/** Live heap + external bytes of the server after a forced GC (admin debug endpoint). */
+async function liveHeap(url: string, adminToken: string): Promise<number> {
+  const res = await fetch(`${url}/api/admin/v1/debug/memory`, { headers: { authorization: `Bearer ${adminToken}` } });
+  const body = (await res.json()) as { data: { heap_used: number; external: number; gc: boolean } };
+  if (!body.data.gc) throw new Error('server was not started with --expose-gc');
+  return body.data.heap_used + body.data.external;
+}
+
 function rssKb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) : NaN;
@@ -82,7 +90,7 @@ interface ChildServer {
 
 async function startChildServer(env: Record<string, string>): Promise<ChildServer> {
   const port = await freePort();
-  const child: ChildProcess = spawn(process.execPath, [...(process.env.SYNC_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', 'apps/sync-api/src/main.ts'], {
+  const child: ChildProcess = spawn(process.execPath, ['--expose-gc', ...(process.env.SYNC_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', 'apps/sync-api/src/main.ts'], {
     cwd: REPO,
     env: { ...process.env, ...env, SYNC_API_PORT: String(port), SYNC_API_HOST: '127.0.0.1', LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -308,12 +316,13 @@ export async function benchSync(adminUrl: string, opts: { rows1M?: number; strea
   const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
   const open: LightStream[] = [];
   let server: ChildServer | null = null;
+  const adminToken = randomBytes(24).toString('hex');
   try {
     t = performance.now();
     server = await startChildServer({
       SOURCE_DATABASE_URL: db.url,
       STORAGE_DATABASE_URL: storageUrl,
-      ADMIN_TOKEN: randomBytes(24).toString('hex'),
+      ADMIN_TOKEN: adminToken,
       JWT_SECRET: jwtSecret,
       DEV_MODE: 'true',
       SYNC_RULES_PATH: rulesPath,
@@ -331,6 +340,7 @@ export async function benchSync(adminUrl: string, opts: { rows1M?: number; strea
     for (const s of warm) s.close();
     await sleep(3000);
     const rss0 = rssKb(server.pid);
+    const heap0 = await liveHeap(url, adminToken);
 
     // 2. N concurrent streams → first checkpoint_complete.
     const tokens = await Promise.all(Array.from({ length: streams }, (_, i) => token(`u-${i}`)));
@@ -366,12 +376,13 @@ export async function benchSync(adminUrl: string, opts: { rows1M?: number; strea
     // 4. Memory per idle stream.
     await sleep(5000);
     const rssN = rssKb(server.pid);
+    const heapN = await liveHeap(url, adminToken);
     const connected = okTimes.length;
     push({
-      name: 'server memory per idle stream ((RSS_N − RSS_0) / N)',
-      value: round((rssN - rss0) / Math.max(1, connected), 1),
+      name: 'server memory per idle stream (live JS heap + external after GC, (N − 0) / N)',
+      value: round((heapN - heap0) / 1024 / Math.max(1, connected), 1),
       unit: 'KB',
-      note: `RSS_0 ${round(rss0 / 1024, 1)} MB, RSS_${connected} ${round(rssN / 1024, 1)} MB; ${load()}`,
+      note: `heap+external ${round(heap0 / 2 ** 20, 1)} → ${round(heapN / 2 ** 20, 1)} MB with ${connected} idle streams; RSS ${round(rss0 / 1024, 1)} → ${round(rssN / 1024, 1)} MB (RSS is dominated by allocator state, not live data); ${load()}`,
     });
 
     // 3. Write → client latency across the connected streams.

@@ -1,5 +1,6 @@
 /** Health probes and Prometheus metrics. */
 import type { FastifyInstance } from 'fastify';
+import { checkAdminToken } from '../auth.ts';
 import type { Services } from '../services.ts';
 
 export function registerProbeRoutes(app: FastifyInstance, s: Services): void {
@@ -18,6 +19,21 @@ export function registerProbeRoutes(app: FastifyInstance, s: Services): void {
       checkpoint: serving?.opId.toString() ?? null,
       reason: !storage ? 'storage database unreachable' : serving === null && s.watcher ? 'no active sync rules with a checkpoint yet' : undefined,
     };
+  });
+
+  /**
+   * Process memory for operators and the memory benchmark. When node runs with --expose-gc, a
+   * full GC runs first so heap numbers are live data, not garbage.
+   */
+  app.get('/api/admin/v1/debug/memory', async (req) => {
+    checkAdminToken(req.headers.authorization, s.config.ADMIN_TOKEN);
+    const gc = (globalThis as { gc?: () => void }).gc;
+    if (gc) {
+      gc();
+      gc();
+    }
+    const m = process.memoryUsage();
+    return { data: { gc: Boolean(gc), rss: m.rss, heap_used: m.heapUsed, external: m.external, array_buffers: m.arrayBuffers, connections: s.connections.size } };
   });
 
   app.get('/metrics', async (_req, reply) => {
