@@ -81,7 +81,11 @@ describe('admin API access', () => {
     expect(current.status).toBe(200);
     expect(((await current.json()) as { data: { current: { id: number } } }).data.current.id).toBe(v1);
     const validate = await server.admin('/api/sync-rules/v1/validate', { method: 'POST', headers: { 'content-type': 'application/yaml' }, body: 'bucket_definitions: {a: {data: [nope]}}' });
-    expect(((await validate.json()) as { data: { valid: boolean } }).data.valid).toBe(false);
+    // Unwrapped like PowerSync's, with PowerSync-shaped errors (offsets) plus our positioned issues.
+    const result = (await validate.json()) as { valid: boolean; errors: Array<{ level: string; message: string }>; issues: Array<{ location?: { line: number } }> };
+    expect(result.valid).toBe(false);
+    expect(result.errors[0]?.level).toBe('fatal');
+    expect(result.issues[0]?.location?.line).toBe(1);
   });
 
   it('describes the REST API as OpenAPI 3.1', async () => {

@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ServiceError } from '@syncline/protocol';
-import { compileSyncRules, deployVersion, getLatestDeployed, getServingVersion, getVersionsInState, type SyncRulesVersion } from '@syncline/engine';
+import { compileSyncRules, toApiIssue, deployVersion, getLatestDeployed, getServingVersion, getVersionsInState, type SyncRulesVersion } from '@syncline/engine';
 import { checkAdminToken } from '../auth.ts';
 import type { Services } from '../services.ts';
 
@@ -37,9 +37,16 @@ export function versionJson(v: SyncRulesVersion | null) {
 export function registerSyncRulesRoutes(app: FastifyInstance, s: Services): void {
   const admin = async (req: FastifyRequest) => checkAdminToken(req.headers.authorization, s.config.ADMIN_TOKEN);
 
+  // PowerSync answers this route unwrapped (no `{data}`), so existing tooling reads `valid` directly.
   app.post('/api/sync-rules/v1/validate', { preHandler: admin }, async (req) => {
-    const { issues } = compileSyncRules(yamlFrom(req), { versionId: 0 });
-    return { data: { valid: !issues.some((i) => i.level === 'fatal'), errors: issues } };
+    const { rules, issues } = compileSyncRules(yamlFrom(req), { versionId: 0 });
+    return {
+      valid: !issues.some((i) => i.level === 'fatal'),
+      errors: issues.map(toApiIssue),
+      issues,
+      bucket_definitions: rules?.definitions.map((d) => ({ name: d.name, priority: d.priority })) ?? [],
+      source_tables: rules?.sourceTables().map((t) => `${t.schema}.${t.tablePattern}${t.isWildcard ? '%' : ''}`) ?? [],
+    };
   });
 
   app.post('/api/sync-rules/v1/deploy', { preHandler: admin }, async (req, reply) => {
