@@ -2,7 +2,7 @@
  * Client-facing sync endpoints: `POST /sync/stream` (NDJSON or BSON stream, optional gzip),
  * `GET /write-checkpoint2.json`, `POST /sync/checkpoint-request`.
  */
-import { Readable } from 'node:stream';
+import type { Writable } from 'node:stream';
 import { constants as zlibConstants, createGzip } from 'node:zlib';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ServiceError, streamingSyncRequestSchema, type StreamingSyncRequest, type SyncLine } from '@syncline/protocol';
@@ -130,10 +130,12 @@ async function openStream(s: Services, req: FastifyRequest, reply: FastifyReply,
     throw e;
   }
 
-  // Readable.from pulls one chunk at a time: a slow client applies backpressure to the generator.
-  // Lines of one checkpoint are coalesced into one write until a line the client acts on
-  // (a (partial) checkpoint complete, a keepalive) or FLUSH_BYTES: with many connections, one
-  // socket write per checkpoint instead of one per line.
+  // The response is written directly (no Readable/pipe layers): lines of one checkpoint are
+  // coalesced into one write until a line the client acts on ((partial) checkpoint complete,
+  // keepalive) or FLUSH_BYTES — with many connections, one socket write per checkpoint instead of
+  // one per line. Backpressure: when a write reports a full buffer, the next line is not pulled out
+  // of the generator until the sink drains (or the stream closes), so a slow client never makes
+  // the server buffer more than socket buffers and FLUSH_BYTES plus one line.
   let held: Buffer[] = [];
   let heldBytes = 0;
   const takeHeld = () => {
@@ -142,56 +144,84 @@ async function openStream(s: Services, req: FastifyRequest, reply: FastifyReply,
     heldBytes = 0;
     return out;
   };
-  const body = Readable.from(
-    (async function* () {
-      try {
-        for (let next = first; ; next = await generator.next()) {
-          if (next.done) {
-            reason = next.value;
-            if (heldBytes > 0) yield takeHeld();
-            return;
-          }
-          const line = next.value;
-          const chunk = encodeLine(line, format, rawData);
-          bytes += chunk.length;
-          lines++;
-          s.metrics.bytesSent += chunk.length;
-          held.push(chunk);
-          heldBytes += chunk.length;
-          if (heldBytes >= FLUSH_BYTES || !('data' in line || 'checkpoint' in line || 'checkpoint_diff' in line)) yield takeHeld();
-        }
-      } catch (e) {
-        if (heldBytes > 0) yield takeHeld();
-        reason = e instanceof ServiceError ? e.code : 'error';
-        if (!(e instanceof ServiceError)) log.error({ err: e }, 'sync stream failed');
-        else log.warn({ code: e.code }, e.message);
-        // Errors after the response started end the body; clients retry with backoff.
-        throw e;
-      }
-    })(),
-    { objectMode: false, highWaterMark: 16 * 1024 },
-  );
+  const res = reply.raw;
   const cleanup = () => {
     if (abort.signal.aborted && reason !== 'client_closed') return;
     abort.abort();
     void generator.return('closed').catch(() => {});
   };
   req.raw.on('close', cleanup);
-  reply.raw.on('close', () => {
+  res.on('error', () => {});
+  res.on('close', () => {
     cleanup();
     s.metrics.streamsClosed++;
     void s.connections.unregister(connectionId);
     log.info({ durationMs: Date.now() - started, lines, ops, bytes, reason, format, gzip }, 'sync stream closed');
   });
 
-  reply.header('Content-Type', format === 'bson' ? BSON_STREAM : NDJSON);
-  reply.header('X-Accel-Buffering', 'no');
-  reply.header('Cache-Control', 'no-store');
+  reply.hijack();
+  const headers: Record<string, string | number | string[]> = {};
+  for (const [k, v] of Object.entries(reply.getHeaders())) if (v !== undefined) headers[k] = v as string | number | string[];
+  headers['content-type'] = format === 'bson' ? BSON_STREAM : NDJSON;
+  headers['x-accel-buffering'] = 'no';
+  headers['cache-control'] = 'no-store';
+  if (gzip) headers['content-encoding'] = 'gzip';
+  res.writeHead(200, headers);
+  let sink: NodeJS.WritableStream & { destroyed: boolean; writableEnded: boolean; once: Writable['once']; off: Writable['off'] } = res;
   if (gzip) {
-    reply.header('Content-Encoding', 'gzip');
     const z = createGzip({ flush: zlibConstants.Z_SYNC_FLUSH, level: 6 });
-    body.on('error', (e) => z.destroy(e));
-    return reply.send(body.pipe(z));
+    z.on('error', () => res.destroy());
+    z.pipe(res);
+    sink = z;
   }
-  return reply.send(body);
+  const closed = () => res.destroyed || sink.destroyed;
+  const waitDrain = () =>
+    new Promise<void>((resolve) => {
+      const done = () => {
+        sink.off('drain', done);
+        sink.off('close', done);
+        res.off('close', done);
+        abort.signal.removeEventListener('abort', done);
+        resolve();
+      };
+      sink.once('drain', done);
+      sink.once('close', done);
+      res.once('close', done);
+      abort.signal.addEventListener('abort', done, { once: true });
+    });
+  const write = async (chunk: Buffer) => {
+    if (closed()) return;
+    if (!sink.write(chunk)) await waitDrain();
+  };
+
+  void (async () => {
+    try {
+      for (let next = first; ; next = await generator.next()) {
+        if (next.done) {
+          reason = next.value;
+          break;
+        }
+        const line = next.value;
+        const chunk = encodeLine(line, format, rawData);
+        bytes += chunk.length;
+        lines++;
+        s.metrics.bytesSent += chunk.length;
+        held.push(chunk);
+        heldBytes += chunk.length;
+        if (heldBytes >= FLUSH_BYTES || !('data' in line || 'checkpoint' in line || 'checkpoint_diff' in line)) {
+          await write(takeHeld());
+          if (closed()) break;
+        }
+      }
+      if (heldBytes > 0 && !closed()) sink.write(takeHeld());
+      if (!res.destroyed && !sink.writableEnded) sink.end();
+    } catch (e) {
+      reason = e instanceof ServiceError ? e.code : 'error';
+      if (!(e instanceof ServiceError)) log.error({ err: e }, 'sync stream failed');
+      else log.warn({ code: e.code }, e.message);
+      // Errors after the response started end the body abruptly; clients retry with backoff.
+      if (heldBytes > 0 && !closed()) sink.write(takeHeld(), () => res.destroy());
+      else res.destroy();
+    }
+  })();
 }
