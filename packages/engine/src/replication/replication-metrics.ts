@@ -11,12 +11,11 @@ export class ReplicationMetrics {
   /** Wall-clock time of the last storage flush that advanced a checkpoint. */
   lastCheckpointAt: number | null = null;
 
-  recordFlush(changes: number, ops: number, transactions: number, millis: number): void {
+  recordFlush(ops: number, transactions: number, millis: number): void {
     this.opsWritten += ops;
     this.transactions += transactions;
     this.flushes++;
     this.flushMillis += millis;
     if (transactions > 0) this.lastCheckpointAt = Date.now();
-    void changes;
   }
 }

@@ -110,7 +110,7 @@ export async function streamWal(o: WalStreamOptions): Promise<void> {
     const stats = await o.writer.flush(batch, lsn ? { lsn, transactions: txCount, oldestCommitTime: oldestCommit } : undefined, undefined, {
       reread: rereadRows,
     });
-    o.metrics.recordFlush(batch.length, stats.ops, lsn ? txCount : 0, performance.now() - started);
+    o.metrics.recordFlush(stats.ops, lsn ? txCount : 0, performance.now() - started);
     o.logger.debug({ changes: batch.length, ops: stats.ops, lsn, checkpoint: stats.checkpoint?.opId.toString() }, 'flush');
     if (lsn) {
       if (stats.activated) o.logger.info({ version: o.writer.versionId, checkpoint: stats.checkpoint?.opId.toString() }, 'version activated');

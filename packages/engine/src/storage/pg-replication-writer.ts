@@ -6,8 +6,7 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { evaluateRowChange, type PendingOp, type PendingParameterRow, type RawRow, type RowEvaluator, type RowState } from '../replication/row-ops.ts';
-import { normalizeLsn } from '../replication/lsn.ts';
-import { CHECKPOINT_CHANNEL } from './checkpoint-notify.ts';
+import { advanceCheckpoint, type CheckpointAdvance } from './pg-checkpoint.ts';
 import { copyRows } from './pg-copy.ts';
 
 /** One source-row change, in source order. row = null means delete. */
@@ -374,87 +373,9 @@ export class PgReplicationWriter {
     }
   }
 
-  /**
-   * Advances `(last_checkpoint, lsn)` when the version is consistent (snapshot done and past
-   * `no_checkpoint_before`); otherwise remembers the ops so the first allowed checkpoint covers
-   * them. The first checkpoint of a PROCESSING version activates it and stops the others.
-   */
-  async advanceCheckpoint(client: pg.PoolClient, lsnRaw: string): Promise<{ checkpoint: { opId: bigint; lsn: string } | null; activated: boolean }> {
-    const lsn = normalizeLsn(lsnRaw);
-    const { rows } = await client.query<{
-      state: string;
-      snapshot_done: boolean;
-      no_checkpoint_before: string | null;
-      last_checkpoint: string | null;
-      last_checkpoint_lsn: string | null;
-      keepalive_op: string | null;
-    }>(
-      `SELECT state, snapshot_done, no_checkpoint_before, last_checkpoint, last_checkpoint_lsn, keepalive_op
-         FROM syncline.sync_rules_versions WHERE id = $1 FOR UPDATE`,
-      [this.versionId],
-    );
-    const v = rows[0];
-    if (!v) throw new Error(`sync rules version ${this.versionId} disappeared`);
-    const persisted = this.lastOpId ?? 0n;
-    const keepaliveOp = v.keepalive_op ? BigInt(v.keepalive_op) : 0n;
-    const canCheckpoint =
-      v.snapshot_done &&
-      (v.no_checkpoint_before === null || lsn >= v.no_checkpoint_before) &&
-      (v.last_checkpoint_lsn === null || lsn >= v.last_checkpoint_lsn);
-    if (!canCheckpoint) {
-      const newKeepalive = persisted > keepaliveOp ? persisted : keepaliveOp;
-      await client.query(
-        `UPDATE syncline.sync_rules_versions SET keepalive_op = $2, last_keepalive_at = now(),
-                replicated_lsn = greatest(coalesce(replicated_lsn, ''), $3) WHERE id = $1`,
-        [this.versionId, newKeepalive === 0n ? null : newKeepalive.toString(), lsn],
-      );
-      return { checkpoint: null, activated: false };
-    }
-    let opId = v.last_checkpoint ? BigInt(v.last_checkpoint) : 0n;
-    if (persisted > opId) opId = persisted;
-    if (keepaliveOp > opId) opId = keepaliveOp;
-    const changed = opId.toString() !== (v.last_checkpoint ?? '') || lsn !== v.last_checkpoint_lsn;
-    let activated = false;
-    if (v.state === 'PROCESSING') {
-      await client.query(
-        `UPDATE syncline.sync_rules_versions SET state = 'STOPPED', stopped_at = now()
-          WHERE id <> $1 AND state IN ('ACTIVE', 'ERRORED')`,
-        [this.versionId],
-      );
-      activated = true;
-    }
-    await client.query(
-      `UPDATE syncline.sync_rules_versions SET last_checkpoint = $2, last_checkpoint_lsn = $3, keepalive_op = NULL,
-              last_checkpoint_at = CASE WHEN $4 THEN now() ELSE last_checkpoint_at END, last_keepalive_at = now(),
-              last_fatal_error = NULL, replicated_lsn = greatest(coalesce(replicated_lsn, ''), $3),
-              state = CASE WHEN state = 'PROCESSING' THEN 'ACTIVE' ELSE state END,
-              activated_at = CASE WHEN state = 'PROCESSING' THEN now() ELSE activated_at END
-        WHERE id = $1`,
-      [this.versionId, opId.toString(), lsn, changed],
-    );
-    if (changed || activated) {
-      await client.query('SELECT pg_notify($1, $2)', [
-        CHECKPOINT_CHANNEL,
-        JSON.stringify({ version: this.versionId, op_id: opId.toString(), lsn, activated }),
-      ]);
-    }
-    return { checkpoint: { opId, lsn }, activated };
-  }
-
-  /** Advances the checkpoint LSN without data (keepalive / idle database). */
-  async keepalive(lsn: string): Promise<{ checkpoint: { opId: bigint; lsn: string } | null; activated: boolean }> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
-      const r = await this.advanceCheckpoint(client, lsn);
-      await client.query('COMMIT');
-      return r;
-    } catch (e) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw e;
-    } finally {
-      client.release();
-    }
+  /** Advances the checkpoint to `lsn` if the version is consistent (see advanceCheckpoint). */
+  advanceCheckpoint(client: pg.PoolClient, lsn: string): Promise<CheckpointAdvance> {
+    return advanceCheckpoint(client, this.versionId, lsn, this.lastOpId ?? 0n);
   }
 
   /** Seeds the writer's op position after a restart. */
