@@ -23,12 +23,27 @@ interface Tracked {
   lastCheckpoint: bigint | null;
   dirty: boolean;
   abort: AbortController;
+  /** Settles when the row is in the table (or its insert failed). */
+  inserted: Promise<void>;
 }
+
+interface PendingInsert {
+  id: string;
+  info: ConnectionInfo;
+  resolve(): void;
+  reject(e: unknown): void;
+}
+
+/** Rows per INSERT statement when registrations are batched. */
+const MAX_INSERT_ROWS = 500;
 
 export class ConnectionRegistry {
   readonly processId = randomUUID();
   private readonly open = new Map<string, Tracked>();
   private timer: NodeJS.Timeout | null = null;
+  private pendingInserts: PendingInsert[] = [];
+  private inserting = false;
+  private insertScheduled = false;
 
   constructor(
     private readonly db: pg.Pool,
@@ -52,13 +67,63 @@ export class ConnectionRegistry {
   }
 
   async register(info: ConnectionInfo, abort: AbortController): Promise<string> {
-    const id = randomUUID();
-    this.open.set(id, { info, bucketCount: 0, opsSent: 0, bytesSent: 0, lastCheckpoint: null, dirty: false, abort });
-    await this.db.query(
-      `INSERT INTO syncline.connections (id, process_id, version_id, user_id, client_id, user_agent, transport) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-      [id, this.processId, info.versionId, info.userId, info.clientId, info.userAgent?.slice(0, 300) ?? null, info.transport],
-    );
+    const { id, inserted } = this.registerBatched(info, abort);
+    await inserted;
     return id;
+  }
+
+  /**
+   * Tracks the connection now and inserts its row in the background: registrations that arrive
+   * while an insert runs (a connection storm) share one multi-row INSERT, so N connections cost
+   * a handful of statements instead of N round trips. The caller awaits `inserted` (in parallel
+   * with its own work) before treating the connection as open.
+   */
+  registerBatched(info: ConnectionInfo, abort: AbortController): { id: string; inserted: Promise<void> } {
+    const id = randomUUID();
+    const inserted = new Promise<void>((resolve, reject) => this.pendingInserts.push({ id, info, resolve, reject }));
+    inserted.catch(() => {});
+    this.open.set(id, { info, bucketCount: 0, opsSent: 0, bytesSent: 0, lastCheckpoint: null, dirty: false, abort, inserted });
+    this.scheduleInsert();
+    return { id, inserted };
+  }
+
+  private scheduleInsert(): void {
+    if (this.inserting || this.insertScheduled || this.pendingInserts.length === 0) return;
+    this.insertScheduled = true;
+    setImmediate(() => {
+      this.insertScheduled = false;
+      void this.insertPending();
+    });
+  }
+
+  private async insertPending(): Promise<void> {
+    if (this.inserting) return;
+    this.inserting = true;
+    try {
+      while (this.pendingInserts.length > 0) {
+        const batch = this.pendingInserts.splice(0, MAX_INSERT_ROWS);
+        try {
+          await this.db.query(
+            `INSERT INTO syncline.connections (id, process_id, version_id, user_id, client_id, user_agent, transport)
+             SELECT u.id, $1, u.v, u.u, u.c, u.a, u.t FROM unnest($2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[]) AS u(id, v, u, c, a, t)`,
+            [
+              this.processId,
+              batch.map((p) => p.id),
+              batch.map((p) => p.info.versionId),
+              batch.map((p) => p.info.userId),
+              batch.map((p) => p.info.clientId),
+              batch.map((p) => p.info.userAgent?.slice(0, 300) ?? null),
+              batch.map((p) => p.info.transport),
+            ],
+          );
+          for (const p of batch) p.resolve();
+        } catch (e) {
+          for (const p of batch) p.reject(e);
+        }
+      }
+    } finally {
+      this.inserting = false;
+    }
   }
 
   update(id: string, p: { bucketCount?: number; opsSent?: number; bytesSent?: number; lastCheckpoint?: bigint }): void {
@@ -72,7 +137,10 @@ export class ConnectionRegistry {
   }
 
   async unregister(id: string): Promise<void> {
+    const t = this.open.get(id);
     this.open.delete(id);
+    // A row still being inserted is deleted after its insert (never left behind).
+    if (t) await t.inserted.catch(() => {});
     await this.db.query('DELETE FROM syncline.connections WHERE id = $1', [id]).catch(() => {});
   }
 

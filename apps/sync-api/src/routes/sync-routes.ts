@@ -88,7 +88,8 @@ async function openStream(s: Services, req: FastifyRequest, reply: FastifyReply,
   const rawData = format === 'bson' || request.raw_data === true;
   const abort = new AbortController();
   const userAgent = String(req.headers['x-user-agent'] ?? req.headers['user-agent'] ?? '');
-  const connectionId = await s.connections.register(
+  // The registry row is inserted (batched with other connections) while the first line is computed.
+  const { id: connectionId, inserted } = s.connections.registerBatched(
     { userId: token.userId, clientId: request.client_id ?? null, userAgent, transport: 'http', versionId: serving.version.id },
     abort,
   );
@@ -123,8 +124,10 @@ async function openStream(s: Services, req: FastifyRequest, reply: FastifyReply,
   let first: IteratorResult<SyncLine, string>;
   try {
     first = await generator.next();
+    await inserted;
   } catch (e) {
     abort.abort();
+    void generator.return('closed').catch(() => {});
     await s.connections.unregister(connectionId);
     s.metrics.streamsClosed++;
     throw e;

@@ -116,6 +116,7 @@ export class CheckpointWatcher {
       next: (timeoutMs, signal) => s.next(timeoutMs, signal),
       [Symbol.asyncDispose]: async () => {
         remove();
+        s.close();
       },
     };
   }
@@ -219,6 +220,13 @@ class Subscriber {
   private pending: WatcherEvent | null = null;
   private waiter: ((e: WatcherEvent | 'timeout' | null) => void) | null = null;
   private closed = false;
+  /** The connection's abort signal, listened to once (not once per wait: fan-out is hot). */
+  private signal: AbortSignal | null = null;
+  private readonly onAbort = () => {
+    const w = this.waiter;
+    this.waiter = null;
+    w?.(null);
+  };
 
   push(e: WatcherEvent): void {
     if (this.closed) return;
@@ -234,6 +242,8 @@ class Subscriber {
 
   close(): void {
     this.closed = true;
+    this.signal?.removeEventListener('abort', this.onAbort);
+    this.signal = null;
     this.waiter?.(null);
     this.waiter = null;
   }
@@ -245,20 +255,18 @@ class Subscriber {
       return Promise.resolve(p);
     }
     if (this.closed || signal?.aborted) return Promise.resolve(null);
+    if (signal && signal !== this.signal) {
+      this.signal?.removeEventListener('abort', this.onAbort);
+      this.signal = signal;
+      signal.addEventListener('abort', this.onAbort, { once: true });
+    }
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.waiter = null;
         resolve('timeout');
       }, timeoutMs);
-      const onAbort = () => {
-        clearTimeout(timer);
-        this.waiter = null;
-        resolve(null);
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
       this.waiter = (e) => {
         clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
         resolve(e);
       };
     });
