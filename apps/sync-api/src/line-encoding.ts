@@ -26,18 +26,52 @@ export function negotiateFormat(accept: string | undefined): StreamFormat {
 
 export function encodeLine(line: SyncLine, format: StreamFormat, rawData: boolean): Buffer {
   if (format === 'bson') return Buffer.from(serialize(line as unknown as Record<string, unknown>));
-  if (!rawData && 'data' in line) return Buffer.from(legacyDataLine(line) + '\n');
+  if ('data' in line) {
+    if (!rawData) return Buffer.from(dataLine(line.data, legacyOpsText, legacyOps) + '\n');
+    if (isPlainDataLine(line)) return Buffer.from(dataLine(line.data, rawOpsText, rawOps) + '\n');
+  }
   return Buffer.from(JSON.stringify(line) + '\n');
 }
 
-/** Legacy NDJSON data line: `data` embedded as JSON (already lossless text), checksum as integer. */
-function legacyDataLine(line: Extract<SyncLine, { data: unknown }>): string {
+type DataLine = Extract<SyncLine, { data: unknown }>;
+type WireOps = DataLine['data']['data'];
+
+/**
+ * Encoded ops per ops array: the sync generator hands every connection at the same position the
+ * same array (shared op pages), so a checkpoint's data line is encoded once, not once per stream.
+ */
+const rawOpsText = new WeakMap<WireOps, string>();
+const legacyOpsText = new WeakMap<WireOps, string>();
+
+function dataLine(d: DataLine['data'], cache: WeakMap<WireOps, string>, encode: (ops: WireOps) => string): string {
+  let ops = cache.get(d.data);
+  if (ops === undefined) {
+    ops = encode(d.data);
+    cache.set(d.data, ops);
+  }
+  return `{"data":{"bucket":${JSON.stringify(d.bucket)},"after":${JSON.stringify(d.after)},"next_after":${JSON.stringify(d.next_after)},"has_more":${d.has_more},"data":${ops}}}`;
+}
+
+const DATA_KEYS = ['bucket', 'after', 'next_after', 'has_more', 'data'];
+/** True when JSON.stringify(line) is exactly what dataLine builds (same keys, same order). */
+function isPlainDataLine(line: DataLine): boolean {
+  if (Object.keys(line).length !== 1) return false;
+  const keys = Object.keys(line.data);
+  if (keys.length !== DATA_KEYS.length) return false;
+  for (let i = 0; i < keys.length; i++) if (keys[i] !== DATA_KEYS[i]) return false;
   const d = line.data;
-  const ops = d.data.map((op) => {
+  return typeof d.bucket === 'string' && typeof d.after === 'string' && typeof d.next_after === 'string' && typeof d.has_more === 'boolean' && Array.isArray(d.data);
+}
+
+const rawOps = (ops: WireOps) => JSON.stringify(ops);
+
+/** Legacy NDJSON ops: `data` embedded as JSON (already lossless text), checksum as integer. */
+function legacyOps(ops: WireOps): string {
+  const parts = ops.map((op) => {
     const { data, ...rest } = op;
     const head = JSON.stringify(rest);
     if (data === undefined) return head;
     return `${head.slice(0, -1)},"data":${data === null ? 'null' : data}}`;
   });
-  return `{"data":{"bucket":${JSON.stringify(d.bucket)},"after":${JSON.stringify(d.after)},"next_after":${JSON.stringify(d.next_after)},"has_more":${d.has_more},"data":[${ops.join(',')}]}}`;
+  return `[${parts.join(',')}]`;
 }

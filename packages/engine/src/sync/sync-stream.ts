@@ -233,7 +233,7 @@ export async function* streamSyncLines(ctx: SyncStreamContext): AsyncGenerator<S
                 after: after.toString(),
                 next_after: last.opId.toString(),
                 has_more: ci < chunks.length - 1 || r.hasMore,
-                data: chunk.map(toWireOp),
+                data: wireOps(chunk),
               },
             };
             for (const op of chunk) if (op.targetOp !== null && op.targetOp > cp.opId) invalidated = true;
@@ -299,6 +299,21 @@ function* chunkOps(ops: StoredOp[], maxBytes: number): Generator<StoredOp[]> {
   }
   if (start === 0) yield ops;
   else if (start < ops.length) yield ops.slice(start);
+}
+
+/**
+ * Wire ops of a chunk. Pages come from the shared op-page cache, so every connection at the same
+ * position gets the same chunk array and now the same wire array too, which lets the transport
+ * encode the ops of a data line once for all of them.
+ */
+const wireCache = new WeakMap<StoredOp[], OplogEntryLine[]>();
+function wireOps(chunk: StoredOp[]): OplogEntryLine[] {
+  let out = wireCache.get(chunk);
+  if (!out) {
+    out = chunk.map(toWireOp);
+    wireCache.set(chunk, out);
+  }
+  return out;
 }
 
 function toWireOp(op: StoredOp): OplogEntryLine {
