@@ -1,15 +1,5 @@
-import { createServer } from 'node:net';
-
-/** Asks the OS for a free TCP port on loopback. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
+/** A free TCP port on loopback (the shared implementation from @syncline/test-utils). */
+export async function freePort(): Promise<number> {
+  const { freePort: fromTestUtils } = await import('@syncline/test-utils');
+  return fromTestUtils();
 }

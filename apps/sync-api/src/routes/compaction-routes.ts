@@ -10,7 +10,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { ServiceError } from '@syncline/protocol';
-import { CompactionError, defragmentBucket, getFragmentationReport, getServingVersion, runCompaction, type BucketCompactionStats, type CompactionRunReport } from '@syncline/engine';
+import { CompactionError, compactionToServiceError, defragmentBucket, getFragmentationReport, getServingVersion, runCompaction, type BucketCompactionStats, type CompactionRunReport } from '@syncline/engine';
 import { checkAdminToken } from '../auth.ts';
 import type { Services } from '../services.ts';
 import { parseBody } from './sync-routes.ts';
@@ -21,21 +21,6 @@ const CompactBody = z
 const DefragmentBody = z.object({ bucket: z.string().min(1).max(1000).describe('Bucket id in the serving version') }).strict();
 const FragmentationQuery = z.object({ limit: z.coerce.number().int().min(1).max(1000).default(50).describe('Rows per ranking') });
 
-function toServiceError(e: unknown): unknown {
-  if (!(e instanceof CompactionError)) return e;
-  switch (e.code) {
-    case 'COMPACTION_BUSY':
-    case 'VERSION_NOT_ACTIVE':
-    case 'CONCURRENT_MODIFICATION':
-      return new ServiceError('CONFLICT', e.message);
-    case 'BUCKET_NOT_FOUND':
-      return new ServiceError('NOT_FOUND', e.message);
-    case 'NO_ACTIVE_VERSION':
-      return new ServiceError('NO_SYNC_RULES', e.message);
-    case 'COMPACTION_ABORTED':
-      return new ServiceError('SHUTTING_DOWN', e.message);
-  }
-}
 
 const statsJson = (b: BucketCompactionStats) => ({
   bucket: b.bucket,
@@ -63,7 +48,7 @@ export function registerCompactionRoutes(app: FastifyInstance, s: Services): voi
       req.log.info({ version: report.versionId, buckets: report.buckets.length }, 'compaction requested');
       return { data: runJson(report) };
     } catch (e) {
-      throw toServiceError(e);
+      throw compactionToServiceError(e);
     }
   });
 
@@ -89,7 +74,7 @@ export function registerCompactionRoutes(app: FastifyInstance, s: Services): voi
         },
       };
     } catch (e) {
-      throw toServiceError(e);
+      throw compactionToServiceError(e);
     }
   });
 

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { ServiceError } from '@syncline/protocol';
 import {
   CompactionError,
+  compactionToServiceError,
   defragmentBucket,
   getFragmentationReport,
   getServingVersion,
@@ -21,28 +22,12 @@ import { adminProcedure, createTRPCRouter } from '../trpc.ts';
 
 const bucketName = z.string().min(1).max(1000);
 
-/** Compaction failures as the ServiceErrors every admin surface renders. */
-function toServiceError(e: unknown): unknown {
-  if (!(e instanceof CompactionError)) return e;
-  switch (e.code) {
-    case 'COMPACTION_BUSY':
-    case 'VERSION_NOT_ACTIVE':
-    case 'CONCURRENT_MODIFICATION':
-      return new ServiceError('CONFLICT', e.message);
-    case 'BUCKET_NOT_FOUND':
-      return new ServiceError('NOT_FOUND', e.message);
-    case 'NO_ACTIVE_VERSION':
-      return new ServiceError('NO_SYNC_RULES', e.message);
-    case 'COMPACTION_ABORTED':
-      return new ServiceError('SHUTTING_DOWN', e.message);
-  }
-}
 
 async function mapped<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (e) {
-    throw toServiceError(e);
+    throw compactionToServiceError(e);
   }
 }
 
