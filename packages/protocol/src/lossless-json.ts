@@ -109,18 +109,8 @@ export function stringifyLosslessJson(value: LosslessJsonValue): string {
 function write(value: LosslessJsonValue | undefined, depth: number): string | undefined {
   if (depth > 1000) throw new RangeError('JSON value nested too deeply');
   if (value === undefined) return undefined;
-  if (value === null) return 'null';
-  switch (typeof value) {
-    case 'string':
-      return quoteJsonString(value);
-    case 'bigint':
-      return value.toString();
-    case 'number':
-      return stringifyReal(value);
-    case 'boolean':
-      return value ? 'true' : 'false';
-  }
-  if (value instanceof Uint8Array) return undefined;
+  if (typeof value === 'boolean') return value ? 'true' : 'false';
+  if (value === null || typeof value !== 'object' || value instanceof Uint8Array) return stringifySqliteValue(value);
   if (Array.isArray(value)) {
     return '[' + value.map((v) => write(v, depth + 1) ?? 'null').join(',') + ']';
   }

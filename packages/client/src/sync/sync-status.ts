@@ -2,7 +2,7 @@
  * The public sync status: a plain immutable snapshot, replaced (never mutated) on every change.
  *
  * @example
- * db.onStatusChanged((s) => console.log(s.connected, s.downloadProgress?.downloadedFraction));
+ * db.onStatusChanged((s) => renderBadge(s.connected, s.downloadProgress?.downloadedFraction));
  * if (statusForPriority(db.currentStatus, 1).hasSynced) { … }
  */
 import { FULL_SYNC_PRIORITY } from '../schema/internal-schema.ts';
