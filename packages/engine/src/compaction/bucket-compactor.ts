@@ -8,8 +8,10 @@
  */
 import type pg from 'pg';
 import { CompactionError } from './compaction-errors.ts';
-import { MOVE, newMoveState, planClear, planMoves, type MoveState, type PlannedMove } from './compaction-plan.ts';
-import { assertVersionServed, inTransaction, SCAN_COLUMNS, throwIfAborted, toScanOp, type ScanRow } from './compaction-storage.ts';
+import { recordBucketCompacted, replaceWithClear, rewriteAsMoves, scanOpsAscending, scanPutRemoveDescending } from '../storage/pg-compaction.ts';
+import { inTransaction } from '../storage/pg-transaction.ts';
+import { newMoveState, planClear, planMoves, type MoveState, type PlannedMove } from './compaction-plan.ts';
+import { assertVersionServed, throwIfAborted } from './compaction-storage.ts';
 
 export interface CompactBucketOptions {
   /** Ops read per scan query (default 5000). */
@@ -83,16 +85,10 @@ async function movePartition(
   let pending: PlannedMove[] = [];
   for (;;) {
     throwIfAborted(opts.signal);
-    const { rows } = await pool.query<ScanRow>(
-      `SELECT ${SCAN_COLUMNS} FROM syncline.bucket_data
-        WHERE version_id = $1 AND bucket = $2 AND op_id < $3 AND op IN (1, 2)
-        ORDER BY op_id DESC LIMIT $4`,
-      [versionId, bucket, cursor.toString(), scanBatch],
-    );
-    stats.scanned += rows.length;
-    const ops = rows.map(toScanOp);
+    const ops = await scanPutRemoveDescending(pool, versionId, bucket, cursor, scanBatch);
+    stats.scanned += ops.length;
     pending = pending.concat(planMoves(ops, state));
-    const done = rows.length < scanBatch;
+    const done = ops.length < scanBatch;
     while (pending.length >= moveBatch || (done && pending.length > 0)) {
       const batch = pending.slice(0, moveBatch);
       pending = pending.slice(moveBatch);
@@ -108,20 +104,11 @@ async function movePartition(
 async function applyMoves(pool: pg.Pool, versionId: number, bucket: string, moves: PlannedMove[], stats: BucketCompactionStats): Promise<void> {
   const bytes = moves.reduce((n, m) => n + m.bytes, 0);
   await inTransaction(pool, async (client) => {
-    const r = await client.query(
-      `UPDATE syncline.bucket_data d SET op = ${MOVE}, table_name = NULL, row_id = NULL, source_table = NULL, source_key = NULL,
-              data = NULL, target_op = u.t
-         FROM unnest($3::bigint[], $4::bigint[]) AS u(id, t)
-        WHERE d.version_id = $1 AND d.bucket = $2 AND d.op_id = u.id AND d.op IN (1, 2)`,
-      [versionId, bucket, moves.map((m) => m.opId.toString()), moves.map((m) => m.targetOp.toString())],
-    );
-    if (r.rowCount !== moves.length) {
-      throw new CompactionError('CONCURRENT_MODIFICATION', `bucket ${bucket}: ${moves.length} MOVE rewrites planned, ${r.rowCount ?? 0} ops still matched`);
+    const matched = await rewriteAsMoves(client, versionId, bucket, moves);
+    if (matched !== moves.length) {
+      throw new CompactionError('CONCURRENT_MODIFICATION', `bucket ${bucket}: ${moves.length} MOVE rewrites planned, ${matched} ops still matched`);
     }
-    await client.query(
-      `UPDATE syncline.bucket_state SET bytes = greatest(0, bytes - $3), compacted_at = now() WHERE version_id = $1 AND bucket = $2`,
-      [versionId, bucket, bytes],
-    );
+    await recordBucketCompacted(client, versionId, bucket, 0, bytes);
     await assertVersionServed(client, versionId);
   });
   stats.moved += moves.length;
@@ -135,35 +122,17 @@ async function clearPass(pool: pg.Pool, versionId: number, bucket: string, upTo:
   let from = 0n;
   for (;;) {
     throwIfAborted(opts.signal);
-    const { rows } = await pool.query<ScanRow>(
-      `SELECT ${SCAN_COLUMNS} FROM syncline.bucket_data
-        WHERE version_id = $1 AND bucket = $2 AND op_id >= $3 AND op_id <= $4
-        ORDER BY op_id LIMIT $5`,
-      [versionId, bucket, from.toString(), upTo.toString(), clearBatch],
-    );
-    stats.scanned += rows.length;
-    const plan = planClear(rows.map(toScanOp), clearBatch);
+    const ops = await scanOpsAscending(pool, versionId, bucket, from, upTo, clearBatch);
+    stats.scanned += ops.length;
+    const plan = planClear(ops, clearBatch);
     if (!plan) return;
     const deleted = plan.replaced.slice(0, -1);
     await inTransaction(pool, async (client) => {
-      const d = await client.query(
-        'DELETE FROM syncline.bucket_data WHERE version_id = $1 AND bucket = $2 AND op_id = ANY($3::bigint[]) AND op <> 1',
-        [versionId, bucket, deleted.map(String)],
-      );
-      const u = await client.query(
-        `UPDATE syncline.bucket_data SET op = 4, checksum = $4, target_op = $5, table_name = NULL, row_id = NULL,
-                source_table = NULL, source_key = NULL, data = NULL
-          WHERE version_id = $1 AND bucket = $2 AND op_id = $3 AND op <> 1`,
-        [versionId, bucket, plan.clearOpId.toString(), plan.checksum, plan.targetOp?.toString() ?? null],
-      );
-      if (d.rowCount !== deleted.length || u.rowCount !== 1) {
+      const r = await replaceWithClear(client, versionId, bucket, deleted, { opId: plan.clearOpId, checksum: plan.checksum, targetOp: plan.targetOp });
+      if (r.deleted !== deleted.length || r.cleared !== 1) {
         throw new CompactionError('CONCURRENT_MODIFICATION', `bucket ${bucket}: CLEAR of ${plan.replaced.length} ops no longer matches storage`);
       }
-      await client.query(
-        `UPDATE syncline.bucket_state SET op_count = op_count - $3, bytes = greatest(0, bytes - $4), compacted_at = now()
-          WHERE version_id = $1 AND bucket = $2`,
-        [versionId, bucket, deleted.length, plan.bytes],
-      );
+      await recordBucketCompacted(client, versionId, bucket, deleted.length, plan.bytes);
       await assertVersionServed(client, versionId);
     });
     stats.removed += deleted.length;

@@ -3,29 +3,11 @@
  * leading run of non-PUT ops collapses into one CLEAR. No I/O; the storage shell feeds it batches.
  */
 import { addChecksums } from '@syncline/protocol';
+import { OP, type ScanOp } from '../storage/storage-types.ts';
 
-export const U32 = 4294967296;
+export type { ScanOp };
 
-/** Op codes as stored (mirrors storage OP; duplicated here to keep this file dependency-free). */
-export const PUT = 1;
-export const REMOVE = 2;
-export const MOVE = 3;
-export const CLEAR = 4;
-
-/** One stored op as the compactor scans it (no row data, only its length). */
-export interface ScanOp {
-  opId: bigint;
-  op: number;
-  tableName: string | null;
-  rowId: string | null;
-  sourceTable: number | null;
-  sourceKey: string | null;
-  checksum: number;
-  /** Length of `data` (0 when null): what bucket_state.bytes counts. */
-  bytes: number;
-  targetOp: bigint | null;
-}
-
+const { PUT, REMOVE } = OP;
 
 /** Row identity inside a bucket: output table, row id and source row. */
 export function rowKey(op: Pick<ScanOp, 'tableName' | 'rowId' | 'sourceTable' | 'sourceKey'>): string {

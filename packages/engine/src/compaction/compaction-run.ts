@@ -6,6 +6,8 @@
 import type pg from 'pg';
 import { compactBucket, type BucketCompactionStats, type CompactBucketOptions } from './bucket-compactor.ts';
 import { CompactionError } from './compaction-errors.ts';
+import { listCompactionCandidates } from '../storage/pg-compaction.ts';
+import { getServingVersion, getVersion } from '../storage/pg-versions.ts';
 import { withCompactionLock } from './compaction-storage.ts';
 import { compactParameterIndex, type ParameterCompactionStats } from './parameter-compactor.ts';
 
@@ -39,16 +41,12 @@ export interface CompactionRunReport {
 /** Runs one compaction of the serving (or given) version. Throws COMPACTION_BUSY if one is running. */
 export async function runCompaction(pool: pg.Pool, opts: CompactionRunOptions = {}): Promise<CompactionRunReport> {
   const started = Date.now();
-  const { rows } = await pool.query<{ id: number; last_checkpoint: string | null }>(
-    opts.versionId === undefined
-      ? `SELECT id, last_checkpoint FROM syncline.sync_rules_versions WHERE state IN ('ACTIVE', 'ERRORED') ORDER BY id DESC LIMIT 1`
-      : `SELECT id, last_checkpoint FROM syncline.sync_rules_versions WHERE id = $1 AND state IN ('ACTIVE', 'ERRORED')`,
-    opts.versionId === undefined ? [] : [opts.versionId],
-  );
-  const v = rows[0];
-  if (!v || v.last_checkpoint === null) throw new CompactionError('NO_ACTIVE_VERSION', 'No served sync-rules version with a checkpoint: nothing to compact yet.');
+  const v = opts.versionId === undefined ? await getServingVersion(pool) : await getVersion(pool, opts.versionId);
+  if (!v || (v.state !== 'ACTIVE' && v.state !== 'ERRORED') || v.lastCheckpoint === null) {
+    throw new CompactionError('NO_ACTIVE_VERSION', 'No served sync-rules version with a checkpoint: nothing to compact yet.');
+  }
   const versionId = v.id;
-  const upTo = BigInt(v.last_checkpoint);
+  const upTo = v.lastCheckpoint;
   return withCompactionLock(pool, versionId, async () => {
     const picked = await pickBuckets(pool, versionId, opts);
     const report: CompactionRunReport = { versionId, checkpoint: upTo.toString(), buckets: [], lastOps: new Map(), parameters: null, durationMs: 0 };
@@ -66,19 +64,10 @@ export async function runCompaction(pool: pg.Pool, opts: CompactionRunOptions = 
   });
 }
 
-async function pickBuckets(pool: pg.Pool, versionId: number, opts: CompactionRunOptions): Promise<Array<{ bucket: string; lastOp: bigint }>> {
-  if (opts.buckets) {
-    const { rows } = await pool.query<{ bucket: string; last_op: string }>(
-      'SELECT bucket, last_op FROM syncline.bucket_state WHERE version_id = $1 AND bucket = ANY($2) ORDER BY bucket',
-      [versionId, opts.buckets],
-    );
-    return rows.map((r) => ({ bucket: r.bucket, lastOp: BigInt(r.last_op) }));
-  }
-  const { rows } = await pool.query<{ bucket: string; last_op: string }>(
-    `SELECT bucket, last_op FROM syncline.bucket_state
-      WHERE version_id = $1 AND op_count >= $2 AND op_count > $3 * greatest(live_rows, 1)
-      ORDER BY op_count - live_rows DESC LIMIT $4`,
-    [versionId, opts.minOps ?? 100, opts.minRatio ?? 2, opts.maxBuckets ?? 10_000],
+function pickBuckets(pool: pg.Pool, versionId: number, opts: CompactionRunOptions): Promise<Array<{ bucket: string; lastOp: bigint }>> {
+  return listCompactionCandidates(
+    pool,
+    versionId,
+    opts.buckets ? { buckets: opts.buckets } : { minOps: opts.minOps ?? 100, minRatio: opts.minRatio ?? 2, limit: opts.maxBuckets ?? 10_000 },
   );
-  return rows.map((r) => ({ bucket: r.bucket, lastOp: BigInt(r.last_op) }));
 }

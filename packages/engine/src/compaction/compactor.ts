@@ -11,6 +11,7 @@
  */
 import type pg from 'pg';
 import type { Logger } from 'pino';
+import { getServingVersion } from '../storage/pg-versions.ts';
 import { CompactionError } from './compaction-errors.ts';
 import { runCompaction, type CompactionRunOptions, type CompactionRunReport } from './compaction-run.ts';
 import { defragmentBucket, type DefragmentOptions, type DefragmentResult } from './defragment.ts';
@@ -86,11 +87,9 @@ export class Compactor {
   /** Operator action: re-emit a bucket's live rows so compaction can clear the rest. */
   defragment(bucket: string, opts: DefragmentOptions = {}): Promise<DefragmentResult> {
     return this.exclusive(async () => {
-      const { rows } = await this.o.storage.query<{ id: number }>(
-        `SELECT id FROM syncline.sync_rules_versions WHERE state IN ('ACTIVE', 'ERRORED') ORDER BY id DESC LIMIT 1`,
-      );
-      if (!rows[0]) throw new CompactionError('NO_ACTIVE_VERSION', 'No served sync-rules version: nothing to defragment.');
-      return defragmentBucket(this.o.storage, rows[0].id, bucket, { ...opts, signal: this.abort.signal });
+      const v = await getServingVersion(this.o.storage);
+      if (!v) throw new CompactionError('NO_ACTIVE_VERSION', 'No served sync-rules version: nothing to defragment.');
+      return defragmentBucket(this.o.storage, v.id, bucket, { ...opts, signal: this.abort.signal });
     });
   }
 
@@ -144,12 +143,9 @@ export class Compactor {
 
   private async sampleCheckpoint(): Promise<void> {
     try {
-      const { rows } = await this.o.storage.query<{ id: number; last_checkpoint: string | null }>(
-        `SELECT id, last_checkpoint FROM syncline.sync_rules_versions WHERE state IN ('ACTIVE', 'ERRORED') ORDER BY id DESC LIMIT 1`,
-      );
-      const r = rows[0];
-      if (!r || r.last_checkpoint === null) return;
-      this.checkpoints.push({ at: Date.now(), versionId: r.id, opId: BigInt(r.last_checkpoint) });
+      const v = await getServingVersion(this.o.storage);
+      if (!v || v.lastCheckpoint === null) return;
+      this.checkpoints.push({ at: Date.now(), versionId: v.id, opId: v.lastCheckpoint });
       const keepMs = (this.o.parameterHorizonMs ?? 300_000) * 2 + 120_000;
       while (this.checkpoints.length > 2 && Date.now() - this.checkpoints[0]!.at > keepMs) this.checkpoints.shift();
     } catch {

@@ -5,6 +5,5 @@ export * from './bucket-compactor.ts';
 export * from './parameter-compactor.ts';
 export * from './compaction-run.ts';
 export * from './defragment.ts';
-export * from './fragmentation.ts';
 export * from './compactor.ts';
 export { withCompactionLock } from './compaction-storage.ts';

@@ -10,7 +10,9 @@
  * that no connection still resolves below it (Compactor: a checkpoint seen a while ago).
  */
 import type pg from 'pg';
-import { assertVersionServed, inTransaction, throwIfAborted } from './compaction-storage.ts';
+import { deleteSupersededParameters, nextParameterRange } from '../storage/pg-compaction.ts';
+import { inTransaction } from '../storage/pg-transaction.ts';
+import { assertVersionServed, throwIfAborted } from './compaction-storage.ts';
 
 export interface ParameterCompactionStats {
   scanned: number;
@@ -28,28 +30,15 @@ export async function compactParameterIndex(
   let lo = 0n;
   for (;;) {
     throwIfAborted(opts.signal);
-    const { rows } = await pool.query<{ hi: string | null; n: string }>(
-      `SELECT max(id)::text AS hi, count(*)::text AS n FROM (
-         SELECT id FROM syncline.bucket_parameters WHERE version_id = $1 AND id > $2 AND id <= $3 ORDER BY id LIMIT $4) r`,
-      [versionId, lo.toString(), horizon.toString(), batch],
-    );
-    const hi = rows[0]?.hi;
-    if (!hi) return stats;
-    stats.scanned += Number(rows[0]!.n);
+    const range = await nextParameterRange(pool, versionId, lo, horizon, batch);
+    if (!range) return stats;
+    stats.scanned += range.count;
     const deleted = await inTransaction(pool, async (client) => {
-      const r = await client.query(
-        `DELETE FROM syncline.bucket_parameters p
-          WHERE p.version_id = $1 AND p.id > $2 AND p.id <= $3
-            AND (p.bucket_parameters = '[]' OR EXISTS (
-                  SELECT 1 FROM syncline.bucket_parameters n
-                   WHERE n.version_id = p.version_id AND n.lookup = p.lookup AND n.id > p.id AND n.id <= $4
-                     AND n.source_table = p.source_table AND n.source_key = p.source_key))`,
-        [versionId, lo.toString(), hi, horizon.toString()],
-      );
+      const n = await deleteSupersededParameters(client, versionId, lo, range.hi, horizon);
       await assertVersionServed(client, versionId);
-      return r.rowCount ?? 0;
+      return n;
     });
     stats.deleted += deleted;
-    lo = BigInt(hi);
+    lo = range.hi;
   }
 }

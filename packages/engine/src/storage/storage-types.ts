@@ -47,6 +47,20 @@ export interface StoredOp {
   targetOp: bigint | null;
 }
 
+/** One stored op as compaction scans it (no row data, only its length). */
+export interface ScanOp {
+  opId: bigint;
+  op: number;
+  tableName: string | null;
+  rowId: string | null;
+  sourceTable: number | null;
+  sourceKey: string | null;
+  checksum: number;
+  /** Length of `data` (0 when null): what bucket_state.bytes counts. */
+  bytes: number;
+  targetOp: bigint | null;
+}
+
 export interface BucketChecksum {
   bucket: string;
   /** Unsigned 32-bit sum of all ops ≤ the checkpoint. */

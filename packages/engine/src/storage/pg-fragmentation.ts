@@ -1,9 +1,10 @@
 /**
  * Fragmentation report for operators and the dashboard: buckets of a version ranked by ops per
  * live row (candidates for compaction, or for defragmentation when compaction cannot shrink them)
- * and by size, from the incrementally maintained bucket_state (no op-log scan).
+ * and by size, from the incrementally maintained bucket_state (no op-log scan; PostgreSQL storage).
  */
 import type pg from 'pg';
+import { getServingVersion, getVersion } from './pg-versions.ts';
 
 export interface BucketFragmentation {
   bucket: string;
@@ -53,13 +54,7 @@ const toEntry = (r: StateRow): BucketFragmentation => ({
  */
 export async function getFragmentationReport(pool: pg.Pool, versionId?: number, opts: { limit?: number } = {}): Promise<FragmentationReport | null> {
   const limit = Math.min(Math.max(opts.limit ?? 50, 1), 1000);
-  const { rows: vrows } = await pool.query<{ id: number; last_checkpoint: string | null }>(
-    versionId === undefined
-      ? `SELECT id, last_checkpoint FROM syncline.sync_rules_versions WHERE state IN ('ACTIVE', 'ERRORED') ORDER BY id DESC LIMIT 1`
-      : 'SELECT id, last_checkpoint FROM syncline.sync_rules_versions WHERE id = $1',
-    versionId === undefined ? [] : [versionId],
-  );
-  const v = vrows[0];
+  const v = versionId === undefined ? await getServingVersion(pool) : await getVersion(pool, versionId);
   if (!v) return null;
   const cols = 'bucket, op_count, live_rows, bytes, last_op, compacted_at';
   const [byRatio, bySize, totals] = await Promise.all([
@@ -78,7 +73,7 @@ export async function getFragmentationReport(pool: pg.Pool, versionId?: number, 
   const t = totals.rows[0]!;
   return {
     versionId: v.id,
-    checkpoint: v.last_checkpoint,
+    checkpoint: v.lastCheckpoint?.toString() ?? null,
     totals: { buckets: Number(t.buckets), ops: Number(t.ops ?? 0), liveRows: Number(t.live ?? 0), bytes: Number(t.bytes ?? 0) },
     byRatio: byRatio.rows.map(toEntry),
     bySize: bySize.rows.map(toEntry),
