@@ -6,6 +6,14 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { Logger } from 'pino';
+import {
+  deleteConnection,
+  deleteProcessConnections,
+  deleteStaleConnections,
+  flushConnectionCounters,
+  insertConnections,
+  type ConnectionCounters,
+} from '@syncline/engine';
 
 export interface ConnectionInfo {
   userId: string;
@@ -21,7 +29,6 @@ interface Tracked {
   opsSent: number;
   bytesSent: number;
   lastCheckpoint: bigint | null;
-  dirty: boolean;
   abort: AbortController;
   /** Settles when the row is in the table (or its insert failed). */
   inserted: Promise<void>;
@@ -63,7 +70,7 @@ export class ConnectionRegistry {
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     for (const t of this.open.values()) t.abort.abort();
-    await this.db.query('DELETE FROM syncline.connections WHERE process_id = $1', [this.processId]).catch(() => {});
+    await deleteProcessConnections(this.db, this.processId).catch(() => {});
   }
 
   async register(info: ConnectionInfo, abort: AbortController): Promise<string> {
@@ -82,7 +89,7 @@ export class ConnectionRegistry {
     const id = randomUUID();
     const inserted = new Promise<void>((resolve, reject) => this.pendingInserts.push({ id, info, resolve, reject }));
     inserted.catch(() => {});
-    this.open.set(id, { info, bucketCount: 0, opsSent: 0, bytesSent: 0, lastCheckpoint: null, dirty: false, abort, inserted });
+    this.open.set(id, { info, bucketCount: 0, opsSent: 0, bytesSent: 0, lastCheckpoint: null, abort, inserted });
     this.scheduleInsert();
     return { id, inserted };
   }
@@ -103,18 +110,10 @@ export class ConnectionRegistry {
       while (this.pendingInserts.length > 0) {
         const batch = this.pendingInserts.splice(0, MAX_INSERT_ROWS);
         try {
-          await this.db.query(
-            `INSERT INTO syncline.connections (id, process_id, version_id, user_id, client_id, user_agent, transport)
-             SELECT u.id, $1, u.v, u.u, u.c, u.a, u.t FROM unnest($2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[]) AS u(id, v, u, c, a, t)`,
-            [
-              this.processId,
-              batch.map((p) => p.id),
-              batch.map((p) => p.info.versionId),
-              batch.map((p) => p.info.userId),
-              batch.map((p) => p.info.clientId),
-              batch.map((p) => p.info.userAgent?.slice(0, 300) ?? null),
-              batch.map((p) => p.info.transport),
-            ],
+          await insertConnections(
+            this.db,
+            this.processId,
+            batch.map((p) => ({ id: p.id, ...p.info })),
           );
           for (const p of batch) p.resolve();
         } catch (e) {
@@ -133,7 +132,6 @@ export class ConnectionRegistry {
     if (p.opsSent !== undefined) t.opsSent = p.opsSent;
     if (p.bytesSent !== undefined) t.bytesSent = p.bytesSent;
     if (p.lastCheckpoint !== undefined) t.lastCheckpoint = p.lastCheckpoint;
-    t.dirty = true;
   }
 
   async unregister(id: string): Promise<void> {
@@ -141,35 +139,16 @@ export class ConnectionRegistry {
     this.open.delete(id);
     // A row still being inserted is deleted after its insert (never left behind).
     if (t) await t.inserted.catch(() => {});
-    await this.db.query('DELETE FROM syncline.connections WHERE id = $1', [id]).catch(() => {});
+    await deleteConnection(this.db, id).catch(() => {});
   }
 
-  /** Writes counters of changed connections, heartbeats all, and applies disconnect requests. */
+  /** Writes the counters of all open connections (a heartbeat), applies disconnect requests, drops stale rows. */
   async flush(): Promise<void> {
-    const ids: string[] = [];
-    const buckets: number[] = [];
-    const ops: number[] = [];
-    const bytes: number[] = [];
-    const checkpoints: (string | null)[] = [];
+    const counters: ConnectionCounters[] = [];
     for (const [id, t] of this.open) {
-      ids.push(id);
-      buckets.push(t.bucketCount);
-      ops.push(t.opsSent);
-      bytes.push(t.bytesSent);
-      checkpoints.push(t.lastCheckpoint?.toString() ?? null);
-      t.dirty = false;
+      counters.push({ id, bucketCount: t.bucketCount, opsSent: t.opsSent, bytesSent: t.bytesSent, lastCheckpoint: t.lastCheckpoint });
     }
-    if (ids.length > 0) {
-      const { rows } = await this.db.query<{ id: string }>(
-        `UPDATE syncline.connections c SET bucket_count = u.b, ops_sent = u.o, bytes_sent = u.y, last_checkpoint = u.cp, last_seen_at = now()
-           FROM unnest($1::text[], $2::int[], $3::bigint[], $4::bigint[], $5::bigint[]) AS u(id, b, o, y, cp)
-          WHERE c.id = u.id RETURNING c.id, c.disconnect_requested`,
-        [ids, buckets, ops, bytes, checkpoints],
-      );
-      for (const r of rows as Array<{ id: string; disconnect_requested: boolean }>) {
-        if (r.disconnect_requested) this.open.get(r.id)?.abort.abort();
-      }
-    }
-    await this.db.query(`DELETE FROM syncline.connections WHERE last_seen_at < now() - interval '1 minute'`);
+    for (const id of await flushConnectionCounters(this.db, counters)) this.open.get(id)?.abort.abort();
+    await deleteStaleConnections(this.db, 60);
   }
 }
