@@ -10,7 +10,7 @@ export * from './impact-preview.ts';
 export * from './sync-rules-text.ts';
 export * from './user-inspection.ts';
 export * from './row-explain.ts';
-export * from './verification-store.ts';
+export * from '../storage/pg-verification-runs.ts';
 export * from './verification-job.ts';
 export * from './connections-admin.ts';
 export * from './replication-health.ts';

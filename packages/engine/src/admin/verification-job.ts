@@ -16,7 +16,9 @@ import type { SyncRules } from '../sync-rules/index.ts';
 import { loadVersion, type AdminDeps } from './admin-deps.ts';
 import { scanRows, tablesForRules, toSqliteRow } from './source-rows.ts';
 import { resolveUserBuckets, type UserRequest } from './user-inspection.ts';
-import { addMismatches, createRun, failOrphanedRuns, finishRun, getRun, updateRun, type Mismatch, type VerificationRun } from './verification-store.ts';
+import { addMismatches, createRun, failOrphanedRuns, findRunningRun, finishRun, getRun, updateRun, type Mismatch, type VerificationRun } from '../storage/pg-verification-runs.ts';
+import { auditBucketStates, countBuckets } from '../storage/pg-bucket-audit.ts';
+import { getVersion } from '../storage/pg-versions.ts';
 
 export interface VerificationRequest {
   versionId?: number | null;
@@ -49,11 +51,8 @@ export class VerificationRunner {
   async start(req: VerificationRequest): Promise<VerificationRun> {
     const { version, rules } = await loadVersion(this.deps, req.versionId);
     await failOrphanedRuns(this.deps.storage, this.processId, 60);
-    const busy = await this.deps.storage.query<{ id: number }>(
-      `SELECT id FROM syncline.verification_runs WHERE state = 'RUNNING' AND version_id = $1 LIMIT 1`,
-      [version.id],
-    );
-    if (busy.rows[0]) throw new ServiceError('CONFLICT', `Verification run ${busy.rows[0].id} is still running for version ${version.id}; wait for it or cancel it.`);
+    const busy = await findRunningRun(this.deps.storage, version.id);
+    if (busy !== null) throw new ServiceError('CONFLICT', `Verification run ${busy} is still running for version ${version.id}; wait for it or cancel it.`);
     const run = await createRun(this.deps.storage, version.id, req.user?.userId ?? null, this.processId);
     const abort = new AbortController();
     const done = this.execute(run.id, version.id, rules, req, abort.signal)
@@ -105,9 +104,7 @@ export class VerificationRunner {
 
   private async verifyChecksums(runId: number, versionId: number, scope: Set<string> | null, sink: MismatchSink, signal: AbortSignal): Promise<void> {
     const db = this.deps.storage;
-    const total = scope
-      ? scope.size
-      : Number((await db.query<{ n: string }>('SELECT count(*)::text AS n FROM syncline.bucket_state WHERE version_id = $1', [versionId])).rows[0]?.n ?? 0);
+    const total = scope ? scope.size : await countBuckets(db, versionId);
     await updateRun(db, runId, { bucketsTotal: total });
     const scoped = scope ? [...scope].sort() : null;
     let after = '';
@@ -118,27 +115,17 @@ export class VerificationRunner {
       const names = scoped ? scoped.slice(index, index + CHECKSUM_BATCH) : null;
       if (scoped && names!.length === 0) break;
       index += CHECKSUM_BATCH;
-      // One statement = one snapshot: bucket_state and bucket_data are read consistently.
-      const { rows } = await db.query<{ bucket: string; checksum: string; op_count: string; sum: string; cnt: string }>(
-        `SELECT s.bucket, s.checksum::text, s.op_count::text, d.sum::text, d.cnt::text
-           FROM syncline.bucket_state s
-           CROSS JOIN LATERAL (SELECT coalesce(sum(d.checksum), 0) AS sum, count(*) AS cnt
-                                 FROM syncline.bucket_data d WHERE d.version_id = s.version_id AND d.bucket = s.bucket) d
-          WHERE s.version_id = $1 AND ($2::text[] IS NULL OR s.bucket = ANY($2)) AND ($2::text[] IS NOT NULL OR s.bucket > $3)
-          ORDER BY s.bucket LIMIT $4`,
-        [versionId, names, after, CHECKSUM_BATCH],
-      );
+      const rows = await auditBucketStates(db, versionId, names ? { buckets: names } : { after, limit: CHECKSUM_BATCH });
       for (const r of rows) {
-        const recomputed = Number(((BigInt(r.sum) % U32) + U32) % U32);
-        const stored = Number(r.checksum);
-        if (recomputed !== stored || Number(r.cnt) !== Number(r.op_count)) {
+        const recomputed = Number(((r.opLogSum % U32) + U32) % U32);
+        if (recomputed !== r.stateChecksum || r.opLogCount !== r.stateOpCount) {
           sink.add({
             kind: 'checksum',
             bucket: r.bucket,
             table: null,
             rowId: null,
-            expected: `checksum ${recomputed}, ${r.cnt} ops (recomputed from the op-log)`,
-            stored: `checksum ${stored}, ${r.op_count} ops (bucket_state)`,
+            expected: `checksum ${recomputed}, ${r.opLogCount} ops (recomputed from the op-log)`,
+            stored: `checksum ${r.stateChecksum}, ${r.stateOpCount} ops (bucket_state)`,
           });
         }
       }
@@ -242,8 +229,7 @@ export class VerificationRunner {
     const target = lsnToBigInt(lsn) > lsnToBigInt(beat) ? lsnToBigInt(lsn) : lsnToBigInt(beat);
     const deadline = Date.now() + (this.options.catchUpTimeoutMs ?? 30_000);
     while (Date.now() < deadline && !signal.aborted) {
-      const { rows } = await this.deps.storage.query<{ lsn: string | null }>('SELECT last_checkpoint_lsn AS lsn FROM syncline.sync_rules_versions WHERE id = $1', [versionId]);
-      const at = rows[0]?.lsn;
+      const at = (await getVersion(this.deps.storage, versionId))?.lastCheckpointLsn;
       if (at && lsnToBigInt(at) >= target) return;
       await new Promise((r) => setTimeout(r, 200));
     }

@@ -138,3 +138,9 @@ export async function listMismatches(db: pg.Pool, runId: number, opts: { after?:
   const mismatches = rows.slice(0, limit).map((r) => ({ id: r.id, kind: r.kind, bucket: r.bucket, table: r.table_name, rowId: r.row_id, expected: r.expected, stored: r.stored }));
   return { mismatches, next: rows.length > limit ? mismatches[mismatches.length - 1]!.id : null };
 }
+
+/** Id of a run still RUNNING for the version, if any. */
+export async function findRunningRun(db: pg.Pool, versionId: number): Promise<number | null> {
+  const { rows } = await db.query<{ id: number }>(`SELECT id FROM syncline.verification_runs WHERE state = 'RUNNING' AND version_id = $1 LIMIT 1`, [versionId]);
+  return rows[0]?.id ?? null;
+}
