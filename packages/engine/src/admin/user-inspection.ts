@@ -5,7 +5,8 @@
 import { parseLosslessJson, ServiceError } from '@syncline/protocol';
 import { TooManyBucketsError, type ParameterLookup, type SqliteRow, type SqliteValue, type SyncRules } from '../sync-rules/index.ts';
 import { PgBucketReader } from '../storage/pg-bucket-reader.ts';
-import { OP, OP_NAMES, type OpName } from '../storage/storage-types.ts';
+import { getBucketStates, listBucketOpsAfter, listBucketStates } from '../storage/pg-bucket-inspection.ts';
+import { OP_NAMES, type OpName } from '../storage/storage-types.ts';
 import { idText, loadVersion, type AdminDeps } from './admin-deps.ts';
 
 export interface UserRequest {
@@ -96,7 +97,7 @@ export async function inspectUser(deps: AdminDeps, req: UserRequest): Promise<Us
   const { version, rules } = await loadVersion(deps, req.versionId);
   const checkpoint = version.lastCheckpoint;
   const resolved = await resolveUserBuckets(deps, rules, version.id, checkpoint, req);
-  const state = await bucketStates(deps, version.id, resolved.buckets.map((b) => b.bucket));
+  const state = await getBucketStates(deps.storage, version.id, resolved.buckets.map((b) => b.bucket));
   const buckets = resolved.buckets
     .map((b): UserBucket => {
       const s = state.get(b.bucket);
@@ -115,29 +116,6 @@ export async function inspectUser(deps: AdminDeps, req: UserRequest): Promise<Us
   return { versionId: version.id, checkpoint: idText(checkpoint), userId: req.userId, buckets, lookups: resolved.lookups, error: resolved.error };
 }
 
-interface StateRow {
-  bucket: string;
-  checksum: string;
-  op_count: string;
-  live_rows: string;
-  bytes: string;
-  last_op: string;
-}
-
-async function bucketStates(deps: AdminDeps, versionId: number, buckets: string[]): Promise<Map<string, { opCount: number; liveRows: number; checksum: number; bytes: number; lastOp: string }>> {
-  const out = new Map<string, { opCount: number; liveRows: number; checksum: number; bytes: number; lastOp: string }>();
-  if (buckets.length === 0) return out;
-  const { rows } = await deps.storage.query<StateRow>(
-    `SELECT bucket, checksum::text, op_count::text, live_rows::text, bytes::text, last_op::text
-       FROM syncline.bucket_state WHERE version_id = $1 AND bucket = ANY($2)`,
-    [versionId, buckets],
-  );
-  for (const r of rows) {
-    out.set(r.bucket, { opCount: Number(r.op_count), liveRows: Number(r.live_rows), checksum: Number(r.checksum), bytes: Number(r.bytes), lastOp: r.last_op });
-  }
-  return out;
-}
-
 export interface BucketListPage {
   versionId: number;
   buckets: Array<{ bucket: string; opCount: number; liveRows: number; checksum: number; bytes: number; lastOp: string }>;
@@ -150,21 +128,8 @@ export async function listBuckets(deps: AdminDeps, opts: { versionId?: number | 
   const { version } = await loadVersion(deps, opts.versionId);
   const limit = Math.min(Math.max(opts.limit ?? 100, 1), 1000);
   const prefix = opts.prefix ?? '';
-  const { rows } = await deps.storage.query<StateRow>(
-    `SELECT bucket, checksum::text, op_count::text, live_rows::text, bytes::text, last_op::text
-       FROM syncline.bucket_state
-      WHERE version_id = $1 AND bucket > $2 AND ($3 = '' OR starts_with(bucket, $3))
-      ORDER BY bucket LIMIT $4`,
-    [version.id, opts.after ?? '', prefix, limit + 1],
-  );
-  const page = rows.slice(0, limit).map((r) => ({
-    bucket: r.bucket,
-    opCount: Number(r.op_count),
-    liveRows: Number(r.live_rows),
-    checksum: Number(r.checksum),
-    bytes: Number(r.bytes),
-    lastOp: r.last_op,
-  }));
+  const rows = await listBucketStates(deps.storage, version.id, { after: opts.after ?? '', prefix, limit: limit + 1 });
+  const page = rows.slice(0, limit);
   return { versionId: version.id, buckets: page, next: rows.length > limit ? page[page.length - 1]!.bucket : null };
 }
 
@@ -195,33 +160,11 @@ export async function listBucketOps(
   const { version } = await loadVersion(deps, opts.versionId);
   const limit = Math.min(Math.max(opts.limit ?? 50, 1), 500);
   if (opts.after && !/^\d{1,20}$/.test(opts.after)) throw new ServiceError('BAD_REQUEST', '"after" must be an op id (digits).');
-  const { rows } = await deps.storage.query<{
-    op_id: string;
-    op: 1 | 2 | 3 | 4;
-    table_name: string | null;
-    row_id: string | null;
-    source_table: number | null;
-    source_key: string | null;
-    checksum: string;
-    data: string | null;
-    target_op: string | null;
-  }>(
-    `SELECT op_id::text, op, table_name, row_id, source_table, source_key, checksum::text, data, target_op::text
-       FROM syncline.bucket_data d
-      WHERE d.version_id = $1 AND d.bucket = $2 AND d.op_id > $3
-        AND ($4::smallint IS NULL OR d.op = $4) AND ($5::text IS NULL OR d.row_id = $5)
-      ORDER BY d.op_id LIMIT $6`,
-    [version.id, opts.bucket, opts.after ?? '0', opts.op ? OP[opts.op] : null, opts.rowId || null, limit + 1],
-  );
-  const ops = rows.slice(0, limit).map((r) => ({
-    opId: r.op_id,
-    op: OP_NAMES[r.op],
-    table: r.table_name,
-    rowId: r.row_id,
-    subkey: r.source_table === null ? null : `${r.source_table}/${r.source_key}`,
-    checksum: Number(r.checksum),
-    data: r.data,
-    targetOp: r.target_op,
+  const rows = await listBucketOpsAfter(deps.storage, version.id, { bucket: opts.bucket, afterOpId: opts.after ?? '0', limit: limit + 1, op: opts.op ?? null, rowId: opts.rowId || null });
+  const ops = rows.slice(0, limit).map(({ sourceTable, sourceKey, op, ...r }) => ({
+    ...r,
+    op: OP_NAMES[op],
+    subkey: sourceTable === null ? null : `${sourceTable}/${sourceKey}`,
   }));
   return { versionId: version.id, bucket: opts.bucket, ops, next: rows.length > limit ? ops[ops.length - 1]!.opId : null };
 }
