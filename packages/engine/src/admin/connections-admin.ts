@@ -4,25 +4,11 @@
  * aborts the stream.
  */
 import { ServiceError } from '@syncline/protocol';
-import { listStoredConnections, requestConnectionDisconnect } from '../storage/pg-connections.ts';
+import { listStoredConnections, requestConnectionDisconnect, type StoredConnection } from '../storage/pg-connections.ts';
 import type { AdminDeps } from './admin-deps.ts';
 
-export interface ConnectionRow {
-  id: string;
-  processId: string;
-  versionId: number | null;
-  userId: string;
-  clientId: string | null;
-  userAgent: string | null;
-  transport: string;
-  connectedAt: string;
-  lastSeenAt: string;
-  bucketCount: number;
-  opsSent: number;
-  bytesSent: number;
-  lastCheckpoint: string | null;
-  disconnectRequested: boolean;
-}
+/** A stored connection as the admin API returns it (times as ISO strings). */
+export type ConnectionRow = Omit<StoredConnection, 'connectedAt' | 'lastSeenAt'> & { connectedAt: string; lastSeenAt: string };
 
 export async function listConnections(
   deps: AdminDeps,
