@@ -133,7 +133,7 @@ export class Replicator {
     if (e instanceof ReplicationError && e.code === 'SLOT_LOST') {
       // Keep serving the old data as ERRORED while a fresh version re-snapshots.
       await setVersionState(this.storage, version.id, version.state === 'ACTIVE' ? 'ERRORED' : 'STOPPED', message);
-      await deployVersion(this.storage, version.content, `automatic redeploy after slot loss of version ${version.id}`);
+      await deployVersion(this.storage, version.content, `automatic redeploy after slot loss of version ${version.id}`, { source: 'auto-redeploy' });
       return;
     }
     const prev = this.failures.get(version.id)?.count ?? 0;
