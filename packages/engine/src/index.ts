@@ -6,6 +6,7 @@ export * from './storage/pg-versions.ts';
 export * from './storage/pg-bucket-reader.ts';
 export * from './storage/pg-write-checkpoints.ts';
 export * from './storage/pg-source-tables.ts';
+export * from './storage/pg-replication-lease.ts';
 export * from './replication/lsn.ts';
 export * from './replication/replicator.ts';
 export * from './replication/replication-metrics.ts';

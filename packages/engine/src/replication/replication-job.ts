@@ -6,6 +6,7 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import { compileSyncRules } from '../sync-rules/index.ts';
 import { PgReplicationWriter } from '../storage/pg-replication-writer.ts';
+import { assertReplicationLease } from '../storage/pg-replication-lease.ts';
 import { markSnapshotDone, raiseNoCheckpointBefore } from '../storage/pg-source-tables.ts';
 import { resetVersionForSnapshot } from '../storage/pg-versions.ts';
 import type { SyncRulesVersion } from '../storage/storage-types.ts';
@@ -27,6 +28,8 @@ export interface ReplicationJobOptions {
   metrics: ReplicationMetrics;
   signal: AbortSignal;
   heartbeatMs?: number;
+  /** Lease epoch taken with the version's lock: every storage flush commits only while it is current. */
+  leaseEpoch?: number;
 }
 
 export async function runReplicationJob(o: ReplicationJobOptions): Promise<void> {
@@ -49,7 +52,13 @@ export async function runReplicationJob(o: ReplicationJobOptions): Promise<void>
     logger.info({ slot: version.slotName }, 'replication slot created');
   }
 
+  // We hold the version's lock: a walsender still streaming the slot belongs to a process that lost
+  // it. End it, so that process can neither acknowledge anything nor keep us from streaming.
+  if (slot === 'ok') await takeOverSlot(o.source, version.slotName, logger);
+
   const writer = new PgReplicationWriter(o.storage, version.id, logger);
+  const epoch = o.leaseEpoch;
+  if (epoch !== undefined) writer.fence = (client) => assertReplicationLease(client, version.id, epoch);
   writer.setLastOpId(await lastWrittenOp(o.storage, version.id));
   const registry = new TableRegistry(o.storage, version.id, rules, logger);
   const known = await registry.load();
@@ -100,6 +109,18 @@ async function slotStatus(source: pg.Pool, slot: string): Promise<'missing' | 'l
   const { rows } = await source.query<{ wal_status: string | null }>('SELECT wal_status FROM pg_replication_slots WHERE slot_name = $1', [slot]);
   if (!rows[0]) return 'missing';
   return rows[0].wal_status === 'lost' ? 'lost' : 'ok';
+}
+
+async function takeOverSlot(source: pg.Pool, slot: string, logger: Logger): Promise<void> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const { rows } = await source.query<{ active_pid: number | null }>('SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+    const pid = rows[0]?.active_pid;
+    if (!pid) return;
+    if (attempt === 0) logger.warn({ slot, pid }, 'replication slot still streamed by a process that lost the lock: terminating its walsender');
+    await source.query('SELECT pg_terminate_backend($1)', [pid]);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`replication slot ${slot} is still active after terminating its walsender; retrying`);
 }
 
 async function lastWrittenOp(storage: pg.Pool, versionId: number): Promise<bigint | null> {

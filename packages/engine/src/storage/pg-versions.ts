@@ -177,25 +177,51 @@ export async function setFatalError(db: Queryable, id: number, error: string | n
   await db.query('UPDATE syncline.sync_rules_versions SET last_fatal_error = $2 WHERE id = $1', [id, error]);
 }
 
-/** Deletes every stored row of a version in bounded batches (op-log, state, parameters, tables). */
-export async function deleteVersionData(db: Queryable, id: number, batch = 10_000): Promise<void> {
-  const tables: Array<[string, string]> = [
-    ['bucket_data', 'ctid'],
-    ['current_data', 'ctid'],
-    ['bucket_parameters', 'ctid'],
-    ['bucket_state', 'ctid'],
-  ];
-  for (const [table] of tables) {
+export interface DeleteVersionOptions {
+  /** Rows per DELETE (default 10,000). */
+  batch?: number;
+  /** Pause after each full batch (ms, default 0): throttles a background cleanup. */
+  pauseMs?: number;
+  /** Stops between batches (what was deleted stays deleted; the rest is deleted by the next call). */
+  signal?: AbortSignal;
+}
+
+/**
+ * Deletes every stored row of a version in bounded batches (op-log, state, parameters, tables);
+ * returns the number of rows deleted.
+ */
+export async function deleteVersionData(db: Queryable, id: number, opts: DeleteVersionOptions = {}): Promise<number> {
+  const batch = opts.batch ?? 10_000;
+  let deleted = 0;
+  for (const table of ['bucket_data', 'current_data', 'bucket_parameters', 'bucket_state']) {
     for (;;) {
+      if (opts.signal?.aborted) return deleted;
       const r = await db.query(
         `DELETE FROM syncline.${table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM syncline.${table} WHERE version_id = $1 LIMIT $2))`,
         [id, batch],
       );
+      deleted += r.rowCount ?? 0;
       if ((r.rowCount ?? 0) < batch) break;
+      if (opts.pauseMs) await pause(opts.pauseMs, opts.signal);
     }
   }
+  if (opts.signal?.aborted) return deleted;
   await db.query('DELETE FROM syncline.source_tables WHERE version_id = $1', [id]);
   await db.query('DELETE FROM syncline.replication_stats WHERE version_id = $1', [id]);
+  return deleted;
+}
+
+function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
 }
 
 /** Resets a version that must re-snapshot from scratch (its slot was created anew). */
