@@ -9,6 +9,7 @@ import { PgReplicationWriter } from '../storage/pg-replication-writer.ts';
 import { assertReplicationLease } from '../storage/pg-replication-lease.ts';
 import { markSnapshotDone, raiseNoCheckpointBefore } from '../storage/pg-source-tables.ts';
 import { resetVersionForSnapshot } from '../storage/pg-versions.ts';
+import { STORAGE_SCHEMA, storageIsSourceDatabase } from '../storage/pg-storage-identity.ts';
 import type { SyncRulesVersion } from '../storage/storage-types.ts';
 import { normalizeLsn } from './lsn.ts';
 import { ReplicationError } from './replication-errors.ts';
@@ -91,7 +92,13 @@ export async function runReplicationJob(o: ReplicationJobOptions): Promise<void>
     logger.info({ rows: total, seconds: Number(secs.toFixed(2)), rowsPerSecond: Math.round(total / Math.max(secs, 0.001)) }, 'snapshot done');
   }
 
+  // Storage in the source database: a FOR ALL TABLES publication streams our own storage writes
+  // back; they are ignored, and transactions made only of them get no checkpoint (no loop).
+  const sameDatabase = await storageIsSourceDatabase(o.source, o.storage, version.id, version.slotName);
+  if (sameDatabase) logger.info({ schema: STORAGE_SCHEMA }, 'storage is the source database: changes to the storage schema are ignored by replication');
+
   await streamWal({
+    storageSchema: sameDatabase ? STORAGE_SCHEMA : null,
     sourceUrl: o.sourceUrl,
     source: o.source,
     slotName: version.slotName,
