@@ -10,9 +10,8 @@ import {
   Compactor,
   Replicator,
   compileSyncRules,
-  deployVersion,
+  deployFileIfChanged,
   ensureDatabase,
-  getLatestDeployed,
   migrateStorage,
   type SyncRules,
 } from '@syncline/engine';
@@ -110,7 +109,12 @@ export async function createServices(config: SyncApiConfig, logger: Logger): Pro
   return services;
 }
 
-/** Deploys the YAML at SYNC_RULES_PATH when it differs from the latest deployed version. */
+/**
+ * Deploys the YAML at SYNC_RULES_PATH when the file changed since it was last deployed from the
+ * file (content hash stored with each version). Rules deployed later through the API or the
+ * dashboard stay active across restarts while the file is unchanged. Logs which version is in
+ * effect and where it came from.
+ */
 async function deployFromFile(storage: pg.Pool, path: string, logger: Logger): Promise<void> {
   let content: string;
   try {
@@ -118,13 +122,24 @@ async function deployFromFile(storage: pg.Pool, path: string, logger: Logger): P
   } catch (e) {
     throw new Error(`SYNC_RULES_PATH: cannot read ${path}: ${(e as Error).message}`, { cause: e });
   }
-  const latest = await getLatestDeployed(storage);
-  if (latest?.content === content) return;
   const { rules, issues } = compileSyncRules(content, { versionId: 0 });
   if (!rules) {
     const list = issues.filter((i) => i.level === 'fatal').map((i) => `  ${i.location ? `${i.location.line}:${i.location.column} ` : ''}${i.message}`);
     throw new Error(`SYNC_RULES_PATH: ${path} is invalid:\n${list.join('\n')}`);
   }
-  const v = await deployVersion(storage, content, `deployed from ${path} at startup`);
-  logger.info({ version: v.id, path }, 'sync rules deployed from file');
+  const r = await deployFileIfChanged(storage, content, path);
+  if (r.deployed) {
+    logger.info(
+      { version: r.deployed.id, source: 'file', path, previousFromFile: r.lastFromFile?.id ?? null },
+      'sync rules file changed since it was last deployed: deployed it as a new version',
+    );
+    return;
+  }
+  const latest = r.latest;
+  logger.info(
+    { path, fileVersion: r.lastFromFile?.id ?? latest?.id ?? null, version: latest?.id ?? null, source: latest?.deploySource ?? 'unknown', state: latest?.state ?? null },
+    latest && latest.id !== r.lastFromFile?.id && latest.content !== content
+      ? `sync rules file unchanged since version ${r.lastFromFile?.id}: keeping version ${latest.id} (deployed via ${latest.deploySource ?? 'unknown'}); edit the file to deploy it again`
+      : 'sync rules file unchanged: not redeployed',
+  );
 }

@@ -28,6 +28,9 @@ export function versionJson(v: SyncRulesVersion | null) {
     last_checkpoint_lsn: v.lastCheckpointLsn,
     last_fatal_error: v.lastFatalError,
     comment: v.comment,
+    /** file | api | dashboard | rollback | auto-redeploy (null: deployed before this was recorded). */
+    deploy_source: v.deploySource,
+    deploy_path: v.deployPath,
     created_at: v.createdAt.toISOString(),
     activated_at: v.activatedAt?.toISOString() ?? null,
     content: v.content,
@@ -54,8 +57,8 @@ export function registerSyncRulesRoutes(app: FastifyInstance, s: Services): void
     const { rules, issues } = compileSyncRules(content, { versionId: 0 });
     if (!rules) throw new ServiceError('SYNC_RULES_INVALID', `Sync rules are invalid: ${issues.filter((i) => i.level === 'fatal').map((i) => i.message).join('; ')}`, issues);
     const comment = typeof (req.query as { comment?: unknown }).comment === 'string' ? (req.query as { comment: string }).comment : null;
-    const v = await deployVersion(s.storage, content, comment);
-    req.log.info({ version: v.id }, 'sync rules deployed');
+    const v = await deployVersion(s.storage, content, comment, { source: 'api' });
+    req.log.info({ version: v.id, source: 'api' }, 'sync rules deployed');
     reply.code(200);
     return { data: { slot_name: v.slotName, id: v.id, state: v.state, warnings: issues } };
   });

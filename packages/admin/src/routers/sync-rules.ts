@@ -47,8 +47,8 @@ export const syncRulesRouter = createTRPCRouter({
   diff: adminProcedure.input(z.object({ from: versionId, to: versionId })).query(({ ctx, input }) => diffVersions(ctx.deps.storage, input.from, input.to)),
 
   deploy: adminProcedure
-    .input(z.object({ content: yamlContent, comment: z.string().max(500).nullish() }))
-    .mutation(({ ctx, input }) => deployRules(ctx.deps.storage, input.content, input.comment ?? null)),
+    .input(z.object({ content: yamlContent, comment: z.string().max(500).nullish(), source: z.enum(['api', 'dashboard']).default('api').describe('Recorded as the version\'s provenance: the dashboard sends "dashboard".') }))
+    .mutation(({ ctx, input }) => deployRules(ctx.deps.storage, input.content, input.comment ?? null, input.source)),
 
   /** Deploys an earlier version's content as a new version. */
   rollback: adminProcedure

@@ -6,7 +6,7 @@ import type pg from 'pg';
 import { ServiceError } from '@syncline/protocol';
 import { compileSyncRules, type SyncRulesIssue } from '../sync-rules/index.ts';
 import { deployVersion, getVersion } from '../storage/pg-versions.ts';
-import type { VersionState } from '../storage/storage-types.ts';
+import type { DeploySource, VersionState } from '../storage/storage-types.ts';
 import { idText } from './admin-deps.ts';
 import { diffLines, diffStats, type DiffLine } from './line-diff.ts';
 
@@ -22,6 +22,10 @@ export interface VersionSummary {
   id: number;
   state: VersionState;
   comment: string | null;
+  /** Where the version came from (null: deployed before this was recorded). */
+  deploySource: DeploySource | null;
+  /** SYNC_RULES_PATH whose content the version holds (deployed from it, or the file later matched it). */
+  deployPath: string | null;
   slotName: string;
   snapshotDone: boolean;
   snapshot: SnapshotProgress;
@@ -40,6 +44,8 @@ interface Row {
   id: number;
   state: VersionState;
   comment: string | null;
+  deploy_source: DeploySource | null;
+  deploy_path: string | null;
   slot_name: string;
   snapshot_done: boolean;
   last_checkpoint: string | null;
@@ -60,7 +66,7 @@ interface Row {
 export async function listVersionHistory(storage: pg.Pool, opts: { limit?: number; before?: number } = {}): Promise<VersionSummary[]> {
   const limit = Math.min(Math.max(opts.limit ?? 50, 1), 500);
   const { rows } = await storage.query<Row>(
-    `SELECT v.id, v.state, v.comment, v.slot_name, v.snapshot_done, v.last_checkpoint::text, v.last_checkpoint_lsn,
+    `SELECT v.id, v.state, v.comment, v.deploy_source, v.deploy_path, v.slot_name, v.snapshot_done, v.last_checkpoint::text, v.last_checkpoint_lsn,
             v.last_checkpoint_at, v.last_fatal_error, v.created_at, v.activated_at, v.stopped_at,
             length(v.content) AS content_length,
             coalesce(t.total, 0)::int AS tables_total, coalesce(t.done, 0)::int AS tables_done,
@@ -82,6 +88,8 @@ function toSummary(r: Row): VersionSummary {
     id: r.id,
     state: r.state,
     comment: r.comment,
+    deploySource: r.deploy_source,
+    deployPath: r.deploy_path,
     slotName: r.slot_name,
     snapshotDone: r.snapshot_done,
     snapshot: {
@@ -131,18 +139,18 @@ export interface DeployResult {
 }
 
 /** Validates and deploys YAML as a new PROCESSING version; invalid rules change nothing. */
-export async function deployRules(storage: pg.Pool, content: string, comment: string | null): Promise<DeployResult> {
+export async function deployRules(storage: pg.Pool, content: string, comment: string | null, source: DeploySource = 'api'): Promise<DeployResult> {
   const { rules, issues } = compileSyncRules(content, { versionId: 0 });
   if (!rules) {
     const fatal = issues.filter((i) => i.level === 'fatal');
     throw new ServiceError('SYNC_RULES_INVALID', `Sync rules are invalid: ${fatal.map((i) => (i.location ? `line ${i.location.line}: ` : '') + i.message).join('; ')}`, issues);
   }
-  const v = await deployVersion(storage, content, comment);
+  const v = await deployVersion(storage, content, comment, { source });
   return { id: v.id, state: v.state, slotName: v.slotName, warnings: issues };
 }
 
 /** Roll back: deploys an earlier version's content as a new version. */
 export async function rollbackToVersion(storage: pg.Pool, id: number, comment?: string | null): Promise<DeployResult> {
   const old = await getVersionContent(storage, id);
-  return deployRules(storage, old.content, comment ?? `Roll back to version ${id}`);
+  return deployRules(storage, old.content, comment ?? `Roll back to version ${id}`, 'rollback');
 }

@@ -9,7 +9,13 @@ export type ReplicationErrorCode =
   /** The version's replication slot vanished or lost WAL after its snapshot. A new version re-snapshots. */
   | 'SLOT_LOST'
   /** A table has no primary key / replica identity usable to identify rows. Fix: add a PK or REPLICA IDENTITY FULL. */
-  | 'TABLE_WITHOUT_IDENTITY';
+  | 'TABLE_WITHOUT_IDENTITY'
+  /**
+   * This process lost the version's replication lock (its lock session ended) or another process
+   * took the version over; the job stops without committing. Nothing to fix unless it repeats:
+   * then check the network/connection limits between the replicator and the storage database.
+   */
+  | 'LEASE_LOST';
 
 export class ReplicationError extends Error {
   constructor(

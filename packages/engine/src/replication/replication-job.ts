@@ -6,8 +6,10 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import { compileSyncRules } from '../sync-rules/index.ts';
 import { PgReplicationWriter } from '../storage/pg-replication-writer.ts';
+import { assertReplicationLease } from '../storage/pg-replication-lease.ts';
 import { markSnapshotDone, raiseNoCheckpointBefore } from '../storage/pg-source-tables.ts';
 import { resetVersionForSnapshot } from '../storage/pg-versions.ts';
+import { STORAGE_SCHEMA, storageIsSourceDatabase } from '../storage/pg-storage-identity.ts';
 import type { SyncRulesVersion } from '../storage/storage-types.ts';
 import { normalizeLsn } from './lsn.ts';
 import { ReplicationError } from './replication-errors.ts';
@@ -27,6 +29,8 @@ export interface ReplicationJobOptions {
   metrics: ReplicationMetrics;
   signal: AbortSignal;
   heartbeatMs?: number;
+  /** Lease epoch taken with the version's lock: every storage flush commits only while it is current. */
+  leaseEpoch?: number;
 }
 
 export async function runReplicationJob(o: ReplicationJobOptions): Promise<void> {
@@ -49,7 +53,13 @@ export async function runReplicationJob(o: ReplicationJobOptions): Promise<void>
     logger.info({ slot: version.slotName }, 'replication slot created');
   }
 
+  // We hold the version's lock: a walsender still streaming the slot belongs to a process that lost
+  // it. End it, so that process can neither acknowledge anything nor keep us from streaming.
+  if (slot === 'ok') await takeOverSlot(o.source, version.slotName, logger);
+
   const writer = new PgReplicationWriter(o.storage, version.id, logger);
+  const epoch = o.leaseEpoch;
+  if (epoch !== undefined) writer.fence = (client) => assertReplicationLease(client, version.id, epoch);
   writer.setLastOpId(await lastWrittenOp(o.storage, version.id));
   const registry = new TableRegistry(o.storage, version.id, rules, logger);
   const known = await registry.load();
@@ -82,7 +92,13 @@ export async function runReplicationJob(o: ReplicationJobOptions): Promise<void>
     logger.info({ rows: total, seconds: Number(secs.toFixed(2)), rowsPerSecond: Math.round(total / Math.max(secs, 0.001)) }, 'snapshot done');
   }
 
+  // Storage in the source database: a FOR ALL TABLES publication streams our own storage writes
+  // back; they are ignored, and transactions made only of them get no checkpoint (no loop).
+  const sameDatabase = await storageIsSourceDatabase(o.source, o.storage, version.id, version.slotName);
+  if (sameDatabase) logger.info({ schema: STORAGE_SCHEMA }, 'storage is the source database: changes to the storage schema are ignored by replication');
+
   await streamWal({
+    storageSchema: sameDatabase ? STORAGE_SCHEMA : null,
     sourceUrl: o.sourceUrl,
     source: o.source,
     slotName: version.slotName,
@@ -100,6 +116,18 @@ async function slotStatus(source: pg.Pool, slot: string): Promise<'missing' | 'l
   const { rows } = await source.query<{ wal_status: string | null }>('SELECT wal_status FROM pg_replication_slots WHERE slot_name = $1', [slot]);
   if (!rows[0]) return 'missing';
   return rows[0].wal_status === 'lost' ? 'lost' : 'ok';
+}
+
+async function takeOverSlot(source: pg.Pool, slot: string, logger: Logger): Promise<void> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const { rows } = await source.query<{ active_pid: number | null }>('SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+    const pid = rows[0]?.active_pid;
+    if (!pid) return;
+    if (attempt === 0) logger.warn({ slot, pid }, 'replication slot still streamed by a process that lost the lock: terminating its walsender');
+    await source.query('SELECT pg_terminate_backend($1)', [pid]);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`replication slot ${slot} is still active after terminating its walsender; retrying`);
 }
 
 async function lastWrittenOp(storage: pg.Pool, versionId: number): Promise<bigint | null> {

@@ -2,11 +2,16 @@
  * Supervisor of replication jobs in one process. Every version in PROCESSING or ACTIVE state gets
  * exactly one job across all processes, guarded by a session-level advisory lock on the storage
  * database: a second replicator waits, and takes over when the holder dies (its session ends).
- * Stopped versions are terminated: slot dropped, storage deleted in batches.
+ * A job whose lock session ends (error/end event, or the periodic pg_locks check fails) is stopped
+ * at once, and its writes are fenced by a lease epoch (pg-replication-lease.ts), so a process that
+ * lost its lock cannot commit after another one took over.
+ * Stopped versions are terminated in the background (slot dropped, storage deleted in throttled
+ * batches), so cleanup never delays a job's start or restart.
  */
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { deployVersion, deleteVersionData, getVersionsInState, setFatalError, setVersionState } from '../storage/pg-versions.ts';
+import { takeReplicationLease } from '../storage/pg-replication-lease.ts';
 import type { SyncRulesVersion } from '../storage/storage-types.ts';
 import { ReplicationError } from './replication-errors.ts';
 import { ReplicationMetrics } from './replication-metrics.ts';
@@ -21,14 +26,29 @@ export interface ReplicatorOptions {
   logger: Logger;
   pollMs?: number;
   heartbeatMs?: number;
+  /** How often a running job checks that its lock session still holds the lock (ms, default 2000). */
+  lockCheckMs?: number;
+  /** Rows deleted per batch when cleaning up a stopped version (default 5000). */
+  cleanupBatch?: number;
+  /** Pause between cleanup batches (ms, default 50), so cleanup does not starve replication and sync. */
+  cleanupPauseMs?: number;
 }
 
 interface RunningJob {
   version: SyncRulesVersion;
   abort: AbortController;
-  lock: pg.Client;
+  lock: LockSession;
   done: Promise<void>;
   metrics: ReplicationMetrics;
+  /** Set once the job is being stopped on purpose: lock events after this are expected. */
+  releasing: boolean;
+}
+
+/** A dedicated storage connection holding one version's session-level advisory lock. */
+interface LockSession {
+  client: pg.Client;
+  /** Backend pid of the lock session (what pg_locks shows as the holder). */
+  pid: number;
 }
 
 export class Replicator {
@@ -36,6 +56,8 @@ export class Replicator {
   readonly storage: pg.Pool;
   private readonly jobs = new Map<number, RunningJob>();
   private readonly failures = new Map<number, { count: number; retryAt: number }>();
+  private readonly cleanups = new Map<number, Promise<void>>();
+  private readonly cleanupAbort = new AbortController();
   private timer: NodeJS.Timeout | null = null;
   private ticking: Promise<void> | null = null;
   private stopped = false;
@@ -45,6 +67,16 @@ export class Replicator {
     this.storage = new pg.Pool({ connectionString: o.storageUrl, max: 8 });
     this.source.on('error', (e) => o.logger.warn({ error: e.message }, 'source pool connection error'));
     this.storage.on('error', (e) => o.logger.warn({ error: e.message }, 'storage pool connection error'));
+  }
+
+  /** Versions this process is replicating right now (jobs not yet told to stop). */
+  runningVersions(): number[] {
+    return [...this.jobs.values()].filter((j) => !j.abort.signal.aborted).map((j) => j.version.id);
+  }
+
+  /** Stopped versions whose cleanup is in progress in this process. */
+  cleaningVersions(): number[] {
+    return [...this.cleanups.keys()];
   }
 
   /** Metrics of the jobs running in this process, by version id. */
@@ -69,7 +101,9 @@ export class Replicator {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     await this.ticking;
+    this.cleanupAbort.abort();
     await Promise.all([...this.jobs.values()].map((j) => this.stopJob(j)));
+    await Promise.allSettled([...this.cleanups.values()]);
     await Promise.allSettled([this.source.end(), this.storage.end()]);
   }
 
@@ -83,7 +117,7 @@ export class Replicator {
     for (const v of versions) {
       if (this.stopped) return;
       if (v.state === 'STOPPED') {
-        await this.terminate(v);
+        this.startCleanup(v);
         continue;
       }
       if (this.jobs.has(v.id)) continue;
@@ -91,16 +125,24 @@ export class Replicator {
       if (f && Date.now() < f.retryAt) continue;
       const lock = await this.tryLock(v.id);
       if (!lock) continue;
-      this.startJob(v, lock);
+      let epoch: number;
+      try {
+        epoch = await takeReplicationLease(this.storage, v.id);
+      } catch (e) {
+        await lock.client.end().catch(() => {});
+        throw e;
+      }
+      this.startJob(v, lock, epoch);
     }
   }
 
-  private startJob(version: SyncRulesVersion, lock: pg.Client): void {
+  private startJob(version: SyncRulesVersion, lock: LockSession, epoch: number): void {
     const abort = new AbortController();
     const metrics = new ReplicationMetrics();
     const logger = this.o.logger.child({ component: 'replication', version: version.id });
-    logger.info({ state: version.state }, 'replication job starting');
-    const job: RunningJob = { version, abort, lock, metrics, done: Promise.resolve() };
+    logger.info({ state: version.state, lease: epoch, lockPid: lock.pid }, 'replication job starting');
+    const job: RunningJob = { version, abort, lock, metrics, done: Promise.resolve(), releasing: false };
+    const check = this.watchLock(job, logger);
     job.done = runReplicationJob({
       version,
       sourceUrl: this.o.sourceUrl,
@@ -111,19 +153,64 @@ export class Replicator {
       metrics,
       signal: abort.signal,
       heartbeatMs: this.o.heartbeatMs,
+      leaseEpoch: epoch,
     })
       .then(() => {
         this.failures.delete(version.id);
       })
       .catch(async (e: unknown) => {
         if (abort.signal.aborted) return;
+        if (e instanceof ReplicationError && e.code === 'LEASE_LOST') {
+          logger.warn({ err: e }, 'replication job fenced off: another process took the version over');
+          this.backOff(version.id);
+          return;
+        }
         await this.onJobFailure(version, e, logger);
       })
       .finally(async () => {
+        clearInterval(check);
+        job.releasing = true;
         this.jobs.delete(version.id);
-        await lock.end().catch(() => {});
+        await lock.client.end().catch(() => {});
       });
     this.jobs.set(version.id, job);
+  }
+
+  /**
+   * Stops the job as soon as its lock session is gone: the connection reports an error or ends,
+   * or the periodic check finds the lock no longer held by the session's backend.
+   */
+  private watchLock(job: RunningJob, logger: Logger): NodeJS.Timeout {
+    const lost = (reason: string, err?: unknown) => {
+      if (job.releasing || job.abort.signal.aborted) return;
+      logger.error({ reason, err, lockPid: job.lock.pid }, 'replication lock lost: stopping the job (another process may take over)');
+      this.backOff(job.version.id);
+      job.abort.abort();
+    };
+    const { client } = job.lock;
+    client.on('error', (e: Error) => lost('lock session error', e));
+    client.on('end', () => lost('lock session ended'));
+    const timer = setInterval(() => {
+      client
+        .query<{ held: boolean }>(
+          `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = $1 AND objid = $2
+                            AND objsubid = 2 AND pid = pg_backend_pid() AND granted) AS held`,
+          [LOCK_CLASS, job.version.id],
+        )
+        .then((r) => {
+          if (!r.rows[0]?.held) lost('lock no longer held by the lock session');
+        })
+        .catch((e: unknown) => lost('lock check failed', e));
+    }, this.o.lockCheckMs ?? 2000);
+    timer.unref();
+    return timer;
+  }
+
+  /** Delays this process's next attempt at a version (capped, jittered exponential backoff). */
+  private backOff(versionId: number): void {
+    const prev = this.failures.get(versionId)?.count ?? 0;
+    const delay = Math.min(60_000, 500 * 2 ** prev) * (0.5 + Math.random() / 2);
+    this.failures.set(versionId, { count: prev + 1, retryAt: Date.now() + delay });
   }
 
   private async onJobFailure(version: SyncRulesVersion, e: unknown, logger: Logger): Promise<void> {
@@ -133,35 +220,53 @@ export class Replicator {
     if (e instanceof ReplicationError && e.code === 'SLOT_LOST') {
       // Keep serving the old data as ERRORED while a fresh version re-snapshots.
       await setVersionState(this.storage, version.id, version.state === 'ACTIVE' ? 'ERRORED' : 'STOPPED', message);
-      await deployVersion(this.storage, version.content, `automatic redeploy after slot loss of version ${version.id}`);
+      await deployVersion(this.storage, version.content, `automatic redeploy after slot loss of version ${version.id}`, { source: 'auto-redeploy' });
       return;
     }
-    const prev = this.failures.get(version.id)?.count ?? 0;
-    const delay = Math.min(60_000, 500 * 2 ** prev) * (0.5 + Math.random() / 2);
-    this.failures.set(version.id, { count: prev + 1, retryAt: Date.now() + delay });
+    this.backOff(version.id);
   }
 
   private async stopJob(job: RunningJob): Promise<void> {
+    job.releasing = true;
     job.abort.abort();
     await job.done;
   }
 
-  private async tryLock(versionId: number): Promise<pg.Client | null> {
-    const client = new pg.Client({ connectionString: this.o.storageUrl });
+  private async tryLock(versionId: number): Promise<LockSession | null> {
+    // keepAlive: a silently dead connection is noticed by TCP too, not only by the periodic check.
+    const client = new pg.Client({ connectionString: this.o.storageUrl, keepAlive: true, query_timeout: 10_000 });
     client.on('error', () => {});
     await client.connect();
-    const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, $2) AS ok', [LOCK_CLASS, versionId]);
-    if (rows[0]?.ok) return client;
+    try {
+      const { rows } = await client.query<{ ok: boolean; pid: number }>('SELECT pg_try_advisory_lock($1, $2) AS ok, pg_backend_pid() AS pid', [LOCK_CLASS, versionId]);
+      if (rows[0]?.ok) return { client, pid: rows[0].pid };
+    } catch (e) {
+      await client.end().catch(() => {});
+      throw e;
+    }
     await client.end();
     return null;
   }
 
-  /** Drops a stopped version's slot and data, then marks it TERMINATED. */
+  /** Starts the cleanup of a stopped version in the background (once per version at a time). */
+  private startCleanup(v: SyncRulesVersion): void {
+    if (this.cleanups.has(v.id)) return;
+    const running = this.terminate(v)
+      .catch((e: unknown) => {
+        if (!this.cleanupAbort.signal.aborted) this.o.logger.warn({ err: e, version: v.id }, 'cleanup of a stopped version failed; retried on the next pass');
+      })
+      .finally(() => this.cleanups.delete(v.id));
+    this.cleanups.set(v.id, running);
+  }
+
+  /** Drops a stopped version's slot and data (throttled batches), then marks it TERMINATED. */
   private async terminate(v: SyncRulesVersion): Promise<void> {
     const lock = await this.tryLock(v.id);
     if (!lock) return;
+    const signal = this.cleanupAbort.signal;
+    const started = performance.now();
     try {
-      for (let attempt = 0; attempt < 20; attempt++) {
+      for (let attempt = 0; attempt < 20 && !signal.aborted; attempt++) {
         const { rows } = await this.source.query<{ active_pid: number | null }>(
           'SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1',
           [v.slotName],
@@ -179,11 +284,19 @@ export class Replicator {
           await new Promise((r) => setTimeout(r, 100));
         }
       }
-      await deleteVersionData(this.storage, v.id);
+      const deleted = await deleteVersionData(this.storage, v.id, {
+        batch: this.o.cleanupBatch ?? 5000,
+        pauseMs: this.o.cleanupPauseMs ?? 50,
+        signal,
+      });
+      if (signal.aborted) return;
       await setVersionState(this.storage, v.id, 'TERMINATED');
-      this.o.logger.info({ version: v.id }, 'stopped version terminated: slot dropped, storage deleted');
+      this.o.logger.info(
+        { version: v.id, rowsDeleted: deleted, seconds: Number(((performance.now() - started) / 1000).toFixed(2)) },
+        'stopped version terminated: slot dropped, storage deleted',
+      );
     } finally {
-      await lock.end().catch(() => {});
+      await lock.client.end().catch(() => {});
     }
   }
 }

@@ -17,6 +17,7 @@ import type { ActiveTable, TableRegistry } from './table-registry.ts';
 import { readRowsByKey, snapshotTable } from './table-snapshot.ts';
 import { sourceKeyOf } from './table-evaluator.ts';
 import type { ReplicationMetrics } from './replication-metrics.ts';
+import { StorageEchoFilter } from './storage-echo-filter.ts';
 
 export interface WalStreamOptions {
   sourceUrl: string;
@@ -32,6 +33,8 @@ export interface WalStreamOptions {
   maxBufferedChanges?: number;
   /** Interval of `pg_logical_emit_message` heartbeats (ms). */
   heartbeatMs?: number;
+  /** The storage schema when storage is the source database: its changes are Syncline's own writes and ignored. */
+  storageSchema?: string | null;
 }
 
 type Plugin = Parameters<LogicalReplicationService['subscribe']>[0];
@@ -43,6 +46,7 @@ export async function streamWal(o: WalStreamOptions): Promise<void> {
   const queue: PgoutputMessage[] = [];
   const signals: { wake: (() => void) | null; drained: (() => void) | null } = { wake: null, drained: null };
   let failure: Error | null = null;
+  const echo = new StorageEchoFilter(o.storageSchema ?? null);
 
   const { rows } = await o.source.query<{ confirmed_flush_lsn: string | null }>(
     'SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1',
@@ -138,25 +142,29 @@ export async function streamWal(o: WalStreamOptions): Promise<void> {
         switch (msg.tag) {
           case 'begin':
             inTx = true;
+            echo.begin();
             break;
           case 'commit':
             inTx = false;
+            if (echo.commitIsEcho()) break;
             txCount++;
             oldestCommit ??= msg.commitTime;
             commitLsn = msg.endLsn;
             o.metrics.lastSourceCommitTime = msg.commitTime;
             break;
           case 'relation':
-            await handleRelation(msg);
+            if (!echo.relation(msg.relationOid, msg.schema)) await handleRelation(msg);
             break;
           case 'insert':
           case 'update':
           case 'delete':
-            handleRow(msg);
+            if (!echo.change(msg.relationOid)) handleRow(msg);
             break;
-          case 'truncate':
-            await handleTruncate(msg.relationOids);
+          case 'truncate': {
+            const oids = msg.relationOids.filter((oid) => !echo.change(oid));
+            if (oids.length > 0) await handleTruncate(oids);
             break;
+          }
           case 'message':
             if (!msg.transactional && msg.prefix === 'syncline' && !inTx) keepaliveLsn = maxOf(keepaliveLsn, msg.lsn);
             break;

@@ -71,6 +71,8 @@ export interface CommitInfo {
 export class PgReplicationWriter {
   /** Highest op_id this writer has persisted (for checkpoints). */
   private lastOpId: bigint | null = null;
+  /** Runs inside every flush transaction just before COMMIT and throws to roll it back (replication fencing). */
+  fence: ((client: pg.PoolClient) => Promise<void>) | null = null;
 
   constructor(
     readonly pool: pg.Pool,
@@ -126,6 +128,7 @@ export class PgReplicationWriter {
           ],
         );
       }
+      if (this.fence) await this.fence(client);
       await client.query('COMMIT');
       return { ...stats, checkpoint, activated };
     } catch (e) {

@@ -1,7 +1,7 @@
 /** Sync-rules versions in Postgres storage: deploy, lookup, state transitions, data cleanup. */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type pg from 'pg';
-import type { SyncRulesVersion, VersionState } from './storage-types.ts';
+import type { DeploySource, SyncRulesVersion, VersionState } from './storage-types.ts';
 
 type Queryable = pg.Pool | pg.ClientBase;
 
@@ -19,6 +19,9 @@ interface VersionRow {
   created_at: Date;
   activated_at: Date | null;
   stopped_at: Date | null;
+  deploy_source: DeploySource | null;
+  deploy_path: string | null;
+  content_hash: string | null;
 }
 
 function toVersion(r: VersionRow): SyncRulesVersion {
@@ -36,6 +39,9 @@ function toVersion(r: VersionRow): SyncRulesVersion {
     createdAt: r.created_at,
     activatedAt: r.activated_at,
     stoppedAt: r.stopped_at,
+    deploySource: r.deploy_source,
+    deployPath: r.deploy_path,
+    contentHash: r.content_hash,
   };
 }
 
@@ -70,37 +76,92 @@ export async function getLatestDeployed(db: Queryable): Promise<SyncRulesVersion
   return rows[0] ? toVersion(rows[0]) : null;
 }
 
+/** sha256 hex of sync-rules content (what `content_hash` stores). */
+export function contentHash(content: string): string {
+  return createHash('sha256').update(content, 'utf8').digest('hex');
+}
+
+export interface DeployProvenance {
+  source: DeploySource;
+  /** The file path, for source 'file'. */
+  path?: string | null;
+}
+
 /**
  * Stores a new PROCESSING version (any older PROCESSING one is stopped). The replicator picks it
  * up, snapshots it in parallel with the active version, and activates it when consistent.
  */
-export async function deployVersion(pool: pg.Pool, content: string, comment: string | null): Promise<SyncRulesVersion> {
+export async function deployVersion(
+  pool: pg.Pool,
+  content: string,
+  comment: string | null,
+  provenance: DeployProvenance = { source: 'api' },
+): Promise<SyncRulesVersion> {
+  return inDeployTransaction(pool, (client) => insertVersion(client, content, comment, provenance));
+}
+
+export interface FileDeployResult {
+  /** The version created from the file, or null when the file is unchanged since it was last deployed. */
+  deployed: SyncRulesVersion | null;
+  /** The newest version earlier deployed from a file (before this call). */
+  lastFromFile: SyncRulesVersion | null;
+  /** The newest PROCESSING/ACTIVE/ERRORED version after this call. */
+  latest: SyncRulesVersion | null;
+}
+
+/**
+ * Deploys the SYNC_RULES_PATH content only when it differs from what was last deployed from the
+ * file (by content hash), so a restart never reverts rules deployed since through the API or the
+ * dashboard. When the file changed to exactly what the latest version already holds, nothing is
+ * deployed and that version is recorded as matching the file. Runs under the same table lock as
+ * every deploy: processes starting together deploy a changed file at most once.
+ */
+export async function deployFileIfChanged(pool: pg.Pool, content: string, path: string): Promise<FileDeployResult> {
+  const hash = contentHash(content);
+  return inDeployTransaction(pool, async (client) => {
+    const lastFile = await client.query<VersionRow>(
+      `SELECT * FROM syncline.sync_rules_versions WHERE deploy_path IS NOT NULL ORDER BY id DESC LIMIT 1`,
+    );
+    const lastFromFile = lastFile.rows[0] ? toVersion(lastFile.rows[0]) : null;
+    const latest = await getLatestDeployed(client);
+    if (lastFromFile && (lastFromFile.contentHash ?? contentHash(lastFromFile.content)) === hash) return { deployed: null, lastFromFile, latest };
+    if (latest && latest.content === content) {
+      await client.query('UPDATE syncline.sync_rules_versions SET deploy_path = $2 WHERE id = $1', [latest.id, path]);
+      return { deployed: null, lastFromFile, latest: { ...latest, deployPath: path } };
+    }
+    const deployed = await insertVersion(client, content, `deployed from ${path} at startup`, { source: 'file', path });
+    return { deployed, lastFromFile, latest: deployed };
+  });
+}
+
+async function inDeployTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
+    // Self-conflicting: deploys (API, dashboard, file at startup, auto-redeploy) are serialised.
     await client.query('LOCK TABLE syncline.sync_rules_versions IN SHARE ROW EXCLUSIVE MODE');
-    await client.query(
-      `UPDATE syncline.sync_rules_versions SET state = 'STOPPED', stopped_at = now() WHERE state = 'PROCESSING'`,
-    );
-    const { rows } = await client.query<VersionRow>(
-      `INSERT INTO syncline.sync_rules_versions (state, content, comment, slot_name)
-       VALUES ('PROCESSING', $1, $2, 'pending') RETURNING *`,
-      [content, comment],
-    );
-    const id = rows[0]!.id;
-    const slot = `syncline_${id}_${randomBytes(2).toString('hex')}`;
-    const updated = await client.query<VersionRow>(
-      'UPDATE syncline.sync_rules_versions SET slot_name = $2 WHERE id = $1 RETURNING *',
-      [id, slot],
-    );
+    const r = await fn(client);
     await client.query('COMMIT');
-    return toVersion(updated.rows[0]!);
+    return r;
   } catch (e) {
     await client.query('ROLLBACK').catch(() => {});
     throw e;
   } finally {
     client.release();
   }
+}
+
+async function insertVersion(client: pg.PoolClient, content: string, comment: string | null, p: DeployProvenance): Promise<SyncRulesVersion> {
+  await client.query(`UPDATE syncline.sync_rules_versions SET state = 'STOPPED', stopped_at = now() WHERE state = 'PROCESSING'`);
+  const { rows } = await client.query<VersionRow>(
+    `INSERT INTO syncline.sync_rules_versions (state, content, comment, slot_name, deploy_source, deploy_path, content_hash)
+     VALUES ('PROCESSING', $1, $2, 'pending', $3, $4, $5) RETURNING *`,
+    [content, comment, p.source, p.path ?? null, contentHash(content)],
+  );
+  const id = rows[0]!.id;
+  const slot = `syncline_${id}_${randomBytes(2).toString('hex')}`;
+  const updated = await client.query<VersionRow>('UPDATE syncline.sync_rules_versions SET slot_name = $2 WHERE id = $1 RETURNING *', [id, slot]);
+  return toVersion(updated.rows[0]!);
 }
 
 export async function setVersionState(db: Queryable, id: number, state: VersionState, error?: string): Promise<void> {
@@ -116,25 +177,51 @@ export async function setFatalError(db: Queryable, id: number, error: string | n
   await db.query('UPDATE syncline.sync_rules_versions SET last_fatal_error = $2 WHERE id = $1', [id, error]);
 }
 
-/** Deletes every stored row of a version in bounded batches (op-log, state, parameters, tables). */
-export async function deleteVersionData(db: Queryable, id: number, batch = 10_000): Promise<void> {
-  const tables: Array<[string, string]> = [
-    ['bucket_data', 'ctid'],
-    ['current_data', 'ctid'],
-    ['bucket_parameters', 'ctid'],
-    ['bucket_state', 'ctid'],
-  ];
-  for (const [table] of tables) {
+export interface DeleteVersionOptions {
+  /** Rows per DELETE (default 10,000). */
+  batch?: number;
+  /** Pause after each full batch (ms, default 0): throttles a background cleanup. */
+  pauseMs?: number;
+  /** Stops between batches (what was deleted stays deleted; the rest is deleted by the next call). */
+  signal?: AbortSignal;
+}
+
+/**
+ * Deletes every stored row of a version in bounded batches (op-log, state, parameters, tables);
+ * returns the number of rows deleted.
+ */
+export async function deleteVersionData(db: Queryable, id: number, opts: DeleteVersionOptions = {}): Promise<number> {
+  const batch = opts.batch ?? 10_000;
+  let deleted = 0;
+  for (const table of ['bucket_data', 'current_data', 'bucket_parameters', 'bucket_state']) {
     for (;;) {
+      if (opts.signal?.aborted) return deleted;
       const r = await db.query(
         `DELETE FROM syncline.${table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM syncline.${table} WHERE version_id = $1 LIMIT $2))`,
         [id, batch],
       );
+      deleted += r.rowCount ?? 0;
       if ((r.rowCount ?? 0) < batch) break;
+      if (opts.pauseMs) await pause(opts.pauseMs, opts.signal);
     }
   }
+  if (opts.signal?.aborted) return deleted;
   await db.query('DELETE FROM syncline.source_tables WHERE version_id = $1', [id]);
   await db.query('DELETE FROM syncline.replication_stats WHERE version_id = $1', [id]);
+  return deleted;
+}
+
+function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
 }
 
 /** Resets a version that must re-snapshot from scratch (its slot was created anew). */

@@ -53,6 +53,20 @@ export const syncRulesVersions = synclineSchema.table('sync_rules_versions', {
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   activatedAt: timestamp('activated_at', { withTimezone: true }),
   stoppedAt: timestamp('stopped_at', { withTimezone: true }),
+  /** Where this version came from: file | api | dashboard | rollback | auto-redeploy (null: deployed before this was recorded). */
+  deploySource: text('deploy_source'),
+  /**
+   * The SYNC_RULES_PATH whose content this version holds: set when deployed from the file, or when
+   * the file changed to exactly this version's content (then nothing was redeployed).
+   */
+  deployPath: text('deploy_path'),
+  /** sha256 (hex) of `content`: a file is redeployed at startup only when its hash differs from the last file deploy. */
+  contentHash: text('content_hash'),
+  /**
+   * Fencing token of the replication job: bumped each time a process takes the version's advisory
+   * lock; a writer whose token is no longer current cannot commit (see pg-replication-lease.ts).
+   */
+  leaseEpoch: integer('lease_epoch').notNull().default(0),
 });
 
 /** Source tables seen by a version, with their identity and snapshot progress. */

@@ -6,6 +6,14 @@
 
 export type VersionState = 'PROCESSING' | 'ACTIVE' | 'STOPPED' | 'ERRORED' | 'TERMINATED';
 
+/**
+ * Where a version came from: the SYNC_RULES_PATH file at startup, the REST admin API, the
+ * dashboard, a dashboard/API roll back, or the replicator's automatic redeploy after a lost slot.
+ * null for versions deployed before provenance was recorded.
+ */
+export const DEPLOY_SOURCES = ['file', 'api', 'dashboard', 'rollback', 'auto-redeploy'] as const;
+export type DeploySource = (typeof DEPLOY_SOURCES)[number];
+
 export interface SyncRulesVersion {
   id: number;
   state: VersionState;
@@ -20,6 +28,11 @@ export interface SyncRulesVersion {
   createdAt: Date;
   activatedAt: Date | null;
   stoppedAt: Date | null;
+  deploySource: DeploySource | null;
+  /** The SYNC_RULES_PATH whose content this version holds (set for source 'file', or when the file later matched it). */
+  deployPath: string | null;
+  /** sha256 hex of `content`. */
+  contentHash: string | null;
 }
 
 /** A consistent point clients may sync to. */

@@ -60,7 +60,7 @@ export function RulesWorkspace() {
             <Button onClick={() => impact.mutate({ content: text })} disabled={fatal > 0 || impact.isPending || content === null}>
               {impact.isPending ? 'Previewing…' : 'Preview impact'}
             </Button>
-            <Button variant="primary" onClick={() => deploy.mutate({ content: text, comment: comment || null })} disabled={fatal > 0 || stale || deploy.isPending || content === null}>
+            <Button variant="primary" onClick={() => deploy.mutate({ content: text, comment: comment || null, source: 'dashboard' })} disabled={fatal > 0 || stale || deploy.isPending || content === null}>
               {deploy.isPending ? 'Deploying…' : 'Deploy'}
             </Button>
           </div>

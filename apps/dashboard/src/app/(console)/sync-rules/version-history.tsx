@@ -1,5 +1,5 @@
 'use client';
-/** Version history (state, comment, times, snapshot progress), diff of any two, load and roll back. */
+/** Version history (state, source: file/api/dashboard/rollback/auto-redeploy, comment, times, snapshot progress), diff of any two, load and roll back. */
 import { useState } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Badge, Button, Card, Empty, ErrorBox, fmtNumber, fmtTime, Td, Th } from '@/components/ui.tsx';
@@ -33,6 +33,7 @@ export function VersionHistory({ onLoad }: { onLoad: (id: number, content: strin
             <tr>
               <Th>#</Th>
               <Th>State</Th>
+              <Th>Source</Th>
               <Th>Comment</Th>
               <Th>Snapshot</Th>
               <Th>Diff</Th>
@@ -49,6 +50,14 @@ export function VersionHistory({ onLoad }: { onLoad: (id: number, content: strin
                   <Td>
                     <Badge testId={`version-state-${v.id}`}>{v.state}</Badge>
                     {v.lastFatalError ? <div className="mt-0.5 max-w-48 truncate text-red-700" title={v.lastFatalError}>{v.lastFatalError}</div> : null}
+                  </Td>
+                  <Td className="whitespace-nowrap">
+                    <Badge testId={`version-source-${v.id}`}>{v.deploySource ?? 'unknown'}</Badge>
+                    {v.deployPath ? (
+                      <div className="mt-0.5 max-w-40 truncate text-[11px] text-zinc-500" title={v.deploySource === 'file' ? `deployed from ${v.deployPath}` : `the file ${v.deployPath} later matched this version`}>
+                        {v.deployPath}
+                      </div>
+                    ) : null}
                   </Td>
                   <Td>
                     <div className="max-w-56 truncate" title={v.comment ?? ''}>{v.comment ?? <span className="text-zinc-400">—</span>}</div>
