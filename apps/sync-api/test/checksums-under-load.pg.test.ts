@@ -179,5 +179,5 @@ describe('checksums while a large transaction is replicated', () => {
     expect(logs.filter((l) => l.completes === 0)).toEqual([]);
     expect(logs.slice(0, 2).map((l) => l.lastCompleteOp)).toEqual([final, final]);
     expect(logs[0]!.ops).toBe(100 + ROWS);
-  });
+  }, 120_000 + ROWS / 2);
 });

@@ -33,19 +33,27 @@ export class PgBucketReader {
   async getChecksums(versionId: number, buckets: string[], checkpoint: bigint): Promise<Map<string, BucketChecksum>> {
     const out = new Map<string, BucketChecksum>();
     if (buckets.length === 0) return out;
-    const { rows } = await this.pool.query<{ bucket: string; checksum: string; op_count: string }>(
-      `SELECT s.bucket,
-              (((s.checksum - coalesce(x.s, 0)) % ${U32} + ${U32}) % ${U32})::text AS checksum,
-              (s.op_count - coalesce(x.c, 0))::text AS op_count
+    // The op-log is only looked at for buckets with ops past the checkpoint (a CASE branch runs its
+    // subquery only when taken), so the common case stays one index lookup per bucket.
+    const { rows } = await this.pool.query<{ bucket: string; checksum: string; op_count: string; ahead: [string, string] | null }>(
+      `SELECT s.bucket, s.checksum::text, s.op_count::text,
+              CASE WHEN s.last_op > $3 THEN (
+                SELECT ARRAY[coalesce(sum(d.checksum), 0), count(*)]::text[] FROM syncline.bucket_data d
+                 WHERE d.version_id = s.version_id AND d.bucket = s.bucket AND d.op_id > $3 AND d.op_id <= s.last_op)
+              END AS ahead
          FROM syncline.bucket_state s
-         LEFT JOIN LATERAL (
-           SELECT sum(d.checksum) AS s, count(*) AS c FROM syncline.bucket_data d
-            WHERE d.version_id = s.version_id AND d.bucket = s.bucket AND d.op_id > $3 AND d.op_id <= s.last_op
-         ) x ON s.last_op > $3
         WHERE s.version_id = $1 AND s.bucket = ANY($2)`,
       [versionId, buckets, checkpoint.toString()],
     );
-    for (const r of rows) out.set(r.bucket, { bucket: r.bucket, checksum: Number(r.checksum), count: Number(r.op_count) });
+    for (const r of rows) {
+      let checksum = Number(r.checksum);
+      let count = Number(r.op_count);
+      if (r.ahead) {
+        checksum = (((checksum - Number(BigInt(r.ahead[0]) % BigInt(U32))) % U32) + U32) % U32;
+        count -= Number(r.ahead[1]);
+      }
+      out.set(r.bucket, { bucket: r.bucket, checksum, count });
+    }
     for (const b of buckets) if (!out.has(b)) out.set(b, { bucket: b, checksum: 0, count: 0 });
     return out;
   }
