@@ -21,32 +21,38 @@ export class PgBucketReader {
     return { versionId, opId: BigInt(r.last_checkpoint), lsn: r.last_checkpoint_lsn };
   }
 
-  /** Checksums and op counts at `checkpoint` for the given buckets (missing buckets → 0/0). */
+  /**
+   * Checksums and op counts at `checkpoint` for the given buckets (missing buckets → 0/0).
+   *
+   * One statement, so one snapshot: bucket_state and the ops past the checkpoint that are taken off
+   * it (a large source transaction flushed in parts, or a checkpoint this reader is behind) are
+   * read together, and the subtraction is bounded by the last op bucket_state reflects. Reading
+   * them in two statements let a flush that committed in between take ops off a total that did
+   * not include them — a wrong checksum the shared cache then announced to every connection.
+   */
   async getChecksums(versionId: number, buckets: string[], checkpoint: bigint): Promise<Map<string, BucketChecksum>> {
     const out = new Map<string, BucketChecksum>();
     if (buckets.length === 0) return out;
-    const { rows } = await this.pool.query<{ bucket: string; checksum: string; op_count: string; last_op: string }>(
-      'SELECT bucket, checksum, op_count, last_op FROM syncline.bucket_state WHERE version_id = $1 AND bucket = ANY($2)',
-      [versionId, buckets],
+    // The op-log is only looked at for buckets with ops past the checkpoint (a CASE branch runs its
+    // subquery only when taken), so the common case stays one index lookup per bucket.
+    const { rows } = await this.pool.query<{ bucket: string; checksum: string; op_count: string; ahead: [string, string] | null }>(
+      `SELECT s.bucket, s.checksum::text, s.op_count::text,
+              CASE WHEN s.last_op > $3 THEN (
+                SELECT ARRAY[coalesce(sum(d.checksum), 0), count(*)]::text[] FROM syncline.bucket_data d
+                 WHERE d.version_id = s.version_id AND d.bucket = s.bucket AND d.op_id > $3 AND d.op_id <= s.last_op)
+              END AS ahead
+         FROM syncline.bucket_state s
+        WHERE s.version_id = $1 AND s.bucket = ANY($2)`,
+      [versionId, buckets, checkpoint.toString()],
     );
-    const ahead: string[] = [];
     for (const r of rows) {
-      out.set(r.bucket, { bucket: r.bucket, checksum: Number(r.checksum), count: Number(r.op_count) });
-      if (BigInt(r.last_op) > checkpoint) ahead.push(r.bucket);
-    }
-    if (ahead.length > 0) {
-      // Ops written after the checkpoint (e.g. a large transaction flushed partway) are subtracted.
-      const extra = await this.pool.query<{ bucket: string; s: string; c: string }>(
-        `SELECT bucket, sum(checksum)::text AS s, count(*)::text AS c FROM syncline.bucket_data
-          WHERE version_id = $1 AND bucket = ANY($2) AND op_id > $3 GROUP BY bucket`,
-        [versionId, ahead, checkpoint.toString()],
-      );
-      for (const r of extra.rows) {
-        const cur = out.get(r.bucket)!;
-        const sub = Number(BigInt(r.s) % BigInt(U32));
-        cur.checksum = (((cur.checksum - sub) % U32) + U32) % U32;
-        cur.count -= Number(r.c);
+      let checksum = Number(r.checksum);
+      let count = Number(r.op_count);
+      if (r.ahead) {
+        checksum = (((checksum - Number(BigInt(r.ahead[0]) % BigInt(U32))) % U32) + U32) % U32;
+        count -= Number(r.ahead[1]);
       }
+      out.set(r.bucket, { bucket: r.bucket, checksum, count });
     }
     for (const b of buckets) if (!out.has(b)) out.set(b, { bucket: b, checksum: 0, count: 0 });
     return out;

@@ -98,19 +98,13 @@ export class PgReplicationWriter {
       // position and are redone. The next flush that ends at a commit (and is acknowledged to the
       // source) commits synchronously, which makes every earlier write durable first.
       if (!commit) await client.query('SET LOCAL synchronous_commit TO off');
-      let stats = await this.writeChanges(client, changes, options.fresh === true, options.prepared);
-      if (stats.incomplete.length > 0 && options.reread) {
-        // Same transaction: the checkpoint below must not cover a change that was skipped.
-        const again = await this.writeChanges(client, await options.reread(stats.incomplete), false);
-        stats = { ...again, changes: stats.changes + again.changes, ops: stats.ops + again.ops, parameterRows: stats.parameterRows + again.parameterRows };
-      }
+      // Everything that may be slow comes first: loading row states, re-reading rows from the source
+      // (same transaction: the checkpoint below must not cover a change that was skipped), row
+      // states, the caller's extra writes and counters.
+      const batch = await this.prepareBatch(client, changes, options);
+      if (batch) await this.saveStates(client, batch.batch.touched, batch.batch.states, batch.batch.existing);
       if (extra) await extra(client);
-      let checkpoint: FlushStats['checkpoint'] = null;
-      let activated = false;
       if (commit) {
-        const r = await this.advanceCheckpoint(client, commit.lsn);
-        checkpoint = r.checkpoint;
-        activated = r.activated;
         await client.query(
           `INSERT INTO syncline.replication_stats (version_id, rows_replicated, ops_written, transactions, last_commit_at, lag_seconds, updated_at)
            VALUES ($1, $2, $3, $4, now(), $5, now())
@@ -122,15 +116,35 @@ export class PgReplicationWriter {
           [
             this.versionId,
             changes.length,
-            stats.ops,
+            batch?.batch.ops.size ?? 0,
             commit.transactions,
             commit.oldestCommitTime ? Math.max(0, Math.round((Date.now() - commit.oldestCommitTime) / 1000)) : 0,
           ],
         );
       }
+      // Last: op ids. The single-row counter is shared by every writer (all versions, defragment)
+      // and its lock is held until COMMIT, so only the op writes and the checkpoint follow it.
+      const lastOpId = batch ? await this.writeOps(client, batch.batch) : this.lastOpId;
+      let checkpoint: FlushStats['checkpoint'] = null;
+      let activated = false;
+      if (commit) {
+        const r = await this.advanceCheckpoint(client, commit.lsn);
+        checkpoint = r.checkpoint;
+        activated = r.activated;
+      }
+      // The fence locks the version row (FOR UPDATE), like the checkpoint advance: after the counter
+      // and bucket_state, in the lock order every writer and defragmentation share.
       if (this.fence) await this.fence(client);
       await client.query('COMMIT');
-      return { ...stats, checkpoint, activated };
+      return {
+        changes: batch?.changes ?? 0,
+        ops: batch?.batch.ops.size ?? 0,
+        parameterRows: batch?.batch.params.size ?? 0,
+        lastOpId,
+        incomplete: batch?.batch.incomplete ?? [],
+        checkpoint,
+        activated,
+      };
     } catch (e) {
       await client.query('ROLLBACK').catch(() => {});
       throw e;
@@ -147,25 +161,46 @@ export class PgReplicationWriter {
     return this.evaluateBatch(changes, new Map());
   }
 
-  private async writeChanges(
+  /**
+   * Evaluates `changes` against their stored states (none when `fresh`); rows that could not be
+   * evaluated (unchanged TOAST values, no image) are re-read from the source and evaluated on top.
+   * Touches no op id. Null when there is nothing to write.
+   */
+  private async prepareBatch(
     client: pg.PoolClient,
     changes: SourceChange[],
-    fresh: boolean,
-    prepared?: PreparedBatch,
-  ): Promise<Omit<FlushStats, 'checkpoint' | 'activated'>> {
-    if (changes.length === 0) return { changes: 0, ops: 0, parameterRows: 0, lastOpId: this.lastOpId, incomplete: [] };
-    const batch = prepared ?? this.evaluateBatch(changes, fresh ? new Map() : await this.loadStates(client, changes));
-    return this.persistBatch(client, batch, changes.length);
+    options: FlushOptions,
+  ): Promise<{ batch: PreparedBatch; changes: number } | null> {
+    if (changes.length === 0) return null;
+    const batch = options.prepared ?? this.evaluateBatch(changes, options.fresh === true ? new Map() : await this.loadStates(client, changes));
+    let count = changes.length;
+    if (batch.incomplete.length > 0 && options.reread) {
+      const again = await options.reread(batch.incomplete);
+      batch.incomplete = [];
+      this.evaluateInto(batch, again);
+      count += again.length;
+    }
+    return { batch, changes: count };
   }
 
   private evaluateBatch(changes: SourceChange[], states: Map<string, RowState | null>): PreparedBatch {
-    const existing = new Set(states.keys());
+    const batch: PreparedBatch = {
+      ops: new Map(),
+      params: new Map(),
+      liveDelta: new Map(),
+      touched: new Map(),
+      states,
+      existing: new Set(states.keys()),
+      incomplete: [],
+    };
+    this.evaluateInto(batch, changes);
+    return batch;
+  }
+
+  /** Adds `changes` to `batch`, in order, on top of the row states it already holds. */
+  private evaluateInto(batch: PreparedBatch, changes: SourceChange[]): void {
+    const { ops, params, liveDelta, touched, states, incomplete } = batch;
     // Latest op per (bucket, row, source row) wins inside one flush: no checkpoint can fall between them.
-    const ops = new Map<string, PendingOp>();
-    const params = new Map<string, PendingParameterRow>();
-    const liveDelta = new Map<string, number>();
-    const touched = new Map<string, { sourceTable: number; key: string }>();
-    const incomplete: Array<{ sourceTable: number; key: string }> = [];
     for (const c of changes) {
       const sk = `${c.sourceTable}\u0000${c.key}`;
       let previous = states.get(sk) ?? undefined;
@@ -187,27 +222,20 @@ export class PgReplicationWriter {
       states.set(sk, r.state);
       touched.set(sk, { sourceTable: c.sourceTable, key: c.key });
     }
-    return { ops, params, liveDelta, touched, states, existing, incomplete };
   }
 
-  private async persistBatch(client: pg.PoolClient, b: PreparedBatch, changeCount: number): Promise<Omit<FlushStats, 'checkpoint' | 'activated'>> {
-    const { ops, params, liveDelta, touched, states, existing, incomplete } = b;
+  /** Allocates op ids for the batch (taking the counter row lock) and writes ops and parameter rows. */
+  private async writeOps(client: pg.PoolClient, b: PreparedBatch): Promise<bigint | null> {
+    const { ops, params, liveDelta } = b;
     const total = ops.size + params.size;
-    let lastOpId = this.lastOpId;
-    if (total > 0) {
-      const { rows } = await client.query<{ last: string }>(
-        'UPDATE syncline.op_id_counter SET last = last + $1 WHERE id = 1 RETURNING last',
-        [total],
-      );
-      const last = BigInt(rows[0]!.last);
-      const base = last - BigInt(total) + 1n;
-      await this.insertOps(client, [...ops.values()], base, liveDelta);
-      await this.insertParameters(client, [...params.values()], base + BigInt(ops.size));
-      lastOpId = last;
-      this.lastOpId = last;
-    }
-    await this.saveStates(client, touched, states, existing);
-    return { changes: changeCount, ops: ops.size, parameterRows: params.size, lastOpId, incomplete };
+    if (total === 0) return this.lastOpId;
+    const { rows } = await client.query<{ last: string }>('UPDATE syncline.op_id_counter SET last = last + $1 WHERE id = 1 RETURNING last', [total]);
+    const last = BigInt(rows[0]!.last);
+    const base = last - BigInt(total) + 1n;
+    await this.insertOps(client, [...ops.values()], base, liveDelta);
+    await this.insertParameters(client, [...params.values()], base + BigInt(ops.size));
+    this.lastOpId = last;
+    return last;
   }
 
   private async loadStates(client: pg.PoolClient, changes: SourceChange[]): Promise<Map<string, RowState | null>> {

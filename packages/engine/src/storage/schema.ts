@@ -30,6 +30,11 @@ const keyText = customType<{ data: string }>({
   dataType: () => 'text COLLATE "C"',
 });
 
+/** A 64-bit transaction id (`xid8`), compared with `pg_snapshot` values (pg_visible_in_snapshot). */
+const xid8 = customType<{ data: string }>({
+  dataType: () => 'xid8',
+});
+
 /** One row per deployed sync-rules version (a replication stream with its own slot and data). */
 export const syncRulesVersions = synclineSchema.table('sync_rules_versions', {
   id: serial('id').primaryKey(),
@@ -174,8 +179,13 @@ export const writeCheckpoints = synclineSchema.table(
     /** Source WAL head when the checkpoint was created; released once a checkpoint LSN passes it. */
     lsn: text('lsn').notNull(),
     requestedAt: timestamp('requested_at', { withTimezone: true }).notNull().defaultNow(),
+    /**
+     * Transaction that last wrote the row: API processes pick up rows committed since their last
+     * look (not visible in the snapshot they took then) even when their LSN is already covered.
+     */
+    xid: xid8('xid').default(sql`pg_current_xact_id()`),
   },
-  (t) => [index('write_checkpoints_lsn_idx').on(t.lsn)],
+  (t) => [index('write_checkpoints_lsn_idx').on(t.lsn), index('write_checkpoints_xid_idx').on(t.xid)],
 );
 
 /** The one op_id sequence shared by all versions (ops, parameter rows, checkpoints). */

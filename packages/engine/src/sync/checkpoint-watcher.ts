@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { CHECKPOINT_CHANNEL } from '../storage/checkpoint-notify.ts';
 import { PgBucketReader } from '../storage/pg-bucket-reader.ts';
 import { getServingVersion } from '../storage/pg-versions.ts';
-import { getWriteCheckpointsReleasedBetween } from '../storage/pg-write-checkpoints.ts';
+import { getWriteCheckpointsReleasedSince, WRITE_CHECKPOINT_CHANNEL, type WriteCheckpointCursor } from '../storage/pg-write-checkpoints.ts';
 import type { BucketChecksum, SyncRulesVersion } from '../storage/storage-types.ts';
 import { ChecksumCache } from './checksum-cache.ts';
 import { KeyBatcher } from './key-batcher.ts';
@@ -48,6 +48,8 @@ export class CheckpointWatcher {
   private readonly writeCheckpoints: KeyBatcher<string, bigint>;
   private listener: pg.Client | null = null;
   private state: ServingState | null = null;
+  /** Where write checkpoints were last looked at (null until the first checkpoint of a version). */
+  private writeCursor: WriteCheckpointCursor | null = null;
   private readonly subscribers = new Set<Subscriber>();
   private refreshing: Promise<void> | null = null;
   private refreshAgain = false;
@@ -135,6 +137,7 @@ export class CheckpointWatcher {
     });
     await client.connect();
     await client.query(`LISTEN ${CHECKPOINT_CHANNEL}`);
+    await client.query(`LISTEN ${WRITE_CHECKPOINT_CHANNEL}`);
     this.listener = client;
   }
 
@@ -165,31 +168,44 @@ export class CheckpointWatcher {
     if (!version || version.lastCheckpoint === null || version.lastCheckpointLsn === null) {
       if (prev) {
         this.state = null;
+        this.writeCursor = null;
         this.broadcast({ type: 'version-changed', versionId: null });
       }
       return;
     }
     if (prev && prev.version.id !== version.id) {
       this.state = null;
+      this.writeCursor = null;
       this.broadcast({ type: 'version-changed', versionId: version.id });
     }
     const base = this.state;
     const opId = version.lastCheckpoint;
     const lsn = version.lastCheckpointLsn;
-    if (base && base.opId === opId && base.lsn === lsn) return;
+    // Write checkpoints are looked at on every refresh, also without a new checkpoint: a row that
+    // commits after a checkpoint past its LSN was processed is released as soon as it is seen.
+    const cursor = this.writeCursor;
+    const writes = getWriteCheckpointsReleasedSince(this.pool, base ? cursor : null, lsn);
+    if (base && base.opId === opId && base.lsn === lsn) {
+      const { released, cursor: next } = await writes;
+      this.writeCursor = next;
+      if (released.size > 0) {
+        this.broadcast({ type: 'checkpoint', versionId: version.id, opId, lsn, changedBuckets: new Set(), changedLookups: new Set(), releasedWriteCheckpoints: released });
+      }
+      return;
+    }
     let changedBuckets: Set<string> | null = null;
     let changedLookups: Set<string> | null = null;
-    let released = new Map<string, bigint>();
     let states: BucketChecksum[] = [];
+    const [b, l, w] = await Promise.all([
+      base && opId > base.opId ? this.reader.getChangedBuckets(version.id, base.opId) : Promise.resolve([]),
+      base && opId > base.opId ? this.reader.getChangedLookups(version.id, base.opId, opId) : Promise.resolve([]),
+      writes,
+    ]);
+    this.writeCursor = w.cursor;
+    const released = base ? w.released : new Map<string, bigint>();
     if (base) {
-      const [b, l, w] = await Promise.all([
-        opId > base.opId ? this.reader.getChangedBuckets(version.id, base.opId) : Promise.resolve([]),
-        opId > base.opId ? this.reader.getChangedLookups(version.id, base.opId, opId) : Promise.resolve([]),
-        lsn > base.lsn ? getWriteCheckpointsReleasedBetween(this.pool, base.lsn, lsn) : Promise.resolve(new Map<string, bigint>()),
-      ]);
       changedBuckets = b ? new Set(b.map((s) => s.bucket)) : null;
       changedLookups = l ? new Set(l) : null;
-      released = w;
       // Totals of changed buckets with no op past this checkpoint are its exact checksums: seed the
       // cache so connections holding them need no query of their own.
       states = b?.filter((s) => s.lastOp <= opId) ?? [];
