@@ -8,6 +8,23 @@ export const ERROR_CODES = {
   AUTH_MISSING: { code: 'SYNC_AUTH_MISSING', status: 401 },
   /** JWT could not be verified (signature, kid, alg, audience, expiry…). The message says which check failed. */
   AUTH_INVALID: { code: 'SYNC_AUTH_INVALID', status: 401 },
+  /**
+   * The token's `kid` names no configured key, or it has no `kid` and no key without a kid is
+   * configured (also: an RS/ES/EdDSA token while no JWKS_URI is set). Sign with a configured key and
+   * put its kid (JWT_SECRET_KID, JWT_SECRETS_PREVIOUS, or the JWK's kid) in the token header.
+   */
+  AUTH_UNKNOWN_KEY: { code: 'SYNC_AUTH_UNKNOWN_KEY', status: 401 },
+  /**
+   * The token's `alg` is not the one algorithm of the key it names (HS secrets are HS256 only; a JWK
+   * with `alg` accepts only that, one without accepts its key type's default: RS256, ES256/384/512 by
+   * curve, EdDSA), or `none`. Sign with the key's algorithm.
+   */
+  AUTH_ALG_NOT_ALLOWED: { code: 'SYNC_AUTH_ALG_NOT_ALLOWED', status: 401 },
+  /**
+   * The token's `iat` is more than the 60 s clock skew in the future (it would stretch the lifetime
+   * cap). Fix the issuer's clock, or issue tokens with `iat` = now.
+   */
+  AUTH_ISSUED_IN_FUTURE: { code: 'SYNC_AUTH_ISSUED_IN_FUTURE', status: 401 },
   /** JWT expired. Fetch a new token. */
   AUTH_EXPIRED: { code: 'SYNC_AUTH_EXPIRED', status: 401 },
   /** Admin endpoints need `Authorization: Bearer <ADMIN_TOKEN>`. */
