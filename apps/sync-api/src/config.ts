@@ -70,6 +70,24 @@ const fieldsSchema = z.object({
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     MAX_CONCURRENT_STREAMS: z.coerce.number().int().positive().default(10_000).describe('Max open sync streams per process.'),
     MAX_BUCKETS_PER_CONNECTION: z.coerce.number().int().positive().default(10_000),
+    MAX_PARAMETER_RESULTS_PER_CONNECTION: z.coerce
+      .number()
+      .int()
+      .positive()
+      .default(1_000)
+      .describe('Max rows the parameter queries of one connection may return (PowerSync: 1,000); more is refused with SYNC_TOO_MANY_PARAMETER_RESULTS.'),
+    WRITE_CHECKPOINTS_PER_MINUTE: z.coerce
+      .number()
+      .int()
+      .positive()
+      .default(300)
+      .describe('Write checkpoints per user per minute (bursts up to a sixth of it); more get 429 SYNC_RATE_LIMITED with Retry-After.'),
+    MAX_STREAMS_PER_WEBSOCKET: z.coerce
+      .number()
+      .int()
+      .positive()
+      .default(4)
+      .describe('Concurrent REQUEST_STREAMs on one WebSocket connection; more get an ERROR frame SYNC_TOO_MANY_SOCKET_STREAMS.'),
   });
 
 export const configSchema = fieldsSchema

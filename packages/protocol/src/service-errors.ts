@@ -33,6 +33,23 @@ export const ERROR_CODES = {
   NO_SYNC_RULES: { code: 'SYNC_NO_ACTIVE_RULES', status: 503 },
   /** The user's rules produce more buckets than `max_buckets_per_connection` (MAX_BUCKETS_PER_CONNECTION). */
   TOO_MANY_BUCKETS: { code: 'SYNC_TOO_MANY_BUCKETS', status: 400 },
+  /**
+   * The user's parameter queries return more rows than MAX_PARAMETER_RESULTS_PER_CONNECTION (default
+   * 1,000), so the bucket set is not loaded. Narrow the parameter queries (or the data behind them),
+   * or raise the limit.
+   */
+  TOO_MANY_PARAMETER_RESULTS: { code: 'SYNC_TOO_MANY_PARAMETER_RESULTS', status: 400 },
+  /**
+   * This user asked for write checkpoints (`/write-checkpoint2.json`, `/sync/checkpoint-request`)
+   * faster than WRITE_CHECKPOINTS_PER_MINUTE allows. Wait `Retry-After` seconds; clients normally
+   * need one per upload batch.
+   */
+  RATE_LIMITED: { code: 'SYNC_RATE_LIMITED', status: 429 },
+  /**
+   * A WebSocket connection opened more concurrent REQUEST_STREAMs than MAX_STREAMS_PER_WEBSOCKET.
+   * SDKs use one stream per connection: cancel the old stream first, or open another connection.
+   */
+  TOO_MANY_SOCKET_STREAMS: { code: 'SYNC_TOO_MANY_SOCKET_STREAMS', status: 429 },
   /** The process already serves MAX_CONCURRENT_STREAMS streams. Retry with backoff or add API processes. */
   TOO_MANY_STREAMS: { code: 'SYNC_TOO_MANY_STREAMS', status: 429 },
   /** Request body is not valid; the message names the field. */

@@ -150,18 +150,25 @@ export class PgBucketReader {
     return rows.length > max ? null : rows.map((r) => r.lookup);
   }
 
-  /** Current parameter rows per lookup key at `checkpoint` (tombstones dropped). */
-  async getParameterSets(versionId: number, lookups: string[], checkpoint: bigint): Promise<Map<string, string[]>> {
+  /**
+   * Current parameter rows per lookup key at `checkpoint` (tombstones dropped). With `limit`, at
+   * most `limit` rows in total are read, so a caller enforcing a cap reads `cap + 1` and never loads
+   * everything a hostile or oversized lookup matches.
+   */
+  async getParameterSets(versionId: number, lookups: string[], checkpoint: bigint, limit?: number): Promise<Map<string, string[]>> {
     const out = new Map<string, string[]>(lookups.map((l) => [l, []]));
     if (lookups.length === 0) return out;
     const { rows } = await this.pool.query<{ lookup: string; bucket_parameters: string }>(
-      `SELECT DISTINCT ON (lookup, source_table, source_key) lookup, bucket_parameters
-         FROM syncline.bucket_parameters
-        WHERE version_id = $1 AND lookup = ANY($2) AND id <= $3
-        ORDER BY lookup, source_table, source_key, id DESC`,
-      [versionId, lookups, checkpoint.toString()],
+      `SELECT lookup, bucket_parameters FROM (
+         SELECT DISTINCT ON (lookup, source_table, source_key) lookup, bucket_parameters
+           FROM syncline.bucket_parameters
+          WHERE version_id = $1 AND lookup = ANY($2) AND id <= $3
+          ORDER BY lookup, source_table, source_key, id DESC) p
+        WHERE bucket_parameters <> '[]'
+        LIMIT $4`,
+      [versionId, lookups, checkpoint.toString(), limit ?? null],
     );
-    for (const r of rows) if (r.bucket_parameters !== '[]') out.get(r.lookup)!.push(r.bucket_parameters);
+    for (const r of rows) out.get(r.lookup)!.push(r.bucket_parameters);
     return out;
   }
 }
