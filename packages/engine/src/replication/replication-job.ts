@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { compileSyncRules } from '../sync-rules/index.ts';
 import { PgReplicationWriter } from '../storage/pg-replication-writer.ts';
 import { markSnapshotDone, raiseNoCheckpointBefore } from '../storage/pg-source-tables.ts';
-import { resetVersionForSnapshot } from '../storage/pg-versions.ts';
+import { getSubkeySalt, resetVersionForSnapshot } from '../storage/pg-versions.ts';
 import type { SyncRulesVersion } from '../storage/storage-types.ts';
 import { normalizeLsn } from './lsn.ts';
 import { ReplicationError } from './replication-errors.ts';
@@ -49,7 +49,7 @@ export async function runReplicationJob(o: ReplicationJobOptions): Promise<void>
     logger.info({ slot: version.slotName }, 'replication slot created');
   }
 
-  const writer = new PgReplicationWriter(o.storage, version.id, logger);
+  const writer = new PgReplicationWriter(o.storage, version.id, logger, await getSubkeySalt(o.storage, version.id));
   writer.setLastOpId(await lastWrittenOp(o.storage, version.id));
   const registry = new TableRegistry(o.storage, version.id, rules, logger);
   const known = await registry.load();
