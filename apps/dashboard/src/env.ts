@@ -31,6 +31,10 @@ const serverSchema = z.object({
     .min(32, 'DASHBOARD_SESSION_SECRET must be at least 32 characters')
     .optional()
     .describe('Optional key for signing session cookies; derived from ADMIN_TOKEN when unset.'),
+  DASHBOARD_PUBLIC_URL: z
+    .url({ protocol: /^https?$/ })
+    .optional()
+    .describe('URL operators open the dashboard at. https → the session cookie is always Secure; unset → decided by X-Forwarded-Proto (development).'),
   DASHBOARD_SESSION_TTL_SECONDS: z.coerce
     .number()
     .int()
@@ -56,6 +60,7 @@ export function serverEnv(): ServerEnv {
     DASHBOARD_PORT: process.env.DASHBOARD_PORT || undefined,
     DASHBOARD_SESSION_SECRET: process.env.DASHBOARD_SESSION_SECRET || undefined,
     DASHBOARD_SESSION_TTL_SECONDS: process.env.DASHBOARD_SESSION_TTL_SECONDS || undefined,
+    DASHBOARD_PUBLIC_URL: process.env.DASHBOARD_PUBLIC_URL || undefined,
   });
   if (!parsed.success) {
     const problems = parsed.error.issues

@@ -1,7 +1,11 @@
 /**
- * Client JWT verification (jose): HS256 secret, JWKS URI (cached and refreshed by jose), `kid`
- * matching, audience, expiry with 60 s skew, lifetime ≤ 24 h. Every failure is a 401 with a stable
- * code and a message saying which check failed; the token itself is never echoed or logged.
+ * Client JWT verification (jose). Keys are pinned: every HS secret (JWT_SECRET, JWT_SECRETS_PREVIOUS)
+ * has one algorithm (HS256) and one kid (or none); every JWKS key has its JWK `alg` (or its key
+ * type's default) and its kid. A token with a `kid` is checked only against the key with that kid; a
+ * token without one only against keys without a kid (several during a rotation). Also: audience,
+ * expiry with 60 s skew, `iat` not in the future beyond the skew, lifetime ≤ 24 h. Every failure is a
+ * 401 with a stable code and a message saying which check failed; the token itself is never echoed
+ * or logged.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import * as jose from 'jose';
@@ -14,24 +18,40 @@ export interface VerifiedToken {
   expiresAt: number;
 }
 
+/** One HS256 secret (base64url) with its kid; `kid: null` verifies only tokens without a kid. */
+export interface HsKeyConfig {
+  kid: string | null;
+  secret: string;
+}
+
 export interface AuthOptions {
-  jwtSecret?: string;
+  /** HS256 secrets, current first (JWT_SECRET + JWT_SECRET_KID, then JWT_SECRETS_PREVIOUS). */
+  secrets?: HsKeyConfig[];
   jwksUri?: string;
-  audience?: string[];
+  /** Allowed `aud` values; undefined or null: not checked. */
+  audience?: string[] | null;
   maxLifetimeSeconds?: number;
 }
 
 const CLOCK_SKEW = 60;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 const FAST_HEADER_KEYS = new Set(['alg', 'typ', 'kid']);
+const ASYMMETRIC_ALGS = new Set(['RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512', 'EdDSA']);
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
+interface HsKey {
+  kid: string | null;
+  key: Uint8Array;
+}
+
+type RemoteJwks = ReturnType<typeof jose.createRemoteJWKSet>;
+
 export class TokenVerifier {
-  private readonly secret: Uint8Array | null;
-  private readonly jwks: ReturnType<typeof jose.createRemoteJWKSet> | null;
+  private readonly hsKeys: HsKey[];
+  private readonly jwks: RemoteJwks | null;
 
   constructor(private readonly o: AuthOptions) {
-    this.secret = o.jwtSecret ? Buffer.from(o.jwtSecret, 'base64url') : null;
+    this.hsKeys = (o.secrets ?? []).map((k) => ({ kid: k.kid, key: Buffer.from(k.secret, 'base64url') }));
     this.jwks = o.jwksUri ? jose.createRemoteJWKSet(new URL(o.jwksUri), { cacheMaxAge: 10 * 60_000, cooldownDuration: 30_000 }) : null;
   }
 
@@ -49,31 +69,87 @@ export class TokenVerifier {
     } catch {
       throw new ServiceError('AUTH_INVALID', 'Token is not a JWT (could not decode its header).');
     }
-    const alg = header.alg ?? '';
+    const alg = typeof header.alg === 'string' ? header.alg : '';
+    const kid = header.kid;
+    if (kid !== undefined && typeof kid !== 'string') throw new ServiceError('AUTH_INVALID', 'Token header "kid" must be a string.');
     const verifyOptions: jose.JWTVerifyOptions = { clockTolerance: CLOCK_SKEW, ...(this.o.audience ? { audience: this.o.audience } : {}) };
     let payload: jose.JWTPayload;
     try {
-      if (alg.startsWith('HS')) {
-        if (!this.secret) throw new ServiceError('AUTH_INVALID', `Token uses ${alg} but no JWT_SECRET is configured.`);
-        payload =
-          (alg === 'HS256' ? this.verifyHs256Fast(token, header) : null) ??
-          (await jose.jwtVerify(token, this.secret, { ...verifyOptions, algorithms: ['HS256', 'HS384', 'HS512'] })).payload;
-      } else {
-        if (!this.jwks) throw new ServiceError('AUTH_INVALID', `Token uses ${alg} but no JWKS_URI is configured.`);
-        if (!header.kid) throw new ServiceError('AUTH_INVALID', 'Token header has no "kid"; tokens verified with a JWKS must name their key.');
-        ({ payload } = await jose.jwtVerify(token, this.jwks, { ...verifyOptions, algorithms: ['RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] }));
-      }
+      if (alg.startsWith('HS')) payload = await this.verifyHs(token, header, alg, kid, verifyOptions);
+      else if (ASYMMETRIC_ALGS.has(alg)) payload = await this.verifyJwks(token, alg, kid, verifyOptions);
+      else throw new ServiceError('AUTH_ALG_NOT_ALLOWED', `Token algorithm "${printable(alg)}" is not accepted; use HS256 (JWT_SECRET) or the algorithm of a JWKS key.`);
     } catch (e) {
-      throw toAuthError(e, header.kid);
+      throw toAuthError(e, kid);
     }
     if (typeof payload.sub !== 'string' || payload.sub === '') throw new ServiceError('AUTH_INVALID', 'Token has no "sub" claim (the user id).');
     if (typeof payload.exp !== 'number') throw new ServiceError('AUTH_INVALID', 'Token has no "exp" claim; tokens must expire.');
+    const now = Math.floor(Date.now() / 1000);
+    if (typeof payload.iat === 'number' && payload.iat > now + CLOCK_SKEW) {
+      throw new ServiceError('AUTH_ISSUED_IN_FUTURE', `Token "iat" is ${payload.iat - now} s in the future (allowed skew: ${CLOCK_SKEW} s); fix the issuer's clock.`);
+    }
     const maxLifetime = this.o.maxLifetimeSeconds ?? 86_400;
-    const issuedAt = typeof payload.iat === 'number' ? payload.iat : Math.floor(Date.now() / 1000);
+    const issuedAt = typeof payload.iat === 'number' ? payload.iat : now;
     if (payload.exp - issuedAt > maxLifetime + CLOCK_SKEW) {
       throw new ServiceError('AUTH_INVALID', `Token lifetime (exp - iat) exceeds ${maxLifetime} seconds; issue shorter-lived tokens.`);
     }
     return { userId: payload.sub, claims: payload as Record<string, unknown>, expiresAt: payload.exp };
+  }
+
+  private async verifyHs(
+    token: string,
+    header: jose.ProtectedHeaderParameters,
+    alg: string,
+    kid: string | undefined,
+    verifyOptions: jose.JWTVerifyOptions,
+  ): Promise<jose.JWTPayload> {
+    const candidates = this.hsKeys.filter((k) => k.kid === (kid ?? null));
+    if (candidates.length === 0) {
+      if (this.hsKeys.length === 0) throw new ServiceError('AUTH_UNKNOWN_KEY', `Token uses ${printable(alg)} but no JWT_SECRET is configured.`);
+      throw new ServiceError(
+        'AUTH_UNKNOWN_KEY',
+        kid === undefined
+          ? 'Token has no "kid" and every configured secret has one; put the secret\'s kid (JWT_SECRET_KID) in the token header.'
+          : `No configured secret has kid "${printable(kid)}" (JWT_SECRET_KID / JWT_SECRETS_PREVIOUS).`,
+      );
+    }
+    if (alg !== 'HS256') {
+      throw new ServiceError('AUTH_ALG_NOT_ALLOWED', `Token is signed with ${printable(alg)}, but the secret${kid ? ` "${printable(kid)}"` : ''} is pinned to HS256.`);
+    }
+    for (const k of candidates) {
+      const fast = this.verifyHs256Fast(token, header, k.key);
+      if (fast) return fast;
+    }
+    let last: unknown = null;
+    for (const k of candidates) {
+      try {
+        return (await jose.jwtVerify(token, k.key, { ...verifyOptions, algorithms: ['HS256'] })).payload;
+      } catch (e) {
+        // Another secret of a rotation may have signed it; any other failure is about the claims.
+        if (!(e instanceof jose.errors.JWSSignatureVerificationFailed)) throw e;
+        last = e;
+      }
+    }
+    throw last;
+  }
+
+  private async verifyJwks(token: string, alg: string, kid: string | undefined, verifyOptions: jose.JWTVerifyOptions): Promise<jose.JWTPayload> {
+    if (kid !== undefined && this.hsKeys.some((k) => k.kid === kid)) {
+      throw new ServiceError('AUTH_ALG_NOT_ALLOWED', `Token is signed with ${alg}, but key "${printable(kid)}" is an HS256 secret.`);
+    }
+    const jwks = this.jwks;
+    if (!jwks) throw new ServiceError('AUTH_UNKNOWN_KEY', `Token uses ${alg} but no JWKS_URI is configured.`);
+    if (kid === undefined) throw new ServiceError('AUTH_UNKNOWN_KEY', 'Token header has no "kid"; tokens verified with a JWKS must name their key.');
+    const pinned: jose.JWTVerifyGetKey = async (h, t) => {
+      const key = await jwks(h, t);
+      // jose matched kid, key type and the JWK's own `alg` if it has one; a JWK without `alg` gets
+      // its key type's default, so a key never verifies two algorithms.
+      const jwk = jwks.jwks()?.keys.find((k) => k.kid === kid);
+      if (jwk && jwk.alg === undefined && defaultAlgOf(jwk) !== alg) {
+        throw new ServiceError('AUTH_ALG_NOT_ALLOWED', `Token is signed with ${alg}, but JWKS key "${printable(kid)}" (no "alg") is pinned to ${defaultAlgOf(jwk)}.`);
+      }
+      return key;
+    };
+    return (await jose.jwtVerify(token, pinned, { ...verifyOptions, algorithms: [...ASYMMETRIC_ALGS] })).payload;
   }
 
   /**
@@ -83,13 +159,13 @@ export class TokenVerifier {
    * CLOCK_SKEW, numeric iat, audience). Anything else returns null and goes through jose, so
    * failures keep jose's exact errors (mapped by toAuthError).
    */
-  private verifyHs256Fast(token: string, header: jose.ProtectedHeaderParameters): jose.JWTPayload | null {
+  private verifyHs256Fast(token: string, header: jose.ProtectedHeaderParameters, key: Uint8Array): jose.JWTPayload | null {
     for (const k of Object.keys(header)) if (!FAST_HEADER_KEYS.has(k)) return null;
     const parts = token.split('.');
     if (parts.length !== 3) return null;
     const [h, p, sig] = parts as [string, string, string];
     if (!BASE64URL.test(h) || !BASE64URL.test(p) || !BASE64URL.test(sig)) return null;
-    const expected = Buffer.from(createHmac('sha256', this.secret!).update(`${h}.${p}`).digest('base64url'));
+    const expected = Buffer.from(createHmac('sha256', key).update(`${h}.${p}`).digest('base64url'));
     const given = Buffer.from(sig);
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null;
     let claims: unknown;
@@ -105,7 +181,7 @@ export class TokenVerifier {
     const now = Math.floor(Date.now() / 1000);
     if (typeof c.exp !== 'number' || c.exp <= now - CLOCK_SKEW) return null;
     if (c.nbf !== undefined && (typeof c.nbf !== 'number' || c.nbf > now + CLOCK_SKEW)) return null;
-    if (c.iat !== undefined && typeof c.iat !== 'number') return null;
+    if (c.iat !== undefined && (typeof c.iat !== 'number' || c.iat > now + CLOCK_SKEW)) return null;
     const audience = this.o.audience;
     if (audience) {
       const aud = c.aud;
@@ -124,18 +200,36 @@ function toAuthError(e: unknown, kid: string | undefined): ServiceError {
     if (e.claim === 'nbf') return new ServiceError('AUTH_INVALID', 'Token is not valid yet ("nbf" is in the future).');
     return new ServiceError('AUTH_INVALID', `Token claim "${e.claim}" is invalid: ${e.reason}.`);
   }
-  if (e instanceof jose.errors.JWKSNoMatchingKey) return new ServiceError('AUTH_INVALID', `No key with kid "${kid ?? ''}" in the JWKS.`);
+  if (e instanceof jose.errors.JWKSNoMatchingKey) return new ServiceError('AUTH_UNKNOWN_KEY', `No key with kid "${printable(kid ?? '')}" and this algorithm in the JWKS.`);
   if (e instanceof jose.errors.JWSSignatureVerificationFailed) return new ServiceError('AUTH_INVALID', 'Token signature does not verify with the configured key.');
-  if (e instanceof jose.errors.JOSEAlgNotAllowed) return new ServiceError('AUTH_INVALID', 'Token algorithm is not allowed.');
+  if (e instanceof jose.errors.JOSEAlgNotAllowed) return new ServiceError('AUTH_ALG_NOT_ALLOWED', 'Token algorithm is not allowed.');
   if (e instanceof jose.errors.JWKSTimeout || e instanceof jose.errors.JOSEError) return new ServiceError('AUTH_INVALID', `Token could not be verified (${e.code}).`);
   return new ServiceError('AUTH_INVALID', 'Token could not be verified.');
 }
 
+/** The one algorithm of a JWK that declares none: RS256 for RSA, ES256/384/512 by EC curve, EdDSA for OKP. */
+function defaultAlgOf(jwk: jose.JWK): string {
+  if (jwk.kty === 'RSA') return 'RS256';
+  if (jwk.kty === 'EC') return jwk.crv === 'P-384' ? 'ES384' : jwk.crv === 'P-521' ? 'ES512' : 'ES256';
+  if (jwk.kty === 'OKP') return 'EdDSA';
+  return '(none)';
+}
+
+/** Header values echoed in messages: attacker-controlled, so short and printable only. */
+function printable(v: string): string {
+  const clean = v.replace(/[^\x20-\x7e]/g, '?');
+  return clean.length > 64 ? `${clean.slice(0, 64)}…` : clean;
+}
+
 /** Mints a short-lived HS256 user token (dev mode / dashboard "connect as this user"). */
-export async function mintDevToken(secret: string, userId: string, opts: { ttlSeconds?: number; audience?: string; claims?: Record<string, unknown> } = {}): Promise<{ token: string; expiresAt: number }> {
+export async function mintDevToken(
+  secret: string,
+  userId: string,
+  opts: { ttlSeconds?: number; audience?: string; claims?: Record<string, unknown>; kid?: string } = {},
+): Promise<{ token: string; expiresAt: number }> {
   const ttl = Math.min(opts.ttlSeconds ?? 12 * 3600, 86_400);
   const now = Math.floor(Date.now() / 1000);
-  let jwt = new jose.SignJWT({ ...opts.claims }).setProtectedHeader({ alg: 'HS256', kid: 'syncline-dev' }).setSubject(userId).setIssuedAt(now).setExpirationTime(now + ttl);
+  let jwt = new jose.SignJWT({ ...opts.claims }).setProtectedHeader({ alg: 'HS256', ...(opts.kid ? { kid: opts.kid } : {}) }).setSubject(userId).setIssuedAt(now).setExpirationTime(now + ttl);
   if (opts.audience) jwt = jwt.setAudience(opts.audience);
   return { token: await jwt.sign(Buffer.from(secret, 'base64url')), expiresAt: now + ttl };
 }

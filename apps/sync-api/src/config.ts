@@ -12,6 +12,26 @@ const postgresUrl = z
   .string()
   .refine((v) => /^postgres(ql)?:\/\//.test(v), 'must be a postgres:// or postgresql:// URL');
 
+const kid = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 . _ -');
+const SECRET_ENTRY = /^(?:([A-Za-z0-9._-]{1,64}):)?([A-Za-z0-9_-]{22,})$/;
+
+function parsePreviousSecrets(v: string | undefined, ctx: z.RefinementCtx): Array<{ kid: string | null; secret: string }> {
+  if (v === undefined) return [];
+  const out: Array<{ kid: string | null; secret: string }> = [];
+  for (const [i, entry] of v.split(',').map((e) => e.trim()).filter((e) => e !== '').entries()) {
+    const m = SECRET_ENTRY.exec(entry);
+    // The entry itself is a secret: never echo it.
+    if (!m) ctx.addIssue({ code: 'custom', message: `entry ${i + 1} must be \`kid:secret\` or \`secret\` (kid: A-Z a-z 0-9 . _ -; secret: base64url, ≥ 16 bytes)` });
+    else out.push({ kid: m[1] ?? null, secret: m[2]! });
+  }
+  return out;
+}
+
+function uniqueKids(c: { JWT_SECRET?: string; JWT_SECRET_KID?: string; JWT_SECRETS_PREVIOUS: Array<{ kid: string | null }> }): boolean {
+  const kids = [...(c.JWT_SECRET && c.JWT_SECRET_KID ? [c.JWT_SECRET_KID] : []), ...c.JWT_SECRETS_PREVIOUS.flatMap((k) => (k.kid ? [k.kid] : []))];
+  return new Set(kids).size === kids.length;
+}
+
 const fieldsSchema = z.object({
     SOURCE_DATABASE_URL: postgresUrl.describe('Source Postgres (logical replication, wal_level=logical).'),
     STORAGE_DATABASE_URL: postgresUrl
@@ -26,8 +46,19 @@ const fieldsSchema = z.object({
       .min(22, 'must encode at least 16 bytes')
       .optional()
       .describe('HS256 secret for client JWTs, base64url encoded.'),
+    JWT_SECRET_KID: kid
+      .optional()
+      .describe('The `kid` of JWT_SECRET. Set: only tokens with this kid in their header use it. Unset: only tokens without a kid do.'),
+    JWT_SECRETS_PREVIOUS: z
+      .string()
+      .optional()
+      .transform((v, ctx) => parsePreviousSecrets(v, ctx))
+      .describe('Older HS256 secrets still accepted during a rotation: comma-separated `kid:secret` or `secret` (no kid) entries, base64url.'),
     JWKS_URI: z.string().url().optional().describe('JWKS endpoint for RS256/ES256/EdDSA client JWTs.'),
-    JWT_AUDIENCE: z.string().optional().describe('Required `aud` of client JWTs (comma-separated list allowed).'),
+    JWT_AUDIENCE: z
+      .string()
+      .optional()
+      .describe('Required `aud` of client JWTs (comma-separated list allowed); required with JWKS_URI. `*` accepts any audience (disables the check).'),
     SYNC_RULES_PATH: z.string().optional().describe('YAML sync rules deployed at startup when they differ from the active version.'),
     SYNC_RUNNER: z.enum(['unified', 'api', 'replicator']).default('unified').describe('Which roles this process runs.'),
     PUBLICATION_NAME: z.string().regex(/^[a-z_][a-z0-9_]*$/, 'must be a lower-case identifier').default('syncline'),
@@ -39,12 +70,56 @@ const fieldsSchema = z.object({
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     MAX_CONCURRENT_STREAMS: z.coerce.number().int().positive().default(10_000).describe('Max open sync streams per process.'),
     MAX_BUCKETS_PER_CONNECTION: z.coerce.number().int().positive().default(10_000),
+    MAX_PARAMETER_RESULTS_PER_CONNECTION: z.coerce
+      .number()
+      .int()
+      .positive()
+      .default(1_000)
+      .describe('Max rows the parameter queries of one connection may return (PowerSync: 1,000); more is refused with SYNC_TOO_MANY_PARAMETER_RESULTS.'),
+    WRITE_CHECKPOINTS_PER_MINUTE: z.coerce
+      .number()
+      .int()
+      .positive()
+      .default(300)
+      .describe('Write checkpoints per user per minute (bursts up to a sixth of it); more get 429 SYNC_RATE_LIMITED with Retry-After.'),
+    MAX_STREAMS_PER_WEBSOCKET: z.coerce
+      .number()
+      .int()
+      .positive()
+      .default(4)
+      .describe('Concurrent REQUEST_STREAMs on one WebSocket connection; more get an ERROR frame SYNC_TOO_MANY_SOCKET_STREAMS.'),
   });
 
-export const configSchema = fieldsSchema.refine((c) => c.JWT_SECRET || c.JWKS_URI, {
+export const configSchema = fieldsSchema
+  .refine((c) => c.JWT_SECRET || c.JWKS_URI, {
     message: 'set JWT_SECRET (HS256, base64url) and/or JWKS_URI so client tokens can be verified',
     path: ['JWT_SECRET'],
+  })
+  .refine((c) => !c.JWKS_URI || c.JWT_AUDIENCE, {
+    message:
+      'required when JWKS_URI is set, so tokens the identity provider issued for other apps are refused: set the audience of this service (or `*` to accept any)',
+    path: ['JWT_AUDIENCE'],
+  })
+  .refine((c) => c.JWT_SECRETS_PREVIOUS.length === 0 || c.JWT_SECRET, {
+    message: 'previous secrets need a current JWT_SECRET',
+    path: ['JWT_SECRETS_PREVIOUS'],
+  })
+  .refine((c) => uniqueKids(c), {
+    message: 'every secret needs its own kid (JWT_SECRET_KID and JWT_SECRETS_PREVIOUS repeat one)',
+    path: ['JWT_SECRETS_PREVIOUS'],
   });
+
+/** HS256 secrets in verification order (current first), each with its kid (null: kid-less tokens). */
+export function jwtSecretsOf(c: Pick<SyncApiConfig, 'JWT_SECRET' | 'JWT_SECRET_KID' | 'JWT_SECRETS_PREVIOUS'>): Array<{ kid: string | null; secret: string }> {
+  const current = c.JWT_SECRET ? [{ kid: c.JWT_SECRET_KID ?? null, secret: c.JWT_SECRET }] : [];
+  return [...current, ...c.JWT_SECRETS_PREVIOUS];
+}
+
+/** JWT_AUDIENCE as a list; null when unset or `*` (audience not checked). */
+export function jwtAudienceOf(c: Pick<SyncApiConfig, 'JWT_AUDIENCE'>): string[] | null {
+  if (!c.JWT_AUDIENCE || c.JWT_AUDIENCE.trim() === '*') return null;
+  return c.JWT_AUDIENCE.split(',').map((a) => a.trim()).filter((a) => a !== '');
+}
 
 export type SyncApiConfig = z.infer<typeof configSchema> & { STORAGE_DATABASE_URL: string };
 

@@ -6,7 +6,7 @@ import { createServices } from './services.ts';
 
 const logger = pino({
   level: process.env.LOG_LEVEL ?? 'info',
-  redact: { paths: ['req.headers.authorization', '*.token', '*.password', 'config.ADMIN_TOKEN', 'config.JWT_SECRET'], censor: '[redacted]' },
+  redact: { paths: ['req.headers.authorization', '*.token', '*.password', 'config.ADMIN_TOKEN', 'config.JWT_SECRET', 'config.JWT_SECRETS_PREVIOUS'], censor: '[redacted]' },
 });
 
 async function main(): Promise<void> {

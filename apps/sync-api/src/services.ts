@@ -15,7 +15,7 @@ import {
   migrateStorage,
   type SyncRules,
 } from '@syncline/engine';
-import type { SyncApiConfig } from './config.ts';
+import { jwtAudienceOf, jwtSecretsOf, type SyncApiConfig } from './config.ts';
 import { TokenVerifier } from './auth.ts';
 import { ConnectionRegistry } from './connection-registry.ts';
 import { ApiMetrics } from './api-metrics.ts';
@@ -76,11 +76,7 @@ export async function createServices(config: SyncApiConfig, logger: Logger): Pro
     logger,
     storage,
     source,
-    verifier: new TokenVerifier({
-      jwtSecret: config.JWT_SECRET,
-      jwksUri: config.JWKS_URI,
-      audience: config.JWT_AUDIENCE ? config.JWT_AUDIENCE.split(',').map((a) => a.trim()) : undefined,
-    }),
+    verifier: new TokenVerifier({ secrets: jwtSecretsOf(config), jwksUri: config.JWKS_URI, audience: jwtAudienceOf(config) }),
     watcher,
     replicator,
     compactor,

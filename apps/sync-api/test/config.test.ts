@@ -32,6 +32,33 @@ describe('sync-api config', () => {
     expect(() => loadConfig({ ...base, JWT_SECRET: undefined })).toThrow(/JWT_SECRET.*JWKS_URI/);
   });
 
+  it('requires JWT_AUDIENCE when JWKS_URI is set, and accepts `*` to disable the check explicitly', () => {
+    const jwks = { ...base, JWT_SECRET: undefined, JWKS_URI: 'https://idp.example.com/.well-known/jwks.json' };
+    expect(() => loadConfig(jwks)).toThrow(/JWT_AUDIENCE: required when JWKS_URI is set/);
+    expect(loadConfig({ ...jwks, JWT_AUDIENCE: 'my-app' }).JWT_AUDIENCE).toBe('my-app');
+    expect(loadConfig({ ...jwks, JWT_AUDIENCE: '*' }).JWT_AUDIENCE).toBe('*');
+  });
+
+  it('reads previous secrets with their kids for a rotation, and never echoes a bad one', async () => {
+    const { jwtSecretsOf } = await import('../src/config.ts');
+    const old = 'b2xkLW9sZC1vbGQtb2xkLW9sZC1vbGQ';
+    const c = loadConfig({ ...base, JWT_SECRET_KID: 'k2', JWT_SECRETS_PREVIOUS: `k1:${old}, ${old}x` });
+    expect(jwtSecretsOf(c)).toEqual([
+      { kid: 'k2', secret: base.JWT_SECRET },
+      { kid: 'k1', secret: old },
+      { kid: null, secret: `${old}x` },
+    ]);
+    expect(() => loadConfig({ ...base, JWT_SECRET_KID: 'k1', JWT_SECRETS_PREVIOUS: `k1:${old}` })).toThrow(/JWT_SECRETS_PREVIOUS: every secret needs its own kid/);
+    let message = '';
+    try {
+      loadConfig({ ...base, JWT_SECRETS_PREVIOUS: 'k1:short-secret!' });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(/JWT_SECRETS_PREVIOUS: entry 1 must be/);
+    expect(message).not.toContain('short-secret');
+  });
+
   it('reads a YAML config file and lets env vars override it', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'cfg-'));
     const file = path.join(dir, 'syncline.yaml');

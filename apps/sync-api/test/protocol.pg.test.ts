@@ -173,7 +173,8 @@ describe('sync protocol line sequences', () => {
     const missing = await fetch(`${s.url}/sync/stream`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
     expect(missing.status).toBe(401);
     expect(((await missing.json()) as { error: { code: string } }).error.code).toBe('SYNC_AUTH_MISSING');
-    const bogus = 'eyJhbGciOiJIUzI1NiIsImtpZCI6Im5vIn0.eyJzdWIiOiJ4In0.c2lnbmF0dXJl';
+    // No kid, so it reaches the signature check (a kid naming no key is SYNC_AUTH_UNKNOWN_KEY).
+    const bogus = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl';
     const bad = await fetch(`${s.url}/sync/stream`, { method: 'POST', body: '{}', headers: { authorization: `Token ${bogus}`, 'content-type': 'application/json' } });
     const text = await bad.text();
     expect(bad.status).toBe(401);

@@ -8,6 +8,23 @@ export const ERROR_CODES = {
   AUTH_MISSING: { code: 'SYNC_AUTH_MISSING', status: 401 },
   /** JWT could not be verified (signature, kid, alg, audience, expiry…). The message says which check failed. */
   AUTH_INVALID: { code: 'SYNC_AUTH_INVALID', status: 401 },
+  /**
+   * The token's `kid` names no configured key, or it has no `kid` and no key without a kid is
+   * configured (also: an RS/ES/EdDSA token while no JWKS_URI is set). Sign with a configured key and
+   * put its kid (JWT_SECRET_KID, JWT_SECRETS_PREVIOUS, or the JWK's kid) in the token header.
+   */
+  AUTH_UNKNOWN_KEY: { code: 'SYNC_AUTH_UNKNOWN_KEY', status: 401 },
+  /**
+   * The token's `alg` is not the one algorithm of the key it names (HS secrets are HS256 only; a JWK
+   * with `alg` accepts only that, one without accepts its key type's default: RS256, ES256/384/512 by
+   * curve, EdDSA), or `none`. Sign with the key's algorithm.
+   */
+  AUTH_ALG_NOT_ALLOWED: { code: 'SYNC_AUTH_ALG_NOT_ALLOWED', status: 401 },
+  /**
+   * The token's `iat` is more than the 60 s clock skew in the future (it would stretch the lifetime
+   * cap). Fix the issuer's clock, or issue tokens with `iat` = now.
+   */
+  AUTH_ISSUED_IN_FUTURE: { code: 'SYNC_AUTH_ISSUED_IN_FUTURE', status: 401 },
   /** JWT expired. Fetch a new token. */
   AUTH_EXPIRED: { code: 'SYNC_AUTH_EXPIRED', status: 401 },
   /** Admin endpoints need `Authorization: Bearer <ADMIN_TOKEN>`. */
@@ -16,6 +33,23 @@ export const ERROR_CODES = {
   NO_SYNC_RULES: { code: 'SYNC_NO_ACTIVE_RULES', status: 503 },
   /** The user's rules produce more buckets than `max_buckets_per_connection` (MAX_BUCKETS_PER_CONNECTION). */
   TOO_MANY_BUCKETS: { code: 'SYNC_TOO_MANY_BUCKETS', status: 400 },
+  /**
+   * The user's parameter queries return more rows than MAX_PARAMETER_RESULTS_PER_CONNECTION (default
+   * 1,000), so the bucket set is not loaded. Narrow the parameter queries (or the data behind them),
+   * or raise the limit.
+   */
+  TOO_MANY_PARAMETER_RESULTS: { code: 'SYNC_TOO_MANY_PARAMETER_RESULTS', status: 400 },
+  /**
+   * This user asked for write checkpoints (`/write-checkpoint2.json`, `/sync/checkpoint-request`)
+   * faster than WRITE_CHECKPOINTS_PER_MINUTE allows. Wait `Retry-After` seconds; clients normally
+   * need one per upload batch.
+   */
+  RATE_LIMITED: { code: 'SYNC_RATE_LIMITED', status: 429 },
+  /**
+   * A WebSocket connection opened more concurrent REQUEST_STREAMs than MAX_STREAMS_PER_WEBSOCKET.
+   * SDKs use one stream per connection: cancel the old stream first, or open another connection.
+   */
+  TOO_MANY_SOCKET_STREAMS: { code: 'SYNC_TOO_MANY_SOCKET_STREAMS', status: 429 },
   /** The process already serves MAX_CONCURRENT_STREAMS streams. Retry with backoff or add API processes. */
   TOO_MANY_STREAMS: { code: 'SYNC_TOO_MANY_STREAMS', status: 429 },
   /** Request body is not valid; the message names the field. */

@@ -8,6 +8,7 @@ import { cookies, headers } from 'next/headers';
 import { redirect } from 'next/navigation';
 import { serverEnv } from '../env.ts';
 import { checkAdminToken } from './admin-token.ts';
+import { cookieIsSecure } from './cookie-security.ts';
 import { loginRetryAfterSeconds, recordLoginFailure } from './login-throttle.ts';
 import { safeNextPath } from './safe-next-path.ts';
 import { createSession, readSession, revokeSession, SESSION_COOKIE, sessionCookieOptions } from './session.ts';
@@ -17,7 +18,7 @@ export interface LoginState {
 }
 
 async function isHttps(): Promise<boolean> {
-  return (await headers()).get('x-forwarded-proto') === 'https';
+  return cookieIsSecure(serverEnv().DASHBOARD_PUBLIC_URL, (await headers()).get('x-forwarded-proto'));
 }
 
 export async function login(_prev: LoginState, form: FormData): Promise<LoginState> {

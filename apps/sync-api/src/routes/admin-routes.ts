@@ -12,6 +12,7 @@ import { adminRouter, createAdminCaller, openApiDocument, restInput, restRoutes,
 import { loadSourceSchema, recordHealthSample, VerificationRunner, type AdminDeps, type SourceSchema } from '@syncline/engine';
 import { ServiceError } from '@syncline/protocol';
 import { checkAdminToken, mintDevToken } from '../auth.ts';
+import { jwtAudienceOf } from '../config.ts';
 import type { Services } from '../services.ts';
 
 const HEALTH_SAMPLE_MS = 15_000;
@@ -46,7 +47,7 @@ export function registerAdminRoutes(app: FastifyInstance, s: Services): void {
     compactor: s.compactor,
     devMode: s.config.DEV_MODE,
     mintDevToken: jwtSecret
-      ? (userId, opts) => mintDevToken(jwtSecret, userId, { ...opts, audience: s.config.JWT_AUDIENCE?.split(',')[0]?.trim() })
+      ? (userId, opts) => mintDevToken(jwtSecret, userId, { ...opts, audience: jwtAudienceOf(s.config)?.[0], kid: s.config.JWT_SECRET_KID })
       : null,
     async sourceSchema() {
       if (!schemaCache || Date.now() - schemaCache.at > SCHEMA_CACHE_MS) {

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { ServiceError } from '@syncline/protocol';
 import { z } from 'zod';
 import { checkAdminToken, mintDevToken } from '../auth.ts';
+import { jwtAudienceOf } from '../config.ts';
 import type { Services } from '../services.ts';
 import { parseBody } from './sync-routes.ts';
 
@@ -26,8 +27,9 @@ export function registerAuthRoutes(app: FastifyInstance, s: Services): void {
     );
     const { token, expiresAt } = await mintDevToken(s.config.JWT_SECRET, body.user_id, {
       ttlSeconds: body.ttl_seconds,
-      audience: s.config.JWT_AUDIENCE?.split(',')[0]?.trim(),
+      audience: jwtAudienceOf(s.config)?.[0],
       claims: body.claims,
+      kid: s.config.JWT_SECRET_KID,
     });
     return { data: { token, expires_at: expiresAt, user_id: body.user_id } };
   });

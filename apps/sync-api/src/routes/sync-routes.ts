@@ -10,6 +10,7 @@ import { createWriteCheckpoint, currentWalLsn, emitKeepaliveMessage, normalizeLs
 import { z } from 'zod';
 import { TokenVerifier, type VerifiedToken } from '../auth.ts';
 import { BSON_STREAM, NDJSON, encodeLine, negotiateFormat } from '../line-encoding.ts';
+import { RateLimiter } from '../rate-limiter.ts';
 import type { Services } from '../services.ts';
 
 /** Bytes of protocol lines held back before one socket write (see openStream). */
@@ -25,14 +26,28 @@ export async function authenticate(s: Services, req: FastifyRequest): Promise<Ve
 }
 
 export function registerSyncRoutes(app: FastifyInstance, s: Services): void {
+  // Every write checkpoint reads the source WAL head and writes a WAL message: bounded per user
+  // (not per client_id, which the client chooses).
+  const writeCheckpointLimit = new RateLimiter(s.config.WRITE_CHECKPOINTS_PER_MINUTE);
+  const limitWriteCheckpoints = (reply: FastifyReply, userId: string) => {
+    const d = writeCheckpointLimit.take(userId);
+    if (d.allowed) return;
+    reply.header('retry-after', String(d.retryAfterSeconds));
+    throw new ServiceError(
+      'RATE_LIMITED',
+      `Too many write checkpoints for this user (WRITE_CHECKPOINTS_PER_MINUTE = ${s.config.WRITE_CHECKPOINTS_PER_MINUTE}); retry after ${d.retryAfterSeconds} s.`,
+    );
+  };
+
   app.post('/sync/stream', async (req, reply) => {
     const token = await authenticate(s, req);
     const request = parseBody(streamingSyncRequestSchema, req.body ?? {});
     return openStream(s, req, reply, token, request);
   });
 
-  app.get('/write-checkpoint2.json', async (req) => {
+  app.get('/write-checkpoint2.json', async (req, reply) => {
     const token = await authenticate(s, req);
+    limitWriteCheckpoints(reply, token.userId);
     const { client_id } = parseBody(z.object({ client_id: z.string().max(256).optional() }), req.query);
     const userKey = client_id ? `${token.userId}/${client_id}` : token.userId;
     const id = await createReplicationHead(s, (head) => createWriteCheckpoint(s.storage, userKey, head));
@@ -40,8 +55,9 @@ export function registerSyncRoutes(app: FastifyInstance, s: Services): void {
     return { data: { write_checkpoint: id.toString() } };
   });
 
-  app.post('/sync/checkpoint-request', async (req) => {
+  app.post('/sync/checkpoint-request', async (req, reply) => {
     const token = await authenticate(s, req);
+    limitWriteCheckpoints(reply, token.userId);
     const body = parseBody(
       z.object({
         client_id: z.string().max(256),
@@ -112,6 +128,7 @@ async function openStream(s: Services, req: FastifyRequest, reply: FastifyReply,
     logger: log,
     keepalives: true,
     maxBuckets: s.config.MAX_BUCKETS_PER_CONNECTION,
+    maxParameterResults: s.config.MAX_PARAMETER_RESULTS_PER_CONNECTION,
     onProgress: (p) => {
       s.metrics.opsSent += p.ops - ops;
       ops = p.ops;

@@ -206,6 +206,14 @@ export class RSocketConnection {
       this.closeWithError(ErrorCode.CONNECTION_ERROR, `Invalid or duplicate stream id ${id}`, CLOSE.PROTOCOL, 'SYNC_BAD_REQUEST');
       return;
     }
+    if (this.streams.size >= this.s.config.MAX_STREAMS_PER_WEBSOCKET) {
+      return reject(
+        new ServiceError(
+          'TOO_MANY_SOCKET_STREAMS',
+          `This connection already has ${this.streams.size} open streams (MAX_STREAMS_PER_WEBSOCKET); cancel one first or open another connection.`,
+        ),
+      );
+    }
     if (frame.flags & Flags.FOLLOWS) return reject(new ServiceError('BAD_REQUEST', 'Fragmented requests are not supported'), ErrorCode.INVALID);
     let request: unknown;
     try {

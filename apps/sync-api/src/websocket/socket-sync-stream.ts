@@ -88,6 +88,7 @@ export class SocketSyncStream {
         logger: log,
         keepalives: false,
         maxBuckets: s.config.MAX_BUCKETS_PER_CONNECTION,
+        maxParameterResults: s.config.MAX_PARAMETER_RESULTS_PER_CONNECTION,
         onProgress: (p) => {
           s.metrics.opsSent += p.ops - ops;
           ops = p.ops;

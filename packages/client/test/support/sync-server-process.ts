@@ -48,6 +48,7 @@ export async function startSyncServer(adminUrl: string, schemaSql: string, rules
       STORAGE_DATABASE_URL: storageUrl,
       ADMIN_TOKEN: randomBytes(24).toString('hex'),
       JWT_SECRET: secret.toString('base64url'),
+      JWT_SECRET_KID: 'syncline-dev',
       SYNC_API_PORT: String(port),
       SYNC_API_HOST: '127.0.0.1',
       SYNC_RULES_PATH: rulesPath,

@@ -8,7 +8,7 @@ import { compileSyncRules } from '../sync-rules/index.ts';
 import { PgReplicationWriter } from '../storage/pg-replication-writer.ts';
 import { assertReplicationLease } from '../storage/pg-replication-lease.ts';
 import { markSnapshotDone, raiseNoCheckpointBefore } from '../storage/pg-source-tables.ts';
-import { resetVersionForSnapshot } from '../storage/pg-versions.ts';
+import { getSubkeySalt, resetVersionForSnapshot } from '../storage/pg-versions.ts';
 import { STORAGE_SCHEMA, storageIsSourceDatabase } from '../storage/pg-storage-identity.ts';
 import type { SyncRulesVersion } from '../storage/storage-types.ts';
 import { normalizeLsn } from './lsn.ts';
@@ -57,7 +57,7 @@ export async function runReplicationJob(o: ReplicationJobOptions): Promise<void>
   // it. End it, so that process can neither acknowledge anything nor keep us from streaming.
   if (slot === 'ok') await takeOverSlot(o.source, version.slotName, logger);
 
-  const writer = new PgReplicationWriter(o.storage, version.id, logger);
+  const writer = new PgReplicationWriter(o.storage, version.id, logger, await getSubkeySalt(o.storage, version.id));
   const epoch = o.leaseEpoch;
   if (epoch !== undefined) writer.fence = (client) => assertReplicationLease(client, version.id, epoch);
   writer.setLastOpId(await lastWrittenOp(o.storage, version.id));

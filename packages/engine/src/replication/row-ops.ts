@@ -8,6 +8,7 @@
  */
 import { opChecksumPut, opChecksumRemove, stringifySqliteRow } from '@syncline/protocol';
 import type { SqliteRow } from '../sync-rules/types.ts';
+import { opaqueSubkey } from './opaque-subkey.ts';
 
 /** A source row as Postgres sent it: text values, null, or undefined for an unchanged TOAST value. */
 export type RawRow = Record<string, string | null | undefined>;
@@ -62,9 +63,6 @@ export interface RowChangeResult {
   incomplete?: boolean;
 }
 
-export function subkeyOf(sourceTable: number, sourceKey: string): string {
-  return `${sourceTable}/${sourceKey}`;
-}
 
 /** Fills unchanged TOAST columns (undefined) from the previous image. Returns null if impossible. */
 export function mergeToast(next: RawRow, previous: Record<string, string | null> | null): Record<string, string | null> | null {
@@ -82,6 +80,8 @@ const membershipKey = (m: Membership) => `${m[0]}\u0000${m[1]}\u0000${m[2]}`;
 
 /**
  * Applies an upsert (insert/update/snapshot row) or a delete (next = null) of one source row.
+ * `subkeySalt` is the version's secret for wire subkeys (opaque-subkey.ts): REMOVE checksums hash
+ * the subkey clients receive.
  */
 export function evaluateRowChange(
   evaluator: RowEvaluator,
@@ -89,11 +89,11 @@ export function evaluateRowChange(
   sourceKey: string,
   previous: RowState | undefined,
   next: RawRow | null,
+  subkeySalt: string,
 ): RowChangeResult {
   const ops: PendingOp[] = [];
   const parameters: PendingParameterRow[] = [];
   const liveDelta = new Map<string, number>();
-  const subkey = subkeyOf(sourceTable, sourceKey);
   const prevBuckets = previous?.buckets ?? [];
   const prevLookups = previous?.lookups ?? [];
 
@@ -149,9 +149,12 @@ export function evaluateRowChange(
 
   const newKeys = new Set(newBuckets.map(membershipKey));
   const prevKeys = new Set(prevBuckets.map(membershipKey));
+  let removeChecksum: number | undefined;
   for (const m of prevBuckets) {
     if (newKeys.has(membershipKey(m))) continue;
-    ops.push({ bucket: m[0], op: 2, table: m[1], rowId: m[2], data: null, checksum: opChecksumRemove(subkey), sourceTable, sourceKey });
+    // One REMOVE checksum per source row, computed only when the row leaves a bucket.
+    removeChecksum ??= opChecksumRemove(opaqueSubkey(subkeySalt, sourceTable, sourceKey));
+    ops.push({ bucket: m[0], op: 2, table: m[1], rowId: m[2], data: null, checksum: removeChecksum, sourceTable, sourceKey });
     liveDelta.set(m[0], (liveDelta.get(m[0]) ?? 0) - 1);
   }
   for (const m of newBuckets) {

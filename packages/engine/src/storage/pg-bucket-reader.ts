@@ -4,12 +4,27 @@
  * parameter lookups, and what changed between two checkpoints.
  */
 import type pg from 'pg';
+import { opaqueSubkey } from '../replication/opaque-subkey.ts';
+import { getSubkeySalt } from './pg-versions.ts';
 import { OP_NAMES, type BucketChecksum, type Checkpoint, type OpCode, type StoredOp } from './storage-types.ts';
 
 const U32 = 4294967296;
 
 export class PgBucketReader {
+  /** Wire-subkey secret per version, read once (it never changes). */
+  private readonly subkeySalts = new Map<number, Promise<string>>();
+
   constructor(readonly pool: pg.Pool) {}
+
+  private subkeySalt(versionId: number): Promise<string> {
+    let salt = this.subkeySalts.get(versionId);
+    if (!salt) {
+      salt = getSubkeySalt(this.pool, versionId);
+      this.subkeySalts.set(versionId, salt);
+      salt.catch(() => this.subkeySalts.delete(versionId));
+    }
+    return salt;
+  }
 
   async getCheckpoint(versionId: number): Promise<Checkpoint | null> {
     const { rows } = await this.pool.query<{ last_checkpoint: string | null; last_checkpoint_lsn: string | null }>(
@@ -70,6 +85,7 @@ export class PgBucketReader {
     limit: number,
   ): Promise<{ results: Array<{ bucket: string; ops: StoredOp[]; hasMore: boolean }>; resumeFrom: number }> {
     const results: Array<{ bucket: string; ops: StoredOp[]; hasMore: boolean }> = [];
+    const salt = await this.subkeySalt(versionId);
     let remaining = limit;
     for (let i = 0; i < positions.length; i += 100) {
       const slice = positions.slice(i, i + 100);
@@ -113,7 +129,8 @@ export class PgBucketReader {
           op: OP_NAMES[r.op],
           table: r.table_name,
           rowId: r.row_id,
-          subkey: r.source_table === null ? null : `${r.source_table}/${r.source_key}`,
+          // Never the source key itself: an opaque hash (DESIGN §6).
+          subkey: r.source_table === null || r.source_key === null ? null : opaqueSubkey(salt, r.source_table, r.source_key),
           checksum: Number(r.checksum),
           data: r.data,
           targetOp: r.target_op === null ? null : BigInt(r.target_op),
@@ -156,18 +173,25 @@ export class PgBucketReader {
     return rows.length > max ? null : rows.map((r) => r.lookup);
   }
 
-  /** Current parameter rows per lookup key at `checkpoint` (tombstones dropped). */
-  async getParameterSets(versionId: number, lookups: string[], checkpoint: bigint): Promise<Map<string, string[]>> {
+  /**
+   * Current parameter rows per lookup key at `checkpoint` (tombstones dropped). With `limit`, at
+   * most `limit` rows in total are read, so a caller enforcing a cap reads `cap + 1` and never loads
+   * everything a hostile or oversized lookup matches.
+   */
+  async getParameterSets(versionId: number, lookups: string[], checkpoint: bigint, limit?: number): Promise<Map<string, string[]>> {
     const out = new Map<string, string[]>(lookups.map((l) => [l, []]));
     if (lookups.length === 0) return out;
     const { rows } = await this.pool.query<{ lookup: string; bucket_parameters: string }>(
-      `SELECT DISTINCT ON (lookup, source_table, source_key) lookup, bucket_parameters
-         FROM syncline.bucket_parameters
-        WHERE version_id = $1 AND lookup = ANY($2) AND id <= $3
-        ORDER BY lookup, source_table, source_key, id DESC`,
-      [versionId, lookups, checkpoint.toString()],
+      `SELECT lookup, bucket_parameters FROM (
+         SELECT DISTINCT ON (lookup, source_table, source_key) lookup, bucket_parameters
+           FROM syncline.bucket_parameters
+          WHERE version_id = $1 AND lookup = ANY($2) AND id <= $3
+          ORDER BY lookup, source_table, source_key, id DESC) p
+        WHERE bucket_parameters <> '[]'
+        LIMIT $4`,
+      [versionId, lookups, checkpoint.toString(), limit ?? null],
     );
-    for (const r of rows) if (r.bucket_parameters !== '[]') out.get(r.lookup)!.push(r.bucket_parameters);
+    for (const r of rows) out.get(r.lookup)!.push(r.bucket_parameters);
     return out;
   }
 }

@@ -78,6 +78,8 @@ export class PgReplicationWriter {
     readonly pool: pg.Pool,
     readonly versionId: number,
     private readonly logger: Logger,
+    /** The version's wire-subkey secret (getSubkeySalt); REMOVE checksums hash the opaque subkey. */
+    private readonly subkeySalt: string,
   ) {}
 
   /**
@@ -206,7 +208,7 @@ export class PgReplicationWriter {
       let previous = states.get(sk) ?? undefined;
       if (c.oldImage && previous) previous = { ...previous, data: c.oldImage };
       else if (c.oldImage && !previous) previous = { data: c.oldImage, buckets: [], lookups: [] };
-      const r = evaluateRowChange(c.evaluator, c.sourceTable, c.key, previous ?? undefined, c.row);
+      const r = evaluateRowChange(c.evaluator, c.sourceTable, c.key, previous ?? undefined, c.row, this.subkeySalt);
       if (r.incomplete) incomplete.push({ sourceTable: c.sourceTable, key: c.key });
       for (const op of r.ops) {
         const k = `${op.bucket}\u0000${op.table}\u0000${op.rowId}\u0000${sk}`;

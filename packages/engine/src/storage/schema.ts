@@ -55,6 +55,14 @@ export const syncRulesVersions = synclineSchema.table('sync_rules_versions', {
   lastCheckpointAt: timestamp('last_checkpoint_at', { withTimezone: true }),
   lastKeepaliveAt: timestamp('last_keepalive_at', { withTimezone: true }),
   lastFatalError: text('last_fatal_error'),
+  /**
+   * Secret key of this version's wire subkeys (HMAC of source table id + row key; see
+   * opaque-subkey.ts): 244 random bits from gen_random_uuid(), never sent anywhere, so a subkey
+   * reveals nothing about the row key and cannot be confirmed by guessing.
+   */
+  subkeySalt: text('subkey_salt')
+    .notNull()
+    .default(sql`replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '')`),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   activatedAt: timestamp('activated_at', { withTimezone: true }),
   stoppedAt: timestamp('stopped_at', { withTimezone: true }),

@@ -32,6 +32,8 @@ export interface SyncStreamContext {
   /** Send `token_expires_in` keepalives (HTTP); RSocket has its own keepalive. */
   keepalives: boolean;
   maxBuckets?: number;
+  /** Max rows all parameter queries of this connection may return (default 1,000, as PowerSync). */
+  maxParameterResults?: number;
   /** Ops per storage read (default 1000) and bytes per data line (default 1 MB). */
   batchOps?: number;
   chunkBytes?: number;
@@ -112,8 +114,18 @@ export async function* streamSyncLines(ctx: SyncStreamContext): AsyncGenerator<S
     let setChanged = false;
     if (!bucketSet || lookupsChanged) {
       const resolved = await resolveBucketsOrLimitError(querier, async (lookups) => {
-        const sets = await watcher.reader.getParameterSets(versionId, lookups.map((l) => l.key), cp.opId);
-        return lookups.map((l) => (sets.get(l.key) ?? []).flatMap((json) => parseLosslessJson(json) as unknown as SqliteRow[]));
+        const maxResults = ctx.maxParameterResults ?? 1_000;
+        // One row past the limit is enough to know it is exceeded; nothing more is loaded.
+        const sets = await watcher.reader.getParameterSets(versionId, lookups.map((l) => l.key), cp.opId, maxResults + 1);
+        const results = lookups.map((l) => (sets.get(l.key) ?? []).flatMap((json) => parseLosslessJson(json) as unknown as SqliteRow[]));
+        const total = results.reduce((n, r) => n + r.length, 0);
+        if (total > maxResults) {
+          throw new ServiceError(
+            'TOO_MANY_PARAMETER_RESULTS',
+            `The parameter queries of this connection return more than ${maxResults} rows (MAX_PARAMETER_RESULTS_PER_CONNECTION); narrow the parameter queries or raise the limit.`,
+          );
+        }
+        return results;
       });
       const max = ctx.maxBuckets ?? 10_000;
       if (resolved.length > max) {
@@ -215,6 +227,11 @@ export async function* streamSyncLines(ctx: SyncStreamContext): AsyncGenerator<S
       const downloaded = new Set<string>();
       while (remaining.length > 0) {
         if (signal.aborted) return 'aborted';
+        // A long download must not outlive the token: end it at exp like an idle stream (§1.8).
+        if (Date.now() / 1000 >= ctx.tokenExpiresAt) {
+          yield { token_expires_in: 0 };
+          return 'token_expired';
+        }
         const { results, resumeFrom } = await watcher.opPages.getOps(
           versionId,
           remaining.map((b) => ({ bucket: b, after: positions.get(b) ?? 0n })),

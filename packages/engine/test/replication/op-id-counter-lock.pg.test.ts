@@ -6,7 +6,7 @@
 import { describe, expect, inject, it } from 'vitest';
 import pg from 'pg';
 import pino from 'pino';
-import { compileSyncRules, deployVersion, migrateStorage } from '@syncline/engine';
+import { compileSyncRules, deployVersion, getSubkeySalt, migrateStorage } from '@syncline/engine';
 import { createTestDatabase } from '@syncline/test-utils';
 import { createTableEvaluator } from '../../src/replication/table-evaluator.ts';
 import { PgReplicationWriter, type SourceChange } from '../../src/storage/pg-replication-writer.ts';
@@ -29,7 +29,7 @@ describe('op-id counter lock in a flush', () => {
       { name: 'id', typeOid: 25 },
       { name: 'body', typeOid: 25 },
     ], false);
-    const writer = new PgReplicationWriter(pool, version, pino({ level: 'silent' }));
+    const writer = new PgReplicationWriter(pool, version, pino({ level: 'silent' }), await getSubkeySalt(pool, version));
     const change = (id: string, body: string | undefined): SourceChange => ({ sourceTable: 1, evaluator, key: JSON.stringify([id]), row: { id, body } });
 
     const other = new pg.Client({ connectionString: db.url });

@@ -5,7 +5,7 @@
  */
 import pino from 'pino';
 import { describe, expect, it, inject } from 'vitest';
-import { assertReplicationLease, getVersion, normalizeLsn, Replicator, takeReplicationLease, type ReplicatorOptions } from '@syncline/engine';
+import { assertReplicationLease, getSubkeySalt, getVersion, normalizeLsn, Replicator, takeReplicationLease, type ReplicatorOptions } from '@syncline/engine';
 import { PgReplicationWriter } from '../../src/storage/pg-replication-writer.ts';
 import { createReplicationHarness, type ReplicationHarness } from '../support/replication-harness.ts';
 import { checkBucketConsistency } from '../support/bucket-consistency.ts';
@@ -154,7 +154,7 @@ describe('replicator availability', () => {
     await h.stopReplicator();
 
     const epoch = await takeReplicationLease(h.storage, v);
-    const writer = new PgReplicationWriter(h.storage, v, logger);
+    const writer = new PgReplicationWriter(h.storage, v, logger, await getSubkeySalt(h.storage, v));
     writer.fence = (client) => assertReplicationLease(client, v, epoch);
     const lsnNow = async () => normalizeLsn((await h.source.query<{ lsn: string }>(`SELECT pg_logical_emit_message(false, 'test', 'x')::text AS lsn`)).rows[0]!.lsn);
     const first = await lsnNow();
