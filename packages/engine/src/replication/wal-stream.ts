@@ -9,12 +9,12 @@ import { LogicalReplicationService } from 'pg-logical-replication';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { PgReplicationWriter, SourceChange } from '../storage/pg-replication-writer.ts';
-import { raiseNoCheckpointBefore } from '../storage/pg-source-tables.ts';
 import { lsnToBigInt, bigIntToLsn, normalizeLsn } from './lsn.ts';
 import { PgoutputDecoder, type PgoutputMessage, type RelationMessage } from './pgoutput-decoder.ts';
-import { currentWalLsn, emitKeepaliveMessage } from './source-catalog.ts';
+import { applyResolved, removeSourceTableRows } from './inline-snapshot.ts';
+import { emitKeepaliveMessage } from './source-catalog.ts';
 import type { ActiveTable, TableRegistry } from './table-registry.ts';
-import { readRowsByKey, snapshotTable } from './table-snapshot.ts';
+import { readRowsByKey } from './table-snapshot.ts';
 import { sourceKeyOf } from './table-evaluator.ts';
 import type { ReplicationMetrics } from './replication-metrics.ts';
 
@@ -212,16 +212,14 @@ export async function streamWal(o: WalStreamOptions): Promise<void> {
     if (!desc) return;
     const walColumns = rel.columns.map((c) => ({ name: c.name, typeOid: c.typeOid }));
     const r = await o.registry.resolve({ ...desc, replicaIdentity: rel.replicaIdentity }, walColumns);
-    if (r.kind !== 'new') return;
-    // A table that appeared (or changed identity) while streaming: drop the old mapping's rows,
-    // then snapshot it inline; no checkpoint until the stream has passed the snapshot's end.
+    if (r.kind === 'known' || (r.kind === 'ignored' && r.replaced.length === 0)) return;
+    // A table that appeared, changed identity or left the rules while streaming: remove the old
+    // mapping's rows, then snapshot it inline (durable and resumable, see inline-snapshot.ts); no
+    // checkpoint until the stream has passed the snapshot's end.
     await flush(false);
-    if (r.replaced) await removeAllRows(r.replaced);
-    o.logger.info({ table: `${desc.schema}.${desc.name}` }, 'snapshotting table discovered while streaming');
-    await snapshotTable(o.source, o.writer, r.table, (t, c) => o.registry.setColumns(t, c), o.logger, o.signal);
-    o.registry.setColumns(r.table, walColumns);
-    const lsn = normalizeLsn(await currentWalLsn(o.source));
-    await raiseNoCheckpointBefore(o.writer.pool, o.writer.versionId, lsn);
+    if (r.kind === 'new') o.logger.info({ table: `${desc.schema}.${desc.name}` }, 'snapshotting table discovered while streaming');
+    await applyResolved({ source: o.source, writer: o.writer, registry: o.registry, logger: o.logger, signal: o.signal }, r);
+    if (r.kind === 'new') o.registry.setColumns(r.table, walColumns);
     await emitKeepaliveMessage(o.source).catch(() => {});
   }
 
@@ -250,18 +248,7 @@ export async function streamWal(o: WalStreamOptions): Promise<void> {
     await flush(false);
     for (const oid of oids) {
       const table = o.registry.get(oid);
-      if (table) await removeAllRows(table);
-    }
-  }
-
-  async function removeAllRows(table: ActiveTable): Promise<void> {
-    for (;;) {
-      const { rows } = await o.writer.pool.query<{ source_key: string }>(
-        'SELECT source_key FROM syncline.current_data WHERE version_id = $1 AND source_table = $2 LIMIT 10000',
-        [o.writer.versionId, table.info.id],
-      );
-      if (rows.length === 0) break;
-      await o.writer.flush(rows.map((r) => ({ sourceTable: table.info.id, evaluator: table.evaluator, key: r.source_key, row: null })));
+      if (table) await removeSourceTableRows(o.writer, table);
     }
   }
 }
