@@ -1,6 +1,8 @@
 /**
  * Crash safety: a replicator process is SIGKILLed at random points during snapshot, streaming and
- * activation of a second version while a writer keeps changing the source. After every kill the
+ * activation of a second version while a writer keeps changing the source; every third kill lands
+ * inside an inline re-snapshot after a replica-identity change (while the old rows are removed, or
+ * while the new mapping is copied). After every kill the
  * slot must not have been acknowledged past what storage holds; at the end the op-log, reduced
  * per bucket, must equal the rules evaluated over the source rows, with matching checksums.
  * Short version here (10 kills); `npm run test:crash` runs the long one (40 kills, more rows).
@@ -66,8 +68,23 @@ async function assertNothingAckedBeyondStorage(h: ReplicationHarness): Promise<v
   }
 }
 
+/**
+ * Waits until some version has inline table work under way: 'removal' = a retired mapping's rows
+ * are being removed, 'snapshot' = a mapping is partly copied. False on timeout.
+ */
+async function waitForInlineWork(h: ReplicationHarness, phase: 'removal' | 'snapshot', timeoutMs: number): Promise<boolean> {
+  const condition = phase === 'removal' ? 'removal_pending' : 'NOT snapshot_done AND NOT dropped AND snapshot_count > 0';
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const { rows } = await h.storage.query<{ ok: boolean }>(`SELECT coalesce(bool_or(${condition}), false) AS ok FROM syncline.source_tables`);
+    if (rows[0]?.ok) return true;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return false;
+}
+
 describe('crash recovery', () => {
-  it(`survives ${KILLS} SIGKILLs of the replicator during snapshot, streaming and activation`, { timeout: 600_000 }, async () => {
+  it(`survives ${KILLS} SIGKILLs of the replicator during snapshot, streaming, inline re-snapshots and activation`, { timeout: 600_000 }, async () => {
     await using h = await createReplicationHarness(inject('pgAdminUrl'), SCHEMA);
     await h.source.query(`INSERT INTO lists SELECT i, 'u' || (i % 7), 'list ' || i FROM generate_series(1, 40) i`);
     await h.source.query(`INSERT INTO todos SELECT i, 1 + i % 40, repeat('d', 100) || i, i::bigint * 1000000007 FROM generate_series(1, $1) i`, [ROWS]);
@@ -91,9 +108,23 @@ describe('crash recovery', () => {
     })();
 
     let v2: number | null = null;
+    let identityFull = false;
+    let inlineKills = 0;
     for (let k = 0; k < KILLS; k++) {
       const child = await startChild(h);
-      await new Promise((r) => setTimeout(r, 200 + Math.random() * 1200));
+      if (k % 3 === 1) {
+        // Kill inside an inline snapshot: change todos' replica identity while streaming, wait until
+        // the re-snapshot work is under way (old rows being removed, or the new mapping being copied),
+        // then kill at a random point after that.
+        identityFull = !identityFull;
+        await h.source.query(`ALTER TABLE todos REPLICA IDENTITY ${identityFull ? 'FULL' : 'DEFAULT'}`);
+        await h.source.query(`UPDATE todos SET n = n + 1 WHERE id = (SELECT min(id) FROM todos)`);
+        const phase = k % 2 === 0 ? 'removal' : 'snapshot';
+        if (await waitForInlineWork(h, phase, 15_000)) inlineKills++;
+        await new Promise((r) => setTimeout(r, Math.random() * 400));
+      } else {
+        await new Promise((r) => setTimeout(r, 200 + Math.random() * 1200));
+      }
       await kill(child);
       await assertNothingAckedBeyondStorage(h);
       // Halfway through, deploy a second version so kills also hit its snapshot and activation.
@@ -102,6 +133,7 @@ describe('crash recovery', () => {
     writing = false;
     await writer;
 
+    expect(inlineKills).toBeGreaterThan(0);
     h.startReplicator();
     const final = v2 ?? v1;
     await h.waitCaughtUp(final, 180_000);
