@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { compileSyncRules } from '../sync-rules/index.ts';
 import { PgReplicationWriter } from '../storage/pg-replication-writer.ts';
 import { assertReplicationLease } from '../storage/pg-replication-lease.ts';
-import { markSnapshotDone, raiseNoCheckpointBefore } from '../storage/pg-source-tables.ts';
+import { markSnapshotDone } from '../storage/pg-source-tables.ts';
 import { getSubkeySalt, resetVersionForSnapshot } from '../storage/pg-versions.ts';
 import { STORAGE_SCHEMA, storageIsSourceDatabase } from '../storage/pg-storage-identity.ts';
 import type { SyncRulesVersion } from '../storage/storage-types.ts';
@@ -16,7 +16,7 @@ import { ReplicationError } from './replication-errors.ts';
 import type { ReplicationMetrics } from './replication-metrics.ts';
 import { checkWalLevel, currentWalLsn, describeMatchingTables, ensurePublication } from './source-catalog.ts';
 import { TableRegistry } from './table-registry.ts';
-import { snapshotTable } from './table-snapshot.ts';
+import { applyResolved, resumeTableWork } from './inline-snapshot.ts';
 import { streamWal } from './wal-stream.ts';
 
 export interface ReplicationJobOptions {
@@ -62,30 +62,22 @@ export async function runReplicationJob(o: ReplicationJobOptions): Promise<void>
   if (epoch !== undefined) writer.fence = (client) => assertReplicationLease(client, version.id, epoch);
   writer.setLastOpId(await lastWrittenOp(o.storage, version.id));
   const registry = new TableRegistry(o.storage, version.id, rules, logger);
-  const known = await registry.load();
+  await registry.load();
+  const ctx = { source: o.source, writer, registry, logger, signal: o.signal };
 
+  // Work a previous run left unfinished (row removals of retired mappings, a snapshot stopped
+  // midway — also one started while streaming) is finished before anything else, so no checkpoint
+  // is created past a half-copied table.
+  const started = performance.now();
+  let total = await resumeTableWork(ctx);
+  o.metrics.snapshotRows += total;
   if (!version.snapshotDone) {
-    const started = performance.now();
-    let total = 0;
     const tables = await describeMatchingTables(o.source, rules.sourceTables());
     for (const desc of tables) {
       if (o.signal.aborted) return;
-      const existing = known.find((t) => t.relationOid === desc.relationOid && !t.snapshotDone);
-      const resolved = existing ? registry.get(desc.relationOid) : undefined;
-      let table = resolved ?? null;
-      if (!table) {
-        if (known.some((t) => t.relationOid === desc.relationOid && t.snapshotDone)) continue;
-        const r = await registry.resolve(desc);
-        if (r.kind === 'ignored') continue;
-        table = r.table;
-      } else {
-        registry.setColumns(table, desc.columns);
-      }
-      const r = await snapshotTable(o.source, writer, table, (t, c) => registry.setColumns(t, c), logger, o.signal);
-      total += r.rows;
-      o.metrics.snapshotRows += r.rows;
-      await raiseNoCheckpointBefore(o.storage, version.id, normalizeLsn(await currentWalLsn(o.source)));
-      logger.info({ table: `${desc.schema}.${desc.name}`, rows: r.rows }, 'table snapshot done');
+      const rows = await applyResolved(ctx, await registry.resolve(desc));
+      total += rows;
+      o.metrics.snapshotRows += rows;
     }
     await markSnapshotDone(o.storage, version.id, normalizeLsn(await currentWalLsn(o.source)));
     const secs = (performance.now() - started) / 1000;

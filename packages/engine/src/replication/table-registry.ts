@@ -6,7 +6,7 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { SyncRules } from '../sync-rules/index.ts';
 import type { SourceTableInfo } from '../storage/storage-types.ts';
-import { createSourceTable, listSourceTables, markSourceTableDropped } from '../storage/pg-source-tables.ts';
+import { listSourceTables, listSourceTablesPendingRemoval, replaceSourceTables } from '../storage/pg-source-tables.ts';
 import type { RowEvaluator } from './row-ops.ts';
 import { describeTable, type SourceTableDescription } from './source-catalog.ts';
 import { createTableEvaluator } from './table-evaluator.ts';
@@ -18,10 +18,18 @@ export interface ActiveTable {
   evaluator: RowEvaluator;
 }
 
+/**
+ * - known: mapped and fully snapshotted; nothing to do.
+ * - ignored: not synced; `replaced` are earlier mappings of it whose rows must now be removed.
+ * - new: `table` must be snapshotted (a new mapping, or a mapping whose snapshot never finished:
+ *   it resumes from its stored position), after the rows of `replaced` are removed.
+ * Retired mappings are recorded durably (dropped, removal pending) in the same transaction that
+ * creates their replacement; see removeSourceTableRows.
+ */
 export type ResolveResult =
   | { kind: 'known'; table: ActiveTable }
-  | { kind: 'ignored' }
-  | { kind: 'new'; table: ActiveTable; replaced: ActiveTable | null };
+  | { kind: 'ignored'; replaced: ActiveTable[] }
+  | { kind: 'new'; table: ActiveTable; replaced: ActiveTable[] };
 
 export class TableRegistry {
   private readonly byOid = new Map<number, ActiveTable | null>();
@@ -62,9 +70,13 @@ export class TableRegistry {
   async resolve(desc: SourceTableDescription, walColumns?: Array<{ name: string; typeOid: number }>): Promise<ResolveResult> {
     const ref = { schema: desc.schema, name: desc.name };
     const match = this.rules.tableMatches(ref);
+    const existing = this.byOid.get(desc.relationOid);
+    // A table recreated under the same name gets a new oid: the old mapping is replaced too.
+    const sameName = this.all().filter(
+      (t) => t.info.relationOid !== desc.relationOid && t.info.schemaName === desc.schema && t.info.tableName === desc.name,
+    );
     if (!match.data && !match.parameters) {
-      this.byOid.set(desc.relationOid, null);
-      return { kind: 'ignored' };
+      return { kind: 'ignored', replaced: await this.retire(desc.relationOid, existing ? [existing] : []) };
     }
     const keyColumns = keyColumnsOf(desc);
     if (keyColumns.length === 0) {
@@ -72,40 +84,51 @@ export class TableRegistry {
         { table: `${desc.schema}.${desc.name}`, code: 'TABLE_WITHOUT_IDENTITY' },
         'table has no primary key or replica identity; add a primary key or run ALTER TABLE … REPLICA IDENTITY FULL. Skipping it.',
       );
-      this.byOid.set(desc.relationOid, null);
-      return { kind: 'ignored' };
+      return { kind: 'ignored', replaced: await this.retire(desc.relationOid, existing ? [existing, ...sameName] : sameName) };
     }
     const columns = walColumns ?? desc.columns;
-    const existing = this.byOid.get(desc.relationOid);
-    if (existing && sameIdentity(existing, desc, keyColumns)) {
+    if (existing && sameIdentity(existing, desc, keyColumns) && sameName.length === 0) {
       this.setColumns(existing, columns);
-      return { kind: 'known', table: existing };
+      // A snapshot that never finished (stopped or crashed midway) resumes from its stored position.
+      return existing.info.snapshotDone ? { kind: 'known', table: existing } : { kind: 'new', table: existing, replaced: [] };
     }
-    let replaced: ActiveTable | null = null;
-    if (existing) {
-      replaced = existing;
-      await markSourceTableDropped(this.storage, existing.info.id);
-    }
-    // A table recreated under the same name gets a new oid: the old mapping is replaced too.
-    for (const t of this.all()) {
-      if (t.info.relationOid !== desc.relationOid && t.info.schemaName === desc.schema && t.info.tableName === desc.name) {
-        replaced = t;
-        await markSourceTableDropped(this.storage, t.info.id);
-        this.byOid.delete(t.info.relationOid);
-      }
-    }
-    const info = await createSourceTable(this.storage, {
-      versionId: this.versionId,
-      relationOid: desc.relationOid,
-      schemaName: desc.schema,
-      tableName: desc.name,
-      replicaIdColumns: keyColumns,
-      replicaIdentity: desc.replicaIdentity,
-      snapshotEstimatedCount: desc.estimatedRows,
-    });
-    const table: ActiveTable = { info, keyColumns, columns, evaluator: this.evaluatorFor(info, columns) };
+    const retired = existing ? [existing, ...sameName] : sameName;
+    const info = await replaceSourceTables(
+      this.storage,
+      retired.map((t) => t.info.id),
+      {
+        versionId: this.versionId,
+        relationOid: desc.relationOid,
+        schemaName: desc.schema,
+        tableName: desc.name,
+        replicaIdColumns: keyColumns,
+        replicaIdentity: desc.replicaIdentity,
+        snapshotEstimatedCount: desc.estimatedRows,
+      },
+    );
+    for (const t of sameName) this.byOid.delete(t.info.relationOid);
+    const table: ActiveTable = { info: info!, keyColumns, columns, evaluator: this.evaluatorFor(info!, columns) };
     this.byOid.set(desc.relationOid, table);
-    return { kind: 'new', table, replaced };
+    return { kind: 'new', table, replaced: retired };
+  }
+
+  /** Retires a mapping whose table no longer exists in the source; its rows must then be removed. */
+  async drop(table: ActiveTable): Promise<void> {
+    await replaceSourceTables(this.storage, [table.info.id], null);
+    if (this.byOid.get(table.info.relationOid) === table) this.byOid.delete(table.info.relationOid);
+  }
+
+  /** Retired mappings (see ResolveResult) whose rows are not all removed yet. */
+  async loadPendingRemovals(): Promise<ActiveTable[]> {
+    const tables = await listSourceTablesPendingRemoval(this.storage, this.versionId);
+    return tables.map((info) => ({ info, keyColumns: info.replicaIdColumns, columns: info.replicaIdColumns, evaluator: this.evaluatorFor(info, info.replicaIdColumns) }));
+  }
+
+  private async retire(oid: number, tables: ActiveTable[]): Promise<ActiveTable[]> {
+    if (tables.length > 0) await replaceSourceTables(this.storage, tables.map((t) => t.info.id), null);
+    for (const t of tables) this.byOid.delete(t.info.relationOid);
+    this.byOid.set(oid, null);
+    return tables;
   }
 
   async describe(db: pg.Pool | pg.ClientBase, oid: number): Promise<SourceTableDescription | null> {

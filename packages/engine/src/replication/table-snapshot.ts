@@ -2,13 +2,15 @@
  * Resumable, chunked copy of one source table into storage. Rows are read in key order
  * (`WHERE (k…) > (last…) ORDER BY k… LIMIT n`) as raw Postgres text, and every chunk is stored in
  * one storage transaction together with the new resume position, so a crash never loses or
- * duplicates progress. The next chunk is read while the current one is written.
+ * duplicates progress. The last chunk marks the table done and raises the version's
+ * `no_checkpoint_before` in the same transaction. The next chunk is read while the current one is written.
  */
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { PgReplicationWriter, SourceChange } from '../storage/pg-replication-writer.ts';
 import { saveSnapshotProgress } from '../storage/pg-source-tables.ts';
-import { quoteIdent } from './source-catalog.ts';
+import { normalizeLsn } from './lsn.ts';
+import { currentWalLsn, quoteIdent } from './source-catalog.ts';
 import type { ActiveTable } from './table-registry.ts';
 import { sourceKeyOf } from './table-evaluator.ts';
 
@@ -73,11 +75,14 @@ export async function snapshotTable(
       if (signal?.aborted) throw new Error('snapshot aborted');
       const nextRead = chunk.done ? null : read(chunk.last);
       const current = chunk;
+      // The last chunk has been read: every later source change is in the WAL past this position,
+      // so no checkpoint may come before it (stored atomically with the table's done flag).
+      const doneAtLsn = current.done ? normalizeLsn(await currentWalLsn(source)) : null;
       // A snapshot chunk only holds rows new to storage (new source-table id, past the resume key).
       const writing = writer.flush(
         current.changes,
         undefined,
-        (tx) => saveSnapshotProgress(tx, info.id, current.last ? JSON.stringify(current.last) : (lastKey ? JSON.stringify(lastKey) : null), current.changes.length, current.done),
+        (tx) => saveSnapshotProgress(tx, info.id, current.last ? JSON.stringify(current.last) : (lastKey ? JSON.stringify(lastKey) : null), current.changes.length, doneAtLsn),
         { fresh: true, prepared: current.prepared },
       );
       writing.catch(() => {}); // awaited below; avoid an unhandled rejection while reading ahead

@@ -1,20 +1,22 @@
 /**
  * Streams pgoutput changes from a version's slot into storage. Decoded messages are queued and a
  * single consumer drains them in chunks: all complete source transactions in a chunk are written
- * in one storage transaction, the checkpoint advances to the last commit, and only then is that
- * LSN acknowledged to Postgres (never before the storage commit). Large transactions are flushed
- * partway without a checkpoint.
+ * in one storage transaction, the checkpoint advances to the last commit — also when the chunk
+ * ends inside a transaction, whose changes wait for the next write (CommitBuffer) — and only then
+ * is that LSN acknowledged to Postgres (never before the storage commit). Transactions larger than
+ * the buffer are flushed partway without a checkpoint.
  */
 import { LogicalReplicationService } from 'pg-logical-replication';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { PgReplicationWriter, SourceChange } from '../storage/pg-replication-writer.ts';
-import { raiseNoCheckpointBefore } from '../storage/pg-source-tables.ts';
-import { lsnToBigInt, bigIntToLsn, normalizeLsn } from './lsn.ts';
+import { CommitBuffer, type CommittedBatch } from './commit-buffer.ts';
+import { lsnToBigInt, bigIntToLsn } from './lsn.ts';
 import { PgoutputDecoder, type PgoutputMessage, type RelationMessage } from './pgoutput-decoder.ts';
-import { currentWalLsn, emitKeepaliveMessage } from './source-catalog.ts';
+import { applyResolved, removeSourceTableRows } from './inline-snapshot.ts';
+import { emitKeepaliveMessage } from './source-catalog.ts';
 import type { ActiveTable, TableRegistry } from './table-registry.ts';
-import { readRowsByKey, snapshotTable } from './table-snapshot.ts';
+import { readRowsByKey } from './table-snapshot.ts';
 import { sourceKeyOf } from './table-evaluator.ts';
 import type { ReplicationMetrics } from './replication-metrics.ts';
 import { StorageEchoFilter } from './storage-echo-filter.ts';
@@ -96,36 +98,40 @@ export async function streamWal(o: WalStreamOptions): Promise<void> {
   // An initial heartbeat moves an idle, freshly snapshotted version to its first checkpoint.
   await emitKeepaliveMessage(o.source).catch(() => {});
 
-  let changes: SourceChange[] = [];
-  let inTx = false;
-  let txCount = 0;
-  let oldestCommit: number | undefined;
-  let commitLsn: string | null = null;
-  let keepaliveLsn: string | null = null;
+  const buffer = new CommitBuffer<SourceChange>();
 
-  const flush = async (withCommit: boolean) => {
-    const lsn = withCommit ? maxOf(commitLsn, keepaliveLsn) : null;
-    if (!lsn && changes.length === 0) return;
-    const batch = changes;
-    changes = [];
+  const write = async (batch: SourceChange[], commit: CommittedBatch<SourceChange> | null) => {
+    if (!commit && batch.length === 0) return;
     const started = performance.now();
     // Rows whose update carried unchanged TOAST values without a stored image are re-read from the
     // source by key inside the same storage transaction, before the checkpoint advances.
-    const stats = await o.writer.flush(batch, lsn ? { lsn, transactions: txCount, oldestCommitTime: oldestCommit } : undefined, undefined, {
-      reread: rereadRows,
-    });
-    o.metrics.recordFlush(stats.ops, lsn ? txCount : 0, performance.now() - started);
-    o.logger.debug({ changes: batch.length, ops: stats.ops, lsn, checkpoint: stats.checkpoint?.opId.toString() }, 'flush');
-    if (lsn) {
+    const stats = await o.writer.flush(
+      batch,
+      commit ? { lsn: commit.lsn, transactions: commit.transactions, oldestCommitTime: commit.oldestCommitTime } : undefined,
+      undefined,
+      { reread: rereadRows },
+    );
+    o.metrics.recordFlush(stats.ops, commit ? commit.transactions : 0, performance.now() - started);
+    o.logger.debug({ changes: batch.length, ops: stats.ops, lsn: commit?.lsn, checkpoint: stats.checkpoint?.opId.toString() }, 'flush');
+    if (commit) {
       if (stats.activated) o.logger.info({ version: o.writer.versionId, checkpoint: stats.checkpoint?.opId.toString() }, 'version activated');
-      ackedLsn = lsn;
-      await service.acknowledge(lsn);
-      txCount = 0;
-      oldestCommit = undefined;
-      commitLsn = null;
-      keepaliveLsn = null;
+      // Only now, after the storage commit, may Postgres forget the WAL up to this position.
+      ackedLsn = commit.lsn;
+      await service.acknowledge(commit.lsn);
     }
   };
+  /**
+   * Writes every complete transaction with a checkpoint at the last commit (the open transaction's
+   * changes stay buffered), so checkpoints advance even when no chunk ends between transactions;
+   * a transaction larger than the buffer is written in parts, without a checkpoint.
+   */
+  const flushCommitted = async () => {
+    const committed = buffer.takeCommitted();
+    if (committed) await write(committed.changes, committed);
+    if (buffer.size >= maxBuffered) await write(buffer.takeAll(), null);
+  };
+  /** Writes everything buffered without a checkpoint (before inline table work). */
+  const flushAll = () => write(buffer.takeAll(), null);
 
   try {
     while (!o.signal.aborted) {
@@ -141,15 +147,12 @@ export async function streamWal(o: WalStreamOptions): Promise<void> {
       for (const msg of chunk) {
         switch (msg.tag) {
           case 'begin':
-            inTx = true;
+            buffer.begin();
             echo.begin();
             break;
           case 'commit':
-            inTx = false;
-            if (echo.commitIsEcho()) break;
-            txCount++;
-            oldestCommit ??= msg.commitTime;
-            commitLsn = msg.endLsn;
+            if (echo.commitIsEcho()) buffer.skipTransaction();
+            else buffer.commit(msg.endLsn, msg.commitTime);
             o.metrics.lastSourceCommitTime = msg.commitTime;
             break;
           case 'relation':
@@ -166,15 +169,14 @@ export async function streamWal(o: WalStreamOptions): Promise<void> {
             break;
           }
           case 'message':
-            if (!msg.transactional && msg.prefix === 'syncline' && !inTx) keepaliveLsn = maxOf(keepaliveLsn, msg.lsn);
+            if (!msg.transactional && msg.prefix === 'syncline') buffer.keepalive(msg.lsn);
             break;
           default:
             break;
         }
-        if (changes.length >= maxBuffered) await flush(false);
+        if (buffer.size >= maxBuffered) await flushCommitted();
       }
-      if (!inTx && (commitLsn || keepaliveLsn)) await flush(true);
-      else if (changes.length >= maxBuffered) await flush(false);
+      await flushCommitted();
     }
   } finally {
     clearInterval(heartbeat);
@@ -195,13 +197,13 @@ export async function streamWal(o: WalStreamOptions): Promise<void> {
       if (old) {
         const oldKey = sourceKeyOf(old, table.keyColumns);
         const newKey = sourceKeyOf(mergeUndefined(msg.new, old), table.keyColumns);
-        if (oldKey && newKey && oldKey !== newKey) changes.push({ sourceTable: table.info.id, evaluator: table.evaluator, key: oldKey, row: null });
+        if (oldKey && newKey && oldKey !== newKey) buffer.push({ sourceTable: table.info.id, evaluator: table.evaluator, key: oldKey, row: null });
       }
       pushUpsert(table, msg.new, msg.old);
     } else {
       const old = msg.old ?? msg.key;
       const key = old ? sourceKeyOf(old, table.keyColumns) : null;
-      if (key) changes.push({ sourceTable: table.info.id, evaluator: table.evaluator, key, row: null });
+      if (key) buffer.push({ sourceTable: table.info.id, evaluator: table.evaluator, key, row: null });
     }
   }
 
@@ -212,7 +214,7 @@ export async function streamWal(o: WalStreamOptions): Promise<void> {
       return;
     }
     const oldImage = old && table.info.replicaIdentity === 'full' ? (old as Record<string, string | null>) : undefined;
-    changes.push({ sourceTable: table.info.id, evaluator: table.evaluator, key, row, oldImage });
+    buffer.push({ sourceTable: table.info.id, evaluator: table.evaluator, key, row, oldImage });
   }
 
   async function handleRelation(rel: RelationMessage): Promise<void> {
@@ -220,16 +222,14 @@ export async function streamWal(o: WalStreamOptions): Promise<void> {
     if (!desc) return;
     const walColumns = rel.columns.map((c) => ({ name: c.name, typeOid: c.typeOid }));
     const r = await o.registry.resolve({ ...desc, replicaIdentity: rel.replicaIdentity }, walColumns);
-    if (r.kind !== 'new') return;
-    // A table that appeared (or changed identity) while streaming: drop the old mapping's rows,
-    // then snapshot it inline; no checkpoint until the stream has passed the snapshot's end.
-    await flush(false);
-    if (r.replaced) await removeAllRows(r.replaced);
-    o.logger.info({ table: `${desc.schema}.${desc.name}` }, 'snapshotting table discovered while streaming');
-    await snapshotTable(o.source, o.writer, r.table, (t, c) => o.registry.setColumns(t, c), o.logger, o.signal);
-    o.registry.setColumns(r.table, walColumns);
-    const lsn = normalizeLsn(await currentWalLsn(o.source));
-    await raiseNoCheckpointBefore(o.writer.pool, o.writer.versionId, lsn);
+    if (r.kind === 'known' || (r.kind === 'ignored' && r.replaced.length === 0)) return;
+    // A table that appeared, changed identity or left the rules while streaming: remove the old
+    // mapping's rows, then snapshot it inline (durable and resumable, see inline-snapshot.ts); no
+    // checkpoint until the stream has passed the snapshot's end.
+    await flushAll();
+    if (r.kind === 'new') o.logger.info({ table: `${desc.schema}.${desc.name}` }, 'snapshotting table discovered while streaming');
+    await applyResolved({ source: o.source, writer: o.writer, registry: o.registry, logger: o.logger, signal: o.signal }, r);
+    if (r.kind === 'new') o.registry.setColumns(r.table, walColumns);
     await emitKeepaliveMessage(o.source).catch(() => {});
   }
 
@@ -255,21 +255,10 @@ export async function streamWal(o: WalStreamOptions): Promise<void> {
   }
 
   async function handleTruncate(oids: number[]): Promise<void> {
-    await flush(false);
+    await flushAll();
     for (const oid of oids) {
       const table = o.registry.get(oid);
-      if (table) await removeAllRows(table);
-    }
-  }
-
-  async function removeAllRows(table: ActiveTable): Promise<void> {
-    for (;;) {
-      const { rows } = await o.writer.pool.query<{ source_key: string }>(
-        'SELECT source_key FROM syncline.current_data WHERE version_id = $1 AND source_table = $2 LIMIT 10000',
-        [o.writer.versionId, table.info.id],
-      );
-      if (rows.length === 0) break;
-      await o.writer.flush(rows.map((r) => ({ sourceTable: table.info.id, evaluator: table.evaluator, key: r.source_key, row: null })));
+      if (table) await removeSourceTableRows(o.writer, table);
     }
   }
 }
@@ -278,10 +267,4 @@ function mergeUndefined(row: Record<string, string | null | undefined>, old: Rec
   const out = { ...row };
   for (const k in old) if (out[k] === undefined) out[k] = old[k];
   return out;
-}
-
-function maxOf(a: string | null, b: string | null): string | null {
-  if (!a) return b ? normalizeLsn(b) : null;
-  if (!b) return normalizeLsn(a);
-  return normalizeLsn(a) >= normalizeLsn(b) ? normalizeLsn(a) : normalizeLsn(b);
 }

@@ -12,8 +12,8 @@ export interface CheckpointAdvance {
 }
 
 /**
- * Advances `(last_checkpoint, lsn)` when the version is consistent (snapshot done and past
- * `no_checkpoint_before`); otherwise remembers the ops so the first allowed checkpoint covers
+ * Advances `(last_checkpoint, lsn)` when the version is consistent (snapshot done, no table
+ * snapshot or row removal pending, and past `no_checkpoint_before`); otherwise remembers the ops so the first allowed checkpoint covers
  * them. The first checkpoint of a PROCESSING version activates it and stops the others.
  */
 export async function advanceCheckpoint(client: pg.PoolClient, versionId: number, lsnRaw: string, persisted: bigint): Promise<CheckpointAdvance> {
@@ -25,9 +25,14 @@ export async function advanceCheckpoint(client: pg.PoolClient, versionId: number
     last_checkpoint: string | null;
     last_checkpoint_lsn: string | null;
     keepalive_op: string | null;
+    tables_pending: boolean;
   }>(
-    `SELECT state, snapshot_done, no_checkpoint_before, last_checkpoint, last_checkpoint_lsn, keepalive_op
-       FROM syncline.sync_rules_versions WHERE id = $1 FOR UPDATE`,
+    // tables_pending: a table snapshot or a retired mapping's row removal is unfinished (e.g. after
+    // a crash inside an inline snapshot); a checkpoint now would show clients a half-copied table.
+    `SELECT state, snapshot_done, no_checkpoint_before, last_checkpoint, last_checkpoint_lsn, keepalive_op,
+            EXISTS (SELECT 1 FROM syncline.source_tables t
+                     WHERE t.version_id = v.id AND ((NOT t.snapshot_done AND NOT t.dropped) OR t.removal_pending)) AS tables_pending
+       FROM syncline.sync_rules_versions v WHERE id = $1 FOR UPDATE OF v`,
     [versionId],
   );
   const v = rows[0];
@@ -35,6 +40,7 @@ export async function advanceCheckpoint(client: pg.PoolClient, versionId: number
   const keepaliveOp = v.keepalive_op ? BigInt(v.keepalive_op) : 0n;
   const canCheckpoint =
     v.snapshot_done &&
+    !v.tables_pending &&
     (v.no_checkpoint_before === null || lsn >= v.no_checkpoint_before) &&
     (v.last_checkpoint_lsn === null || lsn >= v.last_checkpoint_lsn);
   if (!canCheckpoint) {

@@ -40,10 +40,7 @@ export async function listSourceTables(db: pg.Pool | pg.ClientBase, versionId: n
   return rows.map(toInfo);
 }
 
-export async function createSourceTable(
-  db: pg.Pool | pg.ClientBase,
-  t: Omit<SourceTableInfo, 'id' | 'snapshotDone' | 'snapshotCount' | 'snapshotLastKey'>,
-): Promise<SourceTableInfo> {
+export async function createSourceTable(db: pg.Pool | pg.ClientBase, t: NewSourceTable): Promise<SourceTableInfo> {
   const { rows } = await db.query<SourceTableRow>(
     `INSERT INTO syncline.source_tables (version_id, relation_oid, schema_name, table_name, replica_id_columns, replica_identity, snapshot_estimated_count)
      VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *`,
@@ -52,15 +49,73 @@ export async function createSourceTable(
   return toInfo(rows[0]!);
 }
 
-export async function markSourceTableDropped(db: pg.Pool | pg.ClientBase, id: number): Promise<void> {
-  await db.query('UPDATE syncline.source_tables SET dropped = true WHERE id = $1', [id]);
+export type NewSourceTable = Omit<SourceTableInfo, 'id' | 'snapshotDone' | 'snapshotCount' | 'snapshotLastKey'>;
+
+/**
+ * Retires mappings (replaced by a new mapping of the same table, or no longer synced) and creates
+ * their replacement, in one storage transaction: the retired mappings are marked dropped with their
+ * row removal pending, so a crash at any later point still finds both the rows to remove and the
+ * table to (re-)snapshot. Returns the new mapping, if any.
+ */
+export async function replaceSourceTables(pool: pg.Pool, retiredIds: number[], replacement: NewSourceTable | null): Promise<SourceTableInfo | null> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    if (retiredIds.length > 0) {
+      await client.query('UPDATE syncline.source_tables SET dropped = true, removal_pending = true WHERE id = ANY($1::int[])', [retiredIds]);
+    }
+    const created = replacement ? await createSourceTable(client, replacement) : null;
+    await client.query('COMMIT');
+    return created;
+  } catch (e) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw e;
+  } finally {
+    client.release();
+  }
 }
 
-export async function saveSnapshotProgress(db: pg.ClientBase, id: number, lastKey: string | null, added: number, done: boolean): Promise<void> {
-  await db.query(
-    `UPDATE syncline.source_tables SET snapshot_last_key = $2, snapshot_count = snapshot_count + $3, snapshot_done = $4 WHERE id = $1`,
-    [id, lastKey, added, done],
+/** Retired mappings whose rows are not all removed yet (see replaceSourceTables). */
+export async function listSourceTablesPendingRemoval(db: pg.Pool | pg.ClientBase, versionId: number): Promise<SourceTableInfo[]> {
+  const { rows } = await db.query<SourceTableRow>(
+    'SELECT * FROM syncline.source_tables WHERE version_id = $1 AND removal_pending ORDER BY id',
+    [versionId],
   );
+  return rows.map(toInfo);
+}
+
+/** Up to `limit` stored row keys of one source table (rows still present in buckets). */
+export async function listStoredRowKeys(db: pg.Pool | pg.ClientBase, versionId: number, sourceTable: number, limit: number): Promise<string[]> {
+  const { rows } = await db.query<{ source_key: string }>(
+    'SELECT source_key FROM syncline.current_data WHERE version_id = $1 AND source_table = $2 LIMIT $3',
+    [versionId, sourceTable, limit],
+  );
+  return rows.map((r) => r.source_key);
+}
+
+/** Marks a retired mapping's rows as removed (call in the transaction that removed the last ones). */
+export async function finishSourceTableRemoval(db: pg.Pool | pg.ClientBase, id: number): Promise<void> {
+  await db.query('UPDATE syncline.source_tables SET removal_pending = false WHERE id = $1 AND removal_pending', [id]);
+}
+
+/**
+ * Saves a snapshot chunk's resume position. With `doneAtLsn` (the source WAL position read after
+ * the last chunk was read) the table is marked done and the version's `no_checkpoint_before` is
+ * raised to it in the same transaction, so no crash can leave a finished table whose rows a
+ * checkpoint before that position would expose.
+ */
+export async function saveSnapshotProgress(
+  db: pg.ClientBase,
+  id: number,
+  lastKey: string | null,
+  added: number,
+  doneAtLsn: string | null,
+): Promise<void> {
+  const { rows } = await db.query<{ version_id: number }>(
+    `UPDATE syncline.source_tables SET snapshot_last_key = $2, snapshot_count = snapshot_count + $3, snapshot_done = $4 WHERE id = $1 RETURNING version_id`,
+    [id, lastKey, added, doneAtLsn !== null],
+  );
+  if (doneAtLsn !== null && rows[0]) await raiseNoCheckpointBefore(db, rows[0].version_id, doneAtLsn);
 }
 
 /** Raises `no_checkpoint_before` to at least `lsn` (normalised). */

@@ -100,6 +100,12 @@ export const sourceTables = synclineSchema.table(
     /** JSON text of the last replica-identity value copied (resumable chunked snapshot). */
     snapshotLastKey: text('snapshot_last_key'),
     dropped: boolean('dropped').notNull().default(false),
+    /**
+     * Set (together with `dropped`) when this mapping was replaced or left the rules while
+     * streaming: its rows must still be removed from the buckets. Cleared in the transaction that
+     * removes the last row; no checkpoint is created while any table of the version has it set.
+     */
+    removalPending: boolean('removal_pending').notNull().default(false),
   },
   (t) => [index('source_tables_version_idx').on(t.versionId, t.relationOid)],
 );

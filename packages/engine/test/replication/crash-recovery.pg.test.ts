@@ -1,9 +1,11 @@
 /**
  * Crash safety: a replicator process is SIGKILLed at random points during snapshot, streaming and
- * activation of a second version while a writer keeps changing the source. After every kill the
+ * activation of a second version while a writer keeps changing the source, then inside inline
+ * re-snapshots after replica-identity changes (while the old rows are removed, or while the new
+ * mapping is copied). After every kill the
  * slot must not have been acknowledged past what storage holds; at the end the op-log, reduced
  * per bucket, must equal the rules evaluated over the source rows, with matching checksums.
- * Short version here (10 kills); `npm run test:crash` runs the long one (40 kills, more rows).
+ * Short version here (10 + 2 kills); `npm run test:crash` runs the long one (40 kills, more rows).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
@@ -14,13 +16,18 @@ import { createReplicationHarness, type ReplicationHarness } from '../support/re
 import { checkBucketConsistency } from '../support/bucket-consistency.ts';
 
 const KILLS = Number(process.env.CRASH_KILLS ?? 10);
+/** Further kills inside inline re-snapshots (after replica-identity changes) of the final version. */
+const INLINE_KILLS = Number(process.env.CRASH_INLINE_KILLS ?? 2);
 const ROWS = Number(process.env.CRASH_ROWS ?? 10_000);
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
 const SCHEMA = `
   CREATE TABLE lists (id int PRIMARY KEY, owner_id text NOT NULL, name text);
   CREATE TABLE todos (id int PRIMARY KEY, list_id int, description text, n bigint);
+  CREATE TABLE notes (id int PRIMARY KEY, body text);
 `;
+/** Rows of \`notes\`, whose replica identity is toggled to force inline re-snapshots (more than two snapshot chunks). */
+const NOTE_ROWS = 25_000;
 const RULES = `
 bucket_definitions:
   by_owner:
@@ -31,6 +38,9 @@ bucket_definitions:
   everything:
     data:
       - SELECT id, list_id FROM todos
+  notes:
+    data:
+      - SELECT * FROM notes
 `;
 
 function startChild(h: ReplicationHarness): Promise<ChildProcess> {
@@ -66,11 +76,32 @@ async function assertNothingAckedBeyondStorage(h: ReplicationHarness): Promise<v
   }
 }
 
+/** Polls storage until `sql` returns ok = true. */
+async function waitForStorage(h: ReplicationHarness, sql: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { rows } = await h.storage.query<{ ok: boolean | null }>(sql);
+    if (rows[0]?.ok) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${sql}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** 'removal': a retired mapping of the version still has rows; 'snapshot': a mapping is partly copied. */
+function inlineWorkQuery(version: number, phase: 'removal' | 'snapshot'): string {
+  const condition =
+    phase === 'removal'
+      ? 'dropped AND EXISTS (SELECT 1 FROM syncline.current_data c WHERE c.version_id = t.version_id AND c.source_table = t.id)'
+      : 'NOT snapshot_done AND NOT dropped AND snapshot_count > 0';
+  return `SELECT bool_or(${condition}) AS ok FROM syncline.source_tables t WHERE version_id = ${version}`;
+}
+
 describe('crash recovery', () => {
-  it(`survives ${KILLS} SIGKILLs of the replicator during snapshot, streaming and activation`, { timeout: 600_000 }, async () => {
+  it(`survives ${KILLS} SIGKILLs of the replicator during snapshot, streaming, inline re-snapshots and activation`, { timeout: 600_000 }, async () => {
     await using h = await createReplicationHarness(inject('pgAdminUrl'), SCHEMA);
     await h.source.query(`INSERT INTO lists SELECT i, 'u' || (i % 7), 'list ' || i FROM generate_series(1, 40) i`);
     await h.source.query(`INSERT INTO todos SELECT i, 1 + i % 40, repeat('d', 100) || i, i::bigint * 1000000007 FROM generate_series(1, $1) i`, [ROWS]);
+    await h.source.query(`INSERT INTO notes SELECT i, 'note ' || i FROM generate_series(1, $1) i`, [NOTE_ROWS]);
     const v1 = await h.deploy(RULES);
 
     let writing = true;
@@ -99,11 +130,30 @@ describe('crash recovery', () => {
       // Halfway through, deploy a second version so kills also hit its snapshot and activation.
       if (k === Math.floor(KILLS / 2)) v2 = await h.deploy(RULES.replace('everything', 'all_todos'));
     }
+    const final = v2 ?? v1;
+
+    // Kills inside inline re-snapshots of the final version, once it streams: change the replica
+    // identity of notes (which nothing else writes, so no replayed Relation message of the old
+    // identity re-snapshots it by chance), wait until the work is under way — old rows being
+    // removed, or the new mapping being copied (possibly work resumed after the previous kill) —
+    // and kill at a random point after that. The last kill lands inside a copy.
+    let identityFull = false;
+    for (let k = 0; k < INLINE_KILLS; k++) {
+      const child = await startChild(h);
+      await waitForStorage(h, `SELECT snapshot_done AS ok FROM syncline.sync_rules_versions WHERE id = ${final}`, 120_000);
+      identityFull = !identityFull;
+      await h.source.query(`ALTER TABLE notes REPLICA IDENTITY ${identityFull ? 'FULL' : 'DEFAULT'}`);
+      await h.source.query(`UPDATE notes SET body = body || '.' WHERE id = $1`, [k + 1]);
+      const phase = (INLINE_KILLS - 1 - k) % 2 === 0 ? 'snapshot' : 'removal';
+      await waitForStorage(h, inlineWorkQuery(final, phase), 120_000);
+      await new Promise((r) => setTimeout(r, Math.random() * 300));
+      await kill(child);
+      await assertNothingAckedBeyondStorage(h);
+    }
     writing = false;
     await writer;
 
     h.startReplicator();
-    const final = v2 ?? v1;
     await h.waitCaughtUp(final, 180_000);
     const report = await checkBucketConsistency(h.source, h.storage, final);
     expect(report.problems.slice(0, 20)).toEqual([]);

@@ -1,0 +1,1 @@
+ALTER TABLE "syncline"."source_tables" ADD COLUMN "removal_pending" boolean DEFAULT false NOT NULL;
