@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { evaluateRowChange, type PendingOp, type PendingParameterRow, type RawRow, type RowEvaluator, type RowState } from '../replication/row-ops.ts';
 import { advanceCheckpoint, type CheckpointAdvance } from './pg-checkpoint.ts';
 import { copyRows } from './pg-copy.ts';
+import { sourceKeyHash } from './source-key-hash.ts';
 
 /** One source-row change, in source order. row = null means delete. */
 export interface SourceChange {
@@ -29,6 +30,12 @@ export interface FlushStats {
    * written for them; the caller re-reads them from the source by key.
    */
   incomplete: Array<{ sourceTable: number; key: string }>;
+  /**
+   * Deletes (including the delete half of a key-changing update) whose key matched no stored row,
+   * per source table id. Expected while a table catches up after its snapshot; otherwise a sign
+   * that the key pgoutput sends does not identify stored rows (the caller logs and counts them).
+   */
+  unmatchedDeletes: Map<number, number>;
   checkpoint: { opId: bigint; lsn: string } | null;
   activated: boolean;
 }
@@ -43,6 +50,7 @@ export interface PreparedBatch {
   /** Rows that already had stored state before this batch (updated in place; the rest are appended). */
   existing: Set<string>;
   incomplete: Array<{ sourceTable: number; key: string }>;
+  unmatchedDeletes: Map<number, number>;
 }
 
 export interface FlushOptions {
@@ -100,7 +108,8 @@ export class PgReplicationWriter {
       if (stats.incomplete.length > 0 && options.reread) {
         // Same transaction: the checkpoint below must not cover a change that was skipped.
         const again = await this.writeChanges(client, await options.reread(stats.incomplete), false);
-        stats = { ...again, changes: stats.changes + again.changes, ops: stats.ops + again.ops, parameterRows: stats.parameterRows + again.parameterRows };
+        // Re-read rows that no longer exist become deletes of rows never stored: not counted as unmatched.
+        stats = { ...again, changes: stats.changes + again.changes, ops: stats.ops + again.ops, parameterRows: stats.parameterRows + again.parameterRows, unmatchedDeletes: stats.unmatchedDeletes };
       }
       if (extra) await extra(client);
       let checkpoint: FlushStats['checkpoint'] = null;
@@ -150,7 +159,7 @@ export class PgReplicationWriter {
     fresh: boolean,
     prepared?: PreparedBatch,
   ): Promise<Omit<FlushStats, 'checkpoint' | 'activated'>> {
-    if (changes.length === 0) return { changes: 0, ops: 0, parameterRows: 0, lastOpId: this.lastOpId, incomplete: [] };
+    if (changes.length === 0) return { changes: 0, ops: 0, parameterRows: 0, lastOpId: this.lastOpId, incomplete: [], unmatchedDeletes: new Map() };
     const batch = prepared ?? this.evaluateBatch(changes, fresh ? new Map() : await this.loadStates(client, changes));
     return this.persistBatch(client, batch, changes.length);
   }
@@ -163,9 +172,11 @@ export class PgReplicationWriter {
     const liveDelta = new Map<string, number>();
     const touched = new Map<string, { sourceTable: number; key: string }>();
     const incomplete: Array<{ sourceTable: number; key: string }> = [];
+    const unmatchedDeletes = new Map<number, number>();
     for (const c of changes) {
       const sk = `${c.sourceTable}\u0000${c.key}`;
       let previous = states.get(sk) ?? undefined;
+      if (c.row === null && !previous) unmatchedDeletes.set(c.sourceTable, (unmatchedDeletes.get(c.sourceTable) ?? 0) + 1);
       if (c.oldImage && previous) previous = { ...previous, data: c.oldImage };
       else if (c.oldImage && !previous) previous = { data: c.oldImage, buckets: [], lookups: [] };
       const r = evaluateRowChange(c.evaluator, c.sourceTable, c.key, previous ?? undefined, c.row);
@@ -184,11 +195,11 @@ export class PgReplicationWriter {
       states.set(sk, r.state);
       touched.set(sk, { sourceTable: c.sourceTable, key: c.key });
     }
-    return { ops, params, liveDelta, touched, states, existing, incomplete };
+    return { ops, params, liveDelta, touched, states, existing, incomplete, unmatchedDeletes };
   }
 
   private async persistBatch(client: pg.PoolClient, b: PreparedBatch, changeCount: number): Promise<Omit<FlushStats, 'checkpoint' | 'activated'>> {
-    const { ops, params, liveDelta, touched, states, existing, incomplete } = b;
+    const { ops, params, liveDelta, touched, states, existing, incomplete, unmatchedDeletes } = b;
     const total = ops.size + params.size;
     let lastOpId = this.lastOpId;
     if (total > 0) {
@@ -204,25 +215,25 @@ export class PgReplicationWriter {
       this.lastOpId = last;
     }
     await this.saveStates(client, touched, states, existing);
-    return { changes: changeCount, ops: ops.size, parameterRows: params.size, lastOpId, incomplete };
+    return { changes: changeCount, ops: ops.size, parameterRows: params.size, lastOpId, incomplete, unmatchedDeletes };
   }
 
   private async loadStates(client: pg.PoolClient, changes: SourceChange[]): Promise<Map<string, RowState | null>> {
     const seen = new Set<string>();
     const tables: number[] = [];
-    const keys: string[] = [];
+    const hashes: string[] = [];
     for (const c of changes) {
       const sk = `${c.sourceTable}\u0000${c.key}`;
       if (seen.has(sk)) continue;
       seen.add(sk);
       tables.push(c.sourceTable);
-      keys.push(c.key);
+      hashes.push(sourceKeyHash(c.key));
     }
     const { rows } = await client.query<{ source_table: number; source_key: string; data: string | null; buckets: string; lookups: string }>(
       `SELECT c.source_table, c.source_key, c.data, c.buckets, c.lookups
-         FROM unnest($2::int[], $3::text[]) AS k(t, k)
-         JOIN syncline.current_data c ON c.version_id = $1 AND c.source_table = k.t AND c.source_key = k.k`,
-      [this.versionId, tables, keys],
+         FROM unnest($2::int[], $3::bytea[]) AS k(t, h)
+         JOIN syncline.current_data c ON c.version_id = $1 AND c.source_table = k.t AND c.key_hash = k.h`,
+      [this.versionId, tables, hashes],
     );
     const out = new Map<string, RowState | null>();
     for (const r of rows) {
@@ -324,7 +335,7 @@ export class PgReplicationWriter {
     existing: Set<string>,
   ): Promise<void> {
     const versionId = this.versionId;
-    const inserts: Array<[number, number, string, string | null, string, string]> = [];
+    const inserts: Array<[number, number, string, string, string | null, string, string]> = [];
     const upT: number[] = [];
     const upK: string[] = [];
     const upD: (string | null)[] = [];
@@ -338,36 +349,36 @@ export class PgReplicationWriter {
         const json = s.data === null ? null : JSON.stringify(s.data);
         const image = json !== null && json.length >= ROW_IMAGE_MIN_CHARS ? json : null;
         if (!existing.has(sk)) {
-          inserts.push([versionId, sourceTable, key, image, JSON.stringify(s.buckets), JSON.stringify(s.lookups)]);
+          inserts.push([versionId, sourceTable, sourceKeyHash(key), key, image, JSON.stringify(s.buckets), JSON.stringify(s.lookups)]);
           continue;
         }
         upT.push(sourceTable);
-        upK.push(key);
+        upK.push(sourceKeyHash(key));
         upD.push(image);
         upB.push(JSON.stringify(s.buckets));
         upL.push(JSON.stringify(s.lookups));
       } else if (existing.has(sk)) {
         delT.push(sourceTable);
-        delK.push(key);
+        delK.push(sourceKeyHash(key));
       }
     }
     // Rows without stored state are appended (one writer per version: no conflict possible);
     // rows that had state are updated in place.
     if (inserts.length) {
-      await copyRows(client, 'syncline.current_data', ['version_id', 'source_table', 'source_key', 'data', 'buckets', 'lookups'], inserts);
+      await copyRows(client, 'syncline.current_data', ['version_id', 'source_table', 'key_hash', 'source_key', 'data', 'buckets', 'lookups'], inserts);
     }
     if (upT.length) {
       await client.query(
         `UPDATE syncline.current_data c SET data = u.d, buckets = u.b, lookups = u.l
-           FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::text[]) AS u(t, k, d, b, l)
-          WHERE c.version_id = $1 AND c.source_table = u.t AND c.source_key = u.k`,
+           FROM unnest($2::int[], $3::bytea[], $4::text[], $5::text[], $6::text[]) AS u(t, h, d, b, l)
+          WHERE c.version_id = $1 AND c.source_table = u.t AND c.key_hash = u.h`,
         [versionId, upT, upK, upD, upB, upL],
       );
     }
     if (delT.length) {
       await client.query(
-        `DELETE FROM syncline.current_data c USING unnest($2::int[], $3::text[]) AS u(t, k)
-          WHERE c.version_id = $1 AND c.source_table = u.t AND c.source_key = u.k`,
+        `DELETE FROM syncline.current_data c USING unnest($2::int[], $3::bytea[]) AS u(t, h)
+          WHERE c.version_id = $1 AND c.source_table = u.t AND c.key_hash = u.h`,
         [versionId, delT, delK],
       );
     }
