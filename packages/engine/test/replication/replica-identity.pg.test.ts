@@ -1,6 +1,8 @@
 import { describe, expect, it, inject } from 'vitest';
 import { createReplicationHarness, type ReplicationHarness } from '../support/replication-harness.ts';
 import { checkBucketConsistency } from '../support/bucket-consistency.ts';
+import { readRowsByKey } from '../../src/replication/table-snapshot.ts';
+import type { ActiveTable } from '../../src/replication/table-registry.ts';
 
 /**
  * Tables keyed by their replica identity rather than a well-behaved primary key:
@@ -102,6 +104,27 @@ bucket_definitions:
     const actual = await expectConsistent(h, v);
     expect(rowsOf(actual, `${v}#all_blobs[]`)).toEqual(['blobs/b1', 'blobs/b3', 'blobs/b4']);
     expect(actual.get(`${v}#all_blobs[]`)?.get('blobs/b1')?.length).toBeGreaterThan(10_000);
+  });
+});
+
+describe('re-reading rows by a whole-row key', () => {
+  it('matches NULL key values and non-orderable types', async () => {
+    await using h = await createReplicationHarness(
+      inject('pgAdminUrl'),
+      `CREATE TABLE loose (a text, b json, c point);
+       INSERT INTO loose VALUES ('x', '{"k": 1}', '(1,2)'), (NULL, NULL, '(3,4)'), ('y', NULL, NULL), ('z', '[]', '(0,0)');`,
+    );
+    const table = {
+      info: { schemaName: 'public', tableName: 'loose' },
+      keyColumns: [{ name: 'a', typeOid: 25 }, { name: 'b', typeOid: 114 }, { name: 'c', typeOid: 600 }],
+    } as unknown as ActiveTable;
+    const rows = await readRowsByKey(h.source, table, [
+      ['x', '{"k": 1}', '(1,2)'],
+      [null, null, '(3,4)'],
+      ['y', null, null],
+      ['nope', null, null],
+    ]);
+    expect(rows.map((r) => r.a).sort()).toEqual([null, 'x', 'y'].sort());
   });
 });
 
