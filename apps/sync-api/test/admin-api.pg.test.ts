@@ -256,5 +256,10 @@ describe('connections and health', () => {
 
     const rest = await server.admin('/api/admin/v1/health/replication');
     expect(rest.status).toBe(200);
+
+    // Changes replication could not apply are counted next to the other replication metrics.
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    expect(metrics).toContain(`syncline_replication_unmatched_deletes_total{version="${v1}"} 0`);
+    expect(metrics).toContain(`syncline_replication_unkeyed_changes_total{version="${v1}"} 0`);
   });
 });

@@ -61,15 +61,21 @@ export function registerProbeRoutes(app: FastifyInstance, s: Services): void {
       const ops: Array<[Record<string, number>, number]> = [];
       const txs: Array<[Record<string, number>, number]> = [];
       const lag: Array<[Record<string, number>, number]> = [];
+      const unmatched: Array<[Record<string, number>, number]> = [];
+      const unkeyed: Array<[Record<string, number>, number]> = [];
       for (const [version, r] of s.replicator.metrics()) {
         rows.push([{ version }, r.rowsReplicated + r.snapshotRows]);
         ops.push([{ version }, r.opsWritten]);
         txs.push([{ version }, r.transactions]);
+        unmatched.push([{ version }, r.unmatchedDeletes]);
+        unkeyed.push([{ version }, r.unkeyedChanges]);
         if (r.lastSourceCommitTime && r.lastCheckpointAt) lag.push([{ version }, Math.max(0, (r.lastCheckpointAt - r.lastSourceCommitTime) / 1000)]);
       }
       metric('syncline_replication_rows_total', 'counter', 'Source rows replicated (snapshot + stream)', rows);
       metric('syncline_replication_ops_total', 'counter', 'Bucket ops written', ops);
       metric('syncline_replication_transactions_total', 'counter', 'Source transactions replicated', txs);
+      metric('syncline_replication_unmatched_deletes_total', 'counter', 'Deletes (or key changes) whose key matched no stored row; see the UNMATCHED_DELETE log lines', unmatched);
+      metric('syncline_replication_unkeyed_changes_total', 'counter', 'Changes skipped because the WAL carried no key values; see the CHANGE_WITHOUT_KEY log lines', unkeyed);
       metric('syncline_replication_lag_seconds', 'gauge', 'Source commit to checkpoint delay of the last transaction', lag);
       const slots = await s.source
         .query<{ slot_name: string; lag: string | null }>(

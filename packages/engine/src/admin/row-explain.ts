@@ -8,6 +8,7 @@ import { describeTable, type SourceTableDescription } from '../replication/sourc
 import { idText, loadVersion, type AdminDeps } from './admin-deps.ts';
 import { definitionOfBucket } from './impact-preview.ts';
 import { readRowByKey, toSqliteRow } from './source-rows.ts';
+import { sourceKeyHash } from '../storage/source-key-hash.ts';
 import { definitionQueries, type DefinitionQueries } from './sync-rules-text.ts';
 import { jsonRow, jsonValue, resolveUserBuckets, type LookupResult, type UserRequest } from './user-inspection.ts';
 
@@ -93,8 +94,8 @@ export async function rowMemberships(deps: AdminDeps, ref: RowRef): Promise<RowM
   let stored: RowMemberships['stored'] = null;
   if (sourceTableId !== null) {
     const cd = await deps.storage.query<{ buckets: Array<[string, string, string]>; lookups: string[] }>(
-      'SELECT buckets::jsonb AS buckets, lookups::jsonb AS lookups FROM syncline.current_data WHERE version_id = $1 AND source_table = $2 AND source_key = $3',
-      [version.id, sourceTableId, sourceKey],
+      'SELECT buckets::jsonb AS buckets, lookups::jsonb AS lookups FROM syncline.current_data WHERE version_id = $1 AND source_table = $2 AND key_hash = $3',
+      [version.id, sourceTableId, sourceKeyHash(sourceKey)],
     );
     const r = cd.rows[0];
     if (r) stored = { buckets: r.buckets.map(([b, tn, id]) => toRowBucket(b, tn, id)), lookups: r.lookups };

@@ -6,6 +6,14 @@ export class ReplicationMetrics {
   flushes = 0;
   flushMillis = 0;
   snapshotRows = 0;
+  /**
+   * Deletes (or the delete half of key-changing updates) whose key matched no stored row. A few are
+   * expected right after a table snapshot (rows deleted before the snapshot read them); a steady
+   * rise means the replica identity key does not identify stored rows.
+   */
+  unmatchedDeletes = 0;
+  /** Updates/deletes whose key could not be built from what pgoutput sent (skipped). */
+  unkeyedChanges = 0;
   /** Source commit time (ms since epoch) of the last transaction seen. */
   lastSourceCommitTime: number | null = null;
   /** Wall-clock time of the last storage flush that advanced a checkpoint. */

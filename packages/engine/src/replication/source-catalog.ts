@@ -14,7 +14,12 @@ export interface SourceTableDescription {
   schema: string;
   name: string;
   replicaIdentity: 'default' | 'full' | 'index' | 'nothing';
-  /** Columns identifying a row: the primary key, else the replica identity index, else [] (FULL: all). */
+  /**
+   * Columns identifying a row, as pgoutput identifies it: the replica identity index's columns for
+   * REPLICA IDENTITY USING INDEX (its key tuple holds only those, even when the table also has a
+   * primary key), otherwise the primary key; [] when there is neither (FULL then keys by all columns,
+   * see keyColumnsOf).
+   */
   keyColumns: Array<{ name: string; typeOid: number; typeName: string }>;
   columns: Array<{ name: string; typeOid: number }>;
   estimatedRows: number;
@@ -61,10 +66,9 @@ export async function describeTable(db: Queryable, relationOid: number): Promise
        FROM pg_index i
        JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord) ON true
        JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-      WHERE i.indrelid = $1 AND (i.indisprimary OR (i.indisreplident AND NOT EXISTS (
-              SELECT 1 FROM pg_index p WHERE p.indrelid = $1 AND p.indisprimary)))
-      ORDER BY i.indisprimary DESC, k.ord`,
-    [relationOid],
+      WHERE i.indrelid = $1 AND CASE WHEN $2 = 'i' THEN i.indisreplident ELSE i.indisprimary END
+      ORDER BY k.ord`,
+    [relationOid, t.relreplident],
   );
   return {
     relationOid,

@@ -20,6 +20,7 @@ import { readRowsByKey } from './table-snapshot.ts';
 import { sourceKeyOf } from './table-evaluator.ts';
 import type { ReplicationMetrics } from './replication-metrics.ts';
 import { StorageEchoFilter } from './storage-echo-filter.ts';
+import { ChangeAnomalies } from './change-anomalies.ts';
 
 export interface WalStreamOptions {
   sourceUrl: string;
@@ -49,6 +50,7 @@ export async function streamWal(o: WalStreamOptions): Promise<void> {
   const signals: { wake: (() => void) | null; drained: (() => void) | null } = { wake: null, drained: null };
   let failure: Error | null = null;
   const echo = new StorageEchoFilter(o.storageSchema ?? null);
+  const anomalies = new ChangeAnomalies(o.metrics, o.logger);
 
   const { rows } = await o.source.query<{ confirmed_flush_lsn: string | null }>(
     'SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1',
@@ -112,6 +114,7 @@ export async function streamWal(o: WalStreamOptions): Promise<void> {
       { reread: rereadRows },
     );
     o.metrics.recordFlush(stats.ops, commit ? commit.transactions : 0, performance.now() - started);
+    for (const [id, n] of stats.unmatchedDeletes) anomalies.unmatchedDeletes(tableName(id), n);
     o.logger.debug({ changes: batch.length, ops: stats.ops, lsn: commit?.lsn, checkpoint: stats.checkpoint?.opId.toString() }, 'flush');
     if (commit) {
       if (stats.activated) o.logger.info({ version: o.writer.versionId, checkpoint: stats.checkpoint?.opId.toString() }, 'version activated');
@@ -193,24 +196,36 @@ export async function streamWal(o: WalStreamOptions): Promise<void> {
     if (msg.tag === 'insert') {
       pushUpsert(table, msg.new);
     } else if (msg.tag === 'update') {
+      // pgoutput sends the old key (or FULL old row) only when the identity columns changed.
       const old = msg.old ?? msg.key;
       if (old) {
         const oldKey = sourceKeyOf(old, table.keyColumns);
         const newKey = sourceKeyOf(mergeUndefined(msg.new, old), table.keyColumns);
-        if (oldKey && newKey && oldKey !== newKey) buffer.push({ sourceTable: table.info.id, evaluator: table.evaluator, key: oldKey, row: null });
+        if (!oldKey) anomalies.unkeyedChange(qualifiedName(table), 'update');
+        else if (newKey && oldKey !== newKey) buffer.push({ sourceTable: table.info.id, evaluator: table.evaluator, key: oldKey, row: null });
       }
       pushUpsert(table, msg.new, msg.old);
     } else {
       const old = msg.old ?? msg.key;
       const key = old ? sourceKeyOf(old, table.keyColumns) : null;
       if (key) buffer.push({ sourceTable: table.info.id, evaluator: table.evaluator, key, row: null });
+      else anomalies.unkeyedChange(qualifiedName(table), 'delete');
     }
+  }
+
+  function qualifiedName(table: ActiveTable): string {
+    return `${table.info.schemaName}.${table.info.tableName}`;
+  }
+
+  function tableName(sourceTableId: number): string {
+    const t = o.registry.all().find((x) => x.info.id === sourceTableId);
+    return t ? qualifiedName(t) : `source table ${sourceTableId}`;
   }
 
   function pushUpsert(table: ActiveTable, row: Record<string, string | null | undefined>, old?: Record<string, string | null | undefined> | null): void {
     const key = sourceKeyOf(old ? mergeUndefined(row, old) : row, table.keyColumns);
     if (!key) {
-      o.logger.warn({ table: table.info.tableName }, 'row without key values skipped');
+      anomalies.unkeyedChange(qualifiedName(table), old === undefined ? 'insert' : 'update');
       return;
     }
     const oldImage = old && table.info.replicaIdentity === 'full' ? (old as Record<string, string | null>) : undefined;

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { evaluateRowChange, type PendingOp, type PendingParameterRow, type RawRow, type RowEvaluator, type RowState } from '../replication/row-ops.ts';
 import { advanceCheckpoint, type CheckpointAdvance } from './pg-checkpoint.ts';
 import { copyRows } from './pg-copy.ts';
+import { sourceKeyHash } from './source-key-hash.ts';
 
 /** One source-row change, in source order. row = null means delete. */
 export interface SourceChange {
@@ -29,6 +30,12 @@ export interface FlushStats {
    * written for them; the caller re-reads them from the source by key.
    */
   incomplete: Array<{ sourceTable: number; key: string }>;
+  /**
+   * Deletes (including the delete half of a key-changing update) whose key matched no stored row,
+   * per source table id. Expected while a table catches up after its snapshot; otherwise a sign
+   * that the key pgoutput sends does not identify stored rows (the caller logs and counts them).
+   */
+  unmatchedDeletes: Map<number, number>;
   checkpoint: { opId: bigint; lsn: string } | null;
   activated: boolean;
 }
@@ -43,6 +50,7 @@ export interface PreparedBatch {
   /** Rows that already had stored state before this batch (updated in place; the rest are appended). */
   existing: Set<string>;
   incomplete: Array<{ sourceTable: number; key: string }>;
+  unmatchedDeletes: Map<number, number>;
 }
 
 export interface FlushOptions {
@@ -144,6 +152,7 @@ export class PgReplicationWriter {
         parameterRows: batch?.batch.params.size ?? 0,
         lastOpId,
         incomplete: batch?.batch.incomplete ?? [],
+        unmatchedDeletes: batch?.batch.unmatchedDeletes ?? new Map(),
         checkpoint,
         activated,
       };
@@ -179,7 +188,8 @@ export class PgReplicationWriter {
     if (batch.incomplete.length > 0 && options.reread) {
       const again = await options.reread(batch.incomplete);
       batch.incomplete = [];
-      this.evaluateInto(batch, again);
+      // Re-read rows that no longer exist become deletes of rows never stored: not counted as unmatched.
+      this.evaluateInto(batch, again, false);
       count += again.length;
     }
     return { batch, changes: count };
@@ -194,18 +204,20 @@ export class PgReplicationWriter {
       states,
       existing: new Set(states.keys()),
       incomplete: [],
+      unmatchedDeletes: new Map(),
     };
     this.evaluateInto(batch, changes);
     return batch;
   }
 
   /** Adds `changes` to `batch`, in order, on top of the row states it already holds. */
-  private evaluateInto(batch: PreparedBatch, changes: SourceChange[]): void {
-    const { ops, params, liveDelta, touched, states, incomplete } = batch;
+  private evaluateInto(batch: PreparedBatch, changes: SourceChange[], countUnmatched = true): void {
+    const { ops, params, liveDelta, touched, states, incomplete, unmatchedDeletes } = batch;
     // Latest op per (bucket, row, source row) wins inside one flush: no checkpoint can fall between them.
     for (const c of changes) {
       const sk = `${c.sourceTable}\u0000${c.key}`;
       let previous = states.get(sk) ?? undefined;
+      if (countUnmatched && c.row === null && !previous) unmatchedDeletes.set(c.sourceTable, (unmatchedDeletes.get(c.sourceTable) ?? 0) + 1);
       if (c.oldImage && previous) previous = { ...previous, data: c.oldImage };
       else if (c.oldImage && !previous) previous = { data: c.oldImage, buckets: [], lookups: [] };
       const r = evaluateRowChange(c.evaluator, c.sourceTable, c.key, previous ?? undefined, c.row, this.subkeySalt);
@@ -243,19 +255,19 @@ export class PgReplicationWriter {
   private async loadStates(client: pg.PoolClient, changes: SourceChange[]): Promise<Map<string, RowState | null>> {
     const seen = new Set<string>();
     const tables: number[] = [];
-    const keys: string[] = [];
+    const hashes: string[] = [];
     for (const c of changes) {
       const sk = `${c.sourceTable}\u0000${c.key}`;
       if (seen.has(sk)) continue;
       seen.add(sk);
       tables.push(c.sourceTable);
-      keys.push(c.key);
+      hashes.push(sourceKeyHash(c.key));
     }
     const { rows } = await client.query<{ source_table: number; source_key: string; data: string | null; buckets: string; lookups: string }>(
       `SELECT c.source_table, c.source_key, c.data, c.buckets, c.lookups
-         FROM unnest($2::int[], $3::text[]) AS k(t, k)
-         JOIN syncline.current_data c ON c.version_id = $1 AND c.source_table = k.t AND c.source_key = k.k`,
-      [this.versionId, tables, keys],
+         FROM unnest($2::int[], $3::bytea[]) AS k(t, h)
+         JOIN syncline.current_data c ON c.version_id = $1 AND c.source_table = k.t AND c.key_hash = k.h`,
+      [this.versionId, tables, hashes],
     );
     const out = new Map<string, RowState | null>();
     for (const r of rows) {
@@ -357,7 +369,7 @@ export class PgReplicationWriter {
     existing: Set<string>,
   ): Promise<void> {
     const versionId = this.versionId;
-    const inserts: Array<[number, number, string, string | null, string, string]> = [];
+    const inserts: Array<[number, number, string, string, string | null, string, string]> = [];
     const upT: number[] = [];
     const upK: string[] = [];
     const upD: (string | null)[] = [];
@@ -371,36 +383,36 @@ export class PgReplicationWriter {
         const json = s.data === null ? null : JSON.stringify(s.data);
         const image = json !== null && json.length >= ROW_IMAGE_MIN_CHARS ? json : null;
         if (!existing.has(sk)) {
-          inserts.push([versionId, sourceTable, key, image, JSON.stringify(s.buckets), JSON.stringify(s.lookups)]);
+          inserts.push([versionId, sourceTable, sourceKeyHash(key), key, image, JSON.stringify(s.buckets), JSON.stringify(s.lookups)]);
           continue;
         }
         upT.push(sourceTable);
-        upK.push(key);
+        upK.push(sourceKeyHash(key));
         upD.push(image);
         upB.push(JSON.stringify(s.buckets));
         upL.push(JSON.stringify(s.lookups));
       } else if (existing.has(sk)) {
         delT.push(sourceTable);
-        delK.push(key);
+        delK.push(sourceKeyHash(key));
       }
     }
     // Rows without stored state are appended (one writer per version: no conflict possible);
     // rows that had state are updated in place.
     if (inserts.length) {
-      await copyRows(client, 'syncline.current_data', ['version_id', 'source_table', 'source_key', 'data', 'buckets', 'lookups'], inserts);
+      await copyRows(client, 'syncline.current_data', ['version_id', 'source_table', 'key_hash', 'source_key', 'data', 'buckets', 'lookups'], inserts);
     }
     if (upT.length) {
       await client.query(
         `UPDATE syncline.current_data c SET data = u.d, buckets = u.b, lookups = u.l
-           FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::text[]) AS u(t, k, d, b, l)
-          WHERE c.version_id = $1 AND c.source_table = u.t AND c.source_key = u.k`,
+           FROM unnest($2::int[], $3::bytea[], $4::text[], $5::text[], $6::text[]) AS u(t, h, d, b, l)
+          WHERE c.version_id = $1 AND c.source_table = u.t AND c.key_hash = u.h`,
         [versionId, upT, upK, upD, upB, upL],
       );
     }
     if (delT.length) {
       await client.query(
-        `DELETE FROM syncline.current_data c USING unnest($2::int[], $3::text[]) AS u(t, k)
-          WHERE c.version_id = $1 AND c.source_table = u.t AND c.source_key = u.k`,
+        `DELETE FROM syncline.current_data c USING unnest($2::int[], $3::bytea[]) AS u(t, h)
+          WHERE c.version_id = $1 AND c.source_table = u.t AND c.key_hash = u.h`,
         [versionId, delT, delK],
       );
     }

@@ -35,6 +35,11 @@ const xid8 = customType<{ data: string }>({
   dataType: () => 'xid8',
 });
 
+/** Raw bytes (`bytea`), passed as a `\\x…` hex string. */
+const bytea = customType<{ data: string }>({
+  dataType: () => 'bytea',
+});
+
 /** One row per deployed sync-rules version (a replication stream with its own slot and data). */
 export const syncRulesVersions = synclineSchema.table('sync_rules_versions', {
   id: serial('id').primaryKey(),
@@ -152,6 +157,13 @@ export const currentData = synclineSchema.table(
   {
     versionId: integer('version_id').notNull(),
     sourceTable: integer('source_table').notNull(),
+    /**
+     * 128-bit SHA-256 prefix of `source_key` (see source-key-hash.ts): the indexed identity of the
+     * row. A REPLICA IDENTITY FULL table without a primary key is keyed by its whole row, which can
+     * be far larger than a btree entry may be (~2.7 KB), so the key text itself is not indexed.
+     */
+    keyHash: bytea('key_hash').notNull(),
+    /** The source key (JSON array of the key columns' text values), kept to re-read and delete rows by key. */
     sourceKey: keyText('source_key').notNull(),
     /**
      * JSON object of the row in Postgres text format, kept only when the row is large enough that
@@ -164,7 +176,7 @@ export const currentData = synclineSchema.table(
     /** JSON text [lookupKey, …] */
     lookups: text('lookups').notNull(),
   },
-  (t) => [primaryKey({ columns: [t.versionId, t.sourceTable, t.sourceKey] })],
+  (t) => [primaryKey({ columns: [t.versionId, t.sourceTable, t.keyHash] })],
 );
 
 /** Parameter-lookup index; newest row per (lookup, source row) wins; '[]' is a tombstone. */
