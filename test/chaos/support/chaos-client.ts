@@ -36,6 +36,8 @@ export class ChaosClient {
   private stopped = false;
   private loop: Promise<void> | null = null;
   private waiters: Array<() => void> = [];
+  /** Called for every PUT received (latency probes). */
+  onPut: ((key: string, data: string) => void) | null = null;
 
   constructor(
     readonly userId: string,
@@ -119,7 +121,10 @@ export class ChaosClient {
       if (!b) this.buckets.set(d.bucket, (b = { rows: new Map(), sum: 0, after: '0' }));
       for (const op of d.data) {
         const key = `${op.object_type}/${op.object_id}`;
-        if (op.op === 'PUT') b.rows.set(key, op.data ?? '');
+        if (op.op === 'PUT') {
+          b.rows.set(key, op.data ?? '');
+          this.onPut?.(key, op.data ?? '');
+        }
         else if (op.op === 'REMOVE') b.rows.delete(key);
         else if (op.op === 'CLEAR') {
           b.rows.clear();

@@ -8,6 +8,8 @@ import path from 'node:path';
 import pg from 'pg';
 import { freePort, startEmbeddedPostgres, type RunningPostgres } from '@syncline/test-utils';
 
+const STOP_TIMEOUT_MS = 60_000;
+
 export interface ChaosCluster extends AsyncDisposable {
   readonly port: number;
   url(database?: string): string;
@@ -34,7 +36,16 @@ export async function startChaosCluster(name: string, settings: Record<string, s
     port,
     url: (db = 'postgres') => first.url(db),
     async stop() {
-      await running?.stop();
+      if (!running) return;
+      // A fast shutdown waits for every walsender to have its sent WAL confirmed: a client that
+      // never confirms an idle position makes it hang forever. Fail loudly instead.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        running.stop(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`Postgres ${name} did not shut down within ${STOP_TIMEOUT_MS} ms (a walsender waiting for its client to confirm?)`)), STOP_TIMEOUT_MS);
+        }),
+      ]).finally(() => clearTimeout(timer));
       running = null;
     },
     async start() {
