@@ -5,9 +5,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import pino from 'pino';
+// eslint-disable-next-line no-restricted-imports -- the chaos suite drives the real service from outside every workspace
 import { loadConfig, type SyncApiConfig } from '../../../apps/sync-api/src/config.ts';
+// eslint-disable-next-line no-restricted-imports -- the chaos suite drives the real service from outside every workspace
 import { buildServer } from '../../../apps/sync-api/src/server.ts';
+// eslint-disable-next-line no-restricted-imports -- the chaos suite drives the real service from outside every workspace
 import { createServices, type Services } from '../../../apps/sync-api/src/services.ts';
+// eslint-disable-next-line no-restricted-imports -- the chaos suite drives the real service from outside every workspace
 import { mintDevToken } from '../../../apps/sync-api/src/auth.ts';
 
 export interface ChaosService extends AsyncDisposable {

@@ -5,6 +5,7 @@
  */
 import type pg from 'pg';
 import { getVersion, normalizeLsn } from '@syncline/engine';
+// eslint-disable-next-line no-restricted-imports -- the chaos suite drives the real service from outside every workspace
 import { checkBucketConsistency } from '../../../packages/engine/test/support/bucket-consistency.ts';
 import type { ChaosClient } from './chaos-client.ts';
 
