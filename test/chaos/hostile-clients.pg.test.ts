@@ -13,7 +13,7 @@ import WebSocket from 'ws';
 import { describe, expect, inject, it } from 'vitest';
 import { createTestDatabase } from '@syncline/test-utils';
 import { ChaosClient } from './support/chaos-client.ts';
-import { startChaosService, type ChaosService } from './support/chaos-service.ts';
+import { startChaosServiceProcess, type ChaosService } from './support/chaos-service.ts';
 import { verifyAll, waitCaughtUp } from './support/oracle.ts';
 import { envNumber, recordResult } from './support/results.ts';
 import { RULES, SCHEMA, USERS, seed } from './support/workload.ts';
@@ -23,23 +23,24 @@ const CLIENTS = envNumber('CHAOS_NORMAL_CLIENTS', 20);
 const PROBES = envNumber('CHAOS_LATENCY_PROBES', 20);
 const CONCURRENCY = 32;
 
-type Attack = (svc: ChaosService, good: string) => Promise<number>;
+type Service = Pick<ChaosService, 'url' | 'jwtSecret'>;
+type Attack = (svc: Service, good: string) => Promise<number>;
 
-const post = async (svc: ChaosService, path: string, body: string | Uint8Array, headers: Record<string, string>) => {
+const post = async (svc: Service, path: string, body: string | Uint8Array, headers: Record<string, string>) => {
   const res = await fetch(svc.url + path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body, signal: AbortSignal.timeout(10_000) });
   await res.body?.cancel().catch(() => {});
   return res.status;
 };
 
 /** Opens a stream and drops it after the headers (a valid-looking request that must not 5xx). */
-const streamStatus = async (svc: ChaosService, token: string, body: unknown) => {
+const streamStatus = async (svc: Service, token: string, body: unknown) => {
   const abort = new AbortController();
   const res = await fetch(`${svc.url}/sync/stream`, { method: 'POST', headers: { authorization: `Token ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body), signal: abort.signal });
   abort.abort();
   return res.status;
 };
 
-const signed = async (svc: ChaosService, alg: string, claims: Record<string, unknown>, key?: Uint8Array) =>
+const signed = async (svc: Service, alg: string, claims: Record<string, unknown>, key?: Uint8Array) =>
   new jose.SignJWT({ sub: 'u1', ...claims }).setProtectedHeader({ alg, kid: 'syncline-dev' }).sign(key ?? Buffer.from(svc.jwtSecret, 'base64url'));
 
 const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
@@ -114,7 +115,7 @@ describe('chaos: hostile clients', () => {
     const source = db.pool();
     await source.query(SCHEMA);
     await seed(source, 1_000);
-    await using svc = await startChaosService({ sourceUrl: db.url, storageUrl, publication: `pub_${db.name}` });
+    await using svc = await startChaosServiceProcess({ sourceUrl: db.url, storageUrl, publication: `pub_${db.name}` });
     const storage = new pg.Pool({ connectionString: storageUrl, max: 4 });
     storage.on('error', () => {});
     await svc.deploy(RULES);

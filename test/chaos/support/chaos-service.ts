@@ -70,3 +70,65 @@ export async function startChaosService(o: { sourceUrl: string; storageUrl: stri
     [Symbol.asyncDispose]: stop,
   };
 }
+
+/**
+ * The same service as its own OS process (`apps/sync-api/src/main.ts`), so the test's own load
+ * (attackers, clients) does not share its event loop — used where latency is measured.
+ */
+export async function startChaosServiceProcess(o: { sourceUrl: string; storageUrl: string; publication: string }): Promise<Omit<ChaosService, 'services' | 'config'>> {
+  const { spawn } = await import('node:child_process');
+  const { freePort } = await import('@syncline/test-utils');
+  const adminToken = randomBytes(24).toString('hex');
+  const jwtSecret = randomBytes(32).toString('base64url');
+  const port = await freePort();
+  const main = new URL('../../../apps/sync-api/src/main.ts', import.meta.url).pathname;
+  const child = spawn(process.execPath, ['--import', 'tsx', main], {
+    env: {
+      ...process.env,
+      SOURCE_DATABASE_URL: o.sourceUrl,
+      STORAGE_DATABASE_URL: o.storageUrl,
+      ADMIN_TOKEN: adminToken,
+      JWT_SECRET: jwtSecret,
+      SYNC_API_PORT: String(port),
+      SYNC_API_HOST: '127.0.0.1',
+      DEV_MODE: 'true',
+      PUBLICATION_NAME: o.publication,
+      SYNC_RUNNER: 'unified',
+      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    if (child.exitCode !== null) throw new Error(`sync-api process exited (${child.exitCode})`);
+    const ok = await fetch(`${url}/probes/liveness`).then((r) => r.ok, () => false);
+    if (ok) break;
+    if (i > 600) throw new Error('sync-api process did not start within 60 s');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const admin = (path: string, init: RequestInit = {}) => fetch(url + path, { ...init, headers: { authorization: `Bearer ${adminToken}`, ...(init.headers ?? {}) } });
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      child.once('exit', () => {
+        clearTimeout(t);
+        resolve();
+      });
+      child.kill('SIGTERM');
+    });
+  return {
+    url,
+    jwtSecret,
+    admin,
+    token: async (userId, ttlSeconds) => (await mintDevToken(jwtSecret, userId, ttlSeconds ? { ttlSeconds } : {})).token,
+    async deploy(yaml) {
+      const res = await admin('/api/sync-rules/v1/deploy', { method: 'POST', headers: { 'content-type': 'application/yaml' }, body: yaml });
+      const body = (await res.json()) as { data?: { id: number } };
+      if (!res.ok || !body.data) throw new Error(`deploy failed: ${res.status} ${JSON.stringify(body)}`);
+      return body.data.id;
+    },
+    stop,
+    [Symbol.asyncDispose]: stop,
+  };
+}
