@@ -184,6 +184,9 @@ test('overview: replication health with lag, counters and sparklines', async ({ 
   const health = page.getByTestId('replication-health');
   await expect(health).toContainText('ACTIVE');
   await expect(health.getByTestId('lag-seconds').first()).toContainText('Lag:');
+  // Slot WAL vs the max_slot_wal_keep_size budget (the e2e cluster sets 4 GB): shown, no risk badge.
+  await expect(health.getByTestId('wal-retained').first()).toContainText('budget');
+  await expect(health.getByTestId('slot-risk')).toHaveCount(0);
   await expect(health.getByTestId('spark-replication')).toBeVisible();
   await saveScreenshot(page, testInfo, 'overview-health');
 });

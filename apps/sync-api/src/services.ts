@@ -49,6 +49,9 @@ export async function createServices(config: SyncApiConfig, logger: Logger): Pro
   const source = new pg.Pool({ connectionString: config.SOURCE_DATABASE_URL, max: 4 });
   storage.on('error', (e) => logger.warn({ error: e.message }, 'storage pool connection error'));
   source.on('error', (e) => logger.warn({ error: e.message }, 'source pool connection error'));
+  // Checked-out clients have no pool error listener: without this a dropped connection during a
+  // transaction is an uncaught 'error' event that ends the process (the query itself still fails).
+  for (const pool of [storage, source]) pool.on('connect', (client) => client.on('error', () => {}));
 
   if (config.SYNC_RULES_PATH) await deployFromFile(storage, config.SYNC_RULES_PATH, logger);
 

@@ -1,7 +1,39 @@
 /** Health probes and Prometheus metrics. */
 import type { FastifyInstance } from 'fastify';
+import { replicationHealth, type VersionHealth } from '@syncline/engine';
 import { checkAdminToken } from '../auth.ts';
 import type { Services } from '../services.ts';
+
+type MetricFn = (name: string, type: 'counter' | 'gauge', help: string, samples: Array<[Record<string, string | number>, number]>) => void;
+
+/**
+ * Replication-slot WAL gauges per deployed version, in every runner mode (they describe the source,
+ * so an API process can warn as well): WAL retained vs the `max_slot_wal_keep_size` budget before
+ * an invalidation, and `syncline_replication_slot_invalidated` = 1 after one (until the automatic
+ * re-snapshot of a new version replaces it).
+ */
+async function slotMetrics(s: Services, metric: MetricFn): Promise<void> {
+  const health = await replicationHealth({ storage: s.storage, source: s.source }).catch(() => null);
+  if (!health) return;
+  const slots = health.versions.map((v) => ({ labels: { version: v.versionId, slot: v.slotName }, v }));
+  const some = (get: (v: VersionHealth) => number | null) =>
+    slots.flatMap(({ labels, v }) => {
+      const x = get(v);
+      return x === null ? [] : [[labels, x] as [Record<string, string | number>, number]];
+    });
+  metric('syncline_replication_slot_retained_bytes', 'gauge', 'WAL kept on the source by each replication slot (current LSN - restart_lsn)', some((v) => v.walRetainedBytes));
+  metric('syncline_replication_slot_lag_bytes', 'gauge', 'WAL not yet acknowledged by each slot (current LSN - confirmed_flush_lsn)', some((v) => v.lagBytes));
+  metric('syncline_replication_slot_safe_wal_bytes', 'gauge', 'WAL the source can still write before the slot is invalidated (pg_replication_slots.safe_wal_size)', some((v) => v.safeWalBytes));
+  metric('syncline_replication_slot_wal_budget_bytes', 'gauge', 'max_slot_wal_keep_size of the source (absent when unlimited)', some((v) => v.walBudgetBytes));
+  metric(
+    'syncline_replication_slot_wal_budget_used_ratio',
+    'gauge',
+    'Retained WAL / max_slot_wal_keep_size; the slot is invalidated at 1',
+    some((v) => (v.walBudgetBytes && v.walRetainedBytes !== null ? Math.round((v.walRetainedBytes / v.walBudgetBytes) * 1000) / 1000 : null)),
+  );
+  metric('syncline_replication_slot_at_risk', 'gauge', '1 when the slot retains > 80 % of its WAL budget or its WAL is unreserved', some((v) => (v.slotRisk === 'critical' ? 1 : 0)));
+  metric('syncline_replication_slot_invalidated', 'gauge', '1 when the slot was invalidated (wal_status lost) and the version must re-snapshot', some((v) => (v.slotRisk === 'lost' ? 1 : 0)));
+}
 
 export function registerProbeRoutes(app: FastifyInstance, s: Services): void {
   app.get('/probes/liveness', async () => ({ status: 'live', runner: s.config.SYNC_RUNNER }));
@@ -38,7 +70,7 @@ export function registerProbeRoutes(app: FastifyInstance, s: Services): void {
 
   app.get('/metrics', async (_req, reply) => {
     const lines: string[] = [];
-    const metric = (name: string, type: 'counter' | 'gauge', help: string, samples: Array<[Record<string, string | number>, number]>) => {
+    const metric: MetricFn = (name, type, help, samples) => {
       lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
       for (const [labels, value] of samples) {
         const l = Object.entries(labels).map(([k, v]) => `${k}="${String(v).replace(/"/g, '\\"')}"`).join(',');
@@ -77,13 +109,8 @@ export function registerProbeRoutes(app: FastifyInstance, s: Services): void {
       metric('syncline_replication_unmatched_deletes_total', 'counter', 'Deletes (or key changes) whose key matched no stored row; see the UNMATCHED_DELETE log lines', unmatched);
       metric('syncline_replication_unkeyed_changes_total', 'counter', 'Changes skipped because the WAL carried no key values; see the CHANGE_WITHOUT_KEY log lines', unkeyed);
       metric('syncline_replication_lag_seconds', 'gauge', 'Source commit to checkpoint delay of the last transaction', lag);
-      const slots = await s.source
-        .query<{ slot_name: string; lag: string | null }>(
-          `SELECT slot_name, pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::text AS lag FROM pg_replication_slots WHERE slot_name LIKE 'syncline\\_%'`,
-        )
-        .catch(() => ({ rows: [] }));
-      metric('syncline_replication_slot_retained_bytes', 'gauge', 'WAL retained by each replication slot', slots.rows.map((r) => [{ slot: r.slot_name }, Number(r.lag ?? 0)]));
     }
+    await slotMetrics(s, metric);
     const size = await s.storage
       .query<{ bytes: string }>(`SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::text AS bytes FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'syncline' AND c.relkind = 'r'`)
       .catch(() => ({ rows: [{ bytes: '0' }] }));

@@ -42,6 +42,11 @@ export class CommitBuffer<T> {
     return this.open;
   }
 
+  /** Nothing buffered, no open transaction and no position waiting for a checkpoint. */
+  get idle(): boolean {
+    return !this.open && this.changes.length === 0 && this.commitLsn === null && this.keepaliveLsn === null;
+  }
+
   begin(): void {
     this.open = true;
   }

@@ -67,6 +67,10 @@ export class Replicator {
     this.storage = new pg.Pool({ connectionString: o.storageUrl, max: 8 });
     this.source.on('error', (e) => o.logger.warn({ error: e.message }, 'source pool connection error'));
     this.storage.on('error', (e) => o.logger.warn({ error: e.message }, 'storage pool connection error'));
+    // A checked-out client (pool.connect(), e.g. a flush transaction) has no error listener of the
+    // pool's: a dropped connection would then be an uncaught 'error' event that ends the process.
+    // The failing query still rejects; the pool discards the broken client on release.
+    for (const pool of [this.source, this.storage]) pool.on('connect', (client) => client.on('error', () => {}));
   }
 
   /** Versions this process is replicating right now (jobs not yet told to stop). */

@@ -79,8 +79,34 @@ export async function streamWal(o: WalStreamOptions): Promise<void> {
     signals.wake?.();
     if (queue.length >= QUEUE_HIGH_WATER) await new Promise<void>((r) => (signals.drained = r));
   });
-  service.on('heartbeat', async (_lsn: string, _ts: number, shouldRespond: boolean) => {
-    if (shouldRespond) await service.acknowledge(ackedLsn).catch(() => {});
+  const buffer = new CommitBuffer<SourceChange>();
+  // Set while a drained chunk is being handled (from splice to its flush).
+  let busy = false;
+  // A keepalive position to confirm once the loop sees that nothing is pending (see below).
+  let idleKeepalive: string | null = null;
+  const libIdle = () => {
+    // pg-logical-replication (flowControl) queues XLogData but emits keepalives at once.
+    const lib = service as unknown as { _messageQueue?: unknown[]; _processing?: boolean };
+    return (lib._messageQueue?.length ?? 0) === 0 && !lib._processing;
+  };
+  service.on('heartbeat', async (lsn: string, _ts: number, shouldRespond: boolean) => {
+    if (!shouldRespond) return;
+    // Idle: every WAL byte the server sent up to `lsn` has been handled and nothing is pending,
+    // so that position can be stored as a checkpoint and confirmed. Without it a fast shutdown of
+    // the source hangs forever: each walsender waits until its client confirms all it was sent.
+    if (libIdle() && queue.length === 0 && !busy && buffer.idle) {
+      // The library confirms lsn + 1, and the walsender's shutdown waits for confirmed == sent
+      // exactly, so pass lsn - 1: the wire then carries the keepalive's position itself.
+      const upTo = bigIntToLsn(lsnToBigInt(lsn) - 1n);
+      if (lsnToBigInt(upTo) > lsnToBigInt(ackedLsn)) {
+        idleKeepalive = upTo; // store it as a checkpoint first, then confirm it (in the loop)
+        signals.wake?.();
+      } else {
+        await service.acknowledge(upTo).catch(() => {});
+      }
+      return;
+    }
+    await service.acknowledge(ackedLsn).catch(() => {});
   });
   service.on('error', (e: Error) => {
     failure = e;
@@ -100,7 +126,6 @@ export async function streamWal(o: WalStreamOptions): Promise<void> {
   // An initial heartbeat moves an idle, freshly snapshotted version to its first checkpoint.
   await emitKeepaliveMessage(o.source).catch(() => {});
 
-  const buffer = new CommitBuffer<SourceChange>();
 
   const write = async (batch: SourceChange[], commit: CommittedBatch<SourceChange> | null) => {
     if (!commit && batch.length === 0) return;
@@ -139,11 +164,21 @@ export async function streamWal(o: WalStreamOptions): Promise<void> {
   try {
     while (!o.signal.aborted) {
       if (failure) throw failure;
+      if (queue.length === 0 && idleKeepalive) {
+        const upTo = idleKeepalive;
+        idleKeepalive = null;
+        if (libIdle() && buffer.idle) {
+          buffer.keepalive(upTo);
+          await flushCommitted();
+        }
+        continue;
+      }
       if (queue.length === 0) {
         await new Promise<void>((r) => (signals.wake = r));
         signals.wake = null;
         continue;
       }
+      busy = true;
       const chunk = queue.splice(0, queue.length);
       signals.drained?.();
       signals.drained = null;
@@ -180,6 +215,7 @@ export async function streamWal(o: WalStreamOptions): Promise<void> {
         if (buffer.size >= maxBuffered) await flushCommitted();
       }
       await flushCommitted();
+      busy = false;
     }
   } finally {
     clearInterval(heartbeat);

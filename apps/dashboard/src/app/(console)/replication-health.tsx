@@ -40,6 +40,18 @@ function Spark({ title, data, unit, testId }: { title: string; data: Array<{ t: 
   );
 }
 
+/** Invalidation risk of a slot (max_slot_wal_keep_size): warns before, and says so after. */
+function SlotRiskBadge({ risk }: { risk: 'ok' | 'warning' | 'critical' | 'lost' | 'unknown' }) {
+  if (risk === 'ok' || risk === 'unknown') return null;
+  const text = { warning: 'slot WAL > 50 % of budget', critical: 'slot about to be invalidated', lost: 'slot invalidated: re-snapshotting' }[risk];
+  const tone = risk === 'warning' ? 'bg-amber-100 text-amber-800' : 'bg-red-100 text-red-800';
+  return (
+    <Badge tone={tone} testId="slot-risk">
+      {text}
+    </Badge>
+  );
+}
+
 export function ReplicationHealth() {
   const trpc = useTRPC();
   const health = useQuery({ ...trpc.health.replication.queryOptions(), refetchInterval: 5_000 });
@@ -57,10 +69,15 @@ export function ReplicationHealth() {
               <Badge>{v.state}</Badge>
               <span className="font-mono text-zinc-500">{v.slotName}</span>
               {v.slotActive === false ? <Badge tone="bg-amber-100 text-amber-800">slot inactive</Badge> : null}
+              <SlotRiskBadge risk={v.slotRisk} />
             </div>
             <div>Snapshot: {v.snapshotDone ? 'done' : `${v.snapshot.tablesDone}/${v.snapshot.tablesTotal} tables, ${fmtNumber(v.snapshot.rowsCopied)} rows`}</div>
             <div data-testid="lag-seconds">Lag: {v.lagSeconds === null ? '—' : `${v.lagSeconds} s`} · {fmtBytes(v.lagBytes)}</div>
-            <div>WAL retained: {fmtBytes(v.walRetainedBytes)}</div>
+            <div data-testid="wal-retained">
+              WAL retained: {fmtBytes(v.walRetainedBytes)}
+              {v.walBudgetBytes !== null ? ` of ${fmtBytes(v.walBudgetBytes)} budget · safe ${fmtBytes(v.safeWalBytes)}` : ' (no budget)'}
+              {v.walStatus ? ` · ${v.walStatus}` : ''}
+            </div>
             <div>Checkpoint: <span className="font-mono">{v.lastCheckpoint ?? '—'}</span> @ <span className="font-mono">{v.lastCheckpointLsn ?? '—'}</span></div>
             <div>Rows replicated: {fmtNumber(v.rowsReplicated)}</div>
             <div>Ops written: {fmtNumber(v.opsWritten)}</div>
