@@ -12,6 +12,11 @@
  *   id could be brute-forced).
  * REMOVE checksums hash this same string (as PowerSync does), so they reveal nothing either.
  *
+ * Versions deployed before opaque subkeys have no salt (null) and keep their `<table id>/<key>`
+ * subkeys: clients identify rows by (type, id, subkey), so changing the subkeys of rows they
+ * already hold would leave the old entries behind (a later REMOVE would not supersede them).
+ * Deploying the rules again (a new version) moves such a deployment to opaque subkeys.
+ *
  * Every op read for a sync stream gets one (read side, shared by all streams through the op-page
  * cache): one one-shot `crypto.hash` call, ~0.7 µs per op here. A plain-JS SHA-256 with a cached
  * salt midstate was tried and was 2× slower than the native call.
@@ -21,7 +26,8 @@
  */
 import { hash } from 'node:crypto';
 
-export function opaqueSubkey(salt: string, sourceTable: number, sourceKey: string): string {
+export function opaqueSubkey(salt: string | null, sourceTable: number, sourceKey: string): string {
+  if (salt === null) return `${sourceTable}/${sourceKey}`;
   const h = hash('sha256', `${salt}\u0000${sourceTable}\u0000${sourceKey}`, 'hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
 }

@@ -89,7 +89,7 @@ export function evaluateRowChange(
   sourceKey: string,
   previous: RowState | undefined,
   next: RawRow | null,
-  subkeySalt: string,
+  subkeySalt: string | null,
 ): RowChangeResult {
   const ops: PendingOp[] = [];
   const parameters: PendingParameterRow[] = [];

@@ -12,11 +12,11 @@ const U32 = 4294967296;
 
 export class PgBucketReader {
   /** Wire-subkey secret per version, read once (it never changes). */
-  private readonly subkeySalts = new Map<number, Promise<string>>();
+  private readonly subkeySalts = new Map<number, Promise<string | null>>();
 
   constructor(readonly pool: pg.Pool) {}
 
-  private subkeySalt(versionId: number): Promise<string> {
+  private subkeySalt(versionId: number): Promise<string | null> {
     let salt = this.subkeySalts.get(versionId);
     if (!salt) {
       salt = getSubkeySalt(this.pool, versionId);

@@ -87,7 +87,7 @@ export class PgReplicationWriter {
     readonly versionId: number,
     private readonly logger: Logger,
     /** The version's wire-subkey secret (getSubkeySalt); REMOVE checksums hash the opaque subkey. */
-    private readonly subkeySalt: string,
+    private readonly subkeySalt: string | null,
   ) {}
 
   /**

@@ -238,8 +238,8 @@ export async function resetVersionForSnapshot(db: Queryable, id: number): Promis
  * The secret of a version's wire subkeys (opaque-subkey.ts). Kept out of SyncRulesVersion so it is
  * never serialised with version objects (admin API, dashboard).
  */
-export async function getSubkeySalt(db: Queryable, versionId: number): Promise<string> {
-  const { rows } = await db.query<{ subkey_salt: string }>('SELECT subkey_salt FROM syncline.sync_rules_versions WHERE id = $1', [versionId]);
+export async function getSubkeySalt(db: Queryable, versionId: number): Promise<string | null> {
+  const { rows } = await db.query<{ subkey_salt: string | null }>('SELECT subkey_salt FROM syncline.sync_rules_versions WHERE id = $1', [versionId]);
   if (!rows[0]) throw new Error(`sync-rules version ${versionId} does not exist`);
   return rows[0].subkey_salt;
 }

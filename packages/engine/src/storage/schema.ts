@@ -63,11 +63,11 @@ export const syncRulesVersions = synclineSchema.table('sync_rules_versions', {
   /**
    * Secret key of this version's wire subkeys (HMAC of source table id + row key; see
    * opaque-subkey.ts): 244 random bits from gen_random_uuid(), never sent anywhere, so a subkey
-   * reveals nothing about the row key and cannot be confirmed by guessing.
+   * reveals nothing about the row key and cannot be confirmed by guessing. Null for versions
+   * deployed before opaque subkeys: they keep their `<table id>/<key>` subkeys (clients already
+   * hold rows under them) until the rules are deployed again.
    */
-  subkeySalt: text('subkey_salt')
-    .notNull()
-    .default(sql`replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '')`),
+  subkeySalt: text('subkey_salt').default(sql`replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '')`),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   activatedAt: timestamp('activated_at', { withTimezone: true }),
   stoppedAt: timestamp('stopped_at', { withTimezone: true }),

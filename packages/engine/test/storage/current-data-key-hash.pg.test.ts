@@ -6,6 +6,7 @@ import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
 import pino from 'pino';
 import { describe, expect, inject, it } from 'vitest';
+import { opChecksumRemove } from '@syncline/protocol';
 import { createTestDatabase } from '@syncline/test-utils';
 import { compileSyncRules, deployVersion, getSubkeySalt, MIGRATIONS_FOLDER, migrateStorage } from '../../src/index.ts';
 import { createTableEvaluator } from '../../src/replication/table-evaluator.ts';
@@ -25,7 +26,7 @@ async function migrateToBeforeKeyHash(url: string): Promise<void> {
   const dir = await mkdtemp(path.join(tmpdir(), 'syncline-mig-'));
   try {
     const journal = JSON.parse(await readFile(path.join(MIGRATIONS_FOLDER, 'meta', '_journal.json'), 'utf8')) as { entries: Array<{ tag: string }> };
-    const cut = journal.entries.findIndex((e) => e.tag.endsWith('current_data_key_hash'));
+    const cut = journal.entries.findIndex((e) => e.tag.endsWith('issue11_hardening'));
     expect(cut).toBeGreaterThan(0);
     journal.entries = journal.entries.slice(0, cut);
     await mkdir(path.join(dir, 'meta'));
@@ -60,8 +61,14 @@ describe('current_data keyed by a hash of the source key', () => {
     await migrateToBeforeKeyHash(db.url);
     const storage = new pg.Pool({ connectionString: db.url, max: 2 });
     try {
-      const version = (await deployVersion(storage, RULES, null)).id;
-      await storage.query(`UPDATE syncline.sync_rules_versions SET snapshot_done = true, no_checkpoint_before = '0/0' WHERE id = $1`, [version]);
+      // A version as the previous schema stored it (inserted in SQL: today's deploy writes newer columns).
+      const version = (
+        await storage.query<{ id: number }>(
+          `INSERT INTO syncline.sync_rules_versions (state, content, comment, slot_name, snapshot_done, no_checkpoint_before)
+           VALUES ('ACTIVE', $1, NULL, 'syncline_legacy', true, '0/0') RETURNING id`,
+          [RULES],
+        )
+      ).rows[0]!.id;
       // Rows as the previous schema stored them (source_key was the primary key).
       const stored = [
         { key: '["1"]', owner: 'u1' },
@@ -87,8 +94,14 @@ describe('current_data keyed by a hash of the source key', () => {
         stored.map((s) => ({ sourceTable: 7, evaluator, key: s.key, row: { id: JSON.parse(s.key)[0] as string, owner_id: 'u2' } })),
         { lsn: '00000000/01000000', transactions: 1 },
       );
-      const ops = await storage.query<{ bucket: string; op: number }>('SELECT bucket, op FROM syncline.bucket_data WHERE version_id = $1 ORDER BY op_id', [version]);
+      const ops = await storage.query<{ bucket: string; op: number; checksum: string }>('SELECT bucket, op, checksum::text FROM syncline.bucket_data WHERE version_id = $1 ORDER BY op_id', [version]);
       expect(ops.rows.filter((o) => o.op === 2).map((o) => o.bucket)).toEqual([`${version}#by_owner["u1"]`, `${version}#by_owner["u1"]`]);
+      // The version existed before opaque subkeys: its clients hold rows under `<table>/<key>`
+      // subkeys, so it keeps them (REMOVE checksums hash the subkey sent), while a new version gets a secret.
+      expect(await getSubkeySalt(storage, version)).toBeNull();
+      expect(ops.rows.filter((o) => o.op === 2).map((o) => Number(o.checksum))).toEqual(stored.map((s) => opChecksumRemove(`7/${s.key}`)));
+      const fresh = await deployVersion(storage, RULES, null);
+      expect(await getSubkeySalt(storage, fresh.id)).toMatch(/^[0-9a-f]{64}$/);
       const count = await storage.query<{ n: string }>('SELECT count(*)::text AS n FROM syncline.current_data WHERE version_id = $1', [version]);
       expect(count.rows[0]!.n).toBe('2');
 

@@ -1,1 +1,0 @@
-ALTER TABLE "syncline"."source_tables" ADD COLUMN "removal_pending" boolean DEFAULT false NOT NULL;

@@ -1,1 +1,0 @@
-ALTER TABLE "syncline"."sync_rules_versions" ADD COLUMN "subkey_salt" text DEFAULT replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '') NOT NULL;

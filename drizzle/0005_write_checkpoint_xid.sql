@@ -1,2 +1,0 @@
-ALTER TABLE "syncline"."write_checkpoints" ADD COLUMN "xid" "xid8" DEFAULT pg_current_xact_id();--> statement-breakpoint
-CREATE INDEX "write_checkpoints_xid_idx" ON "syncline"."write_checkpoints" USING btree ("xid");
