@@ -9,7 +9,11 @@ export type ReplicationErrorCode =
   /** The version's replication slot vanished or lost WAL after its snapshot. A new version re-snapshots. */
   | 'SLOT_LOST'
   /** A table has no primary key / replica identity usable to identify rows. Fix: add a PK or REPLICA IDENTITY FULL. */
-  | 'TABLE_WITHOUT_IDENTITY';
+  | 'TABLE_WITHOUT_IDENTITY'
+  /** Logged (not thrown): deletes whose key matched no stored row. Normal right after a table snapshot; otherwise check the table's REPLICA IDENTITY. */
+  | 'UNMATCHED_DELETE'
+  /** Logged (not thrown): changes arriving without their key values were skipped. Fix: add a PK or REPLICA IDENTITY FULL. */
+  | 'CHANGE_WITHOUT_KEY';
 
 export class ReplicationError extends Error {
   constructor(
