@@ -39,8 +39,9 @@ await withBenchPostgres(async (adminUrl) => {
   await storage.query(`UPDATE syncline.sync_rules_versions SET snapshot_done = true, no_checkpoint_before = '0/0' WHERE id = $1`, [version]);
   const { rules } = compileSyncRules(RULES, { versionId: version });
   const evaluator = createTableEvaluator(rules!, { schema: 'public', name: 'items' }, COLUMNS, false);
-  // WRITER=old: the writer of an older commit copied to src/storage/pg-replication-writer-old.ts, on
-  // the current_data key it was written for (source_key text as primary key), for before/after runs.
+  // WRITER=old: an older writer on the current_data key it was written for (source_key text as the
+  // primary key), for before/after runs. Not committed; create it first with
+  // `git show 647d36f:packages/engine/src/storage/pg-replication-writer.ts > packages/engine/src/storage/pg-replication-writer-old.ts`.
   const old = process.env.WRITER === 'old';
   if (old) {
     await storage.query(`ALTER TABLE syncline.current_data DROP CONSTRAINT current_data_version_id_source_table_key_hash_pk, DROP COLUMN key_hash, ADD PRIMARY KEY (version_id, source_table, source_key)`);

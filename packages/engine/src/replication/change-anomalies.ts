@@ -6,6 +6,7 @@
  * never logged (they are source data).
  */
 import type { Logger } from 'pino';
+import type { ReplicationErrorCode } from './replication-errors.ts';
 import type { ReplicationMetrics } from './replication-metrics.ts';
 
 export const LOG_INTERVAL_MS = 10_000;
@@ -46,7 +47,7 @@ export class ChangeAnomalies {
     p.count += count;
     this.pending.set(k, p);
     if (now - p.lastLog < LOG_INTERVAL_MS) return;
-    const code = kind === 'unmatched-delete' ? 'UNMATCHED_DELETE' : 'CHANGE_WITHOUT_KEY';
+    const code: ReplicationErrorCode = kind === 'unmatched-delete' ? 'UNMATCHED_DELETE' : 'CHANGE_WITHOUT_KEY';
     this.logger.warn({ code, table, count: p.count }, `${p.count} ${MESSAGES[kind]}`);
     p.count = 0;
     p.lastLog = now;

@@ -15,7 +15,11 @@ export type ReplicationErrorCode =
    * took the version over; the job stops without committing. Nothing to fix unless it repeats:
    * then check the network/connection limits between the replicator and the storage database.
    */
-  | 'LEASE_LOST';
+  | 'LEASE_LOST'
+  /** Logged (not thrown): deletes whose key matched no stored row. Normal right after a table snapshot; otherwise check the table's REPLICA IDENTITY. */
+  | 'UNMATCHED_DELETE'
+  /** Logged (not thrown): changes arriving without their key values were skipped. Fix: add a PK or REPLICA IDENTITY FULL. */
+  | 'CHANGE_WITHOUT_KEY';
 
 export class ReplicationError extends Error {
   constructor(

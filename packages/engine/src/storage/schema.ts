@@ -102,7 +102,10 @@ export const sourceTables = synclineSchema.table(
     snapshotDone: boolean('snapshot_done').notNull().default(false),
     snapshotEstimatedCount: bigint('snapshot_estimated_count', { mode: 'number' }),
     snapshotCount: bigint('snapshot_count', { mode: 'number' }).notNull().default(0),
-    /** JSON text of the last replica-identity value copied (resumable chunked snapshot). */
+    /**
+     * Resume point of the chunked snapshot: JSON array of the last key copied (key order), or
+     * `{"ctid":{"block","relfiles"}}`, the next block to read (whole-row keys; see snapshot-paging.ts).
+     */
     snapshotLastKey: text('snapshot_last_key'),
     dropped: boolean('dropped').notNull().default(false),
     /**
