@@ -1,8 +1,8 @@
 /**
  * Crash safety: a replicator process is SIGKILLed at random points during snapshot, streaming and
  * activation of a second version while a writer keeps changing the source, then inside inline
- * re-snapshots after replica-identity changes (while the old rows are removed, or while the new
- * mapping is copied). After every kill the
+ * snapshots of a table created while streaming and re-snapshots after its replica identity changes
+ * (while the old rows are removed, or while the new mapping is copied). After every kill the
  * slot must not have been acknowledged past what storage holds; at the end the op-log, reduced
  * per bucket, must equal the rules evaluated over the source rows, with matching checksums.
  * Short version here (10 + 2 kills); `npm run test:crash` runs the long one (40 kills, more rows).
@@ -24,10 +24,12 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const SCHEMA = `
   CREATE TABLE lists (id int PRIMARY KEY, owner_id text NOT NULL, name text);
   CREATE TABLE todos (id int PRIMARY KEY, list_id int, description text, n bigint);
-  CREATE TABLE notes (id int PRIMARY KEY, body text);
 `;
-/** Rows of \`notes\`, whose replica identity is toggled to force inline re-snapshots (more than two snapshot chunks). */
-const NOTE_ROWS = 25_000;
+/**
+ * Rows of \`notes\`, created while streaming and then given other replica identities, to force
+ * inline (re-)snapshots of more than one chunk.
+ */
+const NOTE_ROWS = 15_000;
 const RULES = `
 bucket_definitions:
   by_owner:
@@ -101,7 +103,6 @@ describe('crash recovery', () => {
     await using h = await createReplicationHarness(inject('pgAdminUrl'), SCHEMA);
     await h.source.query(`INSERT INTO lists SELECT i, 'u' || (i % 7), 'list ' || i FROM generate_series(1, 40) i`);
     await h.source.query(`INSERT INTO todos SELECT i, 1 + i % 40, repeat('d', 100) || i, i::bigint * 1000000007 FROM generate_series(1, $1) i`, [ROWS]);
-    await h.source.query(`INSERT INTO notes SELECT i, 'note ' || i FROM generate_series(1, $1) i`, [NOTE_ROWS]);
     const v1 = await h.deploy(RULES);
 
     let writing = true;
@@ -132,20 +133,24 @@ describe('crash recovery', () => {
     }
     const final = v2 ?? v1;
 
-    // Kills inside inline re-snapshots of the final version, once it streams: change the replica
-    // identity of notes (which nothing else writes, so no replayed Relation message of the old
-    // identity re-snapshots it by chance), wait until the work is under way — old rows being
-    // removed, or the new mapping being copied (possibly work resumed after the previous kill) —
-    // and kill at a random point after that. The last kill lands inside a copy.
+    // Kills inside inline snapshots of the final version, once it streams: first of notes, created
+    // while streaming; then after changes of its replica identity (notes is written by nothing
+    // else, so no replayed Relation message of an old identity re-snapshots it by chance). Each
+    // kill waits until the work is under way — old rows being removed, or the new mapping being
+    // copied (possibly work resumed after the previous kill) — and lands at a random point after.
     let identityFull = false;
     for (let k = 0; k < INLINE_KILLS; k++) {
       const child = await startChild(h);
-      await waitForStorage(h, `SELECT snapshot_done AS ok FROM syncline.sync_rules_versions WHERE id = ${final}`, 120_000);
-      identityFull = !identityFull;
-      await h.source.query(`ALTER TABLE notes REPLICA IDENTITY ${identityFull ? 'FULL' : 'DEFAULT'}`);
-      await h.source.query(`UPDATE notes SET body = body || '.' WHERE id = $1`, [k + 1]);
-      const phase = (INLINE_KILLS - 1 - k) % 2 === 0 ? 'snapshot' : 'removal';
-      await waitForStorage(h, inlineWorkQuery(final, phase), 120_000);
+      await waitForStorage(h, `SELECT snapshot_done AS ok FROM syncline.sync_rules_versions WHERE id = ${final}`, 180_000);
+      if (k === 0) {
+        await h.source.query(`CREATE TABLE notes (id int PRIMARY KEY, body text)`);
+        await h.source.query(`INSERT INTO notes SELECT i, 'note ' || i FROM generate_series(1, $1) i`, [NOTE_ROWS]);
+      } else {
+        identityFull = !identityFull;
+        await h.source.query(`ALTER TABLE notes REPLICA IDENTITY ${identityFull ? 'FULL' : 'DEFAULT'}`);
+        await h.source.query(`UPDATE notes SET body = body || '.' WHERE id = $1`, [k]);
+      }
+      await waitForStorage(h, inlineWorkQuery(final, k % 2 === 0 ? 'snapshot' : 'removal'), 180_000);
       await new Promise((r) => setTimeout(r, Math.random() * 300));
       await kill(child);
       await assertNothingAckedBeyondStorage(h);
