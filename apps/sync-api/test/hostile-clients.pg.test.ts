@@ -83,6 +83,24 @@ describe('token expiry', () => {
   });
 });
 
+describe('token expiry with a client that stops reading', () => {
+  it('ends a WebSocket stream at exp with an ERROR frame even when the client grants no more credits', async () => {
+    await using client = await connectRSocket(server.url, { token: `Token ${await server.token('u1', { ttlSeconds: 2 })}` });
+    // One credit: the checkpoint line. The stream is then stuck in the middle of its download.
+    client.requestStream(1, 1, { raw_data: true });
+    let end: { type: number; message?: string } | null = null;
+    while (!end) {
+      const f = await client.next(15_000);
+      if (!f) throw new Error('socket closed');
+      if (f.streamId === 1 && f.type === FrameType.ERROR) end = f;
+      else if (f.streamId === 1 && f.type === FrameType.PAYLOAD && f.data.length === 0) end = f;
+    }
+    expect(end.type).toBe(FrameType.ERROR);
+    expect(JSON.parse(end.message!)).toMatchObject({ code: 'SYNC_AUTH_EXPIRED', status: 401 });
+    await waitForNoStreams();
+  });
+});
+
 describe('parameter query results per connection', () => {
   it('refuses a user whose parameter queries return more rows than the limit, with a stable code', async () => {
     const before = await server.services.storage.query('SELECT count(*)::int AS n FROM syncline.connections');
