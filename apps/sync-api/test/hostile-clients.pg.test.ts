@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import type { SyncLine } from '@syncline/protocol';
 import { streamSyncLines } from '@syncline/engine';
+import { connect } from 'node:net';
 import pino from 'pino';
 import { startTestServer, type TestServer } from './support/test-server.ts';
 import { isComplete, openSyncStream } from './support/sync-client.ts';
@@ -37,6 +38,9 @@ beforeAll(async () => {
   await server.source.query(`INSERT INTO lists VALUES ${lists.join(',')}`);
   const todos = Array.from({ length: 40 }, (_, i) => `('t${i}', 'l1', 'todo ${i}')`);
   await server.source.query(`INSERT INTO todos VALUES ${todos.join(',')}`);
+  // ~16 MB for one user: more than socket buffers hold, so a client that stops reading stalls the server.
+  await server.source.query(`INSERT INTO lists VALUES ('big', 'big-user', 'big')`);
+  await server.source.query(`INSERT INTO todos SELECT 'b' || g, 'big', repeat(md5(g::text), 64) FROM generate_series(1, 8000) g`);
   version = await server.deploy(RULES);
   await server.waitActive(version);
 });
@@ -80,6 +84,43 @@ describe('token expiry', () => {
       abort.abort();
       await lines.return('closed');
     }
+  });
+});
+
+describe('token expiry with a client that stops reading', () => {
+  it('ends a WebSocket stream at exp with an ERROR frame even when the client grants no more credits', async () => {
+    await using client = await connectRSocket(server.url, { token: `Token ${await server.token('u1', { ttlSeconds: 2 })}` });
+    // One credit: the checkpoint line. The stream is then stuck in the middle of its download.
+    client.requestStream(1, 1, { raw_data: true });
+    let end: { type: number; message?: string } | null = null;
+    while (!end) {
+      const f = await client.next(15_000);
+      if (!f) throw new Error('socket closed');
+      if (f.streamId === 1 && f.type === FrameType.ERROR) end = f;
+      else if (f.streamId === 1 && f.type === FrameType.PAYLOAD && f.data.length === 0) end = f;
+    }
+    expect(end.type).toBe(FrameType.ERROR);
+    expect(JSON.parse(end.message!)).toMatchObject({ code: 'SYNC_AUTH_EXPIRED', status: 401 });
+    await waitForNoStreams();
+  });
+});
+
+describe('token expiry over HTTP with a client that stops reading', () => {
+  it('closes the response shortly after exp instead of waiting for the client forever', async () => {
+    const token = await server.token('big-user', { ttlSeconds: 3 });
+    const { port } = new URL(server.url);
+    const body = JSON.stringify({ raw_data: true });
+    const socket = connect(Number(port), '127.0.0.1');
+    socket.on('error', () => {});
+    socket.write(
+      `POST /sync/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Token ${token}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+    );
+    await new Promise<void>((r) => socket.once('data', () => r()));
+    // Read nothing more: kernel buffers fill, the server's writes back up and its generator is
+    // never pulled again, so only the transport can end the stream.
+    socket.pause();
+    await waitForNoStreams();
+    socket.destroy();
   });
 });
 

@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { TokenVerifier, type VerifiedToken } from '../auth.ts';
 import { BSON_STREAM, NDJSON, encodeLine, negotiateFormat } from '../line-encoding.ts';
 import { RateLimiter } from '../rate-limiter.ts';
+import { armTokenExpiry } from '../token-expiry.ts';
 import type { Services } from '../services.ts';
 
 /** Bytes of protocol lines held back before one socket write (see openStream). */
@@ -171,8 +172,16 @@ async function openStream(s: Services, req: FastifyRequest, reply: FastifyReply,
     void generator.return('closed').catch(() => {});
   };
   req.raw.on('close', cleanup);
+  // A client that stopped reading never pulls the final token_expires_in line: close it after exp.
+  const disarmExpiry = armTokenExpiry(token.expiresAt, () => {
+    reason = 'token_expired';
+    abort.abort();
+    void generator.return('token_expired').catch(() => {});
+    res.destroy();
+  });
   res.on('error', () => {});
   res.on('close', () => {
+    disarmExpiry();
     cleanup();
     s.metrics.streamsClosed++;
     void s.connections.unregister(connectionId);

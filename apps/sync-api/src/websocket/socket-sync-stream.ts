@@ -13,6 +13,7 @@ import { parseBody } from '../routes/sync-routes.ts';
 import type { Services } from '../services.ts';
 import { ErrorCode, encodeComplete, encodeError, encodePayload } from './rsocket-frames.ts';
 import { RequestCredits } from './request-credits.ts';
+import { armTokenExpiry } from '../token-expiry.ts';
 
 /** Where a stream writes its frames; `send` resolves once the socket can take more. */
 export interface FrameSink {
@@ -68,6 +69,7 @@ export class SocketSyncStream {
     let ops = 0;
     let lines = 0;
     let reason = 'client_closed';
+    let disarmExpiry = () => {};
     try {
       const request = parseBody(streamingSyncRequestSchema, rawRequest ?? {});
       const versionId = await this.checkAdmission();
@@ -95,6 +97,13 @@ export class SocketSyncStream {
           s.connections.update(id, { bucketCount: p.buckets, opsSent: p.ops, lastCheckpoint: p.checkpoint, bytesSent: bytes });
         },
       });
+      disarmExpiry = armTokenExpiry(session.token.expiresAt, () => {
+        // The client stopped granting credits past exp: end the stream without one.
+        reason = 'token_expired';
+        const e = new ServiceError('AUTH_EXPIRED', 'Token has expired; fetch a new one and reconnect.');
+        if (this.sink.open) void this.sink.send(encodeError(this.streamId, ErrorCode.APPLICATION_ERROR, serializeServiceError(e))).catch(() => {});
+        this.cancel();
+      });
       for (;;) {
         // Backpressure: no credit, no pull. The generator stays suspended until REQUEST_N.
         if (!(await this.credits.take())) break;
@@ -111,7 +120,7 @@ export class SocketSyncStream {
         s.metrics.bytesSent += payload.length;
         await this.sink.send(encodePayload(this.streamId, { data: payload }));
       }
-      if (this.cancelled) reason = 'client_closed';
+      if (this.cancelled && reason !== 'token_expired') reason = 'client_closed';
     } catch (e) {
       const err = toServiceError(e);
       reason = err.code;
@@ -123,6 +132,7 @@ export class SocketSyncStream {
         await this.sink.send(encodeError(this.streamId, ErrorCode.APPLICATION_ERROR, serializeServiceError(err))).catch(() => {});
       }
     } finally {
+      disarmExpiry();
       this.abort.abort();
       this.credits.close();
       await generator?.return('closed').catch(() => {});
