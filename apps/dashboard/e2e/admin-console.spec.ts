@@ -79,6 +79,7 @@ test('sync rules: an error is marked at its line; a valid version deploys and be
   const version = Number(/version (\d+)/.exec((await result.textContent()) ?? '')?.[1]);
   await expect(page.getByTestId(`version-state-${version}`)).toHaveText('ACTIVE', { timeout: 60_000 });
   await expect(page.getByTestId(`version-row-${version}`)).toContainText('e2e: add list names');
+  await expect(page.getByTestId(`version-source-${version}`)).toHaveText('dashboard');
 
   // Diff the new version against the previous one.
   await page.getByLabel(`Diff from version ${version - 1}`).check();

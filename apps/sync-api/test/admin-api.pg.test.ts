@@ -118,7 +118,7 @@ describe('sync rules', () => {
     const sampled = await trpc.syncRules.impact.mutate({ content: RULES_V2, rowLimitPerTable: 100 });
     expect(sampled.tables.find((t) => t.name === 'todos')).toMatchObject({ scannedRows: 41, sampled: false });
 
-    const deployed = await trpc.syncRules.deploy.mutate({ content: RULES_V2, comment: 'add everything' });
+    const deployed = await trpc.syncRules.deploy.mutate({ content: RULES_V2, comment: 'add everything', source: 'dashboard' });
     await server.waitActive(deployed.id);
     const history = await waitFor(() => trpc.syncRules.history.query({ limit: 10 }), (h) => h[0]?.state === 'ACTIVE');
     expect(history.map((h) => [h.id, h.state])).toEqual([[deployed.id, 'ACTIVE'], [v1, 'STOPPED']]);
@@ -132,6 +132,9 @@ describe('sync rules', () => {
     const rollback = await trpc.syncRules.rollback.mutate({ id: v1 });
     expect((await trpc.syncRules.version.query({ id: rollback.id })).content).toBe(RULES);
     await server.waitActive(rollback.id);
+    // Every version says where it came from.
+    const sources = await trpc.syncRules.history.query({ limit: 3 });
+    expect(sources.map((h) => [h.id, h.deploySource])).toEqual([[rollback.id, 'rollback'], [deployed.id, 'dashboard'], [v1, 'api']]);
     v1 = rollback.id;
     const invalid = await trpc.syncRules.deploy.mutate({ content: 'bucket_definitions: 3' }).catch((e: unknown) => e as TRPCClientError<AdminRouter>);
     expect((invalid as TRPCClientError<AdminRouter>).data?.serviceCode).toBe('SYNC_RULES_INVALID');
