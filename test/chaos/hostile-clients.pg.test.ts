@@ -18,9 +18,9 @@ import { verifyAll, waitCaughtUp } from './support/oracle.ts';
 import { envNumber, recordResult } from './support/results.ts';
 import { RULES, SCHEMA, USERS, seed } from './support/workload.ts';
 
-const HOSTILE = envNumber('CHAOS_HOSTILE', 300);
-const CLIENTS = envNumber('CHAOS_NORMAL_CLIENTS', 20);
-const PROBES = envNumber('CHAOS_LATENCY_PROBES', 20);
+const HOSTILE = envNumber('CHAOS_HOSTILE', 150);
+const CLIENTS = envNumber('CHAOS_NORMAL_CLIENTS', 10);
+const PROBES = envNumber('CHAOS_LATENCY_PROBES', 10);
 const CONCURRENCY = 32;
 
 type Service = Pick<ChaosService, 'url' | 'jwtSecret'>;
