@@ -47,7 +47,7 @@ const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url')
 
 const ATTACKS: Record<string, Attack> = {
   'malformed JSON': (svc, good) => post(svc, '/sync/stream', '{"buckets": [', { authorization: `Token ${good}` }),
-  'huge body (2 MB)': (svc, good) => post(svc, '/sync/stream', `{"pad":"${'x'.repeat(2 * 1024 * 1024)}"}`, { authorization: `Token ${good}` }),
+  'huge body (6 MB, limit 4 MB)': (svc, good) => post(svc, '/sync/stream', `{"pad":"${'x'.repeat(6 * 1024 * 1024)}"}`, { authorization: `Token ${good}` }),
   'garbage token': (svc) => post(svc, '/sync/stream', '{}', { authorization: `Token ${randomBytes(40).toString('base64url')}` }),
   'expired token': async (svc) => post(svc, '/sync/stream', '{}', { authorization: `Token ${await signed(svc, 'HS256', { exp: Math.floor(Date.now() / 1000) - 60, iat: Math.floor(Date.now() / 1000) - 120 })}` }),
   'wrong-alg token (HS512)': async (svc) => streamStatus(svc, await signed(svc, 'HS512', { exp: Math.floor(Date.now() / 1000) + 60 }), {}),
