@@ -18,8 +18,8 @@ import { startReplicatorChild, sigkill } from './support/replicator-child.ts';
 import { envNumber, recordResult } from './support/results.ts';
 import { LISTS, RULES, SCHEMA, USERS, seed, startWriter } from './support/workload.ts';
 
-const ROWS = envNumber('CHAOS_ROWS', 5_000);
-const CLIENTS = envNumber('CHAOS_CLIENTS', 4);
+const ROWS = envNumber('CHAOS_ROWS', 3_000);
+const CLIENTS = envNumber('CHAOS_CLIENTS', 3);
 /** Scenarios that fail on today's main until the fixes of issue 11 §1.1 and §1.3 are merged. */
 const PENDING = process.env.CHAOS_PENDING === '1';
 const KILLS = process.env.CHAOS_DDL_KILLS === '1' || PENDING;

@@ -16,8 +16,8 @@ import { startReplicatorChild, sigkill } from './support/replicator-child.ts';
 import { envNumber, recordResult } from './support/results.ts';
 import { RULES, SCHEMA, USERS, seed, startWriter } from './support/workload.ts';
 
-const KILLS = envNumber('CHAOS_KILLS', 6);
-const ROWS = envNumber('CHAOS_ROWS', 5_000);
+const KILLS = envNumber('CHAOS_KILLS', 5);
+const ROWS = envNumber('CHAOS_ROWS', 3_000);
 const CLIENTS = envNumber('CHAOS_CLIENTS', 4);
 
 describe('chaos: replicator SIGKILLs', () => {

@@ -17,8 +17,8 @@ import { startReplicatorChild, sigkill } from './support/replicator-child.ts';
 import { envNumber, recordResult } from './support/results.ts';
 import { RULES, SCHEMA, USERS, seed, startWriter } from './support/workload.ts';
 
-const ROWS = envNumber('CHAOS_ROWS', 5_000);
-const CLIENTS = envNumber('CHAOS_CLIENTS', 4);
+const ROWS = envNumber('CHAOS_ROWS', 3_000);
+const CLIENTS = envNumber('CHAOS_CLIENTS', 3);
 const BUDGET_MB = 48;
 
 async function health(svc: ChaosService): Promise<VersionHealth[]> {
