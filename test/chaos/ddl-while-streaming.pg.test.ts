@@ -53,13 +53,15 @@ function startItemWriter(source: pg.Pool) {
   let on = true;
   let statements = 0;
   let errors = 0;
+  let nextNopk = 100_000;
   const done = (async () => {
     for (let step = 0; on; step++) {
       const id = 1 + Math.floor(Math.random() * ITEM_ROWS * 1.2);
       const r = Math.random();
       const table = Math.random() < 0.8 ? 'items' : 'nopk';
       try {
-        if (r < 0.4) await source.query(`INSERT INTO ${table} (id, list_id, v) VALUES ($1, $2, 'i') ON CONFLICT DO NOTHING`, [id, 1 + (step % LISTS)]);
+        // nopk has no unique key until the 'add primary key' step: give its inserts fresh ids.
+        if (r < 0.4) await source.query(`INSERT INTO ${table} (id, list_id, v) VALUES ($1, $2, 'i') ON CONFLICT DO NOTHING`, [table === 'nopk' ? nextNopk++ : id, 1 + (step % LISTS)]);
         else if (r < 0.8) await source.query(`UPDATE ${table} SET v = 'u' || $2, list_id = $3 WHERE id = $1`, [id, step, 1 + (step % LISTS)]);
         else await source.query(`DELETE FROM ${table} WHERE id = $1`, [id]);
         statements++;
@@ -103,7 +105,15 @@ describe('chaos: DDL while streaming', () => {
     try {
       for (const [name, sql] of STEPS) {
         await new Promise((r) => setTimeout(r, 500 + Math.random() * 1000));
-        await source.query(sql);
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await source.query(sql);
+            break;
+          } catch (e) {
+            // DDL racing the writers can deadlock (40P01); Postgres rolls it back, so retry it.
+            if ((e as { code?: string }).code !== '40P01' || attempt >= 10) throw e;
+          }
+        }
         steps.push(name);
         if (KILLS) {
           await new Promise((r) => setTimeout(r, 50 + Math.random() * 400));
