@@ -21,7 +21,7 @@ const ROWS = envNumber('CHAOS_ROWS', 3_000);
 const CLIENTS = envNumber('CHAOS_CLIENTS', 4);
 
 describe('chaos: replicator SIGKILLs', () => {
-  it(`survives ${KILLS} SIGKILLs while a writer runs and ${CLIENTS} clients sync`, { timeout: 1_200_000 }, async () => {
+  it(`survives ${KILLS} SIGKILLs while a writer runs and ${CLIENTS} clients sync`, { timeout: 600_000 + KILLS * 20_000 }, async () => {
     await using db = await createTestDatabase(inject('pgAdminUrl'), 'chaos');
     const storageUrl = await db.createSibling('storage');
     const source = db.pool();
