@@ -115,7 +115,9 @@ async function keyIsIndexed(client: pg.Client, table: ActiveTable): Promise<bool
                       JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum ORDER BY k.ord) = $2::text[]) AS ok`,
     [table.info.relationOid, table.keyColumns.map((k) => k.name)],
   );
-  return rows[0]?.ok === true;
+  // The snapshot client keeps every value as Postgres text (RAW_TEXT_TYPES): a boolean is 't'/'f'.
+  const ok: unknown = rows[0]?.ok;
+  return ok === true || ok === 't';
 }
 
 function qualifiedOf(table: ActiveTable): string {
