@@ -5,10 +5,9 @@
  * after CHAOS_OUTAGE_MS of downtime). After each fault the service must catch up again; at the end
  * every client and bucket checksum equals the rules over the source.
  */
-import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { ChaosClient } from './support/chaos-client.ts';
-import { startChaosCluster } from './support/cluster.ts';
+import { chaosPool, startChaosCluster } from './support/cluster.ts';
 import { startChaosService } from './support/chaos-service.ts';
 import { verifyAll, waitCaughtUp } from './support/oracle.ts';
 import { envNumber, recordResult } from './support/results.ts';
@@ -23,11 +22,6 @@ const ROUNDS = envNumber('CHAOS_DB_ROUNDS', 1);
 /** The short version (npm test) cuts and restarts; CHAOS_DB_FAULTS=all adds refusals and outages. */
 const ALL = process.env.CHAOS_DB_FAULTS === 'all';
 
-const pool = (url: string) => {
-  const p = new pg.Pool({ connectionString: url, max: 4 });
-  p.on('error', () => {});
-  return p;
-};
 
 describe('chaos: database restarts and dropped networks', () => {
   it('recovers from cut, refused and restarted source and storage connections', { timeout: 1_800_000 }, async () => {
@@ -40,8 +34,8 @@ describe('chaos: database restarts and dropped networks', () => {
     const storageUrl = await storagePg.createDatabase('syncline_storage');
     await using sourceProxy = await startTcpProxy('127.0.0.1', sourcePg.port);
     await using storageProxy = await startTcpProxy('127.0.0.1', storagePg.port);
-    const source = pool(sourceUrl);
-    const storage = pool(storageUrl);
+    const source = chaosPool(sourceUrl);
+    const storage = chaosPool(storageUrl);
     await source.query(SCHEMA);
     await seed(source, ROWS);
     await using svc = await startChaosService({ sourceUrl: sourceProxy.url(sourceUrl), storageUrl: storageProxy.url(storageUrl), publication: 'pub_chaos' });

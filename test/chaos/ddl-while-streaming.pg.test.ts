@@ -8,10 +8,11 @@
  * index without the primary key's columns (§1.3). Both fail on main before those fixes.
  */
 import type { ChildProcess } from 'node:child_process';
-import pg from 'pg';
+import type pg from 'pg';
 import { describe, expect, inject, it } from 'vitest';
 import { createTestDatabase } from '@syncline/test-utils';
 import { ChaosClient } from './support/chaos-client.ts';
+import { chaosPool } from './support/cluster.ts';
 import { startChaosService } from './support/chaos-service.ts';
 import { verifyAll, waitCaughtUp } from './support/oracle.ts';
 import { startReplicatorChild, sigkill } from './support/replicator-child.ts';
@@ -101,7 +102,7 @@ describe('chaos: DDL while streaming', () => {
     await source.query(`INSERT INTO nopk SELECT i, 1 + i % ${LISTS}, 'nopk ' || i, i FROM generate_series(1, 500) i`);
     const publication = `pub_${db.name}`;
     await using svc = await startChaosService({ sourceUrl: db.url, storageUrl, publication, runner: 'api' });
-    const storage = new pg.Pool({ connectionString: storageUrl, max: 4 });
+    const storage = chaosPool(storageUrl);
     storage.on('error', () => {});
     const repl = { sourceUrl: db.url, storageUrl, publication };
     await svc.deploy(DDL_RULES);

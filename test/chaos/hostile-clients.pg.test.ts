@@ -8,11 +8,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as jose from 'jose';
-import pg from 'pg';
+import type pg from 'pg';
 import WebSocket from 'ws';
 import { describe, expect, inject, it } from 'vitest';
 import { createTestDatabase } from '@syncline/test-utils';
 import { ChaosClient } from './support/chaos-client.ts';
+import { chaosPool } from './support/cluster.ts';
 import { startChaosServiceProcess, type ChaosService } from './support/chaos-service.ts';
 import { verifyAll, waitCaughtUp } from './support/oracle.ts';
 import { envNumber, recordResult } from './support/results.ts';
@@ -116,7 +117,7 @@ describe('chaos: hostile clients', () => {
     await source.query(SCHEMA);
     await seed(source, 1_000);
     await using svc = await startChaosServiceProcess({ sourceUrl: db.url, storageUrl, publication: `pub_${db.name}` });
-    const storage = new pg.Pool({ connectionString: storageUrl, max: 4 });
+    const storage = chaosPool(storageUrl);
     storage.on('error', () => {});
     await svc.deploy(RULES);
     await waitCaughtUp(source, storage);

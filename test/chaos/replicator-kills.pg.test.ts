@@ -6,10 +6,10 @@
  * CHAOS_KILLS=100.
  */
 import type { ChildProcess } from 'node:child_process';
-import pg from 'pg';
 import { describe, expect, inject, it } from 'vitest';
 import { createTestDatabase } from '@syncline/test-utils';
 import { ChaosClient } from './support/chaos-client.ts';
+import { chaosPool } from './support/cluster.ts';
 import { startChaosService } from './support/chaos-service.ts';
 import { verifyAll } from './support/oracle.ts';
 import { startReplicatorChild, sigkill } from './support/replicator-child.ts';
@@ -29,7 +29,7 @@ describe('chaos: replicator SIGKILLs', () => {
     await seed(source, ROWS);
     const publication = `pub_${db.name}`;
     await using svc = await startChaosService({ sourceUrl: db.url, storageUrl, publication, runner: 'api' });
-    const storage = new pg.Pool({ connectionString: storageUrl, max: 4 });
+    const storage = chaosPool(storageUrl);
     storage.on('error', () => {});
     const repl = { sourceUrl: db.url, storageUrl, publication };
     const v1 = await svc.deploy(RULES);

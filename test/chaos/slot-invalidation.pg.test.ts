@@ -6,11 +6,10 @@
  * clients end with exactly the source rows (rows deleted while the slot was lost are gone too).
  */
 import type { ChildProcess } from 'node:child_process';
-import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import type { VersionHealth } from '@syncline/engine';
 import { ChaosClient } from './support/chaos-client.ts';
-import { startChaosCluster } from './support/cluster.ts';
+import { chaosPool, startChaosCluster } from './support/cluster.ts';
 import { startChaosService, type ChaosService } from './support/chaos-service.ts';
 import { verifyAll, waitCaughtUp } from './support/oracle.ts';
 import { startReplicatorChild, sigkill } from './support/replicator-child.ts';
@@ -52,8 +51,8 @@ describe('chaos: replication slot invalidated', () => {
     await using cluster = await startChaosCluster('slot', { max_slot_wal_keep_size: `${BUDGET_MB}MB`, max_wal_size: '64MB', min_wal_size: '32MB' });
     const sourceUrl = await cluster.createDatabase('app');
     const storageUrl = await cluster.createDatabase('syncline_storage');
-    const source = new pg.Pool({ connectionString: sourceUrl, max: 4 });
-    const storage = new pg.Pool({ connectionString: storageUrl, max: 4 });
+    const source = chaosPool(sourceUrl);
+    const storage = chaosPool(storageUrl);
     await source.query(SCHEMA + 'CREATE TABLE filler (id serial PRIMARY KEY, pad text);');
     await seed(source, ROWS);
     const publication = 'pub_chaos';

@@ -10,6 +10,16 @@ import { freePort, startEmbeddedPostgres, type RunningPostgres } from '@syncline
 
 const STOP_TIMEOUT_MS = 60_000;
 
+/**
+ * A pool for the test's own queries. Faults end its idle connections (restarts, cut networks,
+ * cluster shutdown at teardown); those errors are expected, so they must not become uncaught.
+ */
+export function chaosPool(url: string): pg.Pool {
+  const p = new pg.Pool({ connectionString: url, max: 4 });
+  p.on('error', () => {});
+  return p;
+}
+
 export interface ChaosCluster extends AsyncDisposable {
   readonly port: number;
   url(database?: string): string;
