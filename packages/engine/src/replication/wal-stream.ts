@@ -42,6 +42,8 @@ export interface WalStreamOptions {
 
 type Plugin = Parameters<LogicalReplicationService['subscribe']>[0];
 const QUEUE_HIGH_WATER = 50_000;
+/** How long a stopped stream waits for the replication library to report its connection's end. */
+const SUBSCRIBE_SETTLE_MS = 5_000;
 
 export async function streamWal(o: WalStreamOptions): Promise<void> {
   const maxBuffered = o.maxBufferedChanges ?? 10_000;
@@ -222,7 +224,15 @@ export async function streamWal(o: WalStreamOptions): Promise<void> {
     o.signal.removeEventListener('abort', onAbort);
     signals.drained?.();
     await service.stop().catch(() => {});
-    await subscribed;
+    // A stop that lands while the library is still starting replication can leave its subscribe
+    // promise pending forever; the connection is closed either way, so wait a bounded time only.
+    let bounded: NodeJS.Timeout | undefined;
+    const settled = await Promise.race([
+      subscribed.then(() => true),
+      new Promise<boolean>((r) => (bounded = setTimeout(() => r(false), SUBSCRIBE_SETTLE_MS))),
+    ]);
+    clearTimeout(bounded);
+    if (!settled) o.logger.warn({ slot: o.slotName }, 'replication connection did not report its end after stop; continuing without it');
   }
 
   function handleRow(msg: Extract<PgoutputMessage, { tag: 'insert' | 'update' | 'delete' }>): void {
