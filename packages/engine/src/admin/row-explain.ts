@@ -8,7 +8,7 @@ import { describeTable, type SourceTableDescription } from '../replication/sourc
 import { idText, loadVersion, type AdminDeps } from './admin-deps.ts';
 import { definitionOfBucket } from './impact-preview.ts';
 import { readRowByKey, toSqliteRow } from './source-rows.ts';
-import { sourceKeyHash } from '../storage/source-key-hash.ts';
+import { findLiveSourceTableId, getStoredRowState } from '../storage/pg-source-tables.ts';
 import { definitionQueries, type DefinitionQueries } from './sync-rules-text.ts';
 import { jsonRow, jsonValue, resolveUserBuckets, type LookupResult, type UserRequest } from './user-inspection.ts';
 
@@ -86,18 +86,10 @@ export async function rowMemberships(deps: AdminDeps, ref: RowRef): Promise<RowM
   const t = await findTable(deps, schema, ref.table);
   const key = keyValues(t, ref.id);
   const sourceKey = JSON.stringify(key);
-  const st = await deps.storage.query<{ id: number }>(
-    `SELECT id FROM syncline.source_tables WHERE version_id = $1 AND relation_oid = $2 AND NOT dropped ORDER BY id DESC LIMIT 1`,
-    [version.id, t.relationOid],
-  );
-  const sourceTableId = st.rows[0]?.id ?? null;
+  const sourceTableId = await findLiveSourceTableId(deps.storage, version.id, t.relationOid);
   let stored: RowMemberships['stored'] = null;
   if (sourceTableId !== null) {
-    const cd = await deps.storage.query<{ buckets: Array<[string, string, string]>; lookups: string[] }>(
-      'SELECT buckets::jsonb AS buckets, lookups::jsonb AS lookups FROM syncline.current_data WHERE version_id = $1 AND source_table = $2 AND key_hash = $3',
-      [version.id, sourceTableId, sourceKeyHash(sourceKey)],
-    );
-    const r = cd.rows[0];
+    const r = await getStoredRowState(deps.storage, version.id, sourceTableId, sourceKey);
     if (r) stored = { buckets: r.buckets.map(([b, tn, id]) => toRowBucket(b, tn, id)), lookups: r.lookups };
   }
   const batch = await readRowByKey(deps.source, t, key);

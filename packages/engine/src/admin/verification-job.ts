@@ -18,6 +18,7 @@ import { scanRows, tablesForRules, toSqliteRow } from './source-rows.ts';
 import { resolveUserBuckets, type UserRequest } from './user-inspection.ts';
 import { addMismatches, createRun, failOrphanedRuns, findRunningRun, finishRun, getRun, updateRun, type Mismatch, type VerificationRun } from '../storage/pg-verification-runs.ts';
 import { auditBucketStates, countBuckets } from '../storage/pg-bucket-audit.ts';
+import { findLiveSourceTableId } from '../storage/pg-source-tables.ts';
 import { getVersion } from '../storage/pg-versions.ts';
 
 export interface VerificationRequest {
@@ -215,11 +216,7 @@ export class VerificationRunner {
   }
 
   private async sourceTableId(versionId: number, t: SourceTableDescription): Promise<number> {
-    const { rows } = await this.deps.storage.query<{ id: number }>(
-      'SELECT id FROM syncline.source_tables WHERE version_id = $1 AND relation_oid = $2 AND NOT dropped ORDER BY id DESC LIMIT 1',
-      [versionId, t.relationOid],
-    );
-    return rows[0]?.id ?? -1;
+    return (await findLiveSourceTableId(this.deps.storage, versionId, t.relationOid)) ?? -1;
   }
 
   /** Waits (bounded) until the version's checkpoint LSN has passed the source snapshot we read. */

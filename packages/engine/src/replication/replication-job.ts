@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { compileSyncRules } from '../sync-rules/index.ts';
 import { PgReplicationWriter } from '../storage/pg-replication-writer.ts';
 import { assertReplicationLease } from '../storage/pg-replication-lease.ts';
-import { markSnapshotDone } from '../storage/pg-source-tables.ts';
+import { lastWrittenOpId, markSnapshotDone } from '../storage/pg-source-tables.ts';
 import { getSubkeySalt, resetVersionForSnapshot } from '../storage/pg-versions.ts';
 import { STORAGE_SCHEMA, storageIsSourceDatabase } from '../storage/pg-storage-identity.ts';
 import type { SyncRulesVersion } from '../storage/storage-types.ts';
@@ -60,7 +60,7 @@ export async function runReplicationJob(o: ReplicationJobOptions): Promise<void>
   const writer = new PgReplicationWriter(o.storage, version.id, logger, await getSubkeySalt(o.storage, version.id));
   const epoch = o.leaseEpoch;
   if (epoch !== undefined) writer.fence = (client) => assertReplicationLease(client, version.id, epoch);
-  writer.setLastOpId(await lastWrittenOp(o.storage, version.id));
+  writer.setLastOpId(await lastWrittenOpId(o.storage, version.id));
   const registry = new TableRegistry(o.storage, version.id, rules, logger);
   await registry.load();
   const ctx = { source: o.source, writer, registry, logger, signal: o.signal };
@@ -120,13 +120,4 @@ async function takeOverSlot(source: pg.Pool, slot: string, logger: Logger): Prom
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`replication slot ${slot} is still active after terminating its walsender; retrying`);
-}
-
-async function lastWrittenOp(storage: pg.Pool, versionId: number): Promise<bigint | null> {
-  const { rows } = await storage.query<{ m: string | null }>(
-    `SELECT greatest((SELECT max(last_op) FROM syncline.bucket_state WHERE version_id = $1),
-                     (SELECT max(id) FROM syncline.bucket_parameters WHERE version_id = $1))::text AS m`,
-    [versionId],
-  );
-  return rows[0]?.m ? BigInt(rows[0].m) : null;
 }

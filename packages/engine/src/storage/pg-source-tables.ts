@@ -1,5 +1,6 @@
 /** Source-table mapping and snapshot progress of a version in Postgres storage. */
 import type pg from 'pg';
+import { sourceKeyHash } from './source-key-hash.ts';
 import type { SourceTableInfo } from './storage-types.ts';
 
 interface SourceTableRow {
@@ -131,4 +132,37 @@ export async function markSnapshotDone(db: pg.Pool | pg.ClientBase, versionId: n
     `UPDATE syncline.sync_rules_versions SET snapshot_done = true, no_checkpoint_before = greatest(coalesce(no_checkpoint_before, ''), $2) WHERE id = $1`,
     [versionId, lsn],
   );
+}
+
+/** Id of the live (not dropped) mapping of a source relation in a version, or null. */
+export async function findLiveSourceTableId(db: pg.Pool | pg.ClientBase, versionId: number, relationOid: number): Promise<number | null> {
+  const { rows } = await db.query<{ id: number }>(
+    'SELECT id FROM syncline.source_tables WHERE version_id = $1 AND relation_oid = $2 AND NOT dropped ORDER BY id DESC LIMIT 1',
+    [versionId, relationOid],
+  );
+  return rows[0]?.id ?? null;
+}
+
+/** What replication stored for one source row: its bucket memberships and parameter lookups (null: no such row). */
+export async function getStoredRowState(
+  db: pg.Pool | pg.ClientBase,
+  versionId: number,
+  sourceTable: number,
+  sourceKey: string,
+): Promise<{ buckets: Array<[string, string, string]>; lookups: string[] } | null> {
+  const { rows } = await db.query<{ buckets: Array<[string, string, string]>; lookups: string[] }>(
+    'SELECT buckets::jsonb AS buckets, lookups::jsonb AS lookups FROM syncline.current_data WHERE version_id = $1 AND source_table = $2 AND key_hash = $3',
+    [versionId, sourceTable, sourceKeyHash(sourceKey)],
+  );
+  return rows[0] ?? null;
+}
+
+/** Highest op id (bucket op or parameter row) a version has written, or null. */
+export async function lastWrittenOpId(db: pg.Pool | pg.ClientBase, versionId: number): Promise<bigint | null> {
+  const { rows } = await db.query<{ m: string | null }>(
+    `SELECT greatest((SELECT max(last_op) FROM syncline.bucket_state WHERE version_id = $1),
+                     (SELECT max(id) FROM syncline.bucket_parameters WHERE version_id = $1))::text AS m`,
+    [versionId],
+  );
+  return rows[0]?.m ? BigInt(rows[0].m) : null;
 }
