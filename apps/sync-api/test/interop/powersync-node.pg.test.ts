@@ -183,7 +183,7 @@ describe.each([
     // 22 s tokens: the server warns at 20 s left, which makes the SDK prefetch and reconnect.
     await using client = await openInteropClient(server, 'http-user', method, { tokenTtlSeconds: 22 });
     await client.db.waitForFirstSync({ signal: AbortSignal.timeout(30_000) });
-    await until('a credentials refresh', async () => client.credentialFetches >= 2, 15_000);
+    await until('a credentials refresh', async () => client.credentialFetches >= 2, 25_000);
     await server.source.query(`UPDATE todos SET description = $2 WHERE id = $1`, ['http-user-t3', `after refresh over ${method}`]);
     await expectInSync(client, 'http-user');
     expect(client.checksumProblems()).toEqual([]);
