@@ -6,7 +6,7 @@
 import pg from 'pg';
 import pino from 'pino';
 import { createTestDatabase, withBenchPostgres } from '@syncline/test-utils';
-import { assertReplicationLease, compileSyncRules, deployVersion, migrateStorage, setVersionState, takeReplicationLease } from '../src/index.ts';
+import { assertReplicationLease, compileSyncRules, deployVersion, getSubkeySalt, migrateStorage, setVersionState, takeReplicationLease } from '../src/index.ts';
 import { PgReplicationWriter, type SourceChange } from '../src/storage/pg-replication-writer.ts';
 import { createTableEvaluator } from '../src/replication/table-evaluator.ts';
 
@@ -41,8 +41,9 @@ await withBenchPostgres(async (adminUrl) => {
       id++;
       return { sourceTable: 1, evaluator, key: JSON.stringify([String(id)]), row: { id: String(id), owner_id: `user-${id % 100}`, title: `Item ${id}` } };
     });
+  const salt = await getSubkeySalt(pool, v.id);
   const run = async (fenced: boolean, perFlush: number): Promise<number> => {
-    const w = new PgReplicationWriter(pool, v.id, pino({ level: 'silent' }));
+    const w = new PgReplicationWriter(pool, v.id, pino({ level: 'silent' }), salt);
     if (fenced) w.fence = (c) => assertReplicationLease(c, v.id, epoch);
     const start = performance.now();
     for (let i = 0; i < FLUSHES; i++) await w.flush(rows(perFlush), { lsn: nextLsn(), transactions: 1 });

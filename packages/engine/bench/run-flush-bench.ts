@@ -8,8 +8,8 @@
 import pg from 'pg';
 import pino from 'pino';
 import { createTestDatabase, withBenchPostgres } from '@syncline/test-utils';
-import { compileSyncRules, deployVersion, migrateStorage } from '../src/index.ts';
-import { PgReplicationWriter as NewWriter, type SourceChange } from '../src/storage/pg-replication-writer.ts';
+import { compileSyncRules, deployVersion, getSubkeySalt, migrateStorage } from '../src/index.ts';
+import { PgReplicationWriter, type SourceChange } from '../src/storage/pg-replication-writer.ts';
 import { createTableEvaluator } from '../src/replication/table-evaluator.ts';
 
 const RULES = `
@@ -39,16 +39,7 @@ await withBenchPostgres(async (adminUrl) => {
   await storage.query(`UPDATE syncline.sync_rules_versions SET snapshot_done = true, no_checkpoint_before = '0/0' WHERE id = $1`, [version]);
   const { rules } = compileSyncRules(RULES, { versionId: version });
   const evaluator = createTableEvaluator(rules!, { schema: 'public', name: 'items' }, COLUMNS, false);
-  // WRITER=old: an older writer on the current_data key it was written for (source_key text as the
-  // primary key), for before/after runs. Not committed; create it first with
-  // `git show 647d36f:packages/engine/src/storage/pg-replication-writer.ts > packages/engine/src/storage/pg-replication-writer-old.ts`.
-  const old = process.env.WRITER === 'old';
-  if (old) {
-    await storage.query(`ALTER TABLE syncline.current_data DROP CONSTRAINT current_data_version_id_source_table_key_hash_pk, DROP COLUMN key_hash, ADD PRIMARY KEY (version_id, source_table, source_key)`);
-  }
-  const Writer = old ? ((await import(String('../src/storage/pg-replication-writer-old.ts'))) as { PgReplicationWriter: typeof NewWriter }).PgReplicationWriter : NewWriter;
-  const writer = new Writer(storage, version, pino({ level: 'warn' }));
-  process.stdout.write(`writer: ${old ? 'old (text key)' : 'new (key hash)'}\n`);
+  const writer = new PgReplicationWriter(storage, version, pino({ level: 'warn' }), await getSubkeySalt(storage, version));
   let lsn = 0x1000000n;
   const commit = () => ({ lsn: `${(lsn >> 32n).toString(16).toUpperCase().padStart(8, '0')}/${(lsn++ & 0xffffffffn).toString(16).toUpperCase().padStart(8, '0')}`, transactions: 1 });
   const row = (i: number, score: number) => ({ id: String(i), owner_id: `user-${i % 1000}`, title: `Item number ${i}`, body: 'lorem ipsum '.repeat(4), done: i % 2 === 0 ? 't' : 'f', score: String(score) });
