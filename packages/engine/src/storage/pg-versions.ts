@@ -2,6 +2,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import type { DeploySource, SyncRulesVersion, VersionState } from './storage-types.ts';
+import { inTransaction } from './pg-transaction.ts';
 
 type Queryable = pg.Pool | pg.ClientBase;
 
@@ -134,21 +135,12 @@ export async function deployFileIfChanged(pool: pg.Pool, content: string, path: 
   });
 }
 
-async function inDeployTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+function inDeployTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  return inTransaction(pool, async (client) => {
     // Self-conflicting: deploys (API, dashboard, file at startup, auto-redeploy) are serialised.
     await client.query('LOCK TABLE syncline.sync_rules_versions IN SHARE ROW EXCLUSIVE MODE');
-    const r = await fn(client);
-    await client.query('COMMIT');
-    return r;
-  } catch (e) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw e;
-  } finally {
-    client.release();
-  }
+    return fn(client);
+  });
 }
 
 async function insertVersion(client: pg.PoolClient, content: string, comment: string | null, p: DeployProvenance): Promise<SyncRulesVersion> {
