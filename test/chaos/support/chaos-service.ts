@@ -45,7 +45,6 @@ export async function startChaosService(o: { sourceUrl: string; storageUrl: stri
   await app.listen({ port: 0, host: '127.0.0.1' });
   const addr = app.server.address();
   const url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
-  const admin = (path: string, init: RequestInit = {}) => fetch(url + path, { ...init, headers: { authorization: `Bearer ${adminToken}`, ...(init.headers ?? {}) } });
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
@@ -58,16 +57,7 @@ export async function startChaosService(o: { sourceUrl: string; storageUrl: stri
     services,
     config,
     jwtSecret,
-    admin,
-    token: async (userId, ttlSeconds) => (await mintDevToken(jwtSecret, userId, ttlSeconds ? { ttlSeconds } : {})).token,
-    async deploy(yaml) {
-      const res = await admin('/api/sync-rules/v1/deploy', { method: 'POST', headers: { 'content-type': 'application/yaml' }, body: yaml });
-      const body = (await res.json()) as { data?: { id: number } };
-      if (!res.ok || !body.data) throw new Error(`deploy failed: ${res.status} ${JSON.stringify(body)}`);
-      return body.data.id;
-    },
-    stop,
-    [Symbol.asyncDispose]: stop,
+    ...clientSide(url, adminToken, jwtSecret, stop),
   };
 }
 
@@ -106,7 +96,6 @@ export async function startChaosServiceProcess(o: { sourceUrl: string; storageUr
     if (i > 600) throw new Error('sync-api process did not start within 60 s');
     await new Promise((r) => setTimeout(r, 100));
   }
-  const admin = (path: string, init: RequestInit = {}) => fetch(url + path, { ...init, headers: { authorization: `Bearer ${adminToken}`, ...(init.headers ?? {}) } });
   const stop = () =>
     new Promise<void>((resolve) => {
       if (child.exitCode !== null || child.signalCode !== null) return resolve();
@@ -120,9 +109,17 @@ export async function startChaosServiceProcess(o: { sourceUrl: string; storageUr
   return {
     url,
     jwtSecret,
+    ...clientSide(url, adminToken, jwtSecret, stop),
+  };
+}
+
+/** What a test uses of either kind of service: admin calls, dev tokens, deploys, stop. */
+function clientSide(url: string, adminToken: string, jwtSecret: string, stop: () => Promise<void>) {
+  const admin = (path: string, init: RequestInit = {}) => fetch(url + path, { ...init, headers: { authorization: `Bearer ${adminToken}`, ...(init.headers ?? {}) } });
+  return {
     admin,
-    token: async (userId, ttlSeconds) => (await mintDevToken(jwtSecret, userId, ttlSeconds ? { ttlSeconds } : {})).token,
-    async deploy(yaml) {
+    token: async (userId: string, ttlSeconds?: number) => (await mintDevToken(jwtSecret, userId, ttlSeconds ? { ttlSeconds } : {})).token,
+    async deploy(yaml: string) {
       const res = await admin('/api/sync-rules/v1/deploy', { method: 'POST', headers: { 'content-type': 'application/yaml' }, body: yaml });
       const body = (await res.json()) as { data?: { id: number } };
       if (!res.ok || !body.data) throw new Error(`deploy failed: ${res.status} ${JSON.stringify(body)}`);
