@@ -161,6 +161,8 @@ describe('per-user inspection', () => {
     expect(page3.next).toBeNull();
     const one = await trpc.buckets.ops.query({ bucket, rowId: 't4', op: 'PUT' });
     expect(one.ops.map((o) => [o.op, o.table, o.rowId])).toEqual([['PUT', 'todos', 't4']]);
+    // Operators see the subkey clients receive: opaque, never the source key (`<table id>/["t4"]`).
+    expect(one.ops[0]!.subkey).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
 
     const list = await trpc.buckets.list.query({ prefix: `${v1}#user_lists`, limit: 1 });
     expect(list.buckets).toHaveLength(1);
