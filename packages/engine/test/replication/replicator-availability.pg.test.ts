@@ -112,7 +112,8 @@ describe('replicator availability', () => {
         if (a.runningVersions().includes(v) && rb.runningVersions().includes(v)) overlap++;
       }, 5);
       const { rows } = await h.storage.query<{ pid: number }>(
-        `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = $1 AND objid = $2 AND granted`,
+        `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = $1 AND objid = $2 AND granted
+           AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
         [LOCK_CLASS, v],
       );
       expect(rows.length).toBe(1);
