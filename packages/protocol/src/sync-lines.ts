@@ -6,8 +6,11 @@ export interface BucketChecksumLine {
   checksum: number;
   count: number;
   priority: number;
-  subscriptions: Array<{ default: number }>;
+  /** Why the client has this bucket: `{default: k}` indexes `checkpoint.streams`, `{sub: i}` the request's `streams.subscriptions`. */
+  subscriptions: SubscriptionReasonLine[];
 }
+
+export type SubscriptionReasonLine = { default: number } | { sub: number };
 
 export interface StreamDescriptionLine {
   name: string;
@@ -45,6 +48,22 @@ export const streamingSyncRequestSchema = z.looseObject({
   client_id: z.string().max(256).optional(),
   parameters: z.record(z.string(), z.unknown()).nullish(),
   app_metadata: z.record(z.string(), z.string()).nullish(),
+  /** Sync Streams subscriptions (reference powersync-sync-streams.md §4.1); absent = defaults only. */
+  streams: z
+    .object({
+      include_defaults: z.boolean().nullish(),
+      subscriptions: z
+        .array(
+          z.object({
+            stream: z.string().min(1).max(256),
+            parameters: z.record(z.string(), z.unknown()).nullish(),
+            override_priority: z.number().int().min(0).max(3).nullish(),
+          }),
+        )
+        .max(1_000)
+        .nullish(),
+    })
+    .nullish(),
 });
 export type StreamingSyncRequest = z.infer<typeof streamingSyncRequestSchema>;
 

@@ -39,3 +39,19 @@ export class ValueMappingError extends Error {
     this.name = 'ValueMappingError';
   }
 }
+
+/**
+ * The parameter lookups of a connection's legacy bucket definitions return more rows than
+ * allowed (stream subscriptions report the same limit per subscription, not as a throw).
+ */
+export class TooManyParameterResultsError extends Error {
+  readonly code = SyncRulesCode.TOO_MANY_PARAMETER_RESULTS;
+  readonly status = 400;
+
+  constructor(readonly limit: number) {
+    super(
+      `The parameter queries of this connection return more than ${limit} rows (MAX_PARAMETER_RESULTS_PER_CONNECTION); narrow the parameter queries or raise the limit.`,
+    );
+    this.name = 'TooManyParameterResultsError';
+  }
+}

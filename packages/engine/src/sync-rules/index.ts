@@ -11,7 +11,7 @@ export { compileSyncRules } from './compile.ts';
 export { SyncRules, DEFAULT_MAX_BUCKETS } from './sync-rules.ts';
 export type { BucketDefinitionInfo } from './bucket-definition.ts';
 export { resolveCompatibility, DEFAULT_EDITION, type Compatibility, type SyncConfigBlock, type TimestampPrecision } from './compatibility.ts';
-export { TooManyBucketsError, ValueMappingError } from './errors.ts';
+export { TooManyBucketsError, TooManyParameterResultsError, ValueMappingError } from './errors.ts';
 export { SyncRulesCode } from './issue-codes.ts';
 export { pgTextToSqlite, pgRowToSqlite, decodeBytea } from './pg-value-mapping.ts';
 export type { PgValueOptions } from './pg-value-options.ts';

@@ -37,6 +37,8 @@ export const SyncRulesCode = {
   TOO_MANY_BUCKETS: 'SYNC_TOO_MANY_BUCKETS',
   /** A source value nests deeper than 10 levels (arrays / JSON). */
   VALUE_TOO_DEEP: 'SYNC_VALUE_TOO_DEEP',
+  /** The parameter lookups of a connection's bucket definitions return more rows than allowed. */
+  TOO_MANY_PARAMETER_RESULTS: 'SYNC_TOO_MANY_PARAMETER_RESULTS',
 } as const;
 
 export type SyncRulesCode = (typeof SyncRulesCode)[keyof typeof SyncRulesCode];

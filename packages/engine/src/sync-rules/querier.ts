@@ -1,33 +1,64 @@
 /**
- * Resolves the buckets of one connection: static buckets from the request alone, dynamic ones
- * from parameter-index lookups, de-duplicated (lowest priority number wins) and bounded.
+ * Resolves the buckets of one connection for legacy bucket definitions: static buckets from the
+ * request alone, dynamic ones from parameter-index lookups, de-duplicated (lowest priority number
+ * wins) and bounded. Legacy definitions behave as default streams: each is listed in `streams`
+ * and its buckets carry `{default: k}`; `include_defaults: false` drops them all.
  */
 import type { BucketDefinition } from './bucket-definition.ts';
-import { TooManyBucketsError } from './errors.ts';
+import { TooManyBucketsError, TooManyParameterResultsError } from './errors.ts';
 import type { RequestLookup } from './parameter-queries.ts';
 import { RequestContext } from './request-context.ts';
-import type { BucketDescription, BucketQuerier, ParameterLookup, ParameterLookupSource, RequestParameters, SqliteRow } from './types.ts';
+import type {
+  BucketDescription,
+  BucketQuerier,
+  ParameterLookup,
+  ParameterLookupSource,
+  QuerierLimits,
+  RequestParameters,
+  SqliteRow,
+  StreamDescription,
+  SubscriptionReason,
+} from './types.ts';
 
 type Priority = BucketDescription['priority'];
+
+export const DEFAULT_MAX_PARAMETER_RESULTS = 1_000;
 
 interface PendingLookup extends RequestLookup {
   definition: BucketDefinition;
   priority: Priority;
+  streamIndex: number;
 }
 
-class BucketSet {
+/** Buckets by id with merged reasons (explicit subscriptions before defaults) and minimum priority. */
+export class BucketSet {
   readonly byId = new Map<string, BucketDescription>();
 
-  add(definition: BucketDefinition, params: SqliteRow, priority: Priority): void {
-    const bucket = definition.bucketId(params);
-    if (bucket === null) return;
+  add(bucket: string, definition: string, priority: Priority, reason: SubscriptionReason): void {
     const existing = this.byId.get(bucket);
-    if (!existing) this.byId.set(bucket, { bucket, priority, definition: definition.name });
-    else if (priority < existing.priority) existing.priority = priority;
+    if (!existing) {
+      this.byId.set(bucket, { bucket, priority, definition, reasons: [reason] });
+      return;
+    }
+    if (priority < existing.priority) existing.priority = priority;
+    if (existing.reasons.some((r) => sameReason(r, reason))) return;
+    if ('sub' in reason) {
+      const firstDefault = existing.reasons.findIndex((r) => 'default' in r);
+      if (firstDefault < 0) existing.reasons.push(reason);
+      else existing.reasons.splice(firstDefault, 0, reason);
+    } else existing.reasons.push(reason);
+  }
+
+  addAll(buckets: Iterable<BucketDescription>): void {
+    for (const b of buckets) for (const r of b.reasons) this.add(b.bucket, b.definition, b.priority, r);
   }
 }
 
-function enforceLimit(buckets: Map<string, BucketDescription>, limit: number): void {
+function sameReason(a: SubscriptionReason, b: SubscriptionReason): boolean {
+  return 'sub' in a ? 'sub' in b && a.sub === b.sub : 'default' in b && a.default === b.default;
+}
+
+export function enforceBucketLimit(buckets: Map<string, BucketDescription>, limit: number): void {
   if (buckets.size <= limit) return;
   const counts = new Map<string, number>();
   for (const b of buckets.values()) counts.set(b.definition, (counts.get(b.definition) ?? 0) + 1);
@@ -39,26 +70,38 @@ export class SyncRulesQuerier implements BucketQuerier {
   readonly staticBuckets: BucketDescription[];
   readonly hasDynamicBuckets: boolean;
   readonly lookups: ParameterLookup[];
+  readonly streams: StreamDescription[];
   private readonly pending: PendingLookup[];
+  private readonly maxBuckets: number;
+  private readonly maxParameterResults: number;
 
-  constructor(
-    definitions: readonly BucketDefinition[],
-    request: RequestParameters,
-    private readonly maxBuckets: number,
-  ) {
+  /**
+   * @param streamOffset index of the first definition in the connection's `streams` list (legacy
+   * definitions come after nothing else today, so 0).
+   */
+  constructor(definitions: readonly BucketDefinition[], request: RequestParameters, limits: QuerierLimits, streamOffset = 0) {
+    this.maxBuckets = limits.maxBuckets ?? 10_000;
+    this.maxParameterResults = limits.maxParameterResults ?? DEFAULT_MAX_PARAMETER_RESULTS;
+    const included = request.streams?.includeDefaults ?? true;
+    const defs = included ? definitions : [];
+    this.streams = defs.map((d) => ({ name: d.name, isDefault: true, errors: [] }));
     const ctx = new RequestContext(request);
     const statics = new BucketSet();
     this.pending = [];
-    for (const def of definitions) {
+    defs.forEach((def, i) => {
+      const streamIndex = streamOffset + i;
       for (const q of def.requestQueries) {
         const priority = q.priority ?? def.priority;
-        for (const params of q.evaluate(ctx)) statics.add(def, params, priority);
+        for (const params of q.evaluate(ctx)) {
+          const bucket = def.bucketId(params);
+          if (bucket !== null) statics.add(bucket, def.name, priority, { default: streamIndex });
+        }
       }
       for (const q of def.tableQueries) {
         const priority = q.priority ?? def.priority;
-        for (const l of q.requestLookups(ctx)) this.pending.push({ ...l, definition: def, priority });
+        for (const l of q.requestLookups(ctx)) this.pending.push({ ...l, definition: def, priority, streamIndex });
       }
-    }
+    });
     this.staticBuckets = [...statics.byId.values()];
     const unique = new Map<string, ParameterLookup>();
     for (const p of this.pending) if (!unique.has(p.lookup.key)) unique.set(p.lookup.key, p.lookup);
@@ -68,25 +111,28 @@ export class SyncRulesQuerier implements BucketQuerier {
 
   /**
    * All buckets for this connection at the checkpoint `source` reads. Throws
-   * {@link TooManyBucketsError} above `max_buckets_per_connection`.
+   * {@link TooManyBucketsError} above the bucket limit and {@link TooManyParameterResultsError}
+   * when the lookups return more rows than allowed.
    */
   async resolveBuckets(source: ParameterLookupSource): Promise<BucketDescription[]> {
     const set = new BucketSet();
-    for (const b of this.staticBuckets) set.byId.set(b.bucket, { ...b });
+    set.addAll(this.staticBuckets);
     if (this.lookups.length > 0) {
       const results = await source(this.lookups);
       if (results.length !== this.lookups.length) {
         throw new Error(`Parameter lookup source returned ${results.length} result sets for ${this.lookups.length} lookups`);
       }
+      if (results.reduce((n, r) => n + r.length, 0) > this.maxParameterResults) throw new TooManyParameterResultsError(this.maxParameterResults);
       const byKey = new Map<string, SqliteRow[]>();
       this.lookups.forEach((l, i) => byKey.set(l.key, results[i] ?? []));
       for (const p of this.pending) {
         for (const row of byKey.get(p.lookup.key) ?? []) {
-          set.add(p.definition, { ...row, ...p.requestOutputs }, p.priority);
+          const bucket = p.definition.bucketId({ ...row, ...p.requestOutputs });
+          if (bucket !== null) set.add(bucket, p.definition.name, p.priority, { default: p.streamIndex });
         }
       }
     }
-    enforceLimit(set.byId, this.maxBuckets);
+    enforceBucketLimit(set.byId, this.maxBuckets);
     return [...set.byId.values()];
   }
 }

@@ -14,7 +14,7 @@ import type { TableParameterQuery } from './parameter-queries.ts';
 import type { PgValueOptions } from './pg-value-options.ts';
 import { SyncRulesQuerier } from './querier.ts';
 import { patternKey, tableKey } from './table-pattern.ts';
-import type { BucketQuerier, EvaluatedParameters, EvaluatedRow, RequestParameters, SourceTableRef, SqliteRow, TablePattern } from './types.ts';
+import type { BucketQuerier, EvaluatedParameters, EvaluatedRow, QuerierLimits, RequestParameters, SourceTableRef, SqliteRow, TablePattern } from './types.ts';
 
 export const DEFAULT_MAX_BUCKETS = 10_000;
 const TABLE_CACHE_LIMIT = 10_000;
@@ -130,9 +130,9 @@ export class SyncRules {
     return out;
   }
 
-  /** Bucket resolution for one connection (JWT claims + client parameters). */
-  createQuerier(request: RequestParameters): BucketQuerier {
-    return new SyncRulesQuerier(this.defs, request, this.maxBuckets);
+  /** Bucket resolution for one connection (JWT claims, client parameters, stream subscriptions). */
+  createQuerier(request: RequestParameters, limits: QuerierLimits = {}): BucketQuerier {
+    return new SyncRulesQuerier(this.defs, request, { maxBuckets: this.maxBuckets, ...limits });
   }
 }
 

@@ -54,12 +54,42 @@ export interface EvaluatedParameters {
   bucketParameters: SqliteRow[];
 }
 
+/** Why a connection has a bucket: `{default: k}` = index k in {@link BucketQuerier.streams}; `{sub: i}` = request subscription i. */
+export type SubscriptionReason = { default: number } | { sub: number };
+
 /** A bucket a connection is allowed to sync. */
 export interface BucketDescription {
   bucket: string;
+  /** Merged priority: the minimum over every reason. */
   priority: 0 | 1 | 2 | 3;
-  /** Bucket definition name it came from. */
+  /** Bucket definition or stream name it came from (the first, when shared). */
   definition: string;
+  /** Every reason the connection has this bucket: explicit subscriptions first, then defaults. */
+  reasons: SubscriptionReason[];
+}
+
+/** One explicit stream subscription of a request (wire `streams.subscriptions[i]`; i is its id). */
+export interface StreamSubscription {
+  stream: string;
+  /** Subscription parameters; the wire's `null` arrives here as `{}`. */
+  parameters: Record<string, unknown>;
+  overridePriority: 0 | 1 | 2 | 3 | null;
+}
+
+/** The request's `streams` field. Absent on the wire = `{ includeDefaults: true, subscriptions: [] }`. */
+export interface StreamsRequest {
+  /** false drops `auto_subscribe` streams and legacy bucket definitions. */
+  includeDefaults: boolean;
+  subscriptions: StreamSubscription[];
+}
+
+/** One entry of `checkpoint.streams` (first checkpoint of a connection only). */
+export interface StreamDescription {
+  name: string;
+  /** Mirrors `auto_subscribe` (legacy bucket definitions: true). */
+  isDefault: boolean;
+  /** Per-subscription errors: `'default'` for the implicit subscription, else the request index. */
+  errors: Array<{ subscription: 'default' | number; message: string }>;
 }
 
 /** What the sync endpoint knows about a connection when resolving buckets. */
@@ -68,13 +98,29 @@ export interface RequestParameters {
   userId: string;
   /** Full JWT payload (claims). */
   jwtClaims: Record<string, unknown>;
-  /** Client-supplied, unauthenticated parameters from the sync request. */
+  /** Client-supplied, unauthenticated parameters from the sync request (`connection.parameters()`). */
   clientParameters: Record<string, unknown>;
+  /** Sync Streams subscriptions; absent = defaults only. */
+  streams?: StreamsRequest;
+}
+
+/** Limits a querier enforces while resolving (sync-stream passes the configured values). */
+export interface QuerierLimits {
+  /** Max buckets per connection (TooManyBucketsError above it). */
+  maxBuckets?: number;
+  /**
+   * Max parameter-lookup rows. Legacy bucket definitions count together and throw
+   * TooManyParameterResultsError; each stream subscription counts alone and, above the limit,
+   * yields no buckets and an error in {@link BucketQuerier.streams} instead.
+   */
+  maxParameterResults?: number;
 }
 
 /**
  * Looks up parameter rows for many keys at once (at one checkpoint). Must return one array per
- * requested lookup, in the same order.
+ * requested lookup, in the same order. A querier may call it several times per resolution
+ * (stream lookup stages feed each other; each subscription is looked up on its own). The caller
+ * may stop loading after `maxParameterResults + 1` rows per call.
  */
 export type ParameterLookupSource = (lookups: ParameterLookup[]) => Promise<SqliteRow[][]>;
 
@@ -83,9 +129,18 @@ export interface BucketQuerier {
   readonly staticBuckets: BucketDescription[];
   /** True when table-based parameter queries are involved and lookups must be re-run per checkpoint. */
   readonly hasDynamicBuckets: boolean;
-  /** Lookups that the dynamic part needs (for change detection). */
+  /**
+   * Lookups whose change means the bucket set must be resolved again: before the first
+   * resolution the first-stage lookups; afterwards every lookup the last resolution read.
+   */
   readonly lookups: ParameterLookup[];
-  /** All buckets (static + dynamic), de-duplicated, highest priority (lowest number) wins. */
+  /**
+   * `checkpoint.streams`: in config order, the default streams / legacy definitions (when
+   * defaults are included) plus every known stream a subscription names. Errors found while
+   * building the querier are here at once; errors of a resolution are added by it.
+   */
+  readonly streams: StreamDescription[];
+  /** All buckets (static + dynamic), de-duplicated: reasons merged, lowest priority number wins. */
   resolveBuckets(source: ParameterLookupSource): Promise<BucketDescription[]>;
 }
 

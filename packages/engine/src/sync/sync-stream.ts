@@ -13,8 +13,8 @@ import {
 import type { Logger } from 'pino';
 import { parseLosslessJson } from '@syncline/protocol';
 import type { SyncRules } from '../sync-rules/index.ts';
-import { TooManyBucketsError } from '../sync-rules/errors.ts';
-import type { BucketDescription, BucketQuerier, ParameterLookupSource, SqliteRow } from '../sync-rules/types.ts';
+import { TooManyBucketsError, TooManyParameterResultsError } from '../sync-rules/errors.ts';
+import type { BucketDescription, BucketQuerier, ParameterLookupSource, SqliteRow, StreamsRequest } from '../sync-rules/types.ts';
 import type { StoredOp } from '../storage/storage-types.ts';
 import type { CheckpointEvent, CheckpointWatcher } from './checkpoint-watcher.ts';
 
@@ -61,9 +61,7 @@ export async function* streamSyncLines(ctx: SyncStreamContext): AsyncGenerator<S
   if (!serving) throw new ServiceError('NO_SYNC_RULES', 'No sync rules are active yet: deploy sync rules, or wait until the first version finishes its snapshot.');
   const versionId = serving.version.id;
   const rules = ctx.rulesFor(versionId, serving.version.content);
-  const querier = rules.createQuerier({ userId: ctx.userId, jwtClaims: ctx.claims, clientParameters: request.parameters ?? {} });
-  const definitionIndex = new Map(rules.definitions.map((d, i) => [d.name, i]));
-  const streams = rules.definitions.map((d) => ({ name: d.name, is_default: true, errors: [] as [] }));
+  const querier = rules.createQuerier({ userId: ctx.userId, jwtClaims: ctx.claims, clientParameters: request.parameters ?? {}, streams: streamsRequest(request) }, { maxBuckets: ctx.maxBuckets, maxParameterResults: ctx.maxParameterResults });
 
   let event: CheckpointEvent | null = {
     type: 'checkpoint',
@@ -117,15 +115,7 @@ export async function* streamSyncLines(ctx: SyncStreamContext): AsyncGenerator<S
         const maxResults = ctx.maxParameterResults ?? 1_000;
         // One row past the limit is enough to know it is exceeded; nothing more is loaded.
         const sets = await watcher.reader.getParameterSets(versionId, lookups.map((l) => l.key), cp.opId, maxResults + 1);
-        const results = lookups.map((l) => (sets.get(l.key) ?? []).flatMap((json) => parseLosslessJson(json) as unknown as SqliteRow[]));
-        const total = results.reduce((n, r) => n + r.length, 0);
-        if (total > maxResults) {
-          throw new ServiceError(
-            'TOO_MANY_PARAMETER_RESULTS',
-            `The parameter queries of this connection return more than ${maxResults} rows (MAX_PARAMETER_RESULTS_PER_CONNECTION); narrow the parameter queries or raise the limit.`,
-          );
-        }
-        return results;
+        return lookups.map((l) => (sets.get(l.key) ?? []).flatMap((json) => parseLosslessJson(json) as unknown as SqliteRow[]));
       });
       const max = ctx.maxBuckets ?? 10_000;
       if (resolved.length > max) {
@@ -158,7 +148,7 @@ export async function* streamSyncLines(ctx: SyncStreamContext): AsyncGenerator<S
     const lineFor = (b: string): BucketChecksumLine => {
       const d = bucketSet!.get(b)!;
       const s = sums.get(b) ?? lastSent?.get(b) ?? { checksum: 0, count: 0 };
-      return { bucket: b, checksum: s.checksum | 0, count: s.count, priority: d.priority, subscriptions: [{ default: definitionIndex.get(d.definition) ?? 0 }] };
+      return { bucket: b, checksum: s.checksum | 0, count: s.count, priority: d.priority, subscriptions: d.reasons };
     };
     const updated: BucketChecksumLine[] = [];
     for (const b of toCheck) {
@@ -178,7 +168,7 @@ export async function* streamSyncLines(ctx: SyncStreamContext): AsyncGenerator<S
           last_op_id: lastOpId,
           ...(writeCheckpoint !== null ? { write_checkpoint: writeCheckpoint.toString() } : {}),
           buckets,
-          streams,
+          streams: querier.streams.map((st) => ({ name: st.name, is_default: st.isDefault, errors: st.errors })),
         },
       };
       for (const b of [...positions.keys()]) if (!bucketSet.has(b)) positions.delete(b);
@@ -299,8 +289,21 @@ async function resolveBucketsOrLimitError(querier: BucketQuerier, source: Parame
     if (e instanceof TooManyBucketsError) {
       throw new ServiceError('TOO_MANY_BUCKETS', `${e.message} Raise MAX_BUCKETS_PER_CONNECTION to allow more.`);
     }
+    if (e instanceof TooManyParameterResultsError) throw new ServiceError('TOO_MANY_PARAMETER_RESULTS', e.message);
     throw e;
   }
+}
+
+/** The request's `streams` field in engine terms: wire `null` parameters become `{}` (reference §4.1). */
+export function streamsRequest(request: StreamingSyncRequest): StreamsRequest {
+  return {
+    includeDefaults: request.streams?.include_defaults ?? true,
+    subscriptions: (request.streams?.subscriptions ?? []).map((s) => ({
+      stream: s.stream,
+      parameters: (s.parameters ?? {}) as Record<string, unknown>,
+      overridePriority: (s.override_priority ?? null) as 0 | 1 | 2 | 3 | null,
+    })),
+  };
 }
 
 function* chunkOps(ops: StoredOp[], maxBytes: number): Generator<StoredOp[]> {

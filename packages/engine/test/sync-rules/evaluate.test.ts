@@ -184,11 +184,11 @@ bucket_definitions:
   it('resolves static buckets from the request alone', () => {
     const q = rulesFrom(yaml).createQuerier(REQUEST);
     expect(q.staticBuckets).toEqual([
-      { bucket: '1#global[]', priority: 0, definition: 'global' },
-      { bucket: '1#mine["u1"]', priority: 3, definition: 'mine' },
-      { bucket: '1#admin["all"]', priority: 3, definition: 'admin' },
-      { bucket: '1#projects[1]', priority: 3, definition: 'projects' },
-      { bucket: '1#projects[2]', priority: 3, definition: 'projects' },
+      { bucket: '1#global[]', priority: 0, definition: 'global', reasons: [{ default: 0 }] },
+      { bucket: '1#mine["u1"]', priority: 3, definition: 'mine', reasons: [{ default: 1 }] },
+      { bucket: '1#admin["all"]', priority: 3, definition: 'admin', reasons: [{ default: 2 }] },
+      { bucket: '1#projects[1]', priority: 3, definition: 'projects', reasons: [{ default: 4 }] },
+      { bucket: '1#projects[2]', priority: 3, definition: 'projects', reasons: [{ default: 4 }] },
     ]);
     const other = rulesFrom(yaml).createQuerier({ ...REQUEST, jwtClaims: { sub: 'u1', role: 'user' } });
     expect(other.staticBuckets.map((b) => b.definition)).toEqual(['global', 'mine']);
@@ -214,8 +214,8 @@ bucket_definitions:
     expect(q.lookups.map((l) => l.key)).toEqual(['by_list|0|["u1"]', 'by_list|1|["u1"]']);
     const buckets = await q.resolveBuckets(async (ls) => ls.map((l) => (l.queryId === '0' ? [{ list_id: 'l1' }, { list_id: 'l2' }] : [{ list_id: 'l2' }])));
     expect(buckets.filter((b) => b.definition === 'by_list')).toEqual([
-      { bucket: '1#by_list["l1"]', priority: 2, definition: 'by_list' },
-      { bucket: '1#by_list["l2"]', priority: 1, definition: 'by_list' },
+      { bucket: '1#by_list["l1"]', priority: 2, definition: 'by_list', reasons: [{ default: 3 }] },
+      { bucket: '1#by_list["l2"]', priority: 1, definition: 'by_list', reasons: [{ default: 3 }] },
     ]);
   });
 
@@ -236,7 +236,7 @@ bucket_definitions:
     const q = rules.createQuerier(request);
     expect(q.lookups.map((l) => l.key)).toEqual(['b|0|["o1"]', 'b|0|["o2"]', 'b|1|["u1"]', 'b|2|["t"]']);
     const buckets = await q.resolveBuckets(async (ls) => ls.map((l) => (l.key === 'b|0|["o1"]' ? [{ org: 'o1' }] : [])));
-    expect(buckets).toEqual([{ bucket: '1#b["o1","u1"]', priority: 3, definition: 'b' }]);
+    expect(buckets).toEqual([{ bucket: '1#b["o1","u1"]', priority: 3, definition: 'b', reasons: [{ default: 0 }] }]);
   });
 
   it('splits ORs of matches into separate lookup branches and keeps request-only filters', async () => {
@@ -264,7 +264,7 @@ bucket_definitions:
     expect(rules.evaluateParameterRow(lists, { id: 'l1', public: 1n })[0]?.lookup.key).toBe('public_lists|0|[]');
     const q = rules.createQuerier(REQUEST);
     expect(q.lookups.map((l) => l.key)).toEqual(['public_lists|0|[]']);
-    expect(await q.resolveBuckets(async () => [[{ list_id: 'l1' }]])).toEqual([{ bucket: '1#public_lists["l1"]', priority: 3, definition: 'public_lists' }]);
+    expect(await q.resolveBuckets(async () => [[{ list_id: 'l1' }]])).toEqual([{ bucket: '1#public_lists["l1"]', priority: 3, definition: 'public_lists', reasons: [{ default: 0 }] }]);
   });
 
   it('skips buckets whose parameters are NULL', () => {
