@@ -132,7 +132,7 @@ export class SyncRules {
 
   /** Bucket resolution for one connection (JWT claims, client parameters, stream subscriptions). */
   createQuerier(request: RequestParameters, limits: QuerierLimits = {}): BucketQuerier {
-    return new SyncRulesQuerier(this.defs, request, { maxBuckets: this.maxBuckets, ...limits });
+    return new SyncRulesQuerier(this.defs, request, { maxBuckets: limits.maxBuckets ?? this.maxBuckets, maxParameterResults: limits.maxParameterResults });
   }
 }
 

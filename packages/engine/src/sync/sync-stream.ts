@@ -5,7 +5,6 @@
  */
 import {
   ServiceError,
-  type BucketChecksumLine,
   type OplogEntryLine,
   type StreamingSyncRequest,
   type SyncLine,
@@ -15,6 +14,7 @@ import { parseLosslessJson } from '@syncline/protocol';
 import type { SyncRules } from '../sync-rules/index.ts';
 import { TooManyBucketsError, TooManyParameterResultsError } from '../sync-rules/errors.ts';
 import type { BucketDescription, BucketQuerier, ParameterLookupSource, SqliteRow, StreamsRequest } from '../sync-rules/types.ts';
+import { ConnectionState } from './connection-state.ts';
 import type { StoredOp } from '../storage/storage-types.ts';
 import type { CheckpointEvent, CheckpointWatcher } from './checkpoint-watcher.ts';
 
@@ -43,25 +43,22 @@ export interface SyncStreamContext {
 
 const KEEPALIVE_MS = 20_000;
 
-interface SentChecksum {
-  checksum: number;
-  count: number;
-  priority: number;
-}
-
 export async function* streamSyncLines(ctx: SyncStreamContext): AsyncGenerator<SyncLine, string> {
   const { watcher, request, signal } = ctx;
   const batchOps = ctx.batchOps ?? 1000;
   const chunkBytes = ctx.chunkBytes ?? 1_000_000;
   const userKey = request.client_id ? `${ctx.userId}/${request.client_id}` : ctx.userId;
-  const positions = new Map<string, bigint>((request.buckets ?? []).map((b) => [b.name, BigInt(b.after)]));
+  const state = new ConnectionState(request.buckets ?? []);
 
   await using sub = watcher.subscribe();
   const serving = watcher.current() ?? (await watcher.waitForCheckpoint(10_000, signal));
   if (!serving) throw new ServiceError('NO_SYNC_RULES', 'No sync rules are active yet: deploy sync rules, or wait until the first version finishes its snapshot.');
   const versionId = serving.version.id;
   const rules = ctx.rulesFor(versionId, serving.version.content);
-  const querier = rules.createQuerier({ userId: ctx.userId, jwtClaims: ctx.claims, clientParameters: request.parameters ?? {}, streams: streamsRequest(request) }, { maxBuckets: ctx.maxBuckets, maxParameterResults: ctx.maxParameterResults });
+  const querier = rules.createQuerier(
+    { userId: ctx.userId, jwtClaims: ctx.claims, clientParameters: request.parameters ?? {}, streams: streamsRequest(request) },
+    { maxBuckets: ctx.maxBuckets, maxParameterResults: ctx.maxParameterResults },
+  );
 
   let event: CheckpointEvent | null = {
     type: 'checkpoint',
@@ -72,12 +69,6 @@ export async function* streamSyncLines(ctx: SyncStreamContext): AsyncGenerator<S
     changedLookups: null,
     releasedWriteCheckpoints: new Map(),
   };
-  let bucketSet: Map<string, BucketDescription> | null = null;
-  let lastSent: Map<string, SentChecksum> | null = null;
-  let lastWriteCheckpoint: bigint | null = null;
-  const pending = new Set<string>();
-  /** Buckets whose stored checksum changed under us (compaction): re-read at the next checkpoint. */
-  const recheck = new Set<string>();
   let opsSent = 0;
   let nextKeepalive = Date.now() + KEEPALIVE_MS * (0.9 + Math.random() * 0.2);
 
@@ -107,114 +98,35 @@ export async function* streamSyncLines(ctx: SyncStreamContext): AsyncGenerator<S
     event = null;
 
     // 1. Bucket set: static part once, dynamic part when its lookups changed.
-    const lookupsChanged =
-      querier.hasDynamicBuckets && (cp.changedLookups === null || querier.lookups.some((l) => cp.changedLookups!.has(l.key)));
-    let setChanged = false;
-    if (!bucketSet || lookupsChanged) {
-      const resolved = await resolveBucketsOrLimitError(querier, async (lookups) => {
-        const maxResults = ctx.maxParameterResults ?? 1_000;
-        // One row past the limit is enough to know it is exceeded; nothing more is loaded.
-        const sets = await watcher.reader.getParameterSets(versionId, lookups.map((l) => l.key), cp.opId, maxResults + 1);
-        return lookups.map((l) => (sets.get(l.key) ?? []).flatMap((json) => parseLosslessJson(json) as unknown as SqliteRow[]));
-      });
-      const max = ctx.maxBuckets ?? 10_000;
-      if (resolved.length > max) {
-        throw new ServiceError(
-          'TOO_MANY_BUCKETS',
-          `This connection would sync ${resolved.length} buckets; the limit is ${max} (MAX_BUCKETS_PER_CONNECTION). ${topDefinitions(resolved)}`,
-        );
-      }
-      const next = new Map(resolved.map((b) => [b.bucket, b]));
-      setChanged = !bucketSet || next.size !== bucketSet.size || [...next.keys()].some((b) => !bucketSet!.has(b));
-      bucketSet = next;
+    if (state.needsResolve(cp, querier.lookups, querier.hasDynamicBuckets)) {
+      const maxResults = ctx.maxParameterResults ?? 1_000;
+      state.setBuckets(
+        await resolveBucketsOrLimitError(querier, async (lookups) => {
+          // One row past the limit is enough to know it is exceeded; nothing more is loaded.
+          const sets = await watcher.reader.getParameterSets(versionId, lookups.map((l) => l.key), cp.opId, maxResults + 1);
+          return lookups.map((l) => (sets.get(l.key) ?? []).flatMap((json) => parseLosslessJson(json) as unknown as SqliteRow[]));
+        }),
+      );
     }
 
-    // 2. Checksums: everything on the first line; afterwards only changed or new buckets.
-    const toCheck: string[] = [];
-    for (const b of bucketSet.keys()) {
-      if (!lastSent || !lastSent.has(b) || cp.changedBuckets === null || cp.changedBuckets.has(b) || recheck.has(b)) toCheck.push(b);
-    }
-    recheck.clear();
+    // 2. Checksums (everything first, then changed buckets) and the released write checkpoint.
+    const toCheck = state.bucketsToCheck(cp);
     const sums = await watcher.checksums.get(versionId, toCheck, cp.opId);
+    const writeCheckpoint = state.isFirstCheckpoint
+      ? await watcher.releasedWriteCheckpoint(userKey, cp.lsn)
+      : state.mergeWriteCheckpoint(cp.releasedWriteCheckpoints.get(userKey));
+    const announced = state.announce(cp, toCheck, sums, writeCheckpoint, querier.streams);
+    if (!announced) continue;
+    yield announced.line;
 
-    // 3. Write checkpoint released for this user/client.
-    let writeCheckpoint: bigint | null = lastWriteCheckpoint;
-    if (lastSent === null) writeCheckpoint = await watcher.releasedWriteCheckpoint(userKey, cp.lsn);
-    else {
-      const released = cp.releasedWriteCheckpoints.get(userKey);
-      if (released !== undefined && (writeCheckpoint === null || released > writeCheckpoint)) writeCheckpoint = released;
-    }
-
-    const lineFor = (b: string): BucketChecksumLine => {
-      const d = bucketSet!.get(b)!;
-      const s = sums.get(b) ?? lastSent?.get(b) ?? { checksum: 0, count: 0 };
-      return { bucket: b, checksum: s.checksum | 0, count: s.count, priority: d.priority, subscriptions: d.reasons };
-    };
-    const updated: BucketChecksumLine[] = [];
-    for (const b of toCheck) {
-      const prev = lastSent?.get(b);
-      const s = sums.get(b)!;
-      if (!prev || prev.checksum !== s.checksum || prev.count !== s.count) updated.push(lineFor(b));
-    }
-    const removed = lastSent ? [...lastSent.keys()].filter((b) => !bucketSet!.has(b)) : [];
-    const wcChanged = writeCheckpoint !== lastWriteCheckpoint;
-    if (lastSent && updated.length === 0 && removed.length === 0 && !wcChanged && !setChanged) continue;
-
-    const lastOpId = cp.opId.toString();
-    if (!lastSent) {
-      const buckets = [...bucketSet.keys()].map(lineFor);
-      yield {
-        checkpoint: {
-          last_op_id: lastOpId,
-          ...(writeCheckpoint !== null ? { write_checkpoint: writeCheckpoint.toString() } : {}),
-          buckets,
-          streams: querier.streams.map((st) => ({ name: st.name, is_default: st.isDefault, errors: st.errors })),
-        },
-      };
-      for (const b of [...positions.keys()]) if (!bucketSet.has(b)) positions.delete(b);
-    } else {
-      yield {
-        checkpoint_diff: {
-          last_op_id: lastOpId,
-          ...(writeCheckpoint !== null && wcChanged ? { write_checkpoint: writeCheckpoint.toString() } : {}),
-          updated_buckets: updated,
-          removed_buckets: removed,
-        },
-      };
-      for (const b of removed) {
-        positions.delete(b);
-        pending.delete(b);
-      }
-    }
-    const newSent: Map<string, SentChecksum> = new Map(lastSent ? [...lastSent] : []);
-    for (const b of removed) newSent.delete(b);
-    for (const b of toCheck) {
-      const s = sums.get(b)!;
-      newSent.set(b, { checksum: s.checksum, count: s.count, priority: bucketSet.get(b)!.priority });
-    }
-    const toFetch = new Set<string>(pending);
-    for (const line of lastSent ? updated : [...bucketSet.keys()].map(lineFor)) toFetch.add(line.bucket);
-    lastSent = newSent;
-    lastWriteCheckpoint = writeCheckpoint;
-
-    // 4. Data, by priority (0 first); partial completes between priorities.
-    const byPriority = new Map<number, string[]>();
-    for (const b of toFetch) {
-      const d = bucketSet.get(b);
-      if (!d) continue;
-      pending.add(b);
-      const list = byPriority.get(d.priority) ?? [];
-      list.push(b);
-      byPriority.set(d.priority, list);
-    }
-    const priorities = [...byPriority.keys()].sort((a, b) => a - b);
-    if (priorities.length === 0) priorities.push(3);
-    let invalidated = false;
+    // 3. Data, by priority (0 first); partial completes between priorities.
+    const { plan } = announced;
     let interrupted = false;
-    for (let pi = 0; pi < priorities.length && !interrupted; pi++) {
-      const priority = priorities[pi]!;
-      let remaining = (byPriority.get(priority) ?? []).sort();
+    for (let gi = 0; gi < plan.groups.length && !interrupted; gi++) {
+      const group = plan.groups[gi]!;
+      let remaining = group.buckets;
       const downloaded = new Set<string>();
+      let invalidated = false;
       while (remaining.length > 0) {
         if (signal.aborted) return 'aborted';
         // A long download must not outlive the token: end it at exp like an idle stream (§1.8).
@@ -224,7 +136,7 @@ export async function* streamSyncLines(ctx: SyncStreamContext): AsyncGenerator<S
         }
         const { results, resumeFrom } = await watcher.opPages.getOps(
           versionId,
-          remaining.map((b) => ({ bucket: b, after: positions.get(b) ?? 0n })),
+          remaining.map((b) => ({ bucket: b, after: state.after(b) })),
           cp.opId,
           batchOps,
         );
@@ -232,51 +144,46 @@ export async function* streamSyncLines(ctx: SyncStreamContext): AsyncGenerator<S
           const chunks = [...chunkOps(r.ops, chunkBytes)];
           for (let ci = 0; ci < chunks.length; ci++) {
             const chunk = chunks[ci]!;
-            const after = positions.get(r.bucket) ?? 0n;
             const last = chunk[chunk.length - 1]!;
             yield {
               data: {
                 bucket: r.bucket,
-                after: after.toString(),
+                after: state.after(r.bucket).toString(),
                 next_after: last.opId.toString(),
                 has_more: ci < chunks.length - 1 || r.hasMore,
                 data: wireOps(chunk),
               },
             };
             for (const op of chunk) if (op.targetOp !== null && op.targetOp > cp.opId) invalidated = true;
-            positions.set(r.bucket, last.opId);
+            state.advance(r.bucket, last.opId);
             downloaded.add(r.bucket);
             opsSent += chunk.length;
           }
         }
-        for (const b of remaining.slice(0, resumeFrom)) pending.delete(b);
+        for (const b of remaining.slice(0, resumeFrom)) state.delivered(b);
         remaining = remaining.slice(resumeFrom);
-        ctx.onProgress?.({ ops: opsSent, checkpoint: cp.opId, buckets: bucketSet.size });
+        ctx.onProgress?.({ ops: opsSent, checkpoint: cp.opId, buckets: state.bucketCount });
       }
       if (!invalidated && downloaded.size > 0) {
         // A compaction that ran while we were reading may have folded ops ≤ this checkpoint into a
         // CLEAR above it; then what we sent no longer sums to the checksum we announced.
-        const now = await watcher.checksums.fresh(versionId, [...downloaded], cp.opId);
+        const fresh = await watcher.checksums.fresh(versionId, [...downloaded], cp.opId);
         for (const b of downloaded) {
-          if (now.get(b)?.checksum === lastSent.get(b)?.checksum) continue;
-          // Re-announce this bucket's checksum with the next checkpoint instead of completing this one.
+          if (fresh.get(b)?.checksum === state.announcedChecksum(b)) continue;
           invalidated = true;
-          recheck.add(b);
+          state.invalidate(b);
           watcher.checksums.evict(b);
         }
       }
-      if (invalidated) {
-        // Compaction rewrote ops past this checkpoint: complete with the next checkpoint instead.
-        interrupted = true;
-        break;
-      }
-      if (pi < priorities.length - 1) yield { partial_checkpoint_complete: { last_op_id: lastOpId, priority } };
+      // Compaction rewrote ops past this checkpoint: complete with the next checkpoint instead.
+      if (invalidated) interrupted = true;
+      else if (gi < plan.groups.length - 1) yield { partial_checkpoint_complete: { last_op_id: plan.lastOpId, priority: group.priority } };
     }
     if (!interrupted) {
-      pending.clear();
-      yield { checkpoint_complete: { last_op_id: lastOpId } };
+      state.completed();
+      yield { checkpoint_complete: { last_op_id: plan.lastOpId } };
     }
-    ctx.onProgress?.({ ops: opsSent, checkpoint: cp.opId, buckets: bucketSet.size });
+    ctx.onProgress?.({ ops: opsSent, checkpoint: cp.opId, buckets: state.bucketCount });
   }
   return 'aborted';
 }
@@ -347,11 +254,4 @@ function toWireOp(op: StoredOp): OplogEntryLine {
     data: op.op === 'PUT' ? op.data : null,
     checksum: op.checksum,
   };
-}
-
-function topDefinitions(buckets: BucketDescription[]): string {
-  const counts = new Map<string, number>();
-  for (const b of buckets) counts.set(b.definition, (counts.get(b.definition) ?? 0) + 1);
-  const top = [...counts].sort((a, b) => b[1] - a[1]).slice(0, 3);
-  return `Most buckets come from: ${top.map(([d, n]) => `${d} (${n})`).join(', ')}.`;
 }
