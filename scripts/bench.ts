@@ -35,6 +35,20 @@ const sections: Section[] = [
     run: async (url) => (await import('../packages/engine/bench/replication.bench.ts')).benchReplication(url),
   },
   {
+    key: 'streams',
+    title: 'Sync Streams vs bucket definitions (issue 12)',
+    method:
+      'The replication bench\'s items table replicated twice on fresh databases, with a one-definition `bucket_definitions` rule set and with the equivalent edition-3 `auto_subscribe` stream: snapshot of 200,000 rows and one 100,000-row transaction; plus in-process `evaluateRow`. Target: streams within 20 % of bucket definitions.',
+    run: async (url) => (await import('../packages/engine/bench/streams-replication.bench.ts')).benchStreamsReplication(url),
+  },
+  {
+    key: 'streams-subscribe',
+    title: 'Sync Streams subscription latency (issue 12)',
+    method:
+      'See apps/sync-api/bench/streams.bench.ts: 1,000 connections each subscribed to a small list stay connected; new connections subscribe one at a time to a 1,000-row list. Target: subscribe → first rows p50 ≤ 50 ms.',
+    run: async (url) => (await import('../apps/sync-api/bench/streams.bench.ts')).benchStreams(url),
+  },
+  {
     key: 'compaction',
     title: 'Compaction (issue 8)',
     method: 'One bucket receiving 1,000,000 updates to 10,000 rows; op-log rows and a fresh server-side download before and after compaction.',

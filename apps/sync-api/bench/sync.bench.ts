@@ -82,13 +82,13 @@ function rssKb(pid: number): number {
 
 // ---- the server under test ----------------------------------------------------------------------
 
-interface ChildServer {
+export interface ChildServer {
   url: string;
   pid: number;
   stop(): Promise<void>;
 }
 
-async function startChildServer(env: Record<string, string>): Promise<ChildServer> {
+export async function startChildServer(env: Record<string, string>): Promise<ChildServer> {
   const port = await freePort();
   const child: ChildProcess = spawn(process.execPath, ['--expose-gc', ...(process.env.SYNC_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', 'apps/sync-api/src/main.ts'], {
     cwd: REPO,
@@ -127,7 +127,7 @@ async function startChildServer(env: Record<string, string>): Promise<ChildServe
 
 // ---- a light NDJSON stream client (many at once) ------------------------------------------------
 
-interface LightStream {
+export interface LightStream {
   /** Resolves at the first checkpoint_complete (ms since open). */
   firstComplete: Promise<number>;
   close(): void;
@@ -137,7 +137,7 @@ interface LightStream {
  * Opens /sync/stream with raw http and scans lines without parsing data: `onLine` gets each line's
  * text; checkpoint_complete lines are recognised by prefix.
  */
-function openLightStream(agent: http.Agent, url: string, token: string, onLine: (line: string) => void): LightStream {
+export function openLightStream(agent: http.Agent, url: string, token: string, onLine: (line: string) => void, request: Record<string, unknown> = {}): LightStream {
   const started = performance.now();
   let resolveFirst!: (ms: number) => void;
   let rejectFirst!: (e: Error) => void;
@@ -145,7 +145,7 @@ function openLightStream(agent: http.Agent, url: string, token: string, onLine: 
   firstComplete.catch(() => {});
   let done = false;
   const u = new URL('/sync/stream', url);
-  const body = JSON.stringify({ raw_data: true, buckets: [] });
+  const body = JSON.stringify({ raw_data: true, buckets: [], ...request });
   const req = http.request(
     { agent, host: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers: { authorization: `Token ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
     (res) => {

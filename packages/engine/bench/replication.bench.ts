@@ -13,7 +13,7 @@ import { PgoutputDecoder } from '../src/replication/pgoutput-decoder.ts';
 import type { BenchResult } from '@syncline/test-utils';
 export type { BenchResult };
 
-const SCHEMA = `
+export const SCHEMA = `
   CREATE TABLE items (id bigint PRIMARY KEY, owner_id text NOT NULL, title text NOT NULL, body text, done boolean NOT NULL, score double precision, created_at timestamptz NOT NULL DEFAULT now());
 `;
 // ~150 bytes of row JSON per item, one bucket per owner.
@@ -24,12 +24,12 @@ bucket_definitions:
     data:
       - SELECT * FROM items WHERE owner_id = bucket.owner_id
 `;
-const insertSql = (from: number, to: number) =>
+export const insertSql = (from: number, to: number) =>
   `INSERT INTO items (id, owner_id, title, body, done, score)
    SELECT i, 'user-' || (i % 1000), 'Item number ' || i, repeat('lorem ipsum ', 4), i % 2 = 0, i * 0.5
      FROM generate_series(${from}, ${to}) i`;
 
-async function waitForLsn(storage: pg.Pool, version: number, target: string, timeoutMs = 600_000): Promise<number> {
+export async function waitForLsn(storage: pg.Pool, version: number, target: string, timeoutMs = 600_000): Promise<number> {
   const start = performance.now();
   for (;;) {
     const v = await getVersion(storage, version);
@@ -39,7 +39,7 @@ async function waitForLsn(storage: pg.Pool, version: number, target: string, tim
   }
 }
 
-async function insertLsn(db: pg.Pool): Promise<string> {
+export async function insertLsn(db: pg.Pool): Promise<string> {
   const { rows } = await db.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn');
   return normalizeLsn(rows[0]!.lsn);
 }
@@ -126,7 +126,7 @@ export async function benchReplication(adminUrl: string, opts: { snapshotRows?: 
     let committed = 0;
     let id = 50_000_000;
     const lags: number[] = [];
-    let sampleStop = false;
+    const sampleStop = false;
     const until = performance.now() + seconds * 1000;
     const sampler = (async () => {
       while (performance.now() < until && !sampleStop) {
