@@ -41,6 +41,7 @@ export async function buildServer(s: Services, logger: Logger): Promise<FastifyI
     if (e.status >= 500) req.log.error({ err: error, code: e.code }, 'request failed');
     else req.log.debug({ code: e.code, msg: e.message }, 'request rejected');
     if (reply.sent || reply.raw.headersSent) return;
+    if (e.code === 'SYNC_DATABASE_UNAVAILABLE') reply.header('retry-after', '5');
     reply.code(e.status).send(e.toJSON());
   });
   app.setNotFoundHandler((req, reply) => {

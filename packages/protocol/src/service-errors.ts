@@ -66,6 +66,12 @@ export const ERROR_CODES = {
   SHUTTING_DOWN: { code: 'SYNC_SHUTTING_DOWN', status: 503 },
   /** Dev tokens are only available when DEV_MODE is on. */
   DEV_MODE_OFF: { code: 'SYNC_DEV_MODE_OFF', status: 403 },
+  /**
+   * A database the service needs (storage or source) cannot be reached or refused the connection
+   * right now (network error, restart, connection limit). Retry with backoff; operators: check the
+   * database and the service's connection settings.
+   */
+  DATABASE_UNAVAILABLE: { code: 'SYNC_DATABASE_UNAVAILABLE', status: 503 },
   /** Unexpected failure; details are in the server log under the request id. */
   INTERNAL: { code: 'SYNC_INTERNAL', status: 500 },
 } as const;
@@ -94,8 +100,37 @@ export class ServiceError extends Error {
   }
 }
 
-/** Normalises any thrown value into a ServiceError (unknown errors become INTERNAL). */
+/** Node socket errors that mean "cannot reach the server right now". */
+const NETWORK_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+/**
+ * SQLSTATEs of a database that is down, restarting, out of connections or refusing this database
+ * (class 08 connection exceptions are matched by prefix).
+ */
+const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300', '55000']);
+const UNAVAILABLE_MESSAGES = [/^Connection terminated/, /timeout exceeded when trying to connect/, /not currently accepting connections/, /Client has encountered a connection error/];
+
+/**
+ * Whether an error means a database could not be reached or dropped the connection (transient,
+ * retryable) rather than a bug. Reads only the error's shape (`code`, `message`), no driver import.
+ */
+export function isDatabaseUnavailable(e: unknown): boolean {
+  if (!e || typeof e !== 'object') return false;
+  const code = (e as { code?: unknown }).code;
+  const message = String((e as { message?: unknown }).message ?? '');
+  if (typeof code === 'string') {
+    if (NETWORK_ERRNOS.has(code) || code.startsWith('08')) return true;
+    // 55000 is also "object not in prerequisite state"; only the connection refusal counts.
+    if (UNAVAILABLE_SQLSTATES.has(code) && (code !== '55000' || /accepting connections/.test(message))) return true;
+  }
+  return UNAVAILABLE_MESSAGES.some((re) => re.test(message));
+}
+
+/**
+ * Normalises any thrown value into a ServiceError: database outages become a retryable
+ * DATABASE_UNAVAILABLE (503), anything else unknown becomes INTERNAL.
+ */
 export function toServiceError(e: unknown): ServiceError {
   if (e instanceof ServiceError) return e;
+  if (isDatabaseUnavailable(e)) return new ServiceError('DATABASE_UNAVAILABLE', 'A database this service needs is unreachable right now; retry with backoff.', e);
   return new ServiceError('INTERNAL', 'Internal error; see the server log', e);
 }
