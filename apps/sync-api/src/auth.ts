@@ -3,7 +3,7 @@
  * has one algorithm (HS256) and one kid (or none); every JWKS key has its JWK `alg` (or its key
  * type's default) and its kid. A token with a `kid` is checked only against the key with that kid; a
  * token without one only against keys without a kid (several during a rotation). Also: audience,
- * expiry with 60 s skew, `iat` not in the future beyond the skew, lifetime ≤ 24 h. Every failure is a
+ * expiry with 60 s skew, `iat` required and not in the future beyond the skew, lifetime ≤ 24 h. Every failure is a
  * 401 with a stable code and a message saying which check failed; the token itself is never echoed
  * or logged.
  */
@@ -83,13 +83,14 @@ export class TokenVerifier {
     }
     if (typeof payload.sub !== 'string' || payload.sub === '') throw new ServiceError('AUTH_INVALID', 'Token has no "sub" claim (the user id).');
     if (typeof payload.exp !== 'number') throw new ServiceError('AUTH_INVALID', 'Token has no "exp" claim; tokens must expire.');
+    // Without iat the lifetime cap is meaningless: a token with a far exp becomes valid once exp is near.
+    if (typeof payload.iat !== 'number') throw new ServiceError('AUTH_INVALID', 'Token has no "iat" claim (issued-at); issue tokens with iat = now.');
     const now = Math.floor(Date.now() / 1000);
-    if (typeof payload.iat === 'number' && payload.iat > now + CLOCK_SKEW) {
+    if (payload.iat > now + CLOCK_SKEW) {
       throw new ServiceError('AUTH_ISSUED_IN_FUTURE', `Token "iat" is ${payload.iat - now} s in the future (allowed skew: ${CLOCK_SKEW} s); fix the issuer's clock.`);
     }
     const maxLifetime = this.o.maxLifetimeSeconds ?? 86_400;
-    const issuedAt = typeof payload.iat === 'number' ? payload.iat : now;
-    if (payload.exp - issuedAt > maxLifetime + CLOCK_SKEW) {
+    if (payload.exp - payload.iat > maxLifetime + CLOCK_SKEW) {
       throw new ServiceError('AUTH_INVALID', `Token lifetime (exp - iat) exceeds ${maxLifetime} seconds; issue shorter-lived tokens.`);
     }
     return { userId: payload.sub, claims: payload as Record<string, unknown>, expiresAt: payload.exp };

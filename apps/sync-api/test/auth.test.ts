@@ -53,6 +53,13 @@ describe('client JWT verification', () => {
     expect(r).toMatchObject({ status: 401, code: 'SYNC_AUTH_ISSUED_IN_FUTURE' });
   });
 
+  it('rejects a token without iat: its lifetime cannot be bounded (a 1-year token would become valid in its last day)', async () => {
+    const noIat = await new jose.SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('u1').setExpirationTime(now() + 600).sign(Buffer.from(secret, 'base64url'));
+    const r = await rejection(verifier, noIat);
+    expect(r).toMatchObject({ status: 401, code: 'SYNC_AUTH_INVALID' });
+    expect(r.message).toContain('"iat"');
+  });
+
   it('rejects alg "none" and unknown algorithms with the algorithm code', async () => {
     const none = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(JSON.stringify({ sub: 'u1', exp: now() + 60 })).toString('base64url')}.`;
     expect(await rejection(verifier, none)).toMatchObject({ status: 401, code: 'SYNC_AUTH_ALG_NOT_ALLOWED' });
