@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ServiceError } from '@syncline/protocol';
-import { compileSyncRules, toApiIssue, deployVersion, getLatestDeployed, getServingVersion, getVersionsInState, type SyncRulesVersion } from '@syncline/engine';
+import { compileSyncRules, toApiIssue, deployRules, getLatestDeployed, getServingVersion, getVersionsInState, type SyncRulesVersion } from '@syncline/engine';
 import { checkAdminToken } from '../auth.ts';
 import type { Services } from '../services.ts';
 
@@ -54,13 +54,15 @@ export function registerSyncRulesRoutes(app: FastifyInstance, s: Services): void
 
   app.post('/api/sync-rules/v1/deploy', { preHandler: admin }, async (req, reply) => {
     const content = yamlFrom(req);
-    const { rules, issues } = compileSyncRules(content, { versionId: 0 });
-    if (!rules) throw new ServiceError('SYNC_RULES_INVALID', `Sync rules are invalid: ${issues.filter((i) => i.level === 'fatal').map((i) => i.message).join('; ')}`, issues);
     const comment = typeof (req.query as { comment?: unknown }).comment === 'string' ? (req.query as { comment: string }).comment : null;
-    const v = await deployVersion(s.storage, content, comment, { source: 'api' });
-    req.log.info({ version: v.id, source: 'api' }, 'sync rules deployed');
+    const v = await deployRules(s.storage, content, comment, 'api');
+    const { changed, added, removed, tables } = v.reprocessing;
+    req.log.info(
+      { version: v.id, source: 'api', changed, added, removed, reusableTables: tables.filter((t) => t.snapshot === 'reusable').map((t) => t.table) },
+      'sync rules deployed (every table is snapshotted again; reusableTables are read only by unchanged streams/definitions)',
+    );
     reply.code(200);
-    return { data: { slot_name: v.slotName, id: v.id, state: v.state, warnings: issues } };
+    return { data: { slot_name: v.slotName, id: v.id, state: v.state, warnings: v.warnings, reprocessing: v.reprocessing } };
   });
 
   app.get('/api/sync-rules/v1/current', { preHandler: admin }, async () => {

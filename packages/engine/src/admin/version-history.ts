@@ -5,7 +5,8 @@
 import type pg from 'pg';
 import { ServiceError } from '@syncline/protocol';
 import { compileSyncRules, type SyncRulesIssue } from '../sync-rules/index.ts';
-import { deployVersion, getVersion } from '../storage/pg-versions.ts';
+import { deployVersion, getServingVersion, getVersion } from '../storage/pg-versions.ts';
+import { planRedeploy, type RedeployPlan } from '../sync-rules/redeploy-plan.ts';
 import type { DeploySource, VersionState } from '../storage/storage-types.ts';
 import { idText } from './admin-deps.ts';
 import { diffLines, diffStats, type DiffLine } from './line-diff.ts';
@@ -136,6 +137,8 @@ export interface DeployResult {
   state: VersionState;
   slotName: string;
   warnings: SyncRulesIssue[];
+  /** What changed against the serving version, and which tables a snapshot reuse could skip. */
+  reprocessing: RedeployPlan;
 }
 
 /** Validates and deploys YAML as a new PROCESSING version; invalid rules change nothing. */
@@ -145,8 +148,10 @@ export async function deployRules(storage: pg.Pool, content: string, comment: st
     const fatal = issues.filter((i) => i.level === 'fatal');
     throw new ServiceError('SYNC_RULES_INVALID', `Sync rules are invalid: ${fatal.map((i) => (i.location ? `line ${i.location.line}: ` : '') + i.message).join('; ')}`, issues);
   }
+  const serving = await getServingVersion(storage);
+  const reprocessing = planRedeploy(serving?.content ?? null, content);
   const v = await deployVersion(storage, content, comment, { source });
-  return { id: v.id, state: v.state, slotName: v.slotName, warnings: issues };
+  return { id: v.id, state: v.state, slotName: v.slotName, warnings: issues, reprocessing };
 }
 
 /** Roll back: deploys an earlier version's content as a new version. */

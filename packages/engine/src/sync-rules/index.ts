@@ -19,3 +19,4 @@ export { PgOid, PG_ARRAY_ELEMENT_OIDS } from './pg-oids.ts';
 export { parsePgArrayLiteral, MAX_ARRAY_DEPTH } from './pg-array-literal.ts';
 export { patternMatches } from './table-pattern.ts';
 export { toApiIssue } from './sql-issues.ts';
+export { planRedeploy, type RedeployPlan } from './redeploy-plan.ts';
