@@ -1,0 +1,448 @@
+/**
+ * Compiles one stream query (reference §2–3): DNF of the WHERE clause (with JOIN conditions and
+ * subqueries inlined), each branch classified into row filters, request filters and `=` edges,
+ * then turned into a data source (primary table), lookup creators (other tables) and a querier.
+ */
+import type { Expr, SelectFromStatement } from 'pgsql-ast-parser';
+import { rangeOf, type Evaluator } from '../expression-compiler.ts';
+import { SyncRulesCode } from '../issue-codes.ts';
+import { jsonArrayContains, jsonArrayOverlap } from '../json-functions.ts';
+import { compare, not } from '../operators.ts';
+import type { IssueSink } from '../sql-issues.ts';
+import { patternKey } from '../table-pattern.ts';
+import { toBoolean } from '../sqlite-values.ts';
+import { LookupCreator, type LookupNode, type OutputColumn, type Provider, type ValueExpr } from './plan.ts';
+import { parseStreamSelect, SourceBuilder, type Cond, type SourcesEnv } from './query-sources.ts';
+import type { Scope, Side, TableSource } from './scope.ts';
+
+export const MAX_DNF_TERMS = 100;
+
+/** Lookup creators of the whole file, shared when equal. */
+export class LookupRegistry {
+  readonly creators: LookupCreator[] = [];
+  private readonly bySignature = new Map<string, LookupCreator>();
+
+  get(signature: string, make: (id: string) => LookupCreator): LookupCreator {
+    let c = this.bySignature.get(signature);
+    if (!c) {
+      c = make(String(this.creators.length));
+      this.creators.push(c);
+      this.bySignature.set(signature, c);
+    }
+    return c;
+  }
+}
+
+/** One DNF branch of a query, compiled. */
+export interface CompiledBranch {
+  primary: TableSource;
+  outputTable: string | null;
+  columns: OutputColumn[];
+  rowFilters: Evaluator[];
+  partitions: ValueExpr[];
+  requestFilters: Evaluator[];
+  providers: Provider[];
+  keyCount: number;
+  dynamic: boolean;
+  /** Equal signatures within a stream share a bucket variant. */
+  signature: string;
+  /** Some bucket parameter (or the request filters) relies only on unauthenticated data. */
+  dangerous: boolean;
+  tablesRead: string[];
+}
+
+type Atom =
+  | { kind: 'row'; table: TableSource; evaluate: Evaluator; canon: string; node: Expr }
+  | { kind: 'request'; evaluate: Evaluator; canon: string; auth: boolean; unauth: boolean }
+  | { kind: 'static'; value: boolean }
+  | { kind: 'edge'; a: TableSource; aSide: Side; b: TableSource; bSide: Side; node: Expr }
+  | { kind: 'reqedge'; table: TableSource; rowSide: Side; reqSide: Side; node: Expr }
+  | { kind: 'error' };
+
+interface Leaf {
+  cond: Extract<Cond, { k: 'atom' } | { k: 'eq' }>;
+  negated: boolean;
+}
+
+function eqEval(l: Side, r: Side): Evaluator {
+  const lv = l.evaluate;
+  const rv = r.evaluate;
+  if (!l.expand && !r.expand) return (ctx) => compare('=', lv(ctx), rv(ctx));
+  if (l.expand && !r.expand) return (ctx) => jsonArrayContains(lv(ctx), rv(ctx));
+  if (!l.expand) return (ctx) => jsonArrayContains(rv(ctx), lv(ctx));
+  return (ctx) => jsonArrayOverlap(lv(ctx), rv(ctx));
+}
+
+function only<T>(s: Set<T>): T | undefined {
+  return s.size === 1 ? [...s][0] : undefined;
+}
+
+class NodeBuilder {
+  readonly keys: Side[] = [];
+  readonly outputs: Side[] = [];
+  readonly filters: Array<{ evaluate: Evaluator; canon: string }> = [];
+  readonly requestProviders: Array<{ key: number; side: Side }> = [];
+  readonly children = new Map<NodeBuilder, Array<{ key: number; output: number }>>();
+  private readonly keyIndex = new Map<string, number>();
+  private readonly outputIndex = new Map<string, number>();
+
+  constructor(readonly table: TableSource) {}
+
+  key(side: Side): number {
+    let i = this.keyIndex.get(side.canon);
+    if (i === undefined) {
+      i = this.keys.push(side) - 1;
+      this.keyIndex.set(side.canon, i);
+    }
+    return i;
+  }
+
+  output(side: Side): number {
+    let i = this.outputIndex.get(side.canon);
+    if (i === undefined) {
+      i = this.outputs.push(side) - 1;
+      this.outputIndex.set(side.canon, i);
+    }
+    return i;
+  }
+}
+
+export interface QueryEnv extends SourcesEnv {
+  registry: LookupRegistry;
+}
+
+export class QueryCompiler {
+  private readonly atoms = new Map<Cond, Atom[]>();
+
+  constructor(
+    private readonly env: QueryEnv,
+    private readonly sink: IssueSink,
+  ) {}
+
+  compile(sql: string): CompiledBranch[] | null {
+    const stmt = parseStreamSelect(sql, this.sink);
+    if (!stmt) return null;
+    const builder = new SourceBuilder(this.env);
+    const scope = builder.newScope(sql, this.sink);
+    const conds = builder.select(stmt, scope);
+    const result = this.resultColumns(stmt, scope);
+    if (!result) return null;
+    const branches = this.dnf({ k: 'and', items: conds }, false);
+    if (branches === null) {
+      this.sink.add(
+        'fatal',
+        SyncRulesCode.SQL_UNSUPPORTED,
+        `For Sync Streams, inner OR operators need to be moved up to be top-level filters. This query would need more than ${MAX_DNF_TERMS} OR terms.`,
+        rangeOf(stmt.where ?? stmt),
+      );
+      return null;
+    }
+    const out: CompiledBranch[] = [];
+    for (const branch of branches) {
+      const compiled = this.branch(branch, result.primary, result.columns, stmt);
+      if (compiled) out.push(compiled);
+    }
+    return out;
+  }
+
+  private resultColumns(stmt: SelectFromStatement, scope: Scope): { primary: TableSource; columns: OutputColumn[] } | null {
+    let primary: TableSource | null = null;
+    const columns: OutputColumn[] = [];
+    const setPrimary = (t: TableSource, node: Expr): void => {
+      if (primary && primary !== t) {
+        this.sink.add('fatal', SyncRulesCode.SQL_UNSUPPORTED, `Sync streams can only select from a single table, and this one already selects from '${primary.alias}'.`, rangeOf(node));
+      } else primary = t;
+    };
+    for (const col of stmt.columns ?? []) {
+      const e = col.expr;
+      if (e.type === 'ref' && e.name === '*') {
+        const entries = e.table ? [scope.entries.get(e.table.name)] : [...scope.entries.values()];
+        const entry = entries[0];
+        if (!entry || entries.length !== 1) {
+          if (!entry) this.sink.add('fatal', SyncRulesCode.UNDEFINED_REFERENCE, `Undefined reference: ${e.table?.name ?? ''}.*`, rangeOf(e));
+          else this.sink.add('fatal', SyncRulesCode.SQL_UNSUPPORTED, `Sync streams can only select from a single table, and this one already selects from '${entry.alias}'.`, rangeOf(e));
+          continue;
+        }
+        if (entry.kind !== 'table') {
+          this.sink.add('fatal', SyncRulesCode.SQL_UNSUPPORTED, 'Sync streams can only select from actual tables', rangeOf(e));
+          continue;
+        }
+        setPrimary(entry, e);
+        columns.push({ star: true });
+        continue;
+      }
+      const side = this.env.exprs.side(e, scope);
+      if (side.auth || side.unauth) {
+        this.sink.add('fatal', SyncRulesCode.SQL_UNSUPPORTED, 'This attempts to sync a connection parameter. Only columns of the synced table can be selected; filter on request data in the WHERE clause.', rangeOf(e));
+        continue;
+      }
+      if (side.expand) continue;
+      if (side.tables.size > 1) {
+        this.sink.add('fatal', SyncRulesCode.SQL_UNSUPPORTED, 'Sync streams can only select from a single table', rangeOf(e));
+        continue;
+      }
+      const t = only(side.tables);
+      if (t) setPrimary(t, e);
+      let name = col.alias?.name ?? (e.type === 'ref' ? e.name : undefined);
+      if (!name) {
+        name = this.env.texts.get(scope)?.sql.slice(rangeOf(e)?.start ?? 0, rangeOf(e)?.end ?? 0) ?? 'expr';
+        this.sink.add('warning', SyncRulesCode.SQL_UNSUPPORTED, `This expression has no alias, so it is synced as the column '${name}'. Add \`AS <name>\`.`, rangeOf(e));
+      }
+      columns.push({ star: false, name, evaluate: side.evaluate });
+    }
+    if (!primary) {
+      this.sink.add('fatal', SyncRulesCode.SQL_UNSUPPORTED, 'Must have a result column selecting from a table', rangeOf(stmt.columns?.[0]?.expr ?? stmt));
+      return null;
+    }
+    return { primary, columns };
+  }
+
+  /** Disjunctive normal form; null when it would exceed {@link MAX_DNF_TERMS}. */
+  private dnf(c: Cond, negated: boolean): Leaf[][] | null {
+    switch (c.k) {
+      case 'atom':
+      case 'eq':
+        return [[{ cond: c, negated }]];
+      case 'not':
+        return this.dnf(c.item, !negated);
+      default: {
+        const conjunctive = (c.k === 'and') !== negated;
+        const parts: Leaf[][][] = [];
+        for (const item of c.items) {
+          const d = this.dnf(item, negated);
+          if (d === null) return null;
+          parts.push(d);
+        }
+        if (!conjunctive) {
+          const flat = parts.flat();
+          return flat.length > MAX_DNF_TERMS ? null : flat;
+        }
+        let acc: Leaf[][] = [[]];
+        for (const p of parts) {
+          const next: Leaf[][] = [];
+          for (const a of acc) for (const b of p) next.push([...a, ...b]);
+          if (next.length > MAX_DNF_TERMS) return null;
+          acc = next;
+        }
+        return acc;
+      }
+    }
+  }
+
+  private classify(leaf: Leaf): Atom {
+    let cached = this.atoms.get(leaf.cond);
+    if (!cached) {
+      cached = [];
+      this.atoms.set(leaf.cond, cached);
+    }
+    const idx = leaf.negated ? 1 : 0;
+    return (cached[idx] ??= this.classifyUncached(leaf));
+  }
+
+  private alreadyReferences(t: TableSource, node: Expr, sink: IssueSink): Atom {
+    sink.add(
+      'fatal',
+      SyncRulesCode.SQL_UNSUPPORTED,
+      `This expression already references '${t.alias}', so it can't also reference data from this row unless the two are compared with an equals operator.`,
+      rangeOf(node),
+    );
+    return { kind: 'error' };
+  }
+
+  private classifyUncached({ cond, negated }: Leaf): Atom {
+    const sink = cond.k === 'eq' ? cond.sink : (this.env.texts.get(cond.scope) as { sink: IssueSink }).sink;
+    let left: Side;
+    let right: Side;
+    let node: Expr;
+    if (cond.k === 'eq') {
+      ({ left, right, node } = cond);
+    } else {
+      const e = cond.expr;
+      node = e;
+      const isEq = e.type === 'binary' && (e.op === '=' || (e.op === 'IN' && e.right.type !== 'list'));
+      if (!isEq || negated) return this.filterAtom(this.env.exprs.side(e, cond.scope), negated, node, sink);
+      left = this.env.exprs.side(e.left, cond.scope);
+      right = this.env.exprs.side(e.right, cond.scope);
+      if (e.op === 'IN') {
+        if (right.expand) {
+          sink.add('fatal', SyncRulesCode.SQL_UNSUPPORTED, 'IN cannot be applied to json_each values', rangeOf(e));
+          return { kind: 'error' };
+        }
+        right = { ...right, expand: true };
+      }
+    }
+    if (negated) {
+      sink.add('fatal', SyncRulesCode.SQL_UNSUPPORTED, 'NOT IN with a subquery is not supported', rangeOf(node));
+      return { kind: 'error' };
+    }
+    const lt = only(left.tables);
+    const rt = only(right.tables);
+    if (left.tables.size > 1 || right.tables.size > 1) return this.alreadyReferences(([...left.tables, ...right.tables][0]) as TableSource, node, sink);
+    if (!lt && !rt) return this.filterAtom({ ...left, evaluate: eqEval(left, right), auth: left.auth || right.auth, unauth: left.unauth || right.unauth, canon: `${left.canon}=${right.canon}` }, false, node, sink);
+    if (lt && rt) {
+      if (lt === rt) return this.filterAtom({ ...left, evaluate: eqEval(left, right), canon: `${left.canon}=${right.canon}` }, false, node, sink);
+      if (left.auth || left.unauth || right.auth || right.unauth) return this.alreadyReferences(lt, node, sink);
+      if (left.expand && right.expand) {
+        sink.add('fatal', SyncRulesCode.SQL_UNSUPPORTED, 'Two array expansions cannot be compared with each other', rangeOf(node));
+        return { kind: 'error' };
+      }
+      return { kind: 'edge', a: lt, aSide: left, b: rt, bSide: right, node };
+    }
+    const [table, rowSide, other] = lt ? [lt, left, right] : [rt as TableSource, right, left];
+    if (rowSide.auth || rowSide.unauth) return this.alreadyReferences(table, node, sink);
+    if (!other.auth && !other.unauth) {
+      return { kind: 'row', table, evaluate: eqEval(left, right), canon: `${left.canon}=${right.canon}`, node };
+    }
+    if (rowSide.expand && other.expand) {
+      sink.add('fatal', SyncRulesCode.SQL_UNSUPPORTED, 'Two array expansions cannot be compared with each other', rangeOf(node));
+      return { kind: 'error' };
+    }
+    return { kind: 'reqedge', table, rowSide, reqSide: other, node };
+  }
+
+  private filterAtom(side: Side, negated: boolean, node: Expr, sink: IssueSink): Atom {
+    const f = side.evaluate;
+    const evaluate: Evaluator = negated ? (ctx) => not(f(ctx)) : f;
+    const canon = negated ? `NOT(${side.canon})` : side.canon;
+    if (side.tables.size > 1) return this.alreadyReferences([...side.tables][0] as TableSource, node, sink);
+    const t = only(side.tables);
+    if (t) {
+      if (side.auth || side.unauth) return this.alreadyReferences(t, node, sink);
+      return { kind: 'row', table: t, evaluate, canon, node };
+    }
+    if (side.auth || side.unauth) return { kind: 'request', evaluate, canon, auth: side.auth, unauth: side.unauth };
+    return { kind: 'static', value: toBoolean(evaluate({ row: {}, request: null })) === true };
+  }
+
+  private branch(leaves: Leaf[], primary: TableSource, columns: OutputColumn[], stmt: SelectFromStatement): CompiledBranch | null {
+    const atoms = leaves.map((l) => this.classify(l));
+    if (atoms.some((a) => a.kind === 'error')) return null;
+    if (atoms.some((a) => a.kind === 'static' && !a.value)) return null;
+
+    // Tree of tables rooted at the primary table, following `=` edges.
+    const nodes = new Map<TableSource, NodeBuilder>([[primary, new NodeBuilder(primary)]]);
+    const parent = new Map<TableSource, TableSource>();
+    const edges = atoms.filter((a): a is Extract<Atom, { kind: 'edge' }> => a.kind === 'edge');
+    let frontier = [primary];
+    while (frontier.length > 0) {
+      const next: TableSource[] = [];
+      for (const t of frontier) {
+        for (const e of edges) {
+          const other = e.a === t ? e.b : e.b === t ? e.a : null;
+          if (!other || nodes.has(other)) continue;
+          nodes.set(other, new NodeBuilder(other));
+          parent.set(other, t);
+          next.push(other);
+        }
+      }
+      frontier = next;
+    }
+    const unrelated = (node: Expr): null => {
+      this.sink.add('fatal', SyncRulesCode.SQL_UNSUPPORTED, 'This filter is unrelated to the request or the table being synced, and not supported.', rangeOf(node));
+      return null;
+    };
+    const requestFilters: Array<{ evaluate: Evaluator; canon: string; auth: boolean; unauth: boolean }> = [];
+    for (const a of atoms) {
+      if (a.kind === 'request') requestFilters.push(a);
+      else if (a.kind === 'row') {
+        const n = nodes.get(a.table);
+        if (!n) return unrelated(a.node);
+        n.filters.push(a);
+      } else if (a.kind === 'reqedge') {
+        const n = nodes.get(a.table);
+        if (!n) return unrelated(a.node);
+        n.requestProviders.push({ key: n.key(a.rowSide), side: a.reqSide });
+      } else if (a.kind === 'edge') {
+        let child: TableSource;
+        let childSide: Side;
+        let parentSide: Side;
+        if (parent.get(a.b) === a.a) [child, childSide, parentSide] = [a.b, a.bSide, a.aSide];
+        else if (parent.get(a.a) === a.b) [child, childSide, parentSide] = [a.a, a.aSide, a.bSide];
+        else {
+          if (!nodes.has(a.a)) return unrelated(a.node);
+          this.sink.add('fatal', SyncRulesCode.SQL_UNSUPPORTED, 'Join cycles are not supported: each table can be joined to the synced table through one path only.', rangeOf(a.node));
+          return null;
+        }
+        const p = nodes.get(parent.get(child) as TableSource) as NodeBuilder;
+        const c = nodes.get(child) as NodeBuilder;
+        const pairs = p.children.get(c) ?? [];
+        pairs.push({ key: p.key(parentSide), output: c.output(childSide) });
+        p.children.set(c, pairs);
+      }
+    }
+    // Every non-primary table must feed the primary table something.
+    for (const [t, n] of nodes) {
+      if (t !== primary && n.outputs.length === 0) return unrelated(stmt.where ?? (t.node as unknown as Expr));
+    }
+
+    const root = nodes.get(primary) as NodeBuilder;
+    const built = this.providers(root);
+    const usesRequest = built.keys.map((k) => k.request);
+    const authed = built.keys.map((k) => k.auth);
+    let dangerous = usesRequest.some((u, i) => u && !authed[i]);
+    if (!usesRequest.some((u) => u) && requestFilters.length > 0) {
+      dangerous = !requestFilters.some((f) => f.auth);
+    }
+    const tablesRead = [...new Set([...nodes.keys()].map((t) => patternKey(t.pattern)))];
+    return {
+      primary,
+      outputTable: primary.aliased ? primary.alias : primary.pattern.isWildcard ? null : primary.name,
+      columns,
+      rowFilters: root.filters.map((f) => f.evaluate),
+      partitions: root.keys.map((k) => ({ evaluate: k.evaluate, expand: k.expand })),
+      requestFilters: requestFilters.map((f) => f.evaluate),
+      providers: built.providers,
+      keyCount: root.keys.length,
+      dynamic: root.children.size > 0,
+      signature: JSON.stringify({ rf: requestFilters.map((f) => f.canon).sort(), p: built.signature }),
+      dangerous,
+      tablesRead,
+    };
+  }
+
+  /** Runtime providers of a node (children compiled to lookup nodes first). */
+  private providers(n: NodeBuilder): { providers: Provider[]; signature: unknown[]; keys: Array<{ auth: boolean; request: boolean }> } {
+    const providers: Provider[] = [];
+    const signature: unknown[] = [];
+    const keys = n.keys.map(() => ({ auth: false, request: false }));
+    for (const { key, side } of n.requestProviders) {
+      providers.push({ kind: 'request', key, value: { evaluate: side.evaluate, expand: side.expand }, auth: side.auth, unauth: side.unauth });
+      signature.push({ r: key, c: side.canon, x: side.expand });
+      const k = keys[key] as { auth: boolean; request: boolean };
+      k.auth ||= side.auth;
+      k.request = true;
+    }
+    for (const [child, pairs] of n.children) {
+      const inner = this.providers(child);
+      const t = child.table;
+      const sig = JSON.stringify({
+        t: patternKey(t.pattern),
+        f: child.filters.map((f) => f.canon).sort(),
+        i: child.keys.map((k) => [k.canon, k.expand]),
+        o: child.outputs.map((o) => [o.canon, o.expand]),
+      });
+      const creator = this.env.registry.get(
+        sig,
+        (id) =>
+          new LookupCreator(
+            id,
+            t.pattern,
+            child.filters.map((f) => f.evaluate),
+            child.keys.map((k) => ({ evaluate: k.evaluate, expand: k.expand })),
+            child.outputs.map((o) => ({ evaluate: o.evaluate, expand: o.expand })),
+          ),
+      );
+      const node: LookupNode = { creator, keyCount: child.keys.length, providers: inner.providers };
+      providers.push({ kind: 'child', node, pairs });
+      signature.push({ l: creator.id, pairs, p: inner.signature });
+      const childAuth = inner.keys.some((k) => k.auth);
+      const childRequest = inner.keys.some((k) => k.request);
+      for (const p of pairs) {
+        const k = keys[p.key] as { auth: boolean; request: boolean };
+        k.auth ||= childAuth;
+        k.request ||= childRequest;
+      }
+    }
+    return { providers, signature, keys };
+  }
+}
