@@ -379,10 +379,11 @@ export class QueryCompiler {
     const built = this.providers(root);
     const usesRequest = built.keys.map((k) => k.request);
     const authed = built.keys.map((k) => k.auth);
-    let dangerous = usesRequest.some((u, i) => u && !authed[i]);
-    if (!usesRequest.some((u) => u) && requestFilters.length > 0) {
-      dangerous = !requestFilters.some((f) => f.auth);
-    }
+    // A branch is authenticated when any bucket parameter is (reference §2.7); without
+    // request-derived parameters, the request filters decide.
+    const dangerous = usesRequest.some((u) => u)
+      ? !authed.some((a) => a)
+      : requestFilters.length > 0 && !requestFilters.some((f) => f.auth);
     const tablesRead = [...new Set([...nodes.keys()].map((t) => patternKey(t.pattern)))];
     return {
       primary,
