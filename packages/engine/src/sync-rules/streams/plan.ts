@@ -31,6 +31,19 @@ export function rowValues(e: ValueExpr, ctx: EvalContext): SqliteValue[] {
   return (jsonArrayElements(v) ?? []).filter(isPartitionValue);
 }
 
+const OUTPUT_NAMES = Array.from({ length: 16 }, (_, i) => String(i));
+
+/** One tuple when no expression expands (none when a value is NULL or a blob). */
+function simpleValues(exprs: readonly ValueExpr[], ctx: EvalContext): SqliteValue[][] {
+  const values: SqliteValue[] = new Array<SqliteValue>(exprs.length);
+  for (let i = 0; i < exprs.length; i++) {
+    const v = (exprs[i] as ValueExpr).evaluate(ctx);
+    if (!isPartitionValue(v)) return [];
+    values[i] = v;
+  }
+  return [values];
+}
+
 export function cartesian<T>(lists: T[][]): T[][] {
   let out: T[][] = [[]];
   for (const list of lists) {
@@ -48,8 +61,9 @@ export function allTrue(filters: readonly Evaluator[], ctx: EvalContext): boolea
 }
 
 export function lookupKey(lookupId: string, values: readonly SqliteValue[]): ParameterLookup {
-  const key = serializeBucketParameters(['lookup', lookupId, ...(values as BucketParameterValue[])]).replaceAll('|', '\\u007c');
-  return { key, definition: 'lookup', queryId: lookupId, values: [...values] };
+  const json = serializeBucketParameters(['lookup', lookupId, ...(values as BucketParameterValue[])]);
+  const key = json.includes('|') ? json.replaceAll('|', '\\u007c') : json;
+  return { key, definition: 'lookup', queryId: lookupId, values: values as SqliteValue[] };
 }
 
 /** Builds lookup-index entries of one table for one lookup of a stream query. */
@@ -60,7 +74,13 @@ export class LookupCreator {
     private readonly filters: readonly Evaluator[],
     private readonly inputs: readonly ValueExpr[],
     private readonly outputs: readonly ValueExpr[],
-  ) {}
+  ) {
+    this.simpleInputs = inputs.every((i) => !i.expand);
+    this.simpleOutputs = outputs.every((o) => !o.expand);
+  }
+
+  private readonly simpleInputs: boolean;
+  private readonly simpleOutputs: boolean;
 
   matches(table: SourceTableRef): boolean {
     return patternMatches(this.table, table);
@@ -69,15 +89,20 @@ export class LookupCreator {
   /** One entry per input combination; empty `bucketParameters` when the row does not qualify. */
   evaluateRow(row: SqliteRow, out: EvaluatedParameters[]): void {
     const ctx: EvalContext = { row, request: null };
-    const keys = cartesian(this.inputs.map((i) => rowValues(i, ctx)));
+    const keys = this.simpleInputs ? simpleValues(this.inputs, ctx) : cartesian(this.inputs.map((i) => rowValues(i, ctx)));
     if (keys.length === 0) return;
     let rows: SqliteRow[] = [];
     if (allTrue(this.filters, ctx)) {
-      rows = cartesian(this.outputs.map((o) => rowValues(o, ctx))).map((values) => {
+      const outputs = this.simpleOutputs ? simpleValues(this.outputs, ctx) : cartesian(this.outputs.map((o) => rowValues(o, ctx)));
+      rows = outputs.map((values) => {
         const r: SqliteRow = {};
-        values.forEach((v, i) => (r[String(i)] = v));
+        for (let i = 0; i < values.length; i++) r[OUTPUT_NAMES[i] ?? String(i)] = values[i] as SqliteValue;
         return r;
       });
+    }
+    if (keys.length === 1) {
+      out.push({ lookup: lookupKey(this.id, keys[0] as SqliteValue[]), bucketParameters: rows });
+      return;
     }
     const seen = new Set<string>();
     for (const values of keys) {
