@@ -86,6 +86,8 @@ function checkClauses(stmt: SelectFromStatement, sink: IssueSink): void {
 export class SourceBuilder {
   readonly tables: TableSource[] = [];
   private nextId = 0;
+  /** Depth of `IN (SELECT …)` / `IN cte` being built. */
+  private subqueryDepth = 0;
 
   constructor(private readonly env: SourcesEnv) {}
 
@@ -137,6 +139,7 @@ export class SourceBuilder {
         pattern: makeTablePattern(name.schema ?? this.env.defaultSchema, name.name),
         name: name.name,
         node: item,
+        inSubquery: this.subqueryDepth > 0,
       };
       this.tables.push(source);
       this.addEntry(scope, source, item);
@@ -222,11 +225,15 @@ export class SourceBuilder {
         const inner = this.newScope(text.sql, text.sink);
         checkClauses(right, sink);
         sub = { stmt: right, scope: inner, conds: [], sink };
+        this.subqueryDepth++;
         sub.conds = this.select(right, inner);
+        this.subqueryDepth--;
       } else if (right.type === 'ref' && !right.table && this.env.ctes.has(right.name.toLowerCase()) && !this.resolvesInScope(right.name, scope)) {
         const cte = this.env.ctes.get(right.name.toLowerCase()) as CteDefinition;
         const conds: Cond[] = [];
+        this.subqueryDepth++;
         const derived = this.inlineCte(cte, conds, right.name, sink, right);
+        this.subqueryDepth--;
         if (!derived) return { k: 'and', items: [] };
         if (derived.columns.size !== 1) {
           sink.add('fatal', SyncRulesCode.SQL_UNSUPPORTED, 'Common-table expression must return a single column', rangeOf(right));

@@ -323,19 +323,31 @@ export class QueryCompiler {
     const nodes = new Map<TableSource, NodeBuilder>([[primary, new NodeBuilder(primary)]]);
     const parent = new Map<TableSource, TableSource>();
     const edges = atoms.filter((a): a is Extract<Atom, { kind: 'edge' }> => a.kind === 'edge');
-    let frontier = [primary];
-    while (frontier.length > 0) {
-      const next: TableSource[] = [];
-      for (const t of frontier) {
-        for (const e of edges) {
-          const other = e.a === t ? e.b : e.b === t ? e.a : null;
-          if (!other || nodes.has(other)) continue;
-          nodes.set(other, new NodeBuilder(other));
-          parent.set(other, t);
-          next.push(other);
+    const grow = (start: TableSource): void => {
+      let frontier = [start];
+      while (frontier.length > 0) {
+        const next: TableSource[] = [];
+        for (const t of frontier) {
+          for (const e of edges) {
+            const other = e.a === t ? e.b : e.b === t ? e.a : null;
+            if (!other || nodes.has(other)) continue;
+            nodes.set(other, new NodeBuilder(other));
+            parent.set(other, t);
+            next.push(other);
+          }
         }
+        frontier = next;
       }
-      frontier = next;
+    };
+    grow(primary);
+    // Tables not joined to the primary table but fed by request data are existence gates
+    // (`auth.user_id() IN (SELECT id FROM admins)`): a lookup that must return a row.
+    const gates: TableSource[] = [];
+    for (const a of atoms) {
+      if (a.kind !== 'reqedge' || nodes.has(a.table) || !a.table.inSubquery) continue;
+      nodes.set(a.table, new NodeBuilder(a.table));
+      gates.push(a.table);
+      grow(a.table);
     }
     const unrelated = (node: Expr): null => {
       this.sink.add('fatal', SyncRulesCode.SQL_UNSUPPORTED, 'This filter is unrelated to the request or the table being synced, and not supported.', rangeOf(node));
@@ -370,13 +382,15 @@ export class QueryCompiler {
         p.children.set(c, pairs);
       }
     }
-    // Every non-primary table must feed the primary table something.
+    // Every non-primary table must feed the primary table something (gates feed existence).
     for (const [t, n] of nodes) {
-      if (t !== primary && n.outputs.length === 0) return unrelated(stmt.where ?? (t.node as unknown as Expr));
+      if (t !== primary && !gates.includes(t) && n.outputs.length === 0) return unrelated(stmt.where ?? (t.node as unknown as Expr));
     }
 
     const root = nodes.get(primary) as NodeBuilder;
+    for (const g of gates) root.children.set(nodes.get(g) as NodeBuilder, []);
     const built = this.providers(root);
+    for (const g of built.gates) requestFilters.push({ evaluate: () => null, canon: '', auth: g.auth, unauth: !g.auth });
     const usesRequest = built.keys.map((k) => k.request);
     const authed = built.keys.map((k) => k.auth);
     // A branch is authenticated when any bucket parameter is (reference §2.7); without
@@ -391,19 +405,20 @@ export class QueryCompiler {
       columns,
       rowFilters: root.filters.map((f) => f.evaluate),
       partitions: root.keys.map((k) => ({ evaluate: k.evaluate, expand: k.expand })),
-      requestFilters: requestFilters.map((f) => f.evaluate),
+      requestFilters: requestFilters.filter((f) => f.canon !== '').map((f) => f.evaluate),
       providers: built.providers,
       keyCount: root.keys.length,
       dynamic: root.children.size > 0,
-      signature: JSON.stringify({ rf: requestFilters.map((f) => f.canon).sort(), p: built.signature }),
+      signature: JSON.stringify({ rf: requestFilters.map((f) => f.canon).filter((c) => c !== '').sort(), p: built.signature }),
       dangerous,
       tablesRead,
     };
   }
 
   /** Runtime providers of a node (children compiled to lookup nodes first). */
-  private providers(n: NodeBuilder): { providers: Provider[]; signature: unknown[]; keys: Array<{ auth: boolean; request: boolean }> } {
+  private providers(n: NodeBuilder): { providers: Provider[]; signature: unknown[]; keys: Array<{ auth: boolean; request: boolean }>; gates: Array<{ auth: boolean }> } {
     const providers: Provider[] = [];
+    const gates: Array<{ auth: boolean }> = [];
     const signature: unknown[] = [];
     const keys = n.keys.map(() => ({ auth: false, request: false }));
     for (const { key, side } of n.requestProviders) {
@@ -438,12 +453,13 @@ export class QueryCompiler {
       signature.push({ l: creator.id, pairs, p: inner.signature });
       const childAuth = inner.keys.some((k) => k.auth);
       const childRequest = inner.keys.some((k) => k.request);
+      if (pairs.length === 0) gates.push({ auth: childAuth });
       for (const p of pairs) {
         const k = keys[p.key] as { auth: boolean; request: boolean };
         k.auth ||= childAuth;
         k.request ||= childRequest;
       }
     }
-    return { providers, signature, keys };
+    return { providers, signature, keys, gates };
   }
 }

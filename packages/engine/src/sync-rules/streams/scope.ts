@@ -18,6 +18,8 @@ export interface TableSource {
   /** Table name as written (pattern text for wildcards). */
   name: string;
   node: PGNode;
+  /** Reached through `IN (SELECT …)` / `IN cte`: may become an existence gate. */
+  inSubquery: boolean;
 }
 
 /** `json_each(expr) AS a`: rows `{value}` per element of a request value or of a table's column. */

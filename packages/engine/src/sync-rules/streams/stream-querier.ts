@@ -84,6 +84,11 @@ async function keyTuples(keyCount: number, providers: readonly Provider[], ctx: 
     } else {
       if (!read) return [];
       const rows = await lookupRows(p.node, ctx, read);
+      if (p.pairs.length === 0) {
+        // Existence gate: keep the combinations when the lookup found any row.
+        if (rows.length === 0) combos = [];
+        continue;
+      }
       for (const c of combos) {
         for (const row of rows) {
           let r: Combo | null = c;

@@ -220,4 +220,26 @@ streams:
     expect(entry?.lookup.key).not.toContain('|');
     expect(JSON.parse(entry!.lookup.key)).toEqual(['lookup', '0', 'a|0|["b"]']);
   });
+
+  it('request data IN a subquery that adds no bucket parameter is an existence gate', async () => {
+    const rules = streamsFrom(`streams:
+  admin_posts:
+    auto_subscribe: true
+    query: SELECT * FROM posts WHERE auth.user_id() IN (SELECT id FROM admins)
+  synced:
+    auto_subscribe: true
+    query: SELECT * FROM posts WHERE 'posts' IN (SELECT table_name FROM synced_table WHERE "user" = auth.user_id())
+`);
+    const index = new MemoryIndex(rules);
+    index.put(table('admins'), 'boss', { id: 'boss' });
+    index.put(table('synced_table'), '1', { table_name: 'posts', user: 'fan' });
+    index.put(table('synced_table'), '2', { table_name: 'comments', user: 'other' });
+    const resolve = async (user: string) => bucketIds(await rules.createQuerier(request(user)).resolveBuckets(index.source));
+    expect(await resolve('boss')).toEqual(['1#admin_posts|0[]']);
+    expect(await resolve('fan')).toEqual(['1#synced|0[]']);
+    expect(await resolve('other')).toEqual([]);
+    expect(await resolve('nobody')).toEqual([]);
+    expect(rules.evaluateRow(table('posts'), { id: 'p' }).map((r) => r.bucket).sort()).toEqual(['1#admin_posts|0[]', '1#synced|0[]']);
+  });
 });
+
