@@ -158,7 +158,7 @@ export class SyncRules {
     const plan = this.plan(table);
     const out: EvaluatedParameters[] = [];
     for (const q of plan.parameters) q.evaluateRow(row, out);
-    for (const c of plan.streamLookups) c.evaluateRow(row, out);
+    for (const c of plan.streamLookups) c.evaluateRow(table, row, out);
     return out;
   }
 

@@ -11,6 +11,7 @@ import { and, compare, not } from '../operators.ts';
 import { toBoolean } from '../sqlite-values.ts';
 import type { IssueSink } from '../sql-issues.ts';
 import type { SqliteValue } from '../types.ts';
+import type { RowEvalContext } from './plan.ts';
 import type { StreamRequestContext } from './request.ts';
 import { canonOf, Tracker, type Scope, type Side } from './scope.ts';
 
@@ -84,7 +85,7 @@ export class StreamExpressions {
       case 'ref':
         return e.name === '*' ? undefined : this.ref(e, scope, tracker, sink);
       case 'call':
-        return this.call(e, compiler, tracker, sink);
+        return this.rowMetadata(e, scope, tracker, sink) ?? this.call(e, compiler, tracker, sink);
       case 'parameter':
         return fail(sink, e, 'SQL parameters are not allowed. Use auth.parameter(), subscription.parameter() or connection.parameter() instead.');
       case 'ternary': {
@@ -175,6 +176,31 @@ export class StreamExpressions {
         return { ...inner, defaultName: name };
       }
     }
+  }
+
+  /** `t.schema()`, `t.table_name()`, `t.table_suffix()` on a table of the query. */
+  private rowMetadata(e: ExprCall, scope: Scope, tracker: Tracker, sink: IssueSink): CompiledExpr | undefined {
+    const alias = e.function.schema;
+    const name = e.function.name.toLowerCase();
+    if (!alias || !['schema', 'table_name', 'table_suffix'].includes(name)) return undefined;
+    const entry = scope.entries.get(alias);
+    if (!entry) return undefined;
+    if (entry.kind !== 'table') return fail(sink, e, `${name}() is only available on tables`);
+    if (e.args.length !== 0) return fail(sink, e, `${alias}.${name}() takes no arguments`, SyncRulesCode.UNKNOWN_FUNCTION);
+    tracker.tables.add(entry);
+    const table = (ctx: EvalContext) => (ctx as RowEvalContext).table;
+    let evaluate: Evaluator;
+    if (name === 'schema') evaluate = (ctx) => table(ctx)?.schema ?? null;
+    else if (name === 'table_name') evaluate = (ctx) => table(ctx)?.name ?? null;
+    else {
+      if (!entry.pattern.isWildcard) sink.add('warning', SyncRulesCode.SQL_UNSUPPORTED, `${alias} is not a wildcard table, so table_suffix() is always empty`, rangeOf(e));
+      const prefix = entry.pattern.isWildcard ? entry.pattern.tablePattern.length : Infinity;
+      evaluate = (ctx) => {
+        const t = table(ctx);
+        return t ? t.name.slice(prefix) : null;
+      };
+    }
+    return { evaluate, deps: DEP_ROW, node: e };
   }
 
   private call(e: ExprCall, compiler: ExpressionCompiler, tracker: Tracker, sink: IssueSink): CompiledExpr | undefined {

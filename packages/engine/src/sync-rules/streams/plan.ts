@@ -14,6 +14,11 @@ import { toBoolean } from '../sqlite-values.ts';
 import { patternMatches } from '../table-pattern.ts';
 import type { EvaluatedParameters, EvaluatedRow, ParameterLookup, SourceTableRef, SqliteRow, SqliteValue, TablePattern } from '../types.ts';
 
+/** Row context with the replicated table, for row-metadata functions (`t.schema()`…). */
+export interface RowEvalContext extends EvalContext {
+  table?: SourceTableRef;
+}
+
 /** A value (or, when `expand`, the elements of a JSON array) computed from one row or the request. */
 export interface ValueExpr {
   evaluate: Evaluator;
@@ -87,8 +92,8 @@ export class LookupCreator {
   }
 
   /** One entry per input combination; empty `bucketParameters` when the row does not qualify. */
-  evaluateRow(row: SqliteRow, out: EvaluatedParameters[]): void {
-    const ctx: EvalContext = { row, request: null };
+  evaluateRow(table: SourceTableRef, row: SqliteRow, out: EvaluatedParameters[]): void {
+    const ctx: RowEvalContext = { row, request: null, table };
     const keys = this.simpleInputs ? simpleValues(this.inputs, ctx) : cartesian(this.inputs.map((i) => rowValues(i, ctx)));
     if (keys.length === 0) return;
     let rows: SqliteRow[] = [];
@@ -158,7 +163,7 @@ export class DataSource {
   }
 
   evaluate(table: SourceTableRef, row: SqliteRow, out: EvaluatedRow[], scratch: StreamRowScratch): void {
-    const ctx: EvalContext = { row, request: null };
+    const ctx: RowEvalContext = { row, request: null, table };
     if (!allTrue(this.filters, ctx)) return;
     let combos: SqliteValue[][];
     if (this.partitions.length === 0) combos = [[]];

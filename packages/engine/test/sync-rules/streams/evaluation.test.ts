@@ -241,5 +241,18 @@ streams:
     expect(await resolve('nobody')).toEqual([]);
     expect(rules.evaluateRow(table('posts'), { id: 'p' }).map((r) => r.bucket).sort()).toEqual(['1#admin_posts|0[]', '1#synced|0[]']);
   });
+
+  it('row metadata: table_suffix() of a wildcard table partitions by suffix; schema() and table_name() read the replicated table', async () => {
+    const rules = streamsFrom(`streams:
+  by_suffix:
+    query: SELECT * FROM "user%" users WHERE auth.parameter('p') IN users.table_suffix()
+  by_schema:
+    query: SELECT * FROM tenant_a.comments WHERE comments.schema() = auth.parameter('tenant_schema') AND comments.table_name() = 'comments'
+`);
+    expect(rules.evaluateRow(table('user["foo","bar"]'), { id: 'x' }).map((r) => r.bucket)).toEqual(['1#by_suffix|0["foo"]', '1#by_suffix|0["bar"]']);
+    expect(rules.evaluateRow(table('comments', 'tenant_a'), { id: 'c' }).map((r) => r.bucket)).toEqual(['1#by_schema|0["tenant_a"]']);
+    const q = rules.createQuerier(request('u', { jwtClaims: { sub: 'u', p: 'foo', tenant_schema: 'tenant_a' } }, subscribe(['by_suffix'], ['by_schema'])));
+    expect(bucketIds(await q.resolveBuckets(async (ls) => ls.map(() => [])))).toEqual(['1#by_schema|0["tenant_a"]', '1#by_suffix|0["foo"]']);
+  });
 });
 
