@@ -88,6 +88,8 @@ export class SourceBuilder {
   private nextId = 0;
   /** Depth of `IN (SELECT …)` / `IN cte` being built. */
   private subqueryDepth = 0;
+  /** CTE names hidden while a CTE body is built (a CTE cannot reference another CTE). */
+  private hiddenCtes = new Set<string>();
 
   constructor(private readonly env: SourcesEnv) {}
 
@@ -129,6 +131,10 @@ export class SourceBuilder {
       if (cte) {
         const derived = this.inlineCte(cte, conds, name.alias ?? name.name, sink, item);
         if (derived) this.addEntry(scope, derived, item);
+        return;
+      }
+      if (!name.schema && this.hiddenCtes.has(name.name.toLowerCase())) {
+        sink.add('fatal', SyncRulesCode.SQL_UNSUPPORTED, `A common table expression cannot reference another common table expression ('${name.name}')`, rangeOf(item));
         return;
       }
       const source: TableSource = {
@@ -184,10 +190,13 @@ export class SourceBuilder {
     }
     // Each CTE is compiled against an empty scope: it cannot see other CTEs.
     const saved = new Map(this.env.ctes);
+    const savedHidden = this.hiddenCtes;
+    this.hiddenCtes = new Set([...savedHidden, ...saved.keys()]);
     this.env.ctes.clear();
     const inner = this.newScope(cte.sql, cte.sink);
     conds.push(...this.select(cte.stmt, inner));
     for (const [k, v] of saved) this.env.ctes.set(k, v);
+    this.hiddenCtes = savedHidden;
     const columns = this.columnsOf(cte.stmt.columns ?? [], inner, cte.sink);
     return { kind: 'derived' as const, alias, columns, text: `cte:${cte.sql}` };
   }

@@ -13,7 +13,7 @@ import { patternKey } from '../table-pattern.ts';
 import { toBoolean } from '../sqlite-values.ts';
 import { LookupCreator, type LookupNode, type OutputColumn, type Provider, type ValueExpr } from './plan.ts';
 import { parseStreamSelect, SourceBuilder, type Cond, type SourcesEnv } from './query-sources.ts';
-import type { Scope, Side, TableSource } from './scope.ts';
+import { nodeText, type Scope, type Side, type TableSource } from './scope.ts';
 
 export const MAX_DNF_TERMS = 100;
 
@@ -193,6 +193,18 @@ export class QueryCompiler {
     if (!primary) {
       this.sink.add('fatal', SyncRulesCode.SQL_UNSUPPORTED, 'Must have a result column selecting from a table', rangeOf(stmt.columns?.[0]?.expr ?? stmt));
       return null;
+    }
+    const p = primary as TableSource;
+    if (p.aliased && scope.entries.size > 1) {
+      const text = nodeText.get(p.node) ?? '';
+      if (!text.trimEnd().endsWith(`"${p.alias}"`)) {
+        this.sink.add(
+          'warning',
+          SyncRulesCode.SQL_UNSUPPORTED,
+          `Rows of '${p.name}' sync to clients as table '${p.alias}' (its alias). Write AS "${p.alias}" if that is intended, or remove the alias.`,
+          rangeOf(p.node as unknown as Expr),
+        );
+      }
     }
     return { primary, columns };
   }

@@ -118,6 +118,17 @@ describe('§8.3 rejected SQL', () => {
     expect(fatalMessages(yaml)).toContain('Common-table expression must return a single column');
   });
 
+  it('rejects a CTE that references another CTE', () => {
+    const yaml = 'config: { edition: 3 }\nwith:\n  a: SELECT id FROM lists\nstreams:\n  s:\n    with:\n      b: SELECT id FROM a\n    query: SELECT * FROM t WHERE id IN b\n';
+    expect(fatalMessages(yaml)).toContain("A common table expression cannot reference another common table expression ('a')");
+  });
+
+  it('warns when an unquoted alias renames the synced table in a join; AS "x" silences it', () => {
+    const join = (alias: string) => stream(JSON.stringify(`SELECT u.* FROM users AS ${alias} JOIN m ON u.id = m.uid WHERE m.owner = auth.user_id()`));
+    expect(warnings(join('u')).some((w) => w.message.startsWith("Rows of 'users' sync to clients as table 'u'"))).toBe(true);
+    expect(warnings(join('"u"')).some((w) => w.message.startsWith('Rows of'))).toBe(false);
+  });
+
   it('rejects * in a CTE', () => {
     const yaml = ed3('  s:\n    with:\n      c: SELECT * FROM m\n    query: SELECT * FROM t WHERE id IN c\n');
     expect(fatalMessages(yaml)).toContain('* columns are not allowed in subqueries or common table expressions');
