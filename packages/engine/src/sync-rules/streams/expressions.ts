@@ -8,6 +8,7 @@ import { DEP_AUTH, DEP_CLIENT, DEP_ROW, ExpressionCompiler, rangeOf, type Compil
 import { SyncRulesCode } from '../issue-codes.ts';
 import { jsonArrow2 } from '../json-functions.ts';
 import { and, compare, not } from '../operators.ts';
+import { castValue } from '../sqlite-cast.ts';
 import { toBoolean } from '../sqlite-values.ts';
 import type { IssueSink } from '../sql-issues.ts';
 import type { SqliteValue } from '../types.ts';
@@ -36,6 +37,22 @@ function fail(sink: IssueSink, node: Expr, message: string, code: SyncRulesCode 
   return { evaluate: NULL_EVAL, deps: 0, node };
 }
 
+
+/** SQLite's integer bitwise operators (NULL in, NULL out; operands cast to INTEGER). */
+function bitwise(op: '&' | '|' | '<<' | '>>', a: SqliteValue, b: SqliteValue): SqliteValue {
+  if (a === null || b === null) return null;
+  const x = castValue(a, 'integer') as bigint;
+  let n = castValue(b, 'integer') as bigint;
+  if (op === '&') return BigInt.asIntN(64, x & n);
+  if (op === '|') return BigInt.asIntN(64, x | n);
+  let left = op === '<<';
+  if (n < 0n) {
+    left = !left;
+    n = -n;
+  }
+  if (n >= 64n) return left ? 0n : x < 0n ? -1n : 0n;
+  return BigInt.asIntN(64, left ? x << n : x >> n);
+}
 
 export class StreamExpressions {
   constructor(
@@ -119,6 +136,14 @@ export class StreamExpressions {
       }
       case 'binary':
         if (e.op === 'LIKE' || e.op === 'ILIKE' || e.op === 'NOT LIKE' || e.op === 'NOT ILIKE') return fail(sink, e, 'LIKE expressions are not currently supported.');
+        if (e.op === '&' || e.op === '|' || e.op === '<<' || e.op === '>>') {
+          const l = compiler.compile(e.left);
+          const r = compiler.compile(e.right);
+          const op = e.op;
+          const lf = l.evaluate;
+          const rf = r.evaluate;
+          return { evaluate: (ctx) => bitwise(op, lf(ctx), rf(ctx)), deps: l.deps | r.deps, node: e };
+        }
         if ((e.op === 'IN' || e.op === 'NOT IN') && (e.right.type === 'select' || e.right.type === 'union' || e.right.type === 'with')) {
           return fail(sink, e, 'Invalid position for subqueries. Subqueries are only supported in `IN` filters of the WHERE clause and in FROM.');
         }

@@ -186,6 +186,11 @@ describe('§8.4 warnings and limits', () => {
     expect(messages.some((m) => m.startsWith('This stream defines too many buckets (101, at most 100 are allowed).'))).toBe(true);
   });
 
+  it('edition-3 bitwise operators and instr', () => {
+    const rules = streamsFrom("streams:\n  s:\n    query: SELECT id, flags & 6 AS a, flags | 1 AS o, flags << 2 AS l, flags >> 1 AS r, instr(name, 'b') AS i FROM t\n");
+    expect(rules.evaluateRow({ schema: 'public', name: 't' }, { id: 'x', flags: 5n, name: 'abc' })[0]?.data).toBe('{"id":"x","a":4,"o":5,"l":20,"r":2,"i":2}');
+  });
+
   it('edition-3 operators: BETWEEN, CASE, %, IS TRUE', () => {
     const rules = streamsFrom(
       "streams:\n  s:\n    query: SELECT id, CASE WHEN n % 2 = 0 THEN 'even' ELSE 'odd' END AS parity FROM t WHERE n BETWEEN 1 AND 10 AND flag IS TRUE\n",
