@@ -58,6 +58,38 @@ const valueKey = (v: SqliteValue): string => serializeBucketParameters([v as Buc
 
 type Combo = Array<SqliteValue | undefined>;
 
+/**
+ * Bound on the combinations one subscription may expand to (bucket ids or lookup keys), checked
+ * while they are built: client-controlled arrays multiply (cartesian products), so the limit is
+ * enforced before the work, not after.
+ */
+class FanOut {
+  constructor(readonly limit: number) {}
+
+  check(n: number): void {
+    if (n > this.limit) {
+      throw new Error(
+        `this subscription expands to more than ${this.limit} buckets or parameter lookups (max_buckets_per_connection / max_parameter_query_results); send fewer values.`,
+      );
+    }
+  }
+}
+
+/** Extends combinations with the values of one request provider, bounded by `fanOut`. */
+function extend(combos: Combo[], key: number, values: SqliteValue[], fanOut: FanOut): Combo[] {
+  const next: Combo[] = [];
+  for (const c of combos) {
+    for (const v of values) {
+      const r = assign(c, key, v);
+      if (r) {
+        next.push(r);
+        if (next.length > fanOut.limit) fanOut.check(next.length);
+      }
+    }
+  }
+  return next;
+}
+
 function assign(combo: Combo, key: number, v: SqliteValue): Combo | null {
   const existing = combo[key];
   if (existing !== undefined) return valueKey(existing) === valueKey(v) ? combo : null;
@@ -69,21 +101,18 @@ function assign(combo: Combo, key: number, v: SqliteValue): Combo | null {
 type Reader = (lookups: ParameterLookup[]) => Promise<SqliteRow[]>;
 
 /** Key tuples of a node from its providers: intersections, correlated rows, cartesian products. */
-async function keyTuples(keyCount: number, providers: readonly Provider[], ctx: EvalContext, read: Reader | null): Promise<SqliteValue[][]> {
+async function keyTuples(keyCount: number, providers: readonly Provider[], ctx: EvalContext, read: Reader | null, fanOut: FanOut): Promise<SqliteValue[][]> {
   let combos: Combo[] = [new Array<SqliteValue | undefined>(keyCount).fill(undefined)];
   const ordered = [...providers].sort((a, b) => (a.kind === b.kind ? 0 : a.kind === 'request' ? -1 : 1));
   for (const p of ordered) {
     if (combos.length === 0) break;
     const next: Combo[] = [];
     if (p.kind === 'request') {
-      const values = requestValues(p.value, ctx);
-      for (const c of combos) for (const v of values) {
-        const r = assign(c, p.key, v);
-        if (r) next.push(r);
-      }
+      combos = extend(combos, p.key, requestValues(p.value, ctx), fanOut);
+      continue;
     } else {
       if (!read) return [];
-      const rows = await lookupRows(p.node, ctx, read);
+      const rows = await lookupRows(p.node, ctx, read, fanOut);
       if (p.pairs.length === 0) {
         // Existence gate: keep the combinations when the lookup found any row.
         if (rows.length === 0) combos = [];
@@ -97,7 +126,10 @@ async function keyTuples(keyCount: number, providers: readonly Provider[], ctx: 
             r = v === undefined || !isPartitionValue(v) ? null : assign(r, key, v);
             if (!r) break;
           }
-          if (r) next.push(r);
+          if (r) {
+            next.push(r);
+            if (next.length > fanOut.limit) fanOut.check(next.length);
+          }
         }
       }
     }
@@ -106,8 +138,8 @@ async function keyTuples(keyCount: number, providers: readonly Provider[], ctx: 
   return combos as SqliteValue[][];
 }
 
-async function lookupRows(node: LookupNode, ctx: EvalContext, read: Reader): Promise<SqliteRow[]> {
-  const tuples = await keyTuples(node.keyCount, node.providers, ctx, read);
+async function lookupRows(node: LookupNode, ctx: EvalContext, read: Reader, fanOut: FanOut): Promise<SqliteRow[]> {
+  const tuples = await keyTuples(node.keyCount, node.providers, ctx, read, fanOut);
   if (tuples.length === 0) return [];
   const unique = new Map<string, ParameterLookup>();
   for (const t of tuples) {
@@ -118,22 +150,16 @@ async function lookupRows(node: LookupNode, ctx: EvalContext, read: Reader): Pro
 }
 
 /** First-stage lookups (those fed by request data only) of a querier. */
-function firstStage(providers: readonly Provider[], ctx: EvalContext, out: Map<string, ParameterLookup>): void {
+function firstStage(providers: readonly Provider[], ctx: EvalContext, out: Map<string, ParameterLookup>, fanOut: FanOut): void {
   for (const p of providers) {
     if (p.kind !== 'child') continue;
     const node = p.node;
-    if (node.providers.some((q) => q.kind === 'child')) firstStage(node.providers, ctx, out);
+    if (node.providers.some((q) => q.kind === 'child')) firstStage(node.providers, ctx, out, fanOut);
     else {
       // Request-only providers resolve synchronously (no reader needed).
       let combos: Combo[] = [new Array<SqliteValue | undefined>(node.keyCount).fill(undefined)];
       for (const q of node.providers) {
-        if (q.kind !== 'request') continue;
-        const next: Combo[] = [];
-        for (const c of combos) for (const v of requestValues(q.value, ctx)) {
-          const r = assign(c, q.key, v);
-          if (r) next.push(r);
-        }
-        combos = next;
+        if (q.kind === 'request') combos = extend(combos, q.key, requestValues(q.value, ctx), fanOut);
       }
       for (const c of combos) {
         const l = lookupKey(node.creator.id, c as SqliteValue[]);
@@ -154,10 +180,12 @@ export class StreamsQuerier {
   lookups: ParameterLookup[];
   private readonly instances: Instance[] = [];
   private readonly maxParameterResults: number;
+  private readonly fanOut: FanOut;
   private readonly buildErrors: StreamDescription['errors'][] = [];
 
   constructor(streams: readonly CompiledStream[], request: RequestParameters, limits: QuerierLimits, streamOffset: number) {
     this.maxParameterResults = limits.maxParameterResults ?? DEFAULT_MAX_PARAMETER_RESULTS;
+    this.fanOut = new FanOut(Math.max(limits.maxBuckets ?? 10_000, this.maxParameterResults));
     const includeDefaults = request.streams?.includeDefaults ?? true;
     const subscriptions = request.streams?.subscriptions ?? [];
     for (const stream of streams) {
@@ -177,7 +205,7 @@ export class StreamsQuerier {
     for (const inst of this.instances) {
       if (inst.error === null) {
         try {
-          for (const v of inst.dynamic) firstStage(v.providers, inst.ctx, first);
+          for (const v of inst.dynamic) firstStage(v.providers, inst.ctx, first, this.fanOut);
         } catch (e) {
           inst.error = errorMessage(e);
         }
@@ -210,7 +238,7 @@ export class StreamsQuerier {
           continue;
         }
         // Static: request providers only; keyTuples resolves without reading.
-        for (const tuple of staticTuples(v, ctx)) {
+        for (const tuple of staticTuples(v, ctx, this.fanOut)) {
           const id = v.bucketPrefix + serializeBucketParameters(tuple as BucketParameterValue[]);
           if (!seen.has(id)) {
             seen.add(id);
@@ -247,7 +275,7 @@ export class StreamsQuerier {
       const buckets: string[] = [...inst.statics];
       try {
         for (const v of inst.dynamic) {
-          for (const tuple of await keyTuples(v.keyCount, v.providers, inst.ctx, reader)) {
+          for (const tuple of await keyTuples(v.keyCount, v.providers, inst.ctx, reader, this.fanOut)) {
             buckets.push(v.bucketPrefix + serializeBucketParameters(tuple as BucketParameterValue[]));
           }
         }
@@ -266,16 +294,8 @@ export class StreamsQuerier {
   }
 }
 
-function staticTuples(v: VariantQuerier, ctx: EvalContext): SqliteValue[][] {
+function staticTuples(v: VariantQuerier, ctx: EvalContext, fanOut: FanOut): SqliteValue[][] {
   let combos: Combo[] = [new Array<SqliteValue | undefined>(v.keyCount).fill(undefined)];
-  for (const p of v.providers) {
-    if (p.kind !== 'request') continue;
-    const next: Combo[] = [];
-    for (const c of combos) for (const value of requestValues(p.value, ctx)) {
-      const r = assign(c, p.key, value);
-      if (r) next.push(r);
-    }
-    combos = next;
-  }
+  for (const p of v.providers) if (p.kind === 'request') combos = extend(combos, p.key, requestValues(p.value, ctx), fanOut);
   return combos as SqliteValue[][];
 }

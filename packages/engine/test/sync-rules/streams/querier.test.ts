@@ -141,6 +141,16 @@ streams:
     expect(q.streams[0]?.errors[0]?.message).toContain('more than 2 ');
   });
 
+  it('hostile subscription parameters: a cartesian fan-out above the limits is an error of that subscription, computed without building it', async () => {
+    const rules = streamsFrom(
+      "streams:\n  s:\n    query: SELECT * FROM t WHERE a IN subscription.parameter('x') AND b IN subscription.parameter('y')\n    accept_potentially_dangerous_queries: true\n",
+    );
+    const many = Array.from({ length: 2000 }, (_, i) => i);
+    const q = rules.createQuerier(request('u', {}, subscribe(['s', { x: many, y: many }], ['s', { x: [1], y: [2] }])), { maxBuckets: 100, maxParameterResults: 100 });
+    expect(bucketIds(await q.resolveBuckets(noLookups))).toEqual(['1#s|0[1,2]']);
+    expect(q.streams[0]?.errors).toEqual([{ subscription: 0, message: expect.stringMatching(/^Error evaluating bucket ids: .*more than 100/) }]);
+  });
+
   it('maxBuckets stays connection-wide (TooManyBucketsError)', async () => {
     const rules = streamsFrom("streams:\n  s:\n    query: SELECT * FROM t WHERE id IN subscription.parameter('ids')\n");
     const q = rules.createQuerier(request('u', {}, subscribe(['s', { ids: ['a', 'b'] }], ['s', { ids: ['c'] }])), { maxBuckets: 2 });
