@@ -226,6 +226,23 @@ export class SourceBuilder {
       return { k: e.op === 'AND' ? 'and' : 'or', items: [this.cond(e.left, scope), this.cond(e.right, scope)] };
     }
     if (e.type === 'unary' && e.op === 'NOT') return { k: 'not', item: this.cond(e.operand, scope) };
+    if (e.type === 'binary' && e.op === '&&' && e.right.type === 'select') {
+      // `row_array && (SELECT c FROM …)`: some element of the array is in the subquery.
+      const text = this.env.texts.get(scope) as { sql: string; sink: IssueSink };
+      const inner = this.newScope(text.sql, text.sink);
+      checkClauses(e.right, sink);
+      this.subqueryDepth++;
+      const conds = this.select(e.right, inner);
+      this.subqueryDepth--;
+      const cols = e.right.columns ?? [];
+      const col = cols[0];
+      if (cols.length !== 1 || !col || (col.expr.type === 'ref' && col.expr.name === '*')) {
+        sink.add('fatal', SyncRulesCode.SQL_UNSUPPORTED, 'Must return a single expression column', rangeOf(cols[0]?.expr ?? e.right));
+        return { k: 'and', items: [] };
+      }
+      const left = { ...this.env.exprs.side(e.left, scope), expand: true };
+      return { k: 'and', items: [{ k: 'eq', left, right: this.env.exprs.side(col.expr, inner), node: e, sink }, ...conds] };
+    }
     if (e.type === 'binary' && (e.op === 'IN' || e.op === 'NOT IN')) {
       const right = e.right;
       let sub: { stmt: SelectFromStatement; scope: Scope; conds: Cond[]; sink: IssueSink } | null = null;

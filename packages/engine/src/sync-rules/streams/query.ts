@@ -271,7 +271,7 @@ export class QueryCompiler {
     } else {
       const e = cond.expr;
       node = e;
-      const isEq = e.type === 'binary' && (e.op === '=' || (e.op === 'IN' && e.right.type !== 'list'));
+      const isEq = e.type === 'binary' && (e.op === '=' || e.op === '&&' || (e.op === 'IN' && e.right.type !== 'list'));
       if (!isEq || negated) return this.filterAtom(this.env.exprs.side(e, cond.scope), negated, node, sink);
       left = this.env.exprs.side(e.left, cond.scope);
       right = this.env.exprs.side(e.right, cond.scope);
@@ -280,6 +280,15 @@ export class QueryCompiler {
           sink.add('fatal', SyncRulesCode.SQL_UNSUPPORTED, 'IN cannot be applied to json_each values', rangeOf(e));
           return { kind: 'error' };
         }
+        right = { ...right, expand: true };
+      }
+      if (e.op === '&&') {
+        // `a && b`: the arrays overlap, i.e. some element of a equals some element of b.
+        if (left.expand || right.expand) {
+          sink.add('fatal', SyncRulesCode.SQL_UNSUPPORTED, '&& cannot be applied to json_each values', rangeOf(e));
+          return { kind: 'error' };
+        }
+        left = { ...left, expand: true };
         right = { ...right, expand: true };
       }
     }
@@ -294,20 +303,12 @@ export class QueryCompiler {
     if (lt && rt) {
       if (lt === rt) return this.filterAtom({ ...left, evaluate: eqEval(left, right), canon: `${left.canon}=${right.canon}` }, false, node, sink);
       if (left.auth || left.unauth || right.auth || right.unauth) return this.alreadyReferences(lt, node, sink);
-      if (left.expand && right.expand) {
-        sink.add('fatal', SyncRulesCode.SQL_UNSUPPORTED, 'Two array expansions cannot be compared with each other', rangeOf(node));
-        return { kind: 'error' };
-      }
       return { kind: 'edge', a: lt, aSide: left, b: rt, bSide: right, node };
     }
     const [table, rowSide, other] = lt ? [lt, left, right] : [rt as TableSource, right, left];
     if (rowSide.auth || rowSide.unauth) return this.alreadyReferences(table, node, sink);
     if (!other.auth && !other.unauth) {
       return { kind: 'row', table, evaluate: eqEval(left, right), canon: `${left.canon}=${right.canon}`, node };
-    }
-    if (rowSide.expand && other.expand) {
-      sink.add('fatal', SyncRulesCode.SQL_UNSUPPORTED, 'Two array expansions cannot be compared with each other', rangeOf(node));
-      return { kind: 'error' };
     }
     return { kind: 'reqedge', table, rowSide, reqSide: other, node };
   }

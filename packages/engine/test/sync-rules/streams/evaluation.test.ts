@@ -254,5 +254,25 @@ streams:
     const q = rules.createQuerier(request('u', { jwtClaims: { sub: 'u', p: 'foo', tenant_schema: 'tenant_a' } }, subscribe(['by_suffix'], ['by_schema'])));
     expect(bucketIds(await q.resolveBuckets(async (ls) => ls.map(() => [])))).toEqual(['1#by_schema|0["tenant_a"]', '1#by_suffix|0["foo"]']);
   });
+
+  it('&& (arrays overlap) with a parameter array or a subquery partitions by array element', async () => {
+    const rules = streamsFrom(`streams:
+  by_param:
+    query: SELECT * FROM posts WHERE tags && subscription.parameter('tags')
+  followed:
+    auto_subscribe: true
+    query: SELECT * FROM posts WHERE tags && (SELECT tag FROM follows WHERE user_id = auth.user_id())
+`);
+    expect(rules.evaluateRow(table('posts'), { id: 'p', tags: '["a","b"]' }).map((r) => r.bucket)).toEqual([
+      '1#by_param|0["a"]',
+      '1#by_param|0["b"]',
+      '1#followed|0["a"]',
+      '1#followed|0["b"]',
+    ]);
+    const index = new MemoryIndex(rules);
+    index.put(table('follows'), 'f', { user_id: 'me', tag: 'b' });
+    const q = rules.createQuerier(request('me', {}, subscribe(['by_param', { tags: ['b', 'c'] }])));
+    expect(bucketIds(await q.resolveBuckets(index.source))).toEqual(['1#by_param|0["b"]', '1#by_param|0["c"]', '1#followed|0["b"]']);
+  });
 });
 
