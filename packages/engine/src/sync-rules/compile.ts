@@ -2,6 +2,9 @@
  * `compileSyncRules`: YAML text → validated, compiled {@link SyncRules} plus every issue found
  * (fatal and warnings), each with a 1-based line/column in the YAML.
  *
+ * Accepts `bucket_definitions` (editions 1–2), Sync Streams (`streams:`, edition 3; alpha
+ * streams with a warning in editions ≤ 2, next to bucket definitions), see `streams/`.
+ *
  * @example
  * const { rules, issues } = compileSyncRules(`
  * bucket_definitions:
@@ -9,6 +12,14 @@
  *     parameters: SELECT request.user_id() AS user_id
  *     data:
  *       - SELECT * FROM todos WHERE owner_id = bucket.user_id
+ * `, { versionId: 1 });
+ *
+ * @example
+ * compileSyncRules(`
+ * config: { edition: 3 }
+ * streams:
+ *   list_todos:
+ *     query: SELECT * FROM todos WHERE list_id = subscription.parameter('list_id')
  * `, { versionId: 1 });
  */
 import { isMap, isScalar, isSeq, parseDocument, type Node, type Pair, type Scalar, type YAMLMap } from 'yaml';
@@ -54,7 +65,7 @@ export function compileSyncRules(yamlText: string, options: CompileOptions): { r
 
   const root = doc.contents;
   if (!isMap(root)) {
-    issues.add('fatal', SyncRulesCode.SCHEMA, 'Sync rules must be a YAML mapping with a `bucket_definitions` key', nodeRange(root as Node | null) ?? { start: 0, end: 0 });
+    issues.add('fatal', SyncRulesCode.SCHEMA, 'Sync rules must be a YAML mapping with a `bucket_definitions` or `streams` key', nodeRange(root as Node | null) ?? { start: 0, end: 0 });
     return { rules: null, issues: issues.issues };
   }
 

@@ -51,7 +51,7 @@ describe('YAML and shape errors', () => {
     expectIssue('bucket_definitions:\n  b:\n    parameters: SELECT 1 AS x\n', "Bucket definition 'b' must have `data`: a list of SELECT queries", 'b:');
     expectIssue('bucket_definitions:\n  b:\n    data: 5\n', '`data` must be a SQL string or a list of SQL strings', '5');
     expectIssue('bucket_definitions:\n  b:\n    data:\n      - 5\n', 'Each data query must be a string', '5');
-    expectIssue('- a\n', 'Sync rules must be a YAML mapping with a `bucket_definitions` key', '- a');
+    expectIssue('- a\n', 'Sync rules must be a YAML mapping with a `bucket_definitions` or `streams` key', '- a');
   });
 
   it('validates priorities', () => {

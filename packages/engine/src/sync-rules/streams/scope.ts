@@ -63,7 +63,7 @@ export class Tracker {
   unauth = false;
   /** Set when a `json_each` value (an array to expand) was referenced. */
   expandNode: PGNode | null = null;
-  /** Row metadata functions used (`t.schema()`…), which read the table ref, not the row. */
+  /** CTEs / derived tables / json_each sources referenced (`alias=definition`), for canonical names. */
   readonly derivedUsed = new Set<string>();
 }
 
