@@ -164,7 +164,7 @@ export class StreamsCompiler {
     for (const node of sqlNodes) {
       const sink = this.sqlSink(node);
       const compiler = new QueryCompiler(
-        { defaultSchema: this.env.defaultSchema, exprs: this.exprs, texts: this.texts, ctes: new Map(local), registry: this.registry },
+        { defaultSchema: this.env.defaultSchema, exprs: this.exprs, texts: this.texts, ctes: new Map(local), registry: this.registry, schema: this.env.schema },
         sink,
       );
       const branches = compiler.compile(node.value);

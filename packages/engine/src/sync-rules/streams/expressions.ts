@@ -176,6 +176,7 @@ export class StreamExpressions {
     switch (entry.kind) {
       case 'table':
         tracker.tables.add(entry);
+        entry.checkColumn(name, e);
         return {
           evaluate: (ctx) => {
             const v = ctx.row[name];

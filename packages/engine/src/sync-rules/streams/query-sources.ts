@@ -7,7 +7,9 @@ import { parse, type Expr, type From, type SelectFromStatement, type SelectedCol
 import { rangeOf } from '../expression-compiler.ts';
 import { SyncRulesCode } from '../issue-codes.ts';
 import type { IssueSink } from '../sql-issues.ts';
+import { checkTable } from '../schema-check.ts';
 import { makeTablePattern } from '../table-pattern.ts';
+import type { SourceSchema } from '../types.ts';
 import type { StreamExpressions } from './expressions.ts';
 import { recordTexts, Scope, type Side, type TableSource } from './scope.ts';
 
@@ -32,6 +34,8 @@ export interface SourcesEnv {
   exprs: StreamExpressions;
   texts: Map<Scope, { sql: string; sink: IssueSink }>;
   ctes: Map<string, CteDefinition>;
+  /** Source schema for warnings about unknown tables and columns. */
+  schema?: SourceSchema;
 }
 
 interface ParserError {
@@ -137,15 +141,18 @@ export class SourceBuilder {
         sink.add('fatal', SyncRulesCode.SQL_UNSUPPORTED, `A common table expression cannot reference another common table expression ('${name.name}')`, rangeOf(item));
         return;
       }
+      const pattern = makeTablePattern(name.schema ?? this.env.defaultSchema, name.name);
+      const check = checkTable(this.env.schema, pattern, name.name, item, sink);
       const source: TableSource = {
         kind: 'table',
         id: this.nextId++,
         alias: name.alias ?? name.name,
         aliased: name.alias !== undefined,
-        pattern: makeTablePattern(name.schema ?? this.env.defaultSchema, name.name),
+        pattern,
         name: name.name,
         node: item,
         inSubquery: this.subqueryDepth > 0,
+        checkColumn: check.onColumn,
       };
       this.tables.push(source);
       this.addEntry(scope, source, item);

@@ -20,6 +20,8 @@ export interface TableSource {
   node: PGNode;
   /** Reached through `IN (SELECT …)` / `IN cte`: may become an existence gate. */
   inSubquery: boolean;
+  /** Schema-aware check of a column reference (warning when the column is unknown). */
+  checkColumn: (name: string, node: PGNode) => void;
 }
 
 /** `json_each(expr) AS a`: rows `{value}` per element of a request value or of a table's column. */

@@ -3,6 +3,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { SyncRulesCode } from '../../../src/sync-rules/issue-codes.ts';
+import { compileSyncRules } from '../../../src/sync-rules/compile.ts';
 import { fatalMessages, issuesOf, streamsFrom } from './helpers.ts';
 
 const ed3 = (streams: string) => `config: { edition: 3 }\nstreams:\n${streams}`;
@@ -201,3 +202,21 @@ describe('§8.4 warnings and limits', () => {
     expect(rules.evaluateRow(t, { id: 'x', n: 3n, flag: 0n })).toEqual([]);
   });
 });
+
+describe('schema-aware warnings', () => {
+  it('warns about unknown tables and columns and about CTEs shadowing a table', () => {
+    const schema = { tables: [{ schema: 'public', name: 'todos', columns: [{ name: 'id', pgType: 'text' }, { name: 'list_id', pgType: 'text' }] }] };
+    const yaml = 'config: { edition: 3 }\nwith:\n  todos: SELECT id FROM lists\nstreams:\n  s:\n    query: SELECT * FROM todos WHERE nope = 1 AND list_id IN (SELECT id FROM lists)\n';
+    const { issues } = compileSyncRules(yaml, { versionId: 1, schema });
+    const messages = issues.filter((i) => i.level === 'warning').map((i) => i.message);
+    expect(messages).toContain('This common table expression shadows the name of a table in the source schema.');
+    expect(messages).toContain('Table public.lists not found');
+  });
+
+  it('warns about an unknown column of a known table', () => {
+    const schema = { tables: [{ schema: 'public', name: 't', columns: [{ name: 'id', pgType: 'text' }] }] };
+    const { issues } = compileSyncRules('config: { edition: 3 }\nstreams:\n  s:\n    query: SELECT * FROM t WHERE nope = 1\n', { versionId: 1, schema });
+    expect(issues.map((i) => i.message)).toContain('Column nope not found in table public.t');
+  });
+});
+
