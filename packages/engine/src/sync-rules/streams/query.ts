@@ -137,6 +137,20 @@ export class QueryCompiler {
           else this.sink.add('fatal', SyncRulesCode.SQL_UNSUPPORTED, `Sync streams can only select from a single table, and this one already selects from '${entry.alias}'.`, rangeOf(e));
           continue;
         }
+        if (entry.kind === 'derived') {
+          // `SELECT * FROM cte`: the CTE's columns, which must all come from one table.
+          for (const [name, column] of entry.columns) {
+            const side = this.env.exprs.side(column.expr, column.scope);
+            const t = only(side.tables);
+            if (!t || side.auth || side.unauth || side.expand) {
+              this.sink.add('fatal', SyncRulesCode.SQL_UNSUPPORTED, 'Sync streams can only select from actual tables', rangeOf(e));
+              continue;
+            }
+            setPrimary(t, e);
+            columns.push({ star: false, name, evaluate: side.evaluate });
+          }
+          continue;
+        }
         if (entry.kind !== 'table') {
           this.sink.add('fatal', SyncRulesCode.SQL_UNSUPPORTED, 'Sync streams can only select from actual tables', rangeOf(e));
           continue;

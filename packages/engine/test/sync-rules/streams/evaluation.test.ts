@@ -274,5 +274,17 @@ streams:
     const q = rules.createQuerier(request('me', {}, subscribe(['by_param', { tags: ['b', 'c'] }])));
     expect(bucketIds(await q.resolveBuckets(index.source))).toEqual(['1#by_param|0["b"]', '1#by_param|0["c"]', '1#followed|0["b"]']);
   });
+
+  it('a CTE can be the synced source: SELECT * FROM cte', () => {
+    const rules = streamsFrom(`streams:
+  s:
+    with:
+      mine: SELECT id, upper(title) AS title FROM todos WHERE owner = auth.user_id()
+    query: SELECT * FROM mine
+`);
+    expect(rules.evaluateRow(table('todos'), { id: 't', title: 'x', owner: 'me' })).toEqual([
+      { bucket: '1#s|0["me"]', table: 'todos', id: 't', data: '{"id":"t","title":"X"}' },
+    ]);
+  });
 });
 
