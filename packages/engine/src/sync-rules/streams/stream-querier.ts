@@ -40,6 +40,13 @@ interface Instance {
 
 class LimitExceeded extends Error {}
 
+/** An error of the lookup source (storage): never a subscription error, it fails the resolution. */
+class SourceFailure extends Error {
+  constructor(readonly original: unknown) {
+    super('parameter lookup source failed');
+  }
+}
+
 /** Values of a request-side expression; invalid JSON for an array expansion throws. */
 function requestValues(e: ValueExpr, ctx: EvalContext): SqliteValue[] {
   const v = e.evaluate(ctx);
@@ -265,8 +272,15 @@ export class StreamsQuerier {
       let count = 0;
       const reader: Reader = async (lookups) => {
         for (const l of lookups) read.set(l.key, l);
-        const results = await source(lookups);
-        if (results.length !== lookups.length) throw new Error(`Parameter lookup source returned ${results.length} result sets for ${lookups.length} lookups`);
+        let results: SqliteRow[][];
+        try {
+          results = await source(lookups);
+        } catch (e) {
+          throw new SourceFailure(e);
+        }
+        if (results.length !== lookups.length) {
+          throw new SourceFailure(new Error(`Parameter lookup source returned ${results.length} result sets for ${lookups.length} lookups`));
+        }
         const rows = results.flat();
         count += rows.length;
         if (count > this.maxParameterResults) throw new LimitExceeded();
@@ -280,11 +294,11 @@ export class StreamsQuerier {
           }
         }
       } catch (e) {
+        if (e instanceof SourceFailure) throw e.original;
         const message =
           e instanceof LimitExceeded
             ? `Too many parameter query results: this subscription reads more than ${this.maxParameterResults} parameter rows (max_parameter_query_results); it syncs nothing until the rows are fewer or the limit is raised.`
             : errorMessage(e);
-        if (!(e instanceof LimitExceeded) && e instanceof Error && e.message.startsWith('Parameter lookup source returned')) throw e;
         this.descriptionOf(inst).errors.push({ subscription: 'sub' in inst.reason ? inst.reason.sub : 'default', message });
         continue;
       }

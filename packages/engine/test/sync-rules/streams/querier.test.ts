@@ -151,6 +151,12 @@ streams:
     expect(q.streams[0]?.errors).toEqual([{ subscription: 0, message: expect.stringMatching(/^Error evaluating bucket ids: .*more than 100/) }]);
   });
 
+  it('a storage failure while reading lookups fails the resolution (it is not a subscription error that drops buckets)', async () => {
+    const rules = streamsFrom("streams:\n  s:\n    auto_subscribe: true\n    query: SELECT * FROM todos WHERE list_id IN (SELECT id FROM lists WHERE owner = auth.user_id())\n");
+    const q = rules.createQuerier(request('me'));
+    await expect(q.resolveBuckets(async () => Promise.reject(new Error('connection terminated')))).rejects.toThrow('connection terminated');
+  });
+
   it('maxBuckets stays connection-wide (TooManyBucketsError)', async () => {
     const rules = streamsFrom("streams:\n  s:\n    query: SELECT * FROM t WHERE id IN subscription.parameter('ids')\n");
     const q = rules.createQuerier(request('u', {}, subscribe(['s', { ids: ['a', 'b'] }], ['s', { ids: ['c'] }])), { maxBuckets: 2 });
