@@ -95,6 +95,7 @@ describe('§8.3 rejected SQL', () => {
     ['subscription.user_id()', 'SELECT * FROM t WHERE owner = subscription.user_id()', '.user_id() is only available on auth schema'],
     ['$1', 'SELECT * FROM t WHERE id = $1', 'SQL parameters are not allowed.'],
     ['NOT IN (SELECT…)', 'SELECT * FROM t WHERE id NOT IN (SELECT tid FROM m WHERE u = auth.user_id())', 'NOT IN with a subquery is not supported'],
+    ['NOT IN <parameter>', "SELECT * FROM t WHERE id NOT IN subscription.parameter('ids')", "This expression already references 't'"],
     ['json_valid()', 'SELECT * FROM t WHERE json_valid(data)', "Unknown function 'json_valid'"],
     ['a 2-column subquery', 'SELECT * FROM t WHERE id IN (SELECT a, b FROM m)', 'Must return a single expression column'],
     ['a * subquery', 'SELECT * FROM t WHERE id IN (SELECT * FROM m)', 'Must return a single expression column'],
