@@ -188,11 +188,15 @@ export class StreamsQuerier {
   private readonly instances: Instance[] = [];
   private readonly maxParameterResults: number;
   private readonly fanOut: FanOut;
+  private readonly maxBuckets: number;
+  /** Static bucket ids so far: once above maxBuckets, further subscriptions are not expanded. */
+  private readonly staticIds = new Set<string>();
   private readonly buildErrors: StreamDescription['errors'][] = [];
 
   constructor(streams: readonly CompiledStream[], request: RequestParameters, limits: QuerierLimits, streamOffset: number) {
     this.maxParameterResults = limits.maxParameterResults ?? DEFAULT_MAX_PARAMETER_RESULTS;
-    this.fanOut = new FanOut(Math.max(limits.maxBuckets ?? 10_000, this.maxParameterResults));
+    this.maxBuckets = limits.maxBuckets ?? 10_000;
+    this.fanOut = new FanOut(Math.max(this.maxBuckets, this.maxParameterResults));
     const includeDefaults = request.streams?.includeDefaults ?? true;
     const subscriptions = request.streams?.subscriptions ?? [];
     for (const stream of streams) {
@@ -229,6 +233,10 @@ export class StreamsQuerier {
     this.hasDynamicBuckets = this.instances.some((i) => i.error === null && i.dynamic.length > 0);
   }
 
+  private get overBudget(): boolean {
+    return this.staticIds.size > this.maxBuckets;
+  }
+
   private descriptionOf(inst: Instance): StreamDescription {
     return inst.description;
   }
@@ -236,6 +244,9 @@ export class StreamsQuerier {
   private instance(stream: CompiledStream, description: StreamDescription, reason: SubscriptionReason, priority: Priority, request: RequestParameters, params: Record<string, unknown> | null): Instance {
     const ctx: EvalContext = { row: {}, request: new StreamRequestContext(request, params) };
     const inst: Instance = { stream, description, reason, priority, ctx, statics: [], dynamic: [], error: null };
+    // Over the connection's bucket limit already: resolving fails anyway (TooManyBucketsError),
+    // so client-controlled subscriptions are not expanded any further.
+    if (this.overBudget) return inst;
     try {
       const seen = new Set<string>();
       for (const v of stream.variants) {
@@ -250,6 +261,7 @@ export class StreamsQuerier {
           if (!seen.has(id)) {
             seen.add(id);
             inst.statics.push(id);
+            this.staticIds.add(id);
           }
         }
       }
@@ -264,7 +276,13 @@ export class StreamsQuerier {
     this.streams.forEach((s, i) => (s.errors = [...(this.buildErrors[i] ?? [])]));
     const read = new Map<string, ParameterLookup>();
     for (const inst of this.instances) {
+      // Above the connection's bucket limit the caller throws TooManyBucketsError: stop here.
+      if (set.byId.size > this.maxBuckets) break;
       if (inst.error !== null) continue;
+      if (this.overBudget) {
+        for (const b of inst.statics) set.add(b, inst.stream.name, inst.priority, inst.reason);
+        continue;
+      }
       if (inst.dynamic.length === 0) {
         for (const b of inst.statics) set.add(b, inst.stream.name, inst.priority, inst.reason);
         continue;

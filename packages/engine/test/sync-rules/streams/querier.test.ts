@@ -157,6 +157,14 @@ streams:
     await expect(q.resolveBuckets(async () => Promise.reject(new Error('connection terminated')))).rejects.toThrow('connection terminated');
   });
 
+  it('hostile: many subscriptions each under the fan-out limit stop being expanded once the connection is over maxBuckets', async () => {
+    const rules = streamsFrom("streams:\n  s:\n    query: SELECT * FROM t WHERE id IN subscription.parameter('ids')\n");
+    const subs = Array.from({ length: 500 }, (_, i) => ['s', { ids: Array.from({ length: 100 }, (_, j) => `${i}-${j}`) }] as [string, Record<string, unknown>]);
+    const q = rules.createQuerier(request('u', {}, subscribe(...subs)), { maxBuckets: 1000 });
+    expect(q.staticBuckets.length).toBeLessThanOrEqual(1100);
+    await expect(q.resolveBuckets(noLookups)).rejects.toBeInstanceOf(TooManyBucketsError);
+  });
+
   it('maxBuckets stays connection-wide (TooManyBucketsError)', async () => {
     const rules = streamsFrom("streams:\n  s:\n    query: SELECT * FROM t WHERE id IN subscription.parameter('ids')\n");
     const q = rules.createQuerier(request('u', {}, subscribe(['s', { ids: ['a', 'b'] }], ['s', { ids: ['c'] }])), { maxBuckets: 2 });
