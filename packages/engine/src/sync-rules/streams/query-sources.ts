@@ -26,8 +26,20 @@ export type Cond =
   | { k: 'and'; items: Cond[] }
   | { k: 'or'; items: Cond[] }
   | { k: 'not'; item: Cond }
-  | { k: 'atom'; expr: Expr; scope: Scope }
-  | { k: 'eq'; left: Side; right: Side; node: Expr; sink: IssueSink };
+  | { k: 'atom'; expr: Expr; scope: Scope; internal?: boolean }
+  | { k: 'eq'; left: Side; right: Side; node: Expr; sink: IssueSink; internal?: boolean };
+
+/**
+ * Marks the conditions of a CTE / derived table joined in FROM: in a branch where that source is
+ * not connected to the synced table, they are dropped with it (the migration tool comma-joins
+ * one CTE per parameter query and ORs the equalities).
+ */
+function markInternal(c: Cond): Cond {
+  if (c.k === 'atom' || c.k === 'eq') c.internal = true;
+  else if (c.k === 'not') markInternal(c.item);
+  else c.items.forEach(markInternal);
+  return c;
+}
 
 export interface SourcesEnv {
   defaultSchema: string;
@@ -133,7 +145,9 @@ export class SourceBuilder {
       const name = item.name;
       const cte = name.schema ? undefined : this.env.ctes.get(name.name.toLowerCase());
       if (cte) {
-        const derived = this.inlineCte(cte, conds, name.alias ?? name.name, sink, item);
+        const inner: Cond[] = [];
+        const derived = this.inlineCte(cte, inner, name.alias ?? name.name, sink, item);
+        conds.push(...inner.map(markInternal));
         if (derived) this.addEntry(scope, derived, item);
         return;
       }
@@ -184,7 +198,7 @@ export class SourceBuilder {
       return;
     }
     checkClauses(stmt, sink);
-    conds.push(...this.select(stmt, inner));
+    conds.push(...this.select(stmt, inner).map(markInternal));
     const columns = this.columnsOf(stmt.columns ?? [], inner, sink);
     this.addEntry(scope, { kind: 'derived', alias, columns, text: `(${JSON.stringify(stmt)})` }, item);
   }

@@ -231,6 +231,7 @@ export class QueryCompiler {
 
   private branch(leaves: Leaf[], primary: TableSource, columns: OutputColumn[], stmt: SelectFromStatement): CompiledBranch | null {
     const atoms = leaves.map((l) => this.atoms.classify(l));
+    const internal = new Set(leaves.flatMap((l, i) => (l.cond.internal ? [atoms[i] as Atom] : [])));
     if (atoms.some((a) => a.kind === 'error')) return null;
     if (atoms.some((a) => a.kind === 'static' && !a.value)) return null;
 
@@ -270,6 +271,9 @@ export class QueryCompiler {
     };
     const requestFilters: Array<{ evaluate: Evaluator; canon: string; auth: boolean; unauth: boolean }> = [];
     for (const a of atoms) {
+      // Conditions of a FROM-joined CTE / derived table that this branch does not connect to
+      // the synced table go with it.
+      if (internal.has(a) && !this.connected(a, nodes)) continue;
       if (a.kind === 'request') requestFilters.push(a);
       else if (a.kind === 'row') {
         const n = nodes.get(a.table);
@@ -328,6 +332,19 @@ export class QueryCompiler {
       dangerous,
       tablesRead,
     };
+  }
+
+  private connected(a: Atom, nodes: Map<TableSource, NodeBuilder>): boolean {
+    switch (a.kind) {
+      case 'row':
+        return nodes.has(a.table);
+      case 'reqedge':
+        return nodes.has(a.table);
+      case 'edge':
+        return nodes.has(a.a) || nodes.has(a.b);
+      default:
+        return true;
+    }
   }
 
   /** Runtime providers of a node (children compiled to lookup nodes first). */

@@ -286,5 +286,28 @@ streams:
       { bucket: '1#s|0["me"]', table: 'todos', id: 't', data: '{"id":"t","title":"X"}' },
     ]);
   });
+
+  it('migration-tool shape: comma-joined parameter CTEs OR-ed together keep each branch independent of the other CTE', async () => {
+    const rules = streamsFrom(`with:
+  user_lists_param0: SELECT id AS list_id FROM lists WHERE owner_id = auth.user_id()
+  user_lists_param1: SELECT list_id FROM shares WHERE user_id = auth.user_id()
+streams:
+  migrated_to_streams:
+    auto_subscribe: true
+    queries:
+      - SELECT lists.* FROM lists,user_lists_param0 AS bucket0,user_lists_param1 AS bucket1 WHERE lists.id = bucket0.list_id OR lists.id = bucket1.list_id
+`);
+    const index = new MemoryIndex(rules);
+    index.put(table('lists'), 'l1', { id: 'l1', owner_id: 'owner' });
+    index.put(table('shares'), 's1', { list_id: 'l2', user_id: 'guest' });
+    const resolve = async (user: string) => bucketIds(await rules.createQuerier(request(user)).resolveBuckets(index.source));
+    // The owner has no share rows and the guest owns nothing: each still gets its branch.
+    expect(await resolve('owner')).toEqual(['1#migrated_to_streams|0["l1"]']);
+    expect(await resolve('guest')).toEqual(['1#migrated_to_streams|1["l2"]']);
+    expect(rules.evaluateRow(table('lists'), { id: 'l1', owner_id: 'owner' }).map((r) => r.bucket)).toEqual([
+      '1#migrated_to_streams|0["l1"]',
+      '1#migrated_to_streams|1["l1"]',
+    ]);
+  });
 });
 
