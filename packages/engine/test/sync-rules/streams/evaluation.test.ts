@@ -309,5 +309,20 @@ streams:
       '1#migrated_to_streams|1["l1"]',
     ]);
   });
+
+  it('migration-tool shape: json_each parameter CTE joined as bucket, auth.parameters() ->> claim', () => {
+    const rules = streamsFrom(`with:
+  by_ids_param0: SELECT value AS id FROM json_each(auth.parameters() -> 'ids')
+streams:
+  migrated_to_streams:
+    auto_subscribe: true
+    queries:
+      - SELECT todos.* FROM todos, by_ids_param0 AS bucket WHERE todos.list_id = bucket.id
+      - SELECT * FROM orgs WHERE id = auth.parameters() ->> 'org'
+`);
+    const q = rules.createQuerier(request('u', { jwtClaims: { sub: 'u', ids: ['a', 'b'], org: 'o1' } }));
+    expect(bucketIds(q.staticBuckets)).toEqual(['1#migrated_to_streams|0["a"]', '1#migrated_to_streams|0["b"]', '1#migrated_to_streams|1["o1"]']);
+    expect(rules.evaluateRow(table('todos'), { id: 't', list_id: 'a' })[0]?.bucket).toBe('1#migrated_to_streams|0["a"]');
+  });
 });
 
