@@ -4,6 +4,7 @@
  * edition-3 additions (BETWEEN, CASE) and rejections (reference §2.2–2.3).
  */
 import type { Expr, ExprCall, ExprRef } from 'pgsql-ast-parser';
+import { stringifySqliteValue } from '@syncline/protocol';
 import { DEP_AUTH, DEP_CLIENT, DEP_ROW, ExpressionCompiler, rangeOf, type CompiledExpr, type EvalContext, type Evaluator } from '../expression-compiler.ts';
 import { SyncRulesCode } from '../issue-codes.ts';
 import { jsonArrow2 } from '../json-functions.ts';
@@ -37,6 +38,10 @@ function fail(sink: IssueSink, node: Expr, message: string, code: SyncRulesCode 
   return { evaluate: NULL_EVAL, deps: 0, node };
 }
 
+
+function jsonArrayText(values: SqliteValue[]): string {
+  return `[${values.map((v) => (v instanceof Uint8Array ? 'null' : (stringifySqliteValue(v) ?? 'null'))).join(',')}]`;
+}
 
 /** SQLite's integer bitwise operators (NULL in, NULL out; operands cast to INTEGER). */
 function bitwise(op: '&' | '|' | '<<' | '>>', a: SqliteValue, b: SqliteValue): SqliteValue {
@@ -151,6 +156,13 @@ export class StreamExpressions {
       case 'unary':
         if (e.op === '-' && e.operand.type !== 'integer' && e.operand.type !== 'numeric') return fail(sink, e, 'Unary minus is not currently supported');
         return undefined;
+      case 'array': {
+        // `ARRAY[a, b]`: a JSON array (so `x IN ARRAY[…]` is a literal set).
+        const items = e.expressions.map((x) => compiler.compile(x));
+        const evals = items.map((i) => i.evaluate);
+        const deps = items.reduce((d, i) => d | i.deps, 0);
+        return { evaluate: (ctx) => jsonArrayText(evals.map((f) => f(ctx))), deps, node: e };
+      }
       case 'select':
       case 'union':
       case 'union all':

@@ -121,6 +121,7 @@ export class QueryCompiler {
 
   private resultColumns(stmt: SelectFromStatement, scope: Scope): { primary: TableSource; columns: OutputColumn[] } | null {
     let primary: TableSource | null = null;
+    let aliasedBeforeStar = false;
     const columns: OutputColumn[] = [];
     const setPrimary = (t: TableSource, node: Expr): void => {
       if (primary && primary !== t) {
@@ -130,6 +131,9 @@ export class QueryCompiler {
     for (const col of stmt.columns ?? []) {
       const e = col.expr;
       if (e.type === 'ref' && e.name === '*') {
+        if (aliasedBeforeStar) {
+          this.sink.add('warning', SyncRulesCode.SQL_UNSUPPORTED, 'This * comes after an aliased column: a source column of the same name replaces the aliased value.', rangeOf(e));
+        }
         const entries = e.table ? [scope.entries.get(e.table.name)] : [...scope.entries.values()];
         const entry = entries[0];
         if (!entry || entries.length !== 1) {
@@ -172,6 +176,7 @@ export class QueryCompiler {
       const t = only(side.tables);
       if (t) setPrimary(t, e);
       let name = col.alias?.name ?? (e.type === 'ref' ? e.name : undefined);
+      if (col.alias) aliasedBeforeStar = true;
       if (!name) {
         name = this.env.texts.get(scope)?.sql.slice(rangeOf(e)?.start ?? 0, rangeOf(e)?.end ?? 0) ?? 'expr';
         this.sink.add('warning', SyncRulesCode.SQL_UNSUPPORTED, `This expression has no alias, so it is synced as the column '${name}'. Add \`AS <name>\`.`, rangeOf(e));

@@ -188,6 +188,19 @@ describe('§8.4 warnings and limits', () => {
     expect(messages.some((m) => m.startsWith('This stream defines too many buckets (101, at most 100 are allowed).'))).toBe(true);
   });
 
+  it('IN ARRAY[…] is a literal set; NOT IN a literal list works', () => {
+    const rules = streamsFrom("streams:\n  s:\n    query: SELECT * FROM t WHERE kind IN ARRAY['a', 'b'] AND state NOT IN ('x', 'y')\n");
+    const t = { schema: 'public', name: 't' };
+    expect(rules.evaluateRow(t, { id: '1', kind: 'a', state: 'z' })).toHaveLength(1);
+    expect(rules.evaluateRow(t, { id: '1', kind: 'c', state: 'z' })).toHaveLength(0);
+    expect(rules.evaluateRow(t, { id: '1', kind: 'b', state: 'x' })).toHaveLength(0);
+  });
+
+  it('warns when * follows an aliased column (the later column wins)', () => {
+    expect(warnings(stream('SELECT user_id AS id, * FROM users')).some((w) => w.message.startsWith('This * comes after an aliased column'))).toBe(true);
+    expect(warnings(stream('SELECT *, user_id AS id FROM users')).some((w) => w.message.startsWith('This * comes after'))).toBe(false);
+  });
+
   it('edition-3 bitwise operators and instr', () => {
     const rules = streamsFrom("streams:\n  s:\n    query: SELECT id, flags & 6 AS a, flags | 1 AS o, flags << 2 AS l, flags >> 1 AS r, instr(name, 'b') AS i FROM t\n");
     expect(rules.evaluateRow({ schema: 'public', name: 't' }, { id: 'x', flags: 5n, name: 'abc' })[0]?.data).toBe('{"id":"x","a":4,"o":5,"l":20,"r":2,"i":2}');
