@@ -32,7 +32,8 @@ export interface SyncConfigBlock {
 }
 
 export interface Compatibility {
-  edition: 1 | 2;
+  /** 3 = Sync Streams compiler (`streams:` only); flags as edition 2. */
+  edition: 1 | 2 | 3;
   storageVersion: number;
   timestampsIso8601: boolean;
   versionedBucketIds: boolean;
@@ -46,7 +47,8 @@ export const DEFAULT_EDITION = 2;
 export const DEFAULT_STORAGE_VERSION = 2;
 
 export function resolveCompatibility(config: SyncConfigBlock | undefined): Compatibility {
-  const edition = (config?.edition ?? DEFAULT_EDITION) >= 2 ? 2 : 1;
+  const declared = config?.edition ?? DEFAULT_EDITION;
+  const edition = declared >= 3 ? 3 : declared >= 2 ? 2 : 1;
   const modern = edition >= 2;
   const storageVersion = config?.storage_version ?? DEFAULT_STORAGE_VERSION;
   return {

@@ -2,6 +2,9 @@
  * `compileSyncRules`: YAML text → validated, compiled {@link SyncRules} plus every issue found
  * (fatal and warnings), each with a 1-based line/column in the YAML.
  *
+ * Accepts `bucket_definitions` (editions 1–2), Sync Streams (`streams:`, edition 3; alpha
+ * streams with a warning in editions ≤ 2, next to bucket definitions), see `streams/`.
+ *
  * @example
  * const { rules, issues } = compileSyncRules(`
  * bucket_definitions:
@@ -9,6 +12,14 @@
  *     parameters: SELECT request.user_id() AS user_id
  *     data:
  *       - SELECT * FROM todos WHERE owner_id = bucket.user_id
+ * `, { versionId: 1 });
+ *
+ * @example
+ * compileSyncRules(`
+ * config: { edition: 3 }
+ * streams:
+ *   list_todos:
+ *     query: SELECT * FROM todos WHERE list_id = subscription.parameter('list_id')
  * `, { versionId: 1 });
  */
 import { isMap, isScalar, isSeq, parseDocument, type Node, type Pair, type Scalar, type YAMLMap } from 'yaml';
@@ -23,6 +34,8 @@ import { IssueCollector } from './sql-issues.ts';
 import { SyncRules } from './sync-rules.ts';
 import type { CompileOptions, SyncRulesIssue } from './types.ts';
 import { scalarOffsetMapper } from './yaml-positions.ts';
+import { StreamsCompiler } from './streams/compile-streams.ts';
+import type { CompiledStream } from './streams/stream.ts';
 
 const TOP_LEVEL_KEYS = new Set(['config', 'bucket_definitions', 'streams', 'event_definitions', 'with']);
 const DEFINITION_KEYS = new Set(['parameters', 'data', 'priority', 'accept_potentially_dangerous_queries']);
@@ -45,32 +58,34 @@ interface Env {
 
 export function compileSyncRules(yamlText: string, options: CompileOptions): { rules: SyncRules | null; issues: SyncRulesIssue[] } {
   const issues = new IssueCollector(yamlText);
-  const doc = parseDocument(yamlText, { prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(yamlText, { prettyErrors: false, uniqueKeys: true, version: '1.2', schema: 'core' });
   for (const e of doc.errors) issues.add('fatal', SyncRulesCode.YAML_SYNTAX, `YAML error: ${firstLine(e.message)}`, { start: e.pos[0], end: e.pos[1] });
   for (const w of doc.warnings) issues.add('warning', SyncRulesCode.YAML_SYNTAX, `YAML warning: ${firstLine(w.message)}`, { start: w.pos[0], end: w.pos[1] });
   if (doc.errors.length > 0) return { rules: null, issues: issues.issues };
 
   const root = doc.contents;
   if (!isMap(root)) {
-    issues.add('fatal', SyncRulesCode.SCHEMA, 'Sync rules must be a YAML mapping with a `bucket_definitions` key', nodeRange(root as Node | null) ?? { start: 0, end: 0 });
+    issues.add('fatal', SyncRulesCode.SCHEMA, 'Sync rules must be a YAML mapping with a `bucket_definitions` or `streams` key', nodeRange(root as Node | null) ?? { start: 0, end: 0 });
     return { rules: null, issues: issues.issues };
   }
 
   let configNode: Node | null = null;
   let definitionsPair: Pair<unknown, unknown> | undefined;
+  let streamsPair: Pair<unknown, unknown> | undefined;
+  let withPair: Pair<unknown, unknown> | undefined;
   for (const pair of (root as YAMLMap<unknown, unknown>).items) {
     const keyNode = pair.key as Node;
     const key = isScalar(keyNode) ? String(keyNode.value) : '';
     if (!TOP_LEVEL_KEYS.has(key)) {
-      issues.add('fatal', SyncRulesCode.SCHEMA, `Unknown top-level key '${key}'; allowed: bucket_definitions, config`, nodeRange(keyNode));
+      issues.add('fatal', SyncRulesCode.SCHEMA, `Unknown top-level key '${key}'; allowed: ${[...TOP_LEVEL_KEYS].join(', ')}`, nodeRange(keyNode));
     } else if (key === 'config') {
       configNode = pair.value as Node | null;
     } else if (key === 'bucket_definitions') {
       definitionsPair = pair;
     } else if (key === 'streams') {
-      issues.add('fatal', SyncRulesCode.UNSUPPORTED_FEATURE, 'Sync Streams (`streams:`) are not supported yet by Syncline; use `bucket_definitions`', nodeRange(keyNode));
+      streamsPair = pair;
     } else if (key === 'with') {
-      issues.add('fatal', SyncRulesCode.UNSUPPORTED_FEATURE, 'Common table expressions require edition 3, which Syncline does not support yet', nodeRange(keyNode));
+      withPair = pair;
     } else {
       issues.add('warning', SyncRulesCode.UNSUPPORTED_FEATURE, '`event_definitions` are not supported yet and are ignored', nodeRange(keyNode));
     }
@@ -79,15 +94,45 @@ export function compileSyncRules(yamlText: string, options: CompileOptions): { r
   const config = parseConfig(configNode, issues);
   const compat = resolveCompatibility(config);
   const env: Env = { text: yamlText, issues, options, compat };
+  const edition = compat.edition;
 
-  if (!definitionsPair) {
-    issues.add('fatal', SyncRulesCode.SCHEMA, 'Missing `bucket_definitions`: at least one bucket definition is required', { start: 0, end: 0 });
-    return { rules: null, issues: issues.issues };
+  if (edition === 3) {
+    if (definitionsPair) {
+      issues.add(
+        'fatal',
+        SyncRulesCode.EDITION_MISMATCH,
+        "'bucket_definitions' are not supported by the new compiler. Use 'streams' instead (or `config: { edition: 2 }` for bucket definitions).",
+        nodeRange(definitionsPair.key as Node),
+      );
+    }
+    if (!streamsPair) issues.add('fatal', SyncRulesCode.EDITION_MISMATCH, "'streams' are required.", { start: 0, end: 0 });
+  } else {
+    if (withPair) issues.add('fatal', SyncRulesCode.CONFIG, 'Common table expressions require edition 3.', nodeRange(withPair.key as Node));
+    if (streamsPair) {
+      issues.add(
+        'warning',
+        SyncRulesCode.STREAMS_ALPHA,
+        'This is using an alpha version of Sync Streams. Set `config: { edition: 3 }` to use the Sync Streams compiler.',
+        nodeRange(streamsPair.key as Node),
+      );
+    }
+    if (!definitionsPair && !streamsPair) {
+      issues.add('fatal', SyncRulesCode.SCHEMA, 'Missing `bucket_definitions`: at least one bucket definition is required', { start: 0, end: 0 });
+      return { rules: null, issues: issues.issues };
+    }
   }
-  const defsNode = definitionsPair.value as Node | null;
+
+  const names = new Set<string>();
+  const uniqueName = (keyNode: Node): void => {
+    const name = isScalar(keyNode) ? String(keyNode.value) : '';
+    if (names.has(name)) issues.add('fatal', SyncRulesCode.DUPLICATE_NAME, 'Duplicate stream or bucket definition.', nodeRange(keyNode));
+    names.add(name);
+  };
   const definitions: BucketDefinition[] = [];
+  const defsNode = (edition === 3 ? null : (definitionsPair?.value ?? null)) as Node | null;
   if (isMap(defsNode)) {
     for (const pair of defsNode.items) {
+      uniqueName(pair.key as Node);
       const def = compileDefinition(pair as Pair<Node, Node | null>, env);
       if (def) definitions.push(def);
     }
@@ -95,8 +140,41 @@ export function compileSyncRules(yamlText: string, options: CompileOptions): { r
     issues.add('fatal', SyncRulesCode.SCHEMA, '`bucket_definitions` must be a mapping of definition names to definitions', nodeRange(defsNode));
   }
 
+  const streamsCompiler = new StreamsCompiler({
+    text: yamlText,
+    issues,
+    edition,
+    versionId: options.versionId,
+    versionedBucketIds: compat.versionedBucketIds,
+    fixedJsonExtract: compat.fixedJsonExtract,
+    defaultSchema: options.defaultSchema ?? 'public',
+    schema: options.schema,
+  });
+  if (edition === 3 && withPair) streamsCompiler.globalWith(withPair.value as Node | null);
+  const streams: CompiledStream[] = [];
+  const streamsNode = (streamsPair?.value ?? null) as Node | null;
+  if (isMap(streamsNode)) {
+    for (const pair of streamsNode.items) {
+      uniqueName(pair.key as Node);
+      const s = streamsCompiler.stream(pair as Pair<Node, Node | null>);
+      if (s) streams.push(s);
+    }
+  } else if (streamsNode !== null && !(isScalar(streamsNode) && streamsNode.value === null)) {
+    issues.add('fatal', SyncRulesCode.SCHEMA, 'Expected a mapping here.', nodeRange(streamsNode));
+  }
+  streamsCompiler.finish();
+
   if (issues.hasFatal) return { rules: null, issues: issues.issues };
-  const rules = new SyncRules({ definitions, compatibility: compat, versionId: options.versionId, maxBuckets: options.maxBuckets });
+  const streamsFirst = streamsPair !== undefined && definitionsPair !== undefined && (streamsPair.key as Node).range![0] < (definitionsPair.key as Node).range![0];
+  const rules = new SyncRules({
+    definitions,
+    compatibility: compat,
+    versionId: options.versionId,
+    maxBuckets: options.maxBuckets,
+    streams,
+    lookupCreators: streamsCompiler.registry.creators,
+    streamsFirst,
+  });
   return { rules, issues: issues.issues };
 }
 

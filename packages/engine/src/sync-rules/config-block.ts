@@ -28,15 +28,8 @@ export function parseConfig(node: Node | null, issues: IssueCollector): SyncConf
     const value = isScalar(valueNode) ? valueNode.value : undefined;
     const at = range(valueNode) ?? range(keyNode);
     if (key === 'edition') {
-      if (value === 1 || value === 2) config.edition = value;
-      else if (value === 3) {
-        issues.add(
-          'fatal',
-          SyncRulesCode.UNSUPPORTED_FEATURE,
-          "'bucket_definitions' are not supported by the new compiler (edition 3), and Syncline does not support compiled Sync Streams yet. Use edition 1 or 2.",
-          at,
-        );
-      } else issues.add('fatal', SyncRulesCode.CONFIG, `Invalid edition ${String(value)}; expected 1 or 2`, at);
+      if (value === 1 || value === 2 || value === 3) config.edition = value;
+      else issues.add('fatal', SyncRulesCode.CONFIG, `Invalid edition ${String(value)}; expected 1, 2 or 3`, at);
     } else if (key === 'storage_version') {
       if (value === 2) config.storage_version = 2;
       else issues.add('fatal', SyncRulesCode.CONFIG, `Storage version ${String(value)} is not supported`, at);

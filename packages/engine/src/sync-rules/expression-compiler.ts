@@ -51,6 +51,11 @@ export interface ExpressionScope {
   rowUnavailableHint?: string;
   /** Called for every row column reference (schema-aware checks). */
   onColumn?: (name: string, node: PGNode) => void;
+  /**
+   * Sync Streams hook: compiles a node itself (multi-table references, `auth.*` /
+   * `subscription.*` / `connection.*`, edition-3 operators), or returns undefined for the default.
+   */
+  resolve?: (e: Expr, compiler: ExpressionCompiler) => CompiledExpr | undefined;
 }
 
 export interface CompilerOptions {
@@ -93,6 +98,8 @@ export class ExpressionCompiler {
   }
 
   private compileInner(e: Expr): CompiledExpr {
+    const hooked = this.scope.resolve?.(e, this);
+    if (hooked) return hooked;
     switch (e.type) {
       case 'null':
         return this.constant(e, null);

@@ -2,7 +2,7 @@
  * Sync rules engine (pure: no I/O). Public API:
  * - `compileSyncRules(yaml, options)` → `{ rules, issues }`;
  * - `SyncRules`: `sourceTables`, `tableMatches`, `evaluateRow`, `evaluateParameterRow`,
- *   `createQuerier`, `valueOptions`;
+ *   `createQuerier`, `valueOptions`, `definitions` (bucket definitions), `streams` (Sync Streams);
  * - Postgres text → SQLite values: `pgTextToSqlite`, `pgRowToSqlite`;
  * - errors: `TooManyBucketsError`, `ValueMappingError`; issue codes: `SyncRulesCode`.
  */
@@ -10,6 +10,7 @@ export * from './types.ts';
 export { compileSyncRules } from './compile.ts';
 export { SyncRules, DEFAULT_MAX_BUCKETS } from './sync-rules.ts';
 export type { BucketDefinitionInfo } from './bucket-definition.ts';
+export type { StreamInfo, StreamPriority } from './streams/stream.ts';
 export { resolveCompatibility, DEFAULT_EDITION, type Compatibility, type SyncConfigBlock, type TimestampPrecision } from './compatibility.ts';
 export { TooManyBucketsError, TooManyParameterResultsError, ValueMappingError } from './errors.ts';
 export { SyncRulesCode } from './issue-codes.ts';

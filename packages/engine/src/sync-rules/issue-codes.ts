@@ -9,7 +9,7 @@ export const SyncRulesCode = {
   SCHEMA: 'SYNC_RULES_SCHEMA',
   /** A `config:` value is invalid (edition, storage version, precision). */
   CONFIG: 'SYNC_RULES_CONFIG',
-  /** Sync Streams / edition 3 features that Syncline does not implement yet. Use bucket_definitions. */
+  /** A feature Syncline does not implement (e.g. `event_definitions`, which are ignored). */
   UNSUPPORTED_FEATURE: 'SYNC_RULES_UNSUPPORTED_FEATURE',
   /** SQL that does not parse. Fix the SQL at the position. */
   SQL_SYNTAX: 'SYNC_RULES_SQL_SYNTAX',
@@ -39,6 +39,14 @@ export const SyncRulesCode = {
   VALUE_TOO_DEEP: 'SYNC_VALUE_TOO_DEEP',
   /** The parameter lookups of a connection's bucket definitions return more rows than allowed. */
   TOO_MANY_PARAMETER_RESULTS: 'SYNC_TOO_MANY_PARAMETER_RESULTS',
+  /** Edition 3 with `bucket_definitions`, or edition 3 without `streams`. Use `streams:` only in edition 3. */
+  EDITION_MISMATCH: 'SYNC_RULES_EDITION_MISMATCH',
+  /** Warning: `streams:` in edition 1/2 use the alpha semantics; set `config: { edition: 3 }`. */
+  STREAMS_ALPHA: 'SYNC_RULES_STREAMS_ALPHA',
+  /** Two streams / bucket definitions share a name. Rename one. */
+  DUPLICATE_NAME: 'SYNC_RULES_DUPLICATE_NAME',
+  /** Warning: a `with:` common table expression no query references. Remove it or use it. */
+  UNUSED_CTE: 'SYNC_RULES_UNUSED_CTE',
 } as const;
 
 export type SyncRulesCode = (typeof SyncRulesCode)[keyof typeof SyncRulesCode];

@@ -13,6 +13,9 @@ import type { DataQuery } from './data-query.ts';
 import type { TableParameterQuery } from './parameter-queries.ts';
 import type { PgValueOptions } from './pg-value-options.ts';
 import { SyncRulesQuerier } from './querier.ts';
+import { CombinedQuerier } from './streams/combined-querier.ts';
+import type { DataSource, LookupCreator, StreamRowScratch } from './streams/plan.ts';
+import { streamInfo, type CompiledStream, type StreamInfo } from './streams/stream.ts';
 import { patternKey, tableKey } from './table-pattern.ts';
 import type { BucketQuerier, EvaluatedParameters, EvaluatedRow, QuerierLimits, RequestParameters, SourceTableRef, SqliteRow, TablePattern } from './types.ts';
 
@@ -22,14 +25,18 @@ const TABLE_CACHE_LIMIT = 10_000;
 interface TablePlan {
   data: DataQuery[];
   parameters: TableParameterQuery[];
+  streamData: DataSource[];
+  streamLookups: LookupCreator[];
   /** Two data queries of one definition write the same output table: outputs may repeat. */
   mayRepeat: boolean;
 }
 
 export class SyncRules {
-  /** Effective edition (1 = legacy, 2 = Syncline default). */
-  readonly edition: 1 | 2;
+  /** Effective edition (1 = legacy, 2 = Syncline default, 3 = Sync Streams compiler). */
+  readonly edition: 1 | 2 | 3;
   readonly definitions: readonly BucketDefinitionInfo[];
+  /** Sync Streams (`streams:`), in config order. */
+  readonly streams: readonly StreamInfo[];
   /** Effective compatibility flags. */
   readonly compatibility: Compatibility;
   /** Options the replicator passes to `pgTextToSqlite` / `pgRowToSqlite`. */
@@ -38,11 +45,27 @@ export class SyncRules {
   readonly maxBuckets: number;
 
   private readonly defs: readonly BucketDefinition[];
+  private readonly compiledStreams: readonly CompiledStream[];
+  private readonly lookupCreators: readonly LookupCreator[];
+  private readonly streamsFirst: boolean;
   private readonly plans = new Map<string, TablePlan>();
 
-  constructor(args: { definitions: readonly BucketDefinition[]; compatibility: Compatibility; versionId: number; maxBuckets?: number }) {
+  constructor(args: {
+    definitions: readonly BucketDefinition[];
+    compatibility: Compatibility;
+    versionId: number;
+    maxBuckets?: number;
+    streams?: readonly CompiledStream[];
+    lookupCreators?: readonly LookupCreator[];
+    /** `streams:` comes before `bucket_definitions:` in the YAML (config order of `checkpoint.streams`). */
+    streamsFirst?: boolean;
+  }) {
     this.defs = args.definitions;
     this.definitions = args.definitions.map((d) => d.info());
+    this.compiledStreams = args.streams ?? [];
+    this.streams = this.compiledStreams.map(streamInfo);
+    this.lookupCreators = args.lookupCreators ?? [];
+    this.streamsFirst = args.streamsFirst ?? false;
     this.compatibility = args.compatibility;
     this.edition = args.compatibility.edition;
     this.versionId = args.versionId;
@@ -61,6 +84,8 @@ export class SyncRules {
       for (const q of def.dataQueries) seen.set(patternKey(q.table), q.table);
       for (const q of def.tableQueries) seen.set(patternKey(q.table), q.table);
     }
+    for (const s of this.compiledStreams) for (const d of s.dataSources) seen.set(patternKey(d.table), d.table);
+    for (const c of this.lookupCreators) seen.set(patternKey(c.table), c.table);
     return [...seen.values()];
   }
 
@@ -75,12 +100,14 @@ export class SyncRules {
     const key = tableKey(table);
     let plan = this.plans.get(key);
     if (!plan) {
-      plan = { data: [], parameters: [], mayRepeat: false };
+      plan = { data: [], parameters: [], streamData: [], streamLookups: [], mayRepeat: false };
       for (const def of this.defs) {
         for (const q of def.dataQueries) if (q.matches(table)) plan.data.push(q);
         for (const q of def.tableQueries) if (q.matches(table)) plan.parameters.push(q);
       }
-      const targets = plan.data.map((q) => `${q.bucketPrefix}\u0000${q.outputTable ?? table.name}`);
+      for (const s of this.compiledStreams) for (const d of s.dataSources) if (d.matches(table)) plan.streamData.push(d);
+      for (const c of this.lookupCreators) if (c.matches(table)) plan.streamLookups.push(c);
+      const targets = [...plan.data, ...plan.streamData].map((q) => `${q.bucketPrefix}\u0000${q.outputTable ?? table.name}`);
       plan.mayRepeat = new Set(targets).size !== targets.length;
       if (this.plans.size >= TABLE_CACHE_LIMIT) this.plans.clear();
       this.plans.set(key, plan);
@@ -95,7 +122,7 @@ export class SyncRules {
   /** Whether rows of `table` feed data queries and/or parameter queries. */
   tableMatches(table: SourceTableRef): { data: boolean; parameters: boolean } {
     const plan = this.plan(table);
-    return { data: plan.data.length > 0, parameters: plan.parameters.length > 0 };
+    return { data: plan.data.length + plan.streamData.length > 0, parameters: plan.parameters.length + plan.streamLookups.length > 0 };
   }
 
   /**
@@ -108,6 +135,10 @@ export class SyncRules {
     const out: EvaluatedRow[] = [];
     const scratch = {};
     for (const q of plan.data) q.evaluate(table, row, out, scratch);
+    if (plan.streamData.length > 0) {
+      const streamScratch: StreamRowScratch = {};
+      for (const d of plan.streamData) d.evaluate(table, row, out, streamScratch);
+    }
     return plan.mayRepeat ? dedupeRows(out) : out;
   }
 
@@ -127,12 +158,15 @@ export class SyncRules {
     const plan = this.plan(table);
     const out: EvaluatedParameters[] = [];
     for (const q of plan.parameters) q.evaluateRow(row, out);
+    for (const c of plan.streamLookups) c.evaluateRow(table, row, out);
     return out;
   }
 
   /** Bucket resolution for one connection (JWT claims, client parameters, stream subscriptions). */
   createQuerier(request: RequestParameters, limits: QuerierLimits = {}): BucketQuerier {
-    return new SyncRulesQuerier(this.defs, request, { maxBuckets: limits.maxBuckets ?? this.maxBuckets, maxParameterResults: limits.maxParameterResults });
+    const merged = { maxBuckets: limits.maxBuckets ?? this.maxBuckets, maxParameterResults: limits.maxParameterResults };
+    if (this.compiledStreams.length === 0) return new SyncRulesQuerier(this.defs, request, merged);
+    return new CombinedQuerier(this.defs, this.compiledStreams, request, merged, this.streamsFirst);
   }
 }
 

@@ -45,13 +45,13 @@ describe('YAML and shape errors', () => {
 
   it('requires bucket_definitions and rejects unknown keys everywhere', () => {
     expect(only(issuesOf('config:\n  edition: 2\n'))[0]?.message).toMatch(/Missing `bucket_definitions`/);
-    expectIssue('foo: 1\n' + def('SELECT * FROM t'), "Unknown top-level key 'foo'; allowed: bucket_definitions, config", 'foo');
+    expectIssue('foo: 1\n' + def('SELECT * FROM t'), "Unknown top-level key 'foo'; allowed: config, bucket_definitions, streams, event_definitions, with", 'foo');
     expectIssue(def('SELECT * FROM t', '    colour: red\n'), /^Unknown key 'colour' in bucket definition 'b'/, 'colour');
     expectIssue('config:\n  nope: 1\n' + def('SELECT * FROM t'), "Unknown config key 'nope'", 'nope');
     expectIssue('bucket_definitions:\n  b:\n    parameters: SELECT 1 AS x\n', "Bucket definition 'b' must have `data`: a list of SELECT queries", 'b:');
     expectIssue('bucket_definitions:\n  b:\n    data: 5\n', '`data` must be a SQL string or a list of SQL strings', '5');
     expectIssue('bucket_definitions:\n  b:\n    data:\n      - 5\n', 'Each data query must be a string', '5');
-    expectIssue('- a\n', 'Sync rules must be a YAML mapping with a `bucket_definitions` key', '- a');
+    expectIssue('- a\n', 'Sync rules must be a YAML mapping with a `bucket_definitions` or `streams` key', '- a');
   });
 
   it('validates priorities', () => {
@@ -63,17 +63,17 @@ describe('YAML and shape errors', () => {
   });
 
   it('validates config values', () => {
-    expectIssue('config:\n  edition: 7\n' + def('SELECT * FROM t'), 'Invalid edition 7; expected 1 or 2', '7');
-    expectIssue('config:\n  edition: 3\n' + def('SELECT * FROM t'), /^'bucket_definitions' are not supported by the new compiler/, '3');
+    expectIssue('config:\n  edition: 7\n' + def('SELECT * FROM t'), 'Invalid edition 7; expected 1, 2 or 3', '7');
+    expectIssue('config:\n  edition: 3\n' + def('SELECT * FROM t'), /^'bucket_definitions' are not supported by the new compiler/, 'bucket_definitions');
     expectIssue('config:\n  storage_version: 3\n' + def('SELECT * FROM t'), 'Storage version 3 is not supported', '3');
     expectIssue('config:\n  fixed_json_extract: yes please\n' + def('SELECT * FROM t'), '`fixed_json_extract` must be true or false', 'yes please');
     expectIssue('config:\n  edition: 1\n  timestamp_max_precision: seconds\n' + def('SELECT * FROM t'), '`timestamp_max_precision` requires timestamps_iso8601', 'timestamp_max_precision');
     expect(only(issuesOf('config:\n  timestamp_max_precision: milliseconds\n' + def('SELECT * FROM t')))).toEqual([]);
   });
 
-  it('rejects Sync Streams and edition 3 features clearly', () => {
+  it('warns about alpha Sync Streams before edition 3 and rejects edition 3 features there', () => {
     const yaml = 'streams:\n  s:\n    query: SELECT * FROM t\n';
-    expectIssue(yaml, 'Sync Streams (`streams:`) are not supported yet by Syncline; use `bucket_definitions`', 'streams');
+    expectIssue(yaml, /^This is using an alpha version of Sync Streams\./, 'streams', 1, 'warning');
     expectIssue('with:\n  x: SELECT 1\n' + def('SELECT * FROM t'), /^Common table expressions require edition 3/, 'with');
     expectIssue('event_definitions: {}\n' + def('SELECT * FROM t'), '`event_definitions` are not supported yet and are ignored', 'event_definitions', 1, 'warning');
   });
