@@ -160,6 +160,7 @@ describe('Sync Streams: changing the set', () => {
     server = await new ScriptedSyncServer().start();
     db = await openTestDb();
     const sub = await db.syncStream('todos', { list: 'l1' }).subscribe({ ttl: 0.6 });
+    await db.syncStream('todos', { list: 'l2' }).subscribe();
     await db.connect(connector(server.url), fast);
     const first = await server.nextStream();
     const todos: FixtureBucket = { bucket: '1#todos|0["l1"]', ops: [putOp(1, 'todos', 't1', { list_id: 'l1' })], subscriptions: [{ sub: 0 }] };
@@ -175,13 +176,15 @@ describe('Sync Streams: changing the set', () => {
     // Still requested (and synced) during the TTL: no reconnect yet.
     const second = await server.nextStream(5000);
     expect(Date.now() - released).toBeGreaterThanOrEqual(500);
-    expect(subs(second)).toEqual([]);
+    expect(subs(second)).toEqual([{ stream: 'todos', parameters: { list: 'l2' }, override_priority: null }]);
     expect(second.request.body.buckets).toEqual([{ name: todos.bucket, after: '1' }]);
     // The server's new full checkpoint no longer has the bucket: it and its rows are deleted.
-    second.send(lines.streamsCheckpoint(1, [], []), lines.complete(1));
+    second.send(lines.streamsCheckpoint(1, [], [{ name: 'todos' }]), lines.complete(1));
     await waitFor(async () => (await ids(db!)).length === 0, 5000, 'rows of the expired subscription to go');
     expect(await db.getAll('SELECT name FROM sl_buckets')).toEqual([]);
-    await waitFor(() => db!.currentStatus.syncStreams?.length === 0, 5000, 'the expired subscription to leave the status');
+    // The stream is still listed (for l2), which must not revive the expired l1 subscription.
+    await waitFor(() => db!.currentStatus.syncStreams?.length === 1, 5000, 'the expired subscription to leave the status');
+    expect(db.currentStatus.syncStreams?.[0]?.subscription).toMatchObject({ parameters: { list: 'l2' }, active: true });
   });
 
   it('a keepalive notices an expiry even without the timer (ttl: 0)', async () => {

@@ -113,7 +113,12 @@ export class SubscriptionStore {
     await this.db.write(async (a) => {
       await a.execute(`UPDATE sl_stream_subscriptions SET active = 0`);
       for (const s of streams) {
-        await a.execute(`UPDATE sl_stream_subscriptions SET active = 1, is_default = ? WHERE stream_name = ?`, [s.isDefault ? 1 : 0, s.name]);
+        // Explicit rows, and the parameterless row of an included default stream; an expired
+        // subscription of a listed stream is not revived.
+        await a.execute(
+          `UPDATE sl_stream_subscriptions SET active = 1, is_default = ? WHERE stream_name = ? AND (explicit = 1 OR (params = 'null' AND ? = 1))`,
+          [s.isDefault ? 1 : 0, s.name, s.isDefault && includeDefaults ? 1 : 0],
+        );
         if (s.isDefault && includeDefaults) {
           await a.execute(`INSERT OR IGNORE INTO sl_stream_subscriptions (stream_name, params, active, is_default) VALUES (?, 'null', 1, 1)`, [s.name]);
         }
