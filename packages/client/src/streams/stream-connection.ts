@@ -27,6 +27,8 @@ export interface ConnectionHost {
   readonly store: SubscriptionStore;
   readonly logger: Logger;
   isCurrent(connection: StreamConnection): boolean;
+  /** Whether any subscription is tracked (progress is only worth publishing then). */
+  hasSubscriptions(): boolean;
   /** Re-reads the rows (`reload`) and publishes the status if it changed. */
   refresh(reload: boolean): Promise<void>;
 }
@@ -81,8 +83,9 @@ export class StreamConnection implements SessionStreams {
 
   onProgress(progress: ReadonlyMap<string, BucketProgress>): void {
     if (!this.host.isCurrent(this)) return;
-    this.progress = new Map([...progress].map(([k, v]) => [k, { ...v }]));
-    void this.host.refresh(false);
+    // The session's live map (no copy per data batch): statuses are built from it when published.
+    this.progress = progress;
+    if (this.host.hasSubscriptions()) void this.host.refresh(false);
   }
 
   /** Subscriptions this connection asked for (or got by default) that the server knows. */

@@ -31,6 +31,7 @@ export class StreamManager implements ConnectionHost {
   private readonly publishLock = new Mutex();
   private timer: ReturnType<typeof setTimeout> | undefined;
   private signature = '';
+  private lightQueued = false;
   private closed = false;
 
   constructor(private readonly db: DatabaseInternals) {
@@ -122,12 +123,22 @@ export class StreamManager implements ConnectionHost {
     void this.refresh(false);
   }
 
+  hasSubscriptions(): boolean {
+    return this.rows.length > 0;
+  }
+
   isCurrent(connection: StreamConnection): boolean {
     return this.connection === connection;
   }
 
   async refresh(reload: boolean): Promise<void> {
+    // Progress-only refreshes (one per data batch) coalesce while one is already waiting.
+    if (!reload) {
+      if (this.lightQueued) return;
+      this.lightQueued = true;
+    }
     await this.publishLock.run(async () => {
+      if (!reload) this.lightQueued = false;
       if (this.closed) return;
       if (reload) this.rows = await this.store.load();
       const statuses = buildStreamStatuses(this.rows, this.connection?.view());
