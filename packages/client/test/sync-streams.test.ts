@@ -365,6 +365,23 @@ describe('Sync Streams: reconciliation and status', () => {
   });
 });
 
+describe('Sync Streams: clearing', () => {
+  it('disconnectAndClear() keeps explicit subscriptions and forgets defaults and sync state', async () => {
+    server = await new ScriptedSyncServer().start();
+    db = await openTestDb();
+    const sub = await db.syncStream('todos', { list: 'k' }).subscribe();
+    await db.connect(connector(server.url), fast);
+    const stream = await server.nextStream();
+    stream.send(lines.streamsCheckpoint(0, [], [{ name: 'todos' }, { name: 'lists', is_default: true }]), lines.complete(0));
+    await sub.waitForFirstSync(AbortSignal.timeout(5000));
+    expect(db.currentStatus.syncStreams).toHaveLength(2);
+    await db.disconnectAndClear();
+    expect(db.currentStatus.syncStreams?.map((s) => s.subscription)).toMatchObject([
+      { name: 'todos', parameters: { list: 'k' }, hasExplicitSubscription: true, active: false, hasSynced: false, lastSyncedAt: null },
+    ]);
+  });
+});
+
 describe('Sync Streams: persistence', () => {
   it('subscriptions, expiry and sync state survive a reopen; one that expired while closed is not requested', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'syncline-streams-'));
