@@ -382,6 +382,27 @@ describe('Sync Streams: clearing', () => {
   });
 });
 
+describe('Sync Streams: re-subscribing', () => {
+  it('a subscription ended by unsubscribeAll() must sync again before waitForFirstSync resolves', async () => {
+    server = await new ScriptedSyncServer().start();
+    db = await openTestDb();
+    const stream = db.syncStream('todos', { list: 'again' });
+    const sub = await stream.subscribe();
+    await db.connect(connector(server.url), fast);
+    const first = await server.nextStream();
+    first.send(lines.streamsCheckpoint(0, [], [{ name: 'todos' }]), lines.complete(0));
+    await sub.waitForFirstSync(AbortSignal.timeout(5000));
+    await db.disconnect();
+    await stream.unsubscribeAll();
+    const again = await stream.subscribe();
+    expect(db.currentStatus.forStream(again)?.subscription).toMatchObject({ hasExplicitSubscription: true, hasSynced: false, lastSyncedAt: null });
+    await db.connect(connector(server.url), fast);
+    const second = await server.nextStream();
+    second.send(lines.streamsCheckpoint(0, [], [{ name: 'todos' }]), lines.complete(0));
+    await again.waitForFirstSync(AbortSignal.timeout(5000));
+  });
+});
+
 describe('Sync Streams: persistence', () => {
   it('subscriptions, expiry and sync state survive a reopen; one that expired while closed is not requested', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'syncline-streams-'));

@@ -8,6 +8,12 @@ import type { StreamInfo } from '../sync/sync-lines.ts';
 import { longerTtl, higherPriority } from './stream-key.ts';
 import { rowKey, type SubscriptionRow } from './stream-status.ts';
 
+/**
+ * When a subscription stops being explicit its data is about to be deleted, so it no longer counts
+ * as synced (a re-subscription must wait for a new checkpoint); a default stream's own row keeps it.
+ */
+const FORGET_SYNC = `last_synced_at = CASE WHEN is_default = 1 AND params = 'null' THEN last_synced_at ELSE NULL END`;
+
 const COLUMNS = `id, stream_name, params, explicit, ttl_ms, expires_at, local_priority, active, is_default, last_synced_at`;
 
 function num(v: unknown): number | null {
@@ -72,7 +78,7 @@ export class SubscriptionStore {
   /** Drops the explicit subscription at once (whatever handles or TTL remain). */
   async clearExplicit(name: string, params: string): Promise<void> {
     await this.db.write(async (a) => {
-      await a.execute(`UPDATE sl_stream_subscriptions SET explicit = 0, ttl_ms = NULL, expires_at = NULL, local_priority = NULL WHERE stream_name = ? AND params = ?`, [
+      await a.execute(`UPDATE sl_stream_subscriptions SET explicit = 0, ttl_ms = NULL, expires_at = NULL, local_priority = NULL, ${FORGET_SYNC} WHERE stream_name = ? AND params = ?`, [
         name,
         params,
       ]);
@@ -95,7 +101,7 @@ export class SubscriptionStore {
       const expired = explicit.filter((r) => !live.has(rowKey(r)) && r.expiresAt !== null && r.expiresAt <= now);
       if (expired.length > 0) {
         await a.executeBatch(
-          `UPDATE sl_stream_subscriptions SET explicit = 0, ttl_ms = NULL, expires_at = NULL, local_priority = NULL WHERE id = ?`,
+          `UPDATE sl_stream_subscriptions SET explicit = 0, ttl_ms = NULL, expires_at = NULL, local_priority = NULL, ${FORGET_SYNC} WHERE id = ?`,
           expired.map((r) => [r.id]),
         );
       }
