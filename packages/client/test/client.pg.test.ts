@@ -229,13 +229,17 @@ describe('client ↔ real Syncline server', () => {
   it('reports legacy bucket definitions as synced default streams, and syncs none of them with includeDefaultStreams: false', async () => {
     await seedUser('defaults');
     const db = await openClient();
+    // A stream the server does not know is ignored by it: never active, never synced.
+    const unknown = await db.syncStream('no_such_stream', { x: 1 }).subscribe();
     await db.connect(connector('defaults'), fast);
     await expectInSync(db, 'defaults');
-    await db.waitForStatus((s) => s.syncStreams?.length === 2 && s.syncStreams.every((x) => x.subscription.hasSynced), AbortSignal.timeout(30_000));
+    await db.waitForStatus((s) => s.syncStreams?.length === 3 && s.syncStreams.filter((x) => x.subscription.hasSynced).length === 2, AbortSignal.timeout(30_000));
     expect(db.currentStatus.syncStreams?.map((s) => s.subscription)).toMatchObject([
+      { name: 'no_such_stream', parameters: { x: 1 }, active: false, isDefault: false, hasExplicitSubscription: true, hasSynced: false },
       { name: 'owned_lists', parameters: null, active: true, isDefault: true, hasExplicitSubscription: false },
       { name: 'list_todos', parameters: null, active: true, isDefault: true, hasExplicitSubscription: false },
     ]);
+    await unknown.unsubscribe();
     expect(db.currentStatus.forStream({ name: 'list_todos', parameters: null })?.progress).toMatchObject({ downloadedFraction: 1 });
 
     const none = await openClient();
