@@ -70,7 +70,8 @@ export class StreamManager implements ConnectionHost {
     try {
       await this.store.subscribe(name, params, ttlMs, priority, Date.now());
     } catch (e) {
-      await this.release(key, entry);
+      entry.count--;
+      if (entry.count === 0 && this.live.get(key) === entry) this.live.delete(key);
       throw e;
     }
     this.generation++;
@@ -85,8 +86,13 @@ export class StreamManager implements ConnectionHost {
     if (!entry || entry !== held) return;
     entry.count--;
     if (entry.count > 0) return;
-    this.live.delete(key);
-    await this.store.release(entry.name, entry.params, Date.now());
+    // Store the new expiry while the entry still counts as live, so a concurrent request assembly
+    // cannot see the old (possibly past) expiry of a handle-less row and end it at once.
+    try {
+      await this.store.release(entry.name, entry.params, Date.now());
+    } finally {
+      if (entry.count === 0 && this.live.get(key) === entry) this.live.delete(key);
+    }
     await this.refresh(true);
     this.notify();
   }
@@ -98,11 +104,6 @@ export class StreamManager implements ConnectionHost {
     this.generation++;
     await this.refresh(true);
     this.notify();
-  }
-
-  /** Whether a handle of this key is still counted (a cleared one is not). */
-  isLive(key: string): boolean {
-    return this.live.has(key);
   }
 
   /**
