@@ -53,6 +53,8 @@ async function tables(db: Reader): Promise<Snapshot> {
 let server: TestServer;
 let powersync: InteropClient;
 let syncline: SynclineDatabase;
+/** Subscription handles, held so neither SDK sees them leak; released at the end. */
+const handles = new Map<string, { unsubscribe(): unknown }[]>();
 
 /** What the subscribed streams select in Postgres (booleans as 0/1, as SQLite stores them). */
 async function expected(listIds: string[]): Promise<Snapshot> {
@@ -99,6 +101,7 @@ beforeAll(async () => {
   );
 });
 afterAll(async () => {
+  for (const list of handles.values()) for (const h of list) await h.unsubscribe();
   await syncline?.close();
   await powersync?.[Symbol.asyncDispose]();
   await server?.[Symbol.asyncDispose]();
@@ -119,6 +122,7 @@ describe('Sync Streams: @powersync/node and @syncline/client side by side', () =
 
   it('subscribing to the same stream and parameters brings the same rows to both', async () => {
     const [a, b] = await Promise.all([powersync.db.syncStream('list_todos', l1).subscribe(), syncline.syncStream('list_todos', l1).subscribe()]);
+    handles.set('l1', [a, b]);
     await Promise.all([a.waitForFirstSync(AbortSignal.timeout(30_000)), b.waitForFirstSync(AbortSignal.timeout(30_000))]);
     const local = await expectBothEqual([l1.list]);
     expect(local.todos.map((t) => (t as { big: string | null }).big)).toEqual(['9223372036854775807', null]);
@@ -128,6 +132,7 @@ describe('Sync Streams: @powersync/node and @syncline/client side by side', () =
 
   it('a second subscription adds its rows to both, and a change in Postgres reaches both', async () => {
     const [a, b] = await Promise.all([powersync.db.syncStream('list_todos', l2).subscribe(), syncline.syncStream('list_todos', l2).subscribe()]);
+    handles.set('l2', [a, b]);
     await Promise.all([a.waitForFirstSync(AbortSignal.timeout(30_000)), b.waitForFirstSync(AbortSignal.timeout(30_000))]);
     await expectBothEqual([l1.list, l2.list]);
     await server.source.query(`UPDATE todos SET description = 'Report v2', server_seen = 5 WHERE id = $1`, [`${USER}-t3`]);
@@ -136,6 +141,9 @@ describe('Sync Streams: @powersync/node and @syncline/client side by side', () =
   });
 
   it('unsubscribeAll() removes the stream’s rows from both', async () => {
+    // Release the handles first: the official SDK keeps requesting a stream while a handle lives.
+    for (const h of handles.get('l1') ?? []) await h.unsubscribe();
+    handles.delete('l1');
     await Promise.all([powersync.db.syncStream('list_todos', l1).unsubscribeAll(), syncline.syncStream('list_todos', l1).unsubscribeAll()]);
     await expectBothEqual([l2.list]);
   });
