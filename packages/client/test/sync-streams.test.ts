@@ -432,4 +432,21 @@ describe('Sync Streams: persistence', () => {
     const second = await server.nextStream();
     expect(subs(second)).toEqual([{ stream: 'todos', parameters: { list: 'kept' }, override_priority: 2 }]);
   });
+
+  it('a database created before Sync Streams is migrated on open', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'syncline-streams-'));
+    dirs.push(dir);
+    const path = join(dir, 'old.db');
+    db = await openTestDb(path);
+    await db.execute(`INSERT INTO todos (id, description) VALUES ('kept', 'local row')`);
+    // Back to internal schema version 1 (the version before sl_stream_subscriptions).
+    await db.execute(`DROP TABLE sl_stream_subscriptions`);
+    await db.execute(`DELETE FROM sl_migrations WHERE version > 1`);
+    await db.close();
+    db = await openTestDb(path);
+    expect(await db.getAll('SELECT version FROM sl_migrations ORDER BY version')).toEqual([{ version: 1 }, { version: 2 }]);
+    await db.syncStream('todos').subscribe();
+    expect(db.currentStatus.syncStreams).toHaveLength(1);
+    expect(await ids(db)).toEqual(['kept']);
+  });
 });
