@@ -265,6 +265,24 @@ describe('Sync Streams: changing the set', () => {
   });
 });
 
+describe('Sync Streams: limits', () => {
+  it('refuses a subscription beyond the 1,000 a request may carry, and accepts it once one is released', async () => {
+    db = await openTestDb();
+    // Fill the table directly (1,000 subscribe() round-trips would only slow the test down).
+    await db.execute(
+      `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 999)
+       INSERT INTO sl_stream_subscriptions (stream_name, params, explicit, ttl_ms, expires_at) SELECT 'todos', json_object('i', i), 1, NULL, NULL FROM n`,
+    );
+    await expect(db.syncStream('todos', { i: 'one more' }).subscribe()).rejects.toMatchObject({ code: 'TOO_MANY_SUBSCRIPTIONS' });
+    // Re-subscribing to one already requested is fine.
+    const again = await db.syncStream('todos', { i: 5 }).subscribe();
+    await db.syncStream('todos', { i: 7 }).unsubscribeAll();
+    await db.syncStream('todos', { i: 'one more' }).subscribe();
+    expect((await db.get<{ n: number }>('SELECT count(*) AS n FROM sl_stream_subscriptions WHERE explicit = 1')).n).toBe(1000);
+    await again.unsubscribe();
+  });
+});
+
 describe('Sync Streams: TTL', () => {
   it('the longest TTL requested wins, Infinity never expires, and the timestamps are real ms Dates', async () => {
     db = await openTestDb();

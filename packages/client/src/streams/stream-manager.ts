@@ -68,7 +68,7 @@ export class StreamManager implements ConnectionHost {
     entry.count++;
     this.live.set(key, entry);
     try {
-      await this.store.subscribe(name, params, ttlMs, priority, Date.now());
+      await this.store.subscribe(name, params, ttlMs, priority, Date.now(), this.liveKeys());
     } catch (e) {
       entry.count--;
       if (entry.count === 0 && this.live.get(key) === entry) this.live.delete(key);

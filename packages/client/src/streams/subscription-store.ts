@@ -3,6 +3,7 @@
  * subscriptions, expire the rest, list what to send) and per-checkpoint reconciliation.
  */
 import type { DatabaseInternals } from '../db/syncline-database.ts';
+import { ClientErrorCodes, SynclineError } from '../errors.ts';
 import type { SqliteAdapter, SqliteRow } from '../db/sqlite-adapter.ts';
 import type { StreamInfo } from '../sync/sync-lines.ts';
 import { longerTtl, higherPriority } from './stream-key.ts';
@@ -13,6 +14,9 @@ import { rowKey, type SubscriptionRow } from './stream-status.ts';
  * as synced (a re-subscription must wait for a new checkpoint); a default stream's own row keeps it.
  */
 const FORGET_SYNC = `last_synced_at = CASE WHEN is_default = 1 AND params = 'null' THEN last_synced_at ELSE NULL END`;
+
+/** The most subscriptions one sync request may carry (the service answers 400 beyond it). */
+export const MAX_SUBSCRIPTIONS = 1_000;
 
 const COLUMNS = `id, stream_name, params, explicit, ttl_ms, expires_at, local_priority, active, is_default, last_synced_at`;
 
@@ -51,9 +55,18 @@ export class SubscriptionStore {
    * Makes (name, params) explicit. The TTL becomes the longest requested while the subscription
    * lives (not the last call's); the priority override the most urgent one requested.
    */
-  async subscribe(name: string, params: string, ttlMs: number | null, priority: number | null, now: number): Promise<void> {
+  async subscribe(name: string, params: string, ttlMs: number | null, priority: number | null, now: number, live: ReadonlySet<string>): Promise<void> {
     await this.db.write(async (a) => {
       const [existing] = await select(a, 'WHERE stream_name = ? AND params = ?', [name, params]);
+      if (!existing?.explicit) {
+        const requested = (await select(a, 'WHERE explicit = 1')).filter((r) => r.expiresAt === null || r.expiresAt > now || live.has(rowKey(r)));
+        if (requested.length >= MAX_SUBSCRIPTIONS) {
+          throw new SynclineError(
+            ClientErrorCodes.TOO_MANY_SUBSCRIPTIONS,
+            `Cannot subscribe to ${name}: ${requested.length} stream subscriptions are already requested, and a sync request carries at most ${MAX_SUBSCRIPTIONS}. Unsubscribe (or unsubscribeAll) some first.`,
+          );
+        }
+      }
       const ttl = existing?.explicit ? longerTtl(existing.ttlMs, ttlMs) : ttlMs;
       const prio = existing?.explicit ? higherPriority(existing.localPriority, priority) : priority;
       const expiresAt = ttl === null ? null : now + ttl;
