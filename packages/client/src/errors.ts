@@ -35,6 +35,10 @@ export const ClientErrorCodes = {
   UPLOAD_FAILED: 'UPLOAD_FAILED',
   /** An operation was aborted (disconnect/close or an AbortSignal). */
   ABORTED: 'ABORTED',
+  /** An argument is invalid (a negative stream `ttl`, a priority outside 0..3, non-JSON stream parameters); the message names it. */
+  INVALID_ARGUMENT: 'INVALID_ARGUMENT',
+  /** More stream subscriptions than the sync protocol accepts in one request (1,000); unsubscribe some first. */
+  TOO_MANY_SUBSCRIPTIONS: 'TOO_MANY_SUBSCRIPTIONS',
   /** A SQLite adapter could not be opened or is unsupported in this environment. */
   ADAPTER_ERROR: 'ADAPTER_ERROR',
 } as const;

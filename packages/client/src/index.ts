@@ -18,3 +18,7 @@ export { statusForPriority, type SyncStatus, type PriorityStatus, type DownloadP
 export { FULL_SYNC_PRIORITY } from './schema/internal-schema.ts';
 export { SynclineError, ClientErrorCodes, isSynclineError, type ClientErrorCode } from './errors.ts';
 export { silentLogger, type Logger } from './logger.ts';
+export { SyncStream, SyncStreamSubscription, type SyncStreamSubscribeOptions } from './streams/sync-stream.ts';
+export type { SyncStreamDescription, SyncSubscriptionDescription, SyncStreamStatus } from './streams/stream-status.ts';
+export type { StreamParameters } from './streams/stream-key.ts';
+export { DEFAULT_STREAM_TTL_SECONDS } from './streams/stream-key.ts';

@@ -226,6 +226,29 @@ describe('client ↔ real Syncline server', () => {
     expect(local.todos).toContainEqual(expect.objectContaining({ id: 'pending-t2', description: 'server edit' }));
   });
 
+  it('reports legacy bucket definitions as synced default streams, and syncs none of them with includeDefaultStreams: false', async () => {
+    await seedUser('defaults');
+    const db = await openClient();
+    // A stream the server does not know is ignored by it: never active, never synced.
+    const unknown = await db.syncStream('no_such_stream', { x: 1 }).subscribe();
+    await db.connect(connector('defaults'), fast);
+    await expectInSync(db, 'defaults');
+    await db.waitForStatus((s) => s.syncStreams?.length === 3 && s.syncStreams.filter((x) => x.subscription.hasSynced).length === 2, AbortSignal.timeout(30_000));
+    expect(db.currentStatus.syncStreams?.map((s) => s.subscription)).toMatchObject([
+      { name: 'no_such_stream', parameters: { x: 1 }, active: false, isDefault: false, hasExplicitSubscription: true, hasSynced: false },
+      { name: 'owned_lists', parameters: null, active: true, isDefault: true, hasExplicitSubscription: false },
+      { name: 'list_todos', parameters: null, active: true, isDefault: true, hasExplicitSubscription: false },
+    ]);
+    await unknown.unsubscribe();
+    expect(db.currentStatus.forStream({ name: 'list_todos', parameters: null })?.progress).toMatchObject({ downloadedFraction: 1 });
+
+    const none = await openClient();
+    await none.connect(connector('defaults'), { ...fast, includeDefaultStreams: false });
+    await none.waitForFirstSync({ signal: AbortSignal.timeout(30_000) });
+    expect(await none.getAll('SELECT id FROM todos')).toEqual([]);
+    expect(none.currentStatus.syncStreams).toEqual([]);
+  });
+
   it('keeps 64-bit integers exact in both directions', async () => {
     await seedUser('int64');
     const db = await openClient();

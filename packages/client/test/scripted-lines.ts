@@ -34,10 +34,18 @@ export interface FixtureBucket {
   bucket: string;
   ops: FixtureOp[];
   priority?: number;
+  /** Subscription reasons (default `[{default: 0}]`). */
+  subscriptions?: ({ default: number } | { sub: number })[];
+}
+
+export interface FixtureStream {
+  name: string;
+  is_default?: boolean;
+  errors?: { subscription: number | 'default'; message: string }[];
 }
 
 export function bucketEntry(b: FixtureBucket, checksum = checksumOf(b.ops)): Record<string, unknown> {
-  return { bucket: b.bucket, checksum, count: b.ops.length, priority: b.priority ?? 3, subscriptions: [{ default: 0 }] };
+  return { bucket: b.bucket, checksum, count: b.ops.length, priority: b.priority ?? 3, subscriptions: b.subscriptions ?? [{ default: 0 }] };
 }
 
 export const lines = {
@@ -48,6 +56,16 @@ export const lines = {
         ...(writeCheckpoint === undefined ? {} : { write_checkpoint: writeCheckpoint }),
         buckets: buckets.map((b) => bucketEntry(b, checksums[b.bucket])),
         streams: [],
+      },
+    });
+  },
+  /** A checkpoint with `streams` (Sync Streams servers). */
+  streamsCheckpoint(lastOpId: number | bigint, buckets: readonly FixtureBucket[], streams: readonly FixtureStream[]): string {
+    return JSON.stringify({
+      checkpoint: {
+        last_op_id: String(lastOpId),
+        buckets: buckets.map((b) => bucketEntry(b)),
+        streams: streams.map((s) => ({ name: s.name, is_default: s.is_default ?? false, errors: s.errors ?? [] })),
       },
     });
   },

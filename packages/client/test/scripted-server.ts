@@ -10,7 +10,13 @@ import { extname, join, normalize } from 'node:path';
 const CONTENT_TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm' };
 
 export interface StreamRequest {
-  body: { buckets: { name: string; after: string }[]; client_id: string; parameters: Record<string, unknown>; raw_data: boolean };
+  body: {
+    buckets: { name: string; after: string }[];
+    client_id: string;
+    parameters: Record<string, unknown>;
+    raw_data: boolean;
+    streams?: { include_defaults: boolean; subscriptions: { stream: string; parameters: Record<string, unknown> | null; override_priority: number | null }[] };
+  };
   authorization: string | undefined;
 }
 
@@ -51,12 +57,17 @@ export class ScriptedSyncServer {
       return Promise.resolve(pending);
     }
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('no stream request arrived')), timeoutMs);
-      this.waiters.push((s) => {
+      const waiter = (s: StreamHandle): void => {
         clearTimeout(timer);
         (s as { taken?: boolean }).taken = true;
         resolve(s);
-      });
+      };
+      // A waiter that timed out must not swallow a later stream.
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        reject(new Error('no stream request arrived'));
+      }, timeoutMs);
+      this.waiters.push(waiter);
     });
   }
 

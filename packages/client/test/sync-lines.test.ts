@@ -10,7 +10,7 @@ describe('sync line parsing', () => {
     if (line.type !== 'checkpoint') return;
     expect(line.checkpoint.lastOpId).toBe(2n);
     expect(line.checkpoint.writeCheckpoint).toBe(7n);
-    expect(line.checkpoint.buckets.get('b')).toEqual({ bucket: 'b', checksum: 4201080675, count: 2, priority: 3 });
+    expect(line.checkpoint.buckets.get('b')).toEqual({ bucket: 'b', checksum: 4201080675, count: 2, priority: 3, subscriptions: [] });
     expect(line.checkpoint.buckets.get('c')?.priority).toBe(0);
   });
 
@@ -52,6 +52,30 @@ describe('sync line parsing', () => {
     expect(parseSyncLineText('{"something_new":{}}')).toEqual({ type: 'unknown', key: 'something_new' });
   });
 
+  it('parses checkpoint.streams and per-bucket subscription reasons, skipping malformed reasons', () => {
+    const line = parseSyncLineText(
+      JSON.stringify({
+        checkpoint: {
+          last_op_id: '2',
+          buckets: [{ bucket: '1#todos|0["a"]', checksum: 1, count: 1, priority: 0, subscriptions: [{ sub: 0 }, { default: 1 }, { sub: -1 }, 'x', { other: 2 }] }],
+          streams: [
+            { name: 'todos', is_default: false, errors: [{ subscription: 1, message: 'bad params' }] },
+            { name: 'lists', is_default: true, errors: [{ subscription: 'default', message: 'too many' }] },
+          ],
+        },
+      }),
+    );
+    if (line.type !== 'checkpoint') throw new Error('expected a checkpoint');
+    expect(line.checkpoint.buckets.get('1#todos|0["a"]')?.subscriptions).toEqual([{ sub: 0 }, { default: 1 }]);
+    expect(line.streams).toEqual([
+      { name: 'todos', isDefault: false, errors: [{ subscription: 1, message: 'bad params' }] },
+      { name: 'lists', isDefault: true, errors: [{ subscription: 'default', message: 'too many' }] },
+    ]);
+    const old = parseSyncLineText('{"checkpoint":{"last_op_id":"2","buckets":[]}}');
+    expect(old.type === 'checkpoint' && old.streams).toBeUndefined();
+    expect(() => parseSyncLineText('{"checkpoint":{"last_op_id":"2","buckets":[],"streams":{}}}')).toThrow(expect.objectContaining({ code: 'PROTOCOL_ERROR' }));
+  });
+
   it('rejects malformed lines with PROTOCOL_ERROR', () => {
     for (const text of ['nope', '[]', '{"checkpoint":{"last_op_id":"x","buckets":[]}}', '{"data":{"bucket":"b","data":[{"op_id":"1","op":"BAD","checksum":1}]}}']) {
       expect(() => parseSyncLineText(text)).toThrow(expect.objectContaining({ code: 'PROTOCOL_ERROR' }));
@@ -63,8 +87,8 @@ describe('sync line parsing', () => {
       lastOpId: 1n,
       writeCheckpoint: 5n,
       buckets: new Map([
-        ['a', { bucket: 'a', checksum: 1, count: 1, priority: 3 }],
-        ['b', { bucket: 'b', checksum: 2, count: 1, priority: 3 }],
+        ['a', { bucket: 'a', checksum: 1, count: 1, priority: 3, subscriptions: [] }],
+        ['b', { bucket: 'b', checksum: 2, count: 1, priority: 3, subscriptions: [] }],
       ]),
     };
     const diff = parseSyncLineText('{"checkpoint_diff":{"last_op_id":"4","updated_buckets":[{"bucket":"c","checksum":3}],"removed_buckets":["a"]}}');

@@ -24,6 +24,9 @@ import { INITIAL_STATUS, statusChanged, statusForPriority, type PriorityStatus, 
 import { CrudQueue, type CrudBatch, type CrudTransaction, type UploadQueueStats } from '../upload/crud-queue.ts';
 import type { BackendConnector, ConnectOptions } from '../sync/connect-options.ts';
 import { SyncClient } from '../sync/sync-client.ts';
+import { StreamManager } from '../streams/stream-manager.ts';
+import { canonicalParameters, validateStreamName } from '../streams/stream-key.ts';
+import { SyncStream } from '../streams/sync-stream.ts';
 import { Mutex } from './mutex.ts';
 import type { QueryResult, SqliteAdapter, SqliteRow, SqliteValue } from './sqlite-adapter.ts';
 import { resolveQueryTables, TableChanges } from './table-changes.ts';
@@ -70,6 +73,7 @@ export class SynclineDatabase implements QueryRunner {
   private sync: SyncClient | undefined;
   private clientId: string | undefined;
   private readonly internals: DatabaseInternals;
+  private readonly streams: StreamManager;
 
   constructor(options: SynclineDatabaseOptions) {
     this.schema = options.schema;
@@ -89,6 +93,7 @@ export class SynclineDatabase implements QueryRunner {
       changes: this.changes,
     };
     this.crud = new CrudQueue(this.internals);
+    this.streams = new StreamManager(this.internals);
     this.ready = this.initialize();
     this.ready.catch(() => undefined); // surfaced by every call that awaits it
   }
@@ -104,6 +109,7 @@ export class SynclineDatabase implements QueryRunner {
     });
     const full = entries.find((e) => e.priority === FULL_SYNC_PRIORITY);
     this.setStatus({ ...this.status, priorityStatusEntries: entries, hasSynced: full !== undefined, lastSyncedAt: full?.lastSyncedAt });
+    await this.streams.load();
   }
 
   private async locked<T>(fn: () => Promise<T>): Promise<T> {
@@ -309,6 +315,23 @@ export class SynclineDatabase implements QueryRunner {
     await this.waitForStatus((s) => (priority === undefined ? s.hasSynced === true : statusForPriority(s, priority).hasSynced), options.signal);
   }
 
+  // ---- sync streams ---------------------------------------------------------------------------
+
+  /**
+   * A Sync Stream with parameters (`null`/omitted = none). Parameters are plain JSON; two objects
+   * with the same members in another key order are the same subscription. Throws
+   * `INVALID_ARGUMENT` for an empty name or non-JSON parameters.
+   *
+   * @example
+   * const sub = await db.syncStream('list_todos', { list: 'l1' }).subscribe({ ttl: 600, priority: 1 });
+   * await sub.waitForFirstSync();
+   * db.currentStatus.forStream({ name: 'list_todos', parameters: { list: 'l1' } })?.progress;
+   * await sub.unsubscribe();
+   */
+  syncStream(name: string, parameters?: Record<string, unknown> | null): SyncStream {
+    return new SyncStream(this.streams, this, validateStreamName(name), canonicalParameters(parameters));
+  }
+
   // ---- lifecycle ------------------------------------------------------------------------------
 
   /**
@@ -319,7 +342,7 @@ export class SynclineDatabase implements QueryRunner {
     await this.whenReady();
     if (this.closed) throw new SynclineError(ClientErrorCodes.DATABASE_CLOSED, 'The database is closed');
     await this.disconnect();
-    const client = new SyncClient(this, this.internals, this.crud, connector, options, () => this.getClientId());
+    const client = new SyncClient(this, this.internals, this.crud, this.streams, connector, options, () => this.getClientId());
     this.sync = client;
     await client.start();
   }
@@ -348,6 +371,7 @@ export class SynclineDatabase implements QueryRunner {
       changed.add('sl_crud');
     });
     this.setStatus({ ...this.status, hasSynced: false, lastSyncedAt: undefined, priorityStatusEntries: [], downloadError: undefined, uploadError: undefined });
+    await this.streams.afterClear();
   }
 
   /** Disconnects and closes the SQLite connection. */
@@ -355,6 +379,7 @@ export class SynclineDatabase implements QueryRunner {
     if (this.closed) return;
     await this.disconnect();
     await this.ready.catch(() => undefined);
+    this.streams.close();
     await this.lock.run(async () => {
       this.closed = true;
       await this.adapter.close();

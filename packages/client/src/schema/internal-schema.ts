@@ -11,6 +11,7 @@
  * | `sl_tx` | transaction-id counter for `sl_crud` (`current_tx` is non-NULL only inside a writing transaction) |
  * | `sl_untyped` | synced rows whose type has no table in the current schema |
  * | `sl_sync_state` | last sync time per priority (2147483647 = complete sync), survives restarts |
+ * | `sl_stream_subscriptions` | Sync Streams subscriptions per (stream, canonical params): explicit + TTL/expiry, server state, last sync (all times in ms) |
  */
 import type { SqliteAdapter } from '../db/sqlite-adapter.ts';
 
@@ -56,6 +57,22 @@ const MIGRATIONS: readonly (readonly string[])[] = [
     `INSERT INTO sl_tx (id, next_tx, current_tx) VALUES (1, 1, NULL)`,
     `CREATE TABLE sl_untyped (type TEXT NOT NULL, id TEXT NOT NULL, data TEXT, PRIMARY KEY (type, id))`,
     `CREATE TABLE sl_sync_state (priority INTEGER PRIMARY KEY, last_synced_at INTEGER NOT NULL)`,
+  ],
+  [
+    // explicit = subscribe() was called and the subscription has not expired; ttl_ms NULL on an
+    // explicit row = never expires. Times are milliseconds since the epoch.
+    `CREATE TABLE sl_stream_subscriptions (
+       id INTEGER PRIMARY KEY,
+       stream_name TEXT NOT NULL,
+       params TEXT NOT NULL DEFAULT 'null',
+       explicit INTEGER NOT NULL DEFAULT 0,
+       ttl_ms INTEGER,
+       expires_at INTEGER,
+       local_priority INTEGER,
+       active INTEGER NOT NULL DEFAULT 0,
+       is_default INTEGER NOT NULL DEFAULT 0,
+       last_synced_at INTEGER,
+       UNIQUE (stream_name, params))`,
   ],
 ];
 

@@ -40,6 +40,8 @@ export interface BackendConnector {
 export interface ConnectOptions {
   /** Client parameters for the sync rules (`request.parameters()`). */
   params?: Record<string, unknown>;
+  /** Sync `auto_subscribe` streams (and legacy bucket definitions) without explicit subscriptions (default true). */
+  includeDefaultStreams?: boolean;
   /** String metadata logged by the service. */
   appMetadata?: Record<string, string>;
   /** Reconnect backoff (default 1 s doubling to 30 s, 50 % jitter). */

@@ -44,6 +44,16 @@ function summarise(progress: ReadonlyMap<string, BucketProgress>, maxPriority: n
   return { downloadedOperations: downloaded, totalOperations: total, downloadedFraction: total === 0 ? 1 : downloaded / total };
 }
 
+/** Progress over the named buckets only (unknown names count nothing). */
+export function summariseBuckets(progress: ReadonlyMap<string, BucketProgress>, names: readonly string[]): Omit<DownloadProgress, 'untilPriority'> {
+  const subset = new Map<string, BucketProgress>();
+  for (const n of names) {
+    const p = progress.get(n);
+    if (p) subset.set(n, p);
+  }
+  return summarise(subset, Number.MAX_SAFE_INTEGER);
+}
+
 export function toDownloadProgress(progress: ReadonlyMap<string, BucketProgress>): DownloadProgress {
   const snapshot = new Map([...progress].map(([k, v]) => [k, { ...v }]));
   return { ...summarise(snapshot, Number.MAX_SAFE_INTEGER), untilPriority: (p) => summarise(snapshot, p) };

@@ -16,12 +16,23 @@ import { defaultFetch } from './fetch.ts';
 import { parseSyncLineText, type SyncLine } from './sync-lines.ts';
 import { SyncRemote } from './sync-remote.ts';
 import { SyncSession } from './sync-session.ts';
+import { Mutex } from '../db/mutex.ts';
+import type { StreamConnection } from '../streams/stream-connection.ts';
+import type { StreamManager } from '../streams/stream-manager.ts';
 
 /** Consecutive data lines stored per transaction: at most this many lines / ops. */
 const DATA_BATCH_LINES = 16;
 const DATA_BATCH_OPS = 10_000;
 
 type IterationOutcome = { type: 'ended' } | { type: 'restart' } | { type: 'aborted' };
+
+interface Iteration {
+  controller: AbortController;
+  session: SyncSession | undefined;
+  task: Promise<void>;
+  /** The streams part of the request, once assembled. */
+  streams: StreamConnection | undefined;
+}
 
 export class SyncClient {
   private state: ConnectionState = INITIAL_CONNECTION_STATE;
@@ -30,7 +41,10 @@ export class SyncClient {
   private readonly storage: BucketStorage;
   private readonly uploads: UploadLoop;
   private readonly backoff;
-  private iteration: { controller: AbortController; session: SyncSession | undefined; task: Promise<void> } | undefined;
+  private iteration: Iteration | undefined;
+  /** Subscription checks run one at a time, so one change restarts the connection at most once. */
+  private readonly streamCheck = new Mutex();
+  private offStreams: (() => void) | undefined;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private settled: (() => void) | undefined;
   private unsubscribe: (() => void) | undefined;
@@ -39,6 +53,7 @@ export class SyncClient {
     private readonly database: SynclineDatabase,
     private readonly db: DatabaseInternals,
     crud: CrudQueue,
+    private readonly streams: StreamManager,
     private readonly connector: BackendConnector,
     private readonly options: ConnectOptions,
     private readonly clientId: () => Promise<string>,
@@ -66,6 +81,7 @@ export class SyncClient {
     this.unsubscribe = this.db.changes.subscribe((tables) => {
       if (tables.has('sl_crud')) this.uploads.trigger();
     });
+    this.offStreams = this.streams.onChange(() => void this.checkStreams());
     this.uploads.start();
     this.uploads.trigger();
     const settled = new Promise<void>((resolve) => (this.settled = resolve));
@@ -75,8 +91,10 @@ export class SyncClient {
 
   async stop(): Promise<void> {
     this.unsubscribe?.();
+    this.offStreams?.();
     this.dispatch({ type: 'disconnect' });
     await this.iteration?.task;
+    this.streams.attach(undefined);
     await this.uploads.stop();
     this.db.updateStatus({ connected: false, connecting: false, downloading: false, downloadProgress: null });
   }
@@ -112,11 +130,7 @@ export class SyncClient {
 
   private openStream(): void {
     const controller = new AbortController();
-    const iteration: { controller: AbortController; session: SyncSession | undefined; task: Promise<void> } = {
-      controller,
-      session: undefined,
-      task: Promise.resolve(),
-    };
+    const iteration: Iteration = { controller, session: undefined, task: Promise.resolve(), streams: undefined };
     const previous = this.iteration?.task ?? Promise.resolve();
     this.iteration = iteration;
     iteration.task = previous
@@ -136,17 +150,56 @@ export class SyncClient {
       );
   }
 
-  private async runIteration(iteration: { controller: AbortController; session: SyncSession | undefined }): Promise<IterationOutcome> {
+  /**
+   * Compares the streams request the connection would send now with the one in flight and
+   * restarts the connection (keeping bucket positions) when they differ. Runs on every
+   * subscription change, expiry and keepalive. An iteration still assembling its request is
+   * skipped: it re-checks itself once its request is recorded (see runIteration), so a change made
+   * during connection setup is never lost.
+   */
+  private checkStreams(): Promise<void> {
+    return this.streamCheck
+      .run(async () => {
+        const iteration = this.iteration;
+        if (!iteration?.streams || iteration.controller.signal.aborted) return;
+        if (this.state.kind !== 'connecting' && this.state.kind !== 'connected') return;
+        const now = await this.streams.assemble(this.includeDefaults);
+        if (this.iteration !== iteration || iteration.controller.signal.aborted || !iteration.streams) return;
+        if (now.signature !== iteration.streams.signature) {
+          this.db.logger.info('Stream subscriptions changed; reconnecting', { subscriptions: now.request.subscriptions.length });
+          this.dispatch({ type: 'restart' });
+        }
+      })
+      .catch((e: unknown) => this.db.logger.warn('Could not check stream subscriptions', { message: String(e) }));
+  }
+
+  private get includeDefaults(): boolean {
+    return this.options.includeDefaultStreams ?? true;
+  }
+
+  private async runIteration(iteration: Iteration): Promise<IterationOutcome> {
     const signal = iteration.controller.signal;
     if (signal.aborted) return { type: 'aborted' };
-    const session = new SyncSession(this.storage, {
-      logger: this.db.logger,
-      status: () => this.db.status,
-      updateStatus: (patch) => {
-        if (!signal.aborted) this.db.updateStatus(patch);
+    // Read the generation before assembling: a change stored after this point bumps it, and the
+    // check below catches it even if its own notification came too early to compare.
+    const generation = this.streams.generation;
+    const streams = await this.streams.assemble(this.includeDefaults);
+    if (signal.aborted) return { type: 'aborted' };
+    this.streams.attach(streams);
+    const session = new SyncSession(
+      this.storage,
+      {
+        logger: this.db.logger,
+        status: () => this.db.status,
+        updateStatus: (patch) => {
+          if (!signal.aborted) this.db.updateStatus(patch);
+        },
       },
-    });
+      streams,
+    );
     iteration.session = session;
+    iteration.streams = streams;
+    if (this.streams.generation !== generation) void this.checkStreams();
     const buckets = await session.begin();
     const lines = await this.remote.openStream(
       {
@@ -155,6 +208,7 @@ export class SyncClient {
         raw_data: true,
         client_id: await this.clientId(),
         parameters: this.options.params ?? {},
+        streams: streams.request,
         ...(this.options.appMetadata ? { app_metadata: this.options.appMetadata } : {}),
       },
       signal,
@@ -219,6 +273,8 @@ export class SyncClient {
         if (action.invalidateCredentials) this.credentials.invalidate();
         throw action.error;
       }
+      // Keepalives are when a TTL that ran out is noticed (besides the expiry timer).
+      if (line.type === 'token_expires_in') void this.checkStreams();
       if (action?.type === 'refresh_credentials') {
         await this.credentials.refresh();
         return { type: 'restart' };

@@ -16,6 +16,19 @@ export interface BucketChecksum {
   checksum: number;
   count: number | undefined;
   priority: number;
+  /** Why the client has this bucket (Sync Streams); empty from servers that do not send it. */
+  subscriptions: readonly SubscriptionReason[];
+}
+
+/** `{default: k}` indexes the first checkpoint's `streams`; `{sub: i}` the request's `streams.subscriptions`. */
+export type SubscriptionReason = { default: number } | { sub: number };
+
+/** One entry of `checkpoint.streams`: a stream the server resolved for this connection. */
+export interface StreamInfo {
+  name: string;
+  isDefault: boolean;
+  /** `subscription` is a request index, or `'default'` for the implicit default subscription. */
+  errors: readonly { subscription: number | 'default'; message: string }[];
 }
 
 export interface Checkpoint {
@@ -25,7 +38,8 @@ export interface Checkpoint {
 }
 
 export type SyncLine =
-  | { type: 'checkpoint'; checkpoint: Checkpoint }
+  /** `streams` is absent when the server sent none (servers without Sync Streams). */
+  | { type: 'checkpoint'; checkpoint: Checkpoint; streams: StreamInfo[] | undefined }
   | { type: 'checkpoint_diff'; lastOpId: bigint; writeCheckpoint: bigint | null; updated: BucketChecksum[]; removed: string[] }
   | { type: 'data'; bucket: string; ops: OplogEntry[] }
   | { type: 'checkpoint_complete'; lastOpId: bigint }
@@ -125,7 +139,42 @@ function bucketChecksum(v: Json): BucketChecksum {
     checksum: checksum(v['checksum'], 'checksum'),
     count: v['count'] === undefined || v['count'] === null ? undefined : integer(v['count'], 'count'),
     priority,
+    subscriptions: subscriptionReasons(v['subscriptions']),
   };
+}
+
+/** Reasons are informational: malformed entries are skipped rather than failing the line. */
+function subscriptionReasons(v: Json): SubscriptionReason[] {
+  if (!Array.isArray(v)) return [];
+  const out: SubscriptionReason[] = [];
+  for (const r of v) {
+    if (!isObject(r)) continue;
+    const d = r['default'];
+    const s = r['sub'];
+    if (typeof d === 'number' && Number.isInteger(d) && d >= 0) out.push({ default: d });
+    else if (typeof s === 'number' && Number.isInteger(s) && s >= 0) out.push({ sub: s });
+  }
+  return out;
+}
+
+function streamInfos(v: Json): StreamInfo[] | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (!Array.isArray(v)) return fail('checkpoint.streams must be an array');
+  return v.map((entry): StreamInfo => {
+    if (!isObject(entry)) return fail('checkpoint.streams entries must be objects');
+    const errors = Array.isArray(entry['errors']) ? entry['errors'] : [];
+    return {
+      name: str(entry['name'], 'stream name'),
+      isDefault: entry['is_default'] === true,
+      errors: errors.filter(isObject).map((e) => {
+        const sub = e['subscription'];
+        return {
+          subscription: typeof sub === 'number' && Number.isInteger(sub) ? sub : typeof sub === 'bigint' ? Number(sub) : 'default',
+          message: typeof e['message'] === 'string' ? e['message'] : JSON.stringify(e['message'] ?? null),
+        };
+      }),
+    };
+  });
 }
 
 const OP_TYPES: ReadonlySet<string> = new Set(['PUT', 'REMOVE', 'MOVE', 'CLEAR']);
@@ -167,6 +216,7 @@ export function parseSyncLine(value: Json): SyncLine {
       return {
         type: 'checkpoint',
         checkpoint: { lastOpId: opId(body['last_op_id'], 'last_op_id'), writeCheckpoint: optionalOpId(body['write_checkpoint'], 'write_checkpoint'), buckets },
+        streams: streamInfos(body['streams']),
       };
     }
     case 'checkpoint_diff': {

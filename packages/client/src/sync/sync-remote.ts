@@ -6,6 +6,7 @@ import { ClientErrorCodes, SynclineError } from '../errors.ts';
 import type { CredentialsCache } from './credentials.ts';
 import type { FetchLike } from './fetch.ts';
 import { ndjsonLines } from './ndjson.ts';
+import type { StreamsRequest } from '../streams/stream-connection.ts';
 
 export interface StreamingSyncRequest {
   buckets: { name: string; after: string }[];
@@ -14,6 +15,7 @@ export interface StreamingSyncRequest {
   client_id: string;
   parameters: Record<string, unknown>;
   app_metadata?: Record<string, string>;
+  streams?: StreamsRequest;
 }
 
 export const DEFAULT_USER_AGENT = 'syncline-js/0.1.0';

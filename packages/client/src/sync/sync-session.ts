@@ -11,7 +11,8 @@ import { Mutex } from '../db/mutex.ts';
 import type { BucketStorage } from './bucket-storage.ts';
 import { addDownloaded, initialProgress, toDownloadProgress, type BucketProgress } from './download-progress.ts';
 import type { OplogEntry } from './op-log-reduction.ts';
-import { applyCheckpointDiff, type Checkpoint, type SyncLine } from './sync-lines.ts';
+import { applyCheckpointDiff, type Checkpoint, type StreamInfo, type SyncLine } from './sync-lines.ts';
+import type { SessionStreams } from '../streams/stream-connection.ts';
 import { withPriorityApplied, type SyncStatus } from './sync-status.ts';
 
 export type SessionAction =
@@ -40,6 +41,7 @@ export class SyncSession {
   constructor(
     private readonly storage: BucketStorage,
     private readonly host: SessionHost,
+    private readonly streams?: SessionStreams,
   ) {}
 
   /** The `buckets` of the request body: every local bucket with its resume position. */
@@ -62,13 +64,13 @@ export class SyncSession {
       case 'checkpoint': {
         const previous = this.tracked ? [...this.tracked.buckets.keys()] : this.localBuckets;
         await this.storage.deleteBuckets(previous.filter((b) => !line.checkpoint.buckets.has(b)));
-        await this.track(line.checkpoint);
+        await this.track(line.checkpoint, line.streams);
         return null;
       }
       case 'checkpoint_diff': {
         if (!this.tracked) throw new SynclineError(ClientErrorCodes.PROTOCOL_ERROR, 'checkpoint_diff received before any checkpoint');
         await this.storage.deleteBuckets(line.removed);
-        await this.track(applyCheckpointDiff(this.tracked, line));
+        await this.track(applyCheckpointDiff(this.tracked, line), undefined);
         return null;
       }
       case 'data': {
@@ -79,6 +81,7 @@ export class SyncSession {
         await this.storage.storeData(line.bucket, line.ops, byteLength);
         addDownloaded(this.progress, line.bucket, line.ops.length);
         this.host.updateStatus({ downloadProgress: toDownloadProgress(this.progress) });
+        this.streams?.onProgress(this.progress);
         return null;
       }
       case 'checkpoint_complete':
@@ -114,6 +117,7 @@ export class SyncSession {
       await this.storage.storeDataLines(stored);
       for (const l of stored) addDownloaded(this.progress, l.bucket, l.ops.length);
       this.host.updateStatus({ downloadProgress: toDownloadProgress(this.progress) });
+      this.streams?.onProgress(this.progress);
     });
   }
 
@@ -128,15 +132,19 @@ export class SyncSession {
     const result = await this.storage.syncLocal(pending, null);
     if (result.status === 'applied' && this.pending === pending) {
       this.pending = null;
-      this.markApplied(null);
+      await this.markApplied(null);
     }
   }
 
-  private async track(checkpoint: Checkpoint): Promise<void> {
+  private async track(checkpoint: Checkpoint, streams: StreamInfo[] | undefined): Promise<void> {
     this.tracked = checkpoint;
     this.pending = null;
     this.progress = initialProgress(checkpoint, await this.storage.counters());
     this.host.updateStatus({ downloading: true, downloadProgress: toDownloadProgress(this.progress) });
+    if (this.streams) {
+      await this.streams.onCheckpoint(checkpoint, streams);
+      this.streams.onProgress(this.progress);
+    }
   }
 
   private async complete(lastOpId: bigint, priority: number | null): Promise<SessionAction | null> {
@@ -163,11 +171,11 @@ export class SyncSession {
       }
       return null;
     }
-    this.markApplied(priority);
+    await this.markApplied(priority);
     return null;
   }
 
-  private markApplied(priority: number | null): void {
+  private async markApplied(priority: number | null): Promise<void> {
     const now = new Date();
     const status = this.host.status();
     if (priority === null) {
@@ -182,5 +190,6 @@ export class SyncSession {
     } else {
       this.host.updateStatus({ priorityStatusEntries: withPriorityApplied(status.priorityStatusEntries, priority, now) });
     }
+    await this.streams?.onApplied(priority);
   }
 }

@@ -6,6 +6,7 @@
  * if (statusForPriority(db.currentStatus, 1).hasSynced) { … }
  */
 import { FULL_SYNC_PRIORITY } from '../schema/internal-schema.ts';
+import { findStreamStatus, type SyncStreamDescription, type SyncStreamStatus } from '../streams/stream-status.ts';
 
 export interface PriorityStatus {
   /** Priority number (0 = highest); {@link FULL_SYNC_PRIORITY} for a complete sync. */
@@ -41,6 +42,17 @@ export interface SyncStatus {
   downloadError: Error | undefined;
   /** Last upload error; cleared after a successful upload. */
   uploadError: Error | undefined;
+  /**
+   * Every tracked Sync Streams subscription (explicit ones and the defaults the server reported),
+   * in creation order; `undefined` until the database is open.
+   */
+  syncStreams: readonly SyncStreamStatus[] | undefined;
+  /** The status of one subscription; parameters are compared as canonical JSON (key order does not matter). */
+  forStream(description: SyncStreamDescription): SyncStreamStatus | undefined;
+}
+
+function forStream(this: SyncStatus, description: SyncStreamDescription): SyncStreamStatus | undefined {
+  return findStreamStatus(this.syncStreams, description);
 }
 
 export const INITIAL_STATUS: SyncStatus = Object.freeze({
@@ -54,6 +66,8 @@ export const INITIAL_STATUS: SyncStatus = Object.freeze({
   priorityStatusEntries: [],
   downloadError: undefined,
   uploadError: undefined,
+  syncStreams: undefined,
+  forStream,
 });
 
 /** Sync state for one priority: a sync at a lower number (or a complete sync) implies it. */
@@ -88,6 +102,7 @@ export function statusChanged(a: SyncStatus, b: SyncStatus): boolean {
     a.priorityStatusEntries.length !== b.priorityStatusEntries.length ||
     a.priorityStatusEntries.some((e, i) => e.priority !== b.priorityStatusEntries[i]?.priority || e.lastSyncedAt?.getTime() !== b.priorityStatusEntries[i]?.lastSyncedAt?.getTime()) ||
     !sameError(a.downloadError, b.downloadError) ||
-    !sameError(a.uploadError, b.uploadError)
+    !sameError(a.uploadError, b.uploadError) ||
+    a.syncStreams !== b.syncStreams
   );
 }
