@@ -54,6 +54,8 @@ describe('user inspection with a streams request', () => {
     expect(u1.defaults).toEqual([{ stream: 'user_lists', buckets: [`${v1}#user_lists["l1"]`], errors: [] }]);
     expect(u1.streams).toEqual([{ name: 'user_lists', isDefault: true, errors: [] }]);
     expect(u1.subscriptions).toEqual([]);
+    // The joined rows behind the lookup: u1's list.
+    expect(u1.lookups).toEqual([expect.objectContaining({ values: ['u1'], results: [{ list_id: 'l1' }], sources: [{ schema: 'public', table: 'lists', id: 'l1' }] })]);
   });
 
   it('drops default streams with include_defaults: false and ignores an unknown stream, as the sync endpoint does', async () => {
@@ -74,6 +76,7 @@ describe('why (not) this row, per stream', () => {
     const yes = await trpc.users.explainRow.query({ userId: 'u1', row: { table: 'todos', id: 't2' } });
     expect(yes.definitions[0]).toMatchObject({ verdict: 'in-bucket', userBuckets: [{ bucket: `${v1}#user_lists["l1"]`, reasons: ['default'], priority: 1, parameters: ['l1'] }] });
     expect(yes.definitions[0]!.message).toContain('default');
+    expect(yes.definitions[0]!.message).toContain('parameter lookups over lists l1');
   });
 
   it('shows the parameter lookup a joined row feeds and that the user read it', async () => {

@@ -122,6 +122,10 @@ export function streamVerdict(i: StreamVerdictInput): DefinitionExplanation {
     message = `The row is in bucket parameters ${list(i.rowBuckets.map((b) => show(b.parameters)))}, but the user's ${label} buckets have ${list(i.userBuckets.map((b) => show(b.parameters)))}.`;
   }
   if (verdict !== 'no-bucket-for-row' && joinNote) message += joinNote;
+  const sources = i.lookups.flatMap((l) => l.sources.map((s) => `${s.table} ${s.id}`));
+  if (sources.length > 0 && (verdict === 'in-bucket' || verdict === 'different-parameters')) {
+    message += ` The user's buckets of ${label} come from parameter lookups over ${list([...new Set(sources)])}.`;
+  }
   return {
     definition: i.name,
     kind: i.kind,

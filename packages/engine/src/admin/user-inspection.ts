@@ -21,6 +21,7 @@ import { PgBucketReader } from '../storage/pg-bucket-reader.ts';
 import { opaqueSubkey } from '../replication/opaque-subkey.ts';
 import { getBucketStates, listBucketOpsAfter, listBucketStates } from '../storage/pg-bucket-inspection.ts';
 import { getSubkeySalt } from '../storage/pg-versions.ts';
+import { listParameterSources } from '../storage/pg-parameter-sources.ts';
 import { OP_NAMES, type OpName } from '../storage/storage-types.ts';
 import { idText, loadVersion, type AdminDeps } from './admin-deps.ts';
 import { streamOfBucket } from './sync-rules-text.ts';
@@ -52,7 +53,15 @@ export interface LookupResult {
   values: unknown[];
   /** Parameter rows found in the parameter index at the checkpoint. */
   results: unknown[];
+  /**
+   * Source rows behind the results (the joined / subquery rows), when read from stored versions:
+   * `id` is the key value (a JSON array for composite keys), as the row lookup takes it.
+   */
+  sources: Array<{ schema: string; table: string; id: string }>;
 }
+
+/** At most this many source rows are listed behind a user's lookups. */
+const MAX_LOOKUP_SOURCES = 500;
 
 /** Why a user has a bucket, readable: `default` (a default stream / bucket definition) or `sub i`. */
 export type ReasonLabel = 'default' | `sub ${number}`;
@@ -147,7 +156,25 @@ export interface ResolvedUser {
 /** Resolves the user's buckets at the version's checkpoint, recording every lookup and its result. */
 export async function resolveUserBuckets(deps: AdminDeps, rules: SyncRules, versionId: number, checkpoint: bigint | null, req: UserRequest): Promise<ResolvedUser> {
   const reader = new PgBucketReader(deps.storage);
-  return resolveWith(rules, req, async (keys) => (checkpoint === null ? new Map<string, string[]>() : reader.getParameterSets(versionId, keys, checkpoint)));
+  const resolved = await resolveWith(rules, req, async (keys) => (checkpoint === null ? new Map<string, string[]>() : reader.getParameterSets(versionId, keys, checkpoint)));
+  if (checkpoint !== null && resolved.lookups.length > 0) {
+    const byKey = new Map(resolved.lookups.map((l) => [l.key, l]));
+    for (const s of await listParameterSources(deps.storage, versionId, [...byKey.keys()], checkpoint, MAX_LOOKUP_SOURCES)) {
+      byKey.get(s.lookup)?.sources.push({ schema: s.schema, table: s.table, id: keyId(s.sourceKey) });
+    }
+  }
+  return resolved;
+}
+
+/** A stored source key (JSON array of key values) as the row lookup takes it: the value, or the array. */
+function keyId(sourceKey: string): string {
+  try {
+    const v = JSON.parse(sourceKey) as unknown;
+    if (Array.isArray(v) && v.length === 1 && typeof v[0] === 'string') return v[0];
+  } catch {
+    /* shown as stored */
+  }
+  return sourceKey;
 }
 
 /**
@@ -169,7 +196,7 @@ export async function resolveWith(rules: SyncRules, req: UserRequest, load: (key
       const rows = (sets.get(l.key) ?? []).flatMap((json) => parseLosslessJson(json) as unknown as SqliteRow[]);
       if (!seen.has(l.key)) {
         seen.add(l.key);
-        lookups.push({ key: l.key, definition: l.definition ?? null, queryId: l.queryId ?? null, values: (l.values ?? []).map(jsonValue), results: rows.map(jsonRow) });
+        lookups.push({ key: l.key, definition: l.definition ?? null, queryId: l.queryId ?? null, values: (l.values ?? []).map(jsonValue), results: rows.map(jsonRow), sources: [] });
       }
       return rows;
     });

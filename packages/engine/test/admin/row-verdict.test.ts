@@ -54,6 +54,16 @@ describe('why (not) this row, per stream', () => {
     expect(unread.message).not.toContain('feeds');
   });
 
+  it('names the joined source rows behind the user buckets', () => {
+    const v = streamVerdict({
+      ...base,
+      subscriptions: [sub(0, ['3#list_todos|0["l1"]'])],
+      userBuckets: [{ bucket: '3#list_todos|0["l1"]', parameters: ['l1'], priority: 3, reasons: ['sub 0'] }],
+      lookups: [{ key: 'k', definition: 'list_todos', queryId: '0', values: ['u1'], results: [{ 0: 'l1' }], sources: [{ schema: 'public', table: 'lists', id: 'l1' }] }],
+    });
+    expect(v.message).toContain('parameter lookups over lists l1');
+  });
+
   it('says the row is missing from the source', () => {
     expect(streamVerdict({ ...base, rowExists: false, rowBuckets: [] }).message).toContain('does not exist');
   });

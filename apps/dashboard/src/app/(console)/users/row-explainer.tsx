@@ -87,6 +87,7 @@ export function RowExplainer({ user }: { user: UserInput | null }) {
                   {d.lookups.map((l) => (
                     <div key={l.key}>
                       lookup {JSON.stringify(l.values)} → {JSON.stringify(l.results)}
+                      {l.sources.length ? <span className="text-zinc-500"> · from {l.sources.slice(0, 20).map((r) => `${r.table} ${r.id}`).join(', ')}</span> : null}
                     </div>
                   ))}
                 </div>

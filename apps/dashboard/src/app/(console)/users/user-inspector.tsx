@@ -192,6 +192,7 @@ export function UserInspector() {
                 {data.lookups.map((l) => (
                   <li key={l.key}>
                     {l.definition ?? '?'} · query {l.queryId ?? '?'} · values {JSON.stringify(l.values)} → {l.results.length} row(s) {l.results.length ? JSON.stringify(l.results.slice(0, 20)) : ''}
+                    {l.sources.length ? <span className="text-zinc-500"> · from {l.sources.slice(0, 20).map((r) => `${r.table} ${r.id}`).join(', ')}{l.sources.length > 20 ? ` and ${l.sources.length - 20} more` : ''}</span> : null}
                   </li>
                 ))}
               </ul>
