@@ -60,7 +60,7 @@ test('the editor highlights stream keys and auth / subscription / connection fun
 
 test('edition 3: the editor validates streams and marks a stream error at its line', async ({ page }, testInfo) => {
   await openRules(page, STREAMS);
-  await expect(page.getByTestId('validation-status')).toHaveText(/^valid/);
+  await expect(page.getByTestId('validation-status')).toHaveText(/^valid ·/);
   await expect(page.getByTestId('validation-status')).toContainText('3 streams (edition 3)');
   await expect(page.locator('[data-testid^="issue-marker-line-"]')).toHaveCount(0);
 
@@ -80,7 +80,7 @@ async function addSubscription(page: Page, n: number, stream: string, parameters
 
 test('the impact preview counts buckets and rows per stream for a sample user', async ({ page }, testInfo) => {
   await openRules(page, DEMO);
-  await expect(page.getByTestId('validation-status')).toHaveText(/^valid/);
+  await expect(page.getByTestId('validation-status')).toHaveText(/^valid ·/);
   const samples = page.getByTestId('impact-samples');
   await samples.locator('summary').click();
   await page.getByLabel('Sample user ids').fill('user-1, user-2');
@@ -100,7 +100,7 @@ test('the impact preview counts buckets and rows per stream for a sample user', 
 
 test('edition 3: the impact preview counts a subscription stream for a sample user', async ({ page }, testInfo) => {
   await openRules(page, STREAMS);
-  await expect(page.getByTestId('validation-status')).toHaveText(/^valid/);
+  await expect(page.getByTestId('validation-status')).toHaveText(/^valid ·/);
   const samples = page.getByTestId('impact-samples');
   await samples.locator('summary').click();
   await page.getByLabel('Sample user ids').fill('user-1');

@@ -88,6 +88,19 @@ export async function listVersionHistory(storage: pg.Pool, opts: { limit?: numbe
   return rows.map(toSummary);
 }
 
+/** Version content never changes: the dashboard polls the history, so outlines are parsed once. */
+const outlines = new Map<string, StreamOutline>();
+const OUTLINE_CACHE_LIMIT = 200;
+
+function cachedOutline(content: string): StreamOutline {
+  let o = outlines.get(content);
+  if (!o) {
+    if (outlines.size >= OUTLINE_CACHE_LIMIT) outlines.clear();
+    outlines.set(content, (o = streamOutline(content)));
+  }
+  return o;
+}
+
 function toSummary(r: Row): VersionSummary {
   return {
     id: r.id,
@@ -111,7 +124,7 @@ function toSummary(r: Row): VersionSummary {
     activatedAt: r.activated_at?.toISOString() ?? null,
     stoppedAt: r.stopped_at?.toISOString() ?? null,
     contentLength: r.content_length,
-    outline: streamOutline(r.content),
+    outline: cachedOutline(r.content),
   };
 }
 
