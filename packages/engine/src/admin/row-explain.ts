@@ -171,6 +171,7 @@ export async function explainRow(deps: AdminDeps, req: UserRequest & RowRef): Pr
   for (const b of memberships.evaluated) add(b.definition);
   for (const b of user.buckets) add(streamOfBucket(b.bucket));
 
+  const owned = (owner: string | null, name: string) => owner === name || owner === null || !names.includes(owner);
   const definitions = names.map((name) => {
     const o = outline.find((d) => d.name === name) ?? null;
     const described = user.streams.find((s) => s.name === name);
@@ -188,8 +189,9 @@ export async function explainRow(deps: AdminDeps, req: UserRequest & RowRef): Pr
         .map((b) => ({ bucket: b.bucket, parameters: toRowBucket(b.bucket, '', '').parameters, priority: b.priority, reasons: b.reasons.map(reasonLabel) })),
       subscriptions: subscriptions.filter((s) => s.stream === name),
       defaultErrors: defaults.find((d) => d.stream === name)?.errors ?? [],
-      lookups: user.lookups.filter((l) => lookupStream(l) === name),
-      rowFeeds: rowFeeds.filter((f) => f.stream === name || (f.stream === null && f.readByUser)),
+      // Lookups shared between streams (or keyed without a stream name) are listed under every stream.
+      lookups: user.lookups.filter((l) => owned(lookupStream(l), name)),
+      rowFeeds: rowFeeds.filter((f) => owned(f.stream, name)),
     });
   });
   const storedKeys = memberships.stored ? memberships.stored.buckets.map((b) => `${b.bucket}|${b.table}|${b.id}`).sort() : [];
