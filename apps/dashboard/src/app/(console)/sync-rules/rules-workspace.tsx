@@ -60,7 +60,7 @@ export function RulesWorkspace() {
           title="Editor"
           actions={
             <span data-testid="validation-status" className={`text-xs ${stale ? 'text-zinc-400' : fatal ? 'text-red-700' : 'text-emerald-700'}`}>
-              {content === null ? 'loading…' : stale ? 'validating…' : fatal ? `${fatal} error${fatal > 1 ? 's' : ''}${warnings ? `, ${warnings} warning${warnings > 1 ? 's' : ''}` : ''}` : `valid${warnings ? ` · ${warnings} warning${warnings > 1 ? 's' : ''}` : ''} · ${validation.data?.definitions.length ?? 0} definitions${streamCount ? ` · ${streamCount} stream${streamCount > 1 ? 's' : ''} (edition ${validation.data?.outline.edition ?? '?'})` : ''}`}
+              {content === null ? 'loading…' : stale ? 'validating…' : fatal ? `${fatal} error${fatal > 1 ? 's' : ''}${warnings ? `, ${warnings} warning${warnings > 1 ? 's' : ''}` : ''}` : `valid${warnings ? ` · ${warnings} warning${warnings > 1 ? 's' : ''}` : ''}${streamCount ? ` · ${streamCount} stream${streamCount > 1 ? 's' : ''} (edition ${validation.data?.outline.edition ?? '?'})` : ` · ${validation.data?.definitions.length ?? 0} definitions`}`}
             </span>
           }
         >
