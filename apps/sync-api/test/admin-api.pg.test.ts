@@ -111,8 +111,8 @@ describe('sync rules', () => {
     const impact = await trpc.syncRules.impact.mutate({ content: RULES_V2 });
     expect(impact.activeVersionId).toBe(v1);
     expect(impact.definitions).toEqual([
-      { definition: 'everything', status: 'added', active: null, candidate: { buckets: 1, rows: 2 } },
-      { definition: 'user_lists', status: 'unchanged', active: { buckets: 2, rows: 42 }, candidate: { buckets: 2, rows: 42 } },
+      { definition: 'everything', kind: 'definition', autoSubscribe: true, status: 'added', active: null, candidate: { buckets: 1, rows: 2 } },
+      { definition: 'user_lists', kind: 'definition', autoSubscribe: true, status: 'unchanged', active: { buckets: 2, rows: 42 }, candidate: { buckets: 2, rows: 42 } },
     ]);
     expect(impact.sampled).toBe(false);
     const sampled = await trpc.syncRules.impact.mutate({ content: RULES_V2, rowLimitPerTable: 100 });

@@ -23,10 +23,17 @@ export interface RestRoute {
   body?: z.ZodType;
 }
 
+const subscription = z.object({
+  stream: z.string(),
+  parameters: z.record(z.string(), z.unknown()).nullable().optional(),
+  overridePriority: z.number().int().min(0).max(3).nullable().optional(),
+});
 const user = z.object({
   userId: z.string(),
   claims: z.record(z.string(), z.unknown()).optional(),
   clientParameters: z.record(z.string(), z.unknown()).optional(),
+  subscriptions: z.array(subscription).optional(),
+  includeDefaults: z.boolean().optional(),
   versionId: z.number().int().optional(),
 });
 
@@ -38,8 +45,8 @@ export const restRoutes: readonly RestRoute[] = [
   { method: 'POST', path: '/api/admin/v1/sync-rules/validate', procedure: 'syncRules.validate', summary: 'Validate YAML; issues with line and column', body: z.object({ content: z.string(), schemaAware: z.boolean().optional() }) },
   { method: 'POST', path: '/api/admin/v1/sync-rules/deploy', procedure: 'syncRules.deploy', summary: 'Deploy YAML as a new PROCESSING version', body: z.object({ content: z.string(), comment: z.string().optional() }) },
   { method: 'POST', path: '/api/admin/v1/sync-rules/versions/:id/rollback', procedure: 'syncRules.rollback', summary: "Deploy an earlier version's content as a new version", numeric: ['id'], body: z.object({ comment: z.string().optional() }) },
-  { method: 'POST', path: '/api/admin/v1/sync-rules/impact', procedure: 'syncRules.impact', summary: 'Impact preview: buckets and rows per definition, candidate vs active (sampled for big tables)', body: z.object({ content: z.string(), rowLimitPerTable: z.number().int().optional() }) },
-  { method: 'POST', path: '/api/admin/v1/users/inspect', procedure: 'users.inspect', summary: "A user's buckets with definition, priority, op count, live rows, checksum, size; parameter lookups", body: user },
+  { method: 'POST', path: '/api/admin/v1/sync-rules/impact', procedure: 'syncRules.impact', summary: 'Impact preview: buckets and rows per definition / stream, candidate vs active (sampled for big tables); per stream for sample users with subscriptions', body: z.object({ content: z.string(), rowLimitPerTable: z.number().int().optional(), users: z.array(user.omit({ versionId: true })).optional() }) },
+  { method: 'POST', path: '/api/admin/v1/users/inspect', procedure: 'users.inspect', summary: "A user's buckets (for a request with stream subscriptions) with stream, priority, reasons, op count, live rows, checksum, size; per-subscription buckets and errors; parameter lookups", body: user },
   { method: 'POST', path: '/api/admin/v1/users/explain-row', procedure: 'users.explainRow', summary: "Why a source row is (not) in a user's buckets", body: user.extend({ row: z.object({ schema: z.string().optional(), table: z.string(), id: z.string() }) }) },
   { method: 'POST', path: '/api/admin/v1/users/dev-token', procedure: 'users.devToken', summary: 'Mint a dev token for a user (DEV_MODE)', body: z.object({ userId: z.string(), claims: z.record(z.string(), z.unknown()).optional(), ttlSeconds: z.number().int().optional() }) },
   { method: 'GET', path: '/api/admin/v1/buckets', procedure: 'buckets.list', summary: 'Buckets of a version (keyset pagination by name)', numeric: ['versionId', 'limit'], query: ['versionId', 'prefix', 'after', 'limit'] },

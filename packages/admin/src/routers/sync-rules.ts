@@ -1,4 +1,4 @@
-/** Sync rules: validate, current, history, one version, diff, deploy, roll back, impact preview. */
+/** Sync rules: validate, current, history, one version, diff, deploy, roll back, impact preview (per stream, sample users with subscriptions). */
 import { z } from 'zod';
 import {
   compileSyncRules,
@@ -6,9 +6,12 @@ import {
   diffVersions,
   getVersionContent,
   listVersionHistory,
+  MAX_SAMPLE_USERS,
   previewImpact,
+  streamOutline,
   rollbackToVersion,
 } from '@syncline/engine';
+import { userInput } from '../inputs.ts';
 import { adminProcedure, createTRPCRouter } from '../trpc.ts';
 
 /** Sync-rules YAML is bounded like any request body. */
@@ -25,6 +28,8 @@ export const syncRulesRouter = createTRPCRouter({
       issues,
       definitions: rules ? rules.definitions.map((d) => ({ name: d.name, priority: d.priority, bucketParameters: [...d.bucketParameters], parameterQueries: d.parameterQueryCount, dataQueries: d.dataQueryCount })) : [],
       sourceTables: rules ? rules.sourceTables().map((p) => `${p.schema}.${p.tablePattern}${p.isWildcard ? '%' : ''}`) : [],
+      /** Edition and declared streams / definitions, read from the YAML (also while it has errors). */
+      outline: streamOutline(input.content),
     };
   }),
 
@@ -55,8 +60,15 @@ export const syncRulesRouter = createTRPCRouter({
     .input(z.object({ id: versionId, comment: z.string().max(500).nullish() }))
     .mutation(({ ctx, input }) => rollbackToVersion(ctx.deps.storage, input.id, input.comment)),
 
-  /** Per definition, buckets and rows the candidate would produce vs the active rules (sampled for big tables). */
+  /** Per definition / stream, buckets and rows the candidate would produce vs the active rules (sampled for big tables). */
   impact: adminProcedure
-    .input(z.object({ content: yamlContent, rowLimitPerTable: z.number().int().min(100).max(1_000_000).default(20_000) }))
-    .mutation(({ ctx, input }) => previewImpact(ctx.deps, input.content, { rowLimitPerTable: input.rowLimitPerTable })),
+    .input(
+      z.object({
+        content: yamlContent,
+        rowLimitPerTable: z.number().int().min(100).max(1_000_000).default(20_000),
+        /** Sample users (with stream subscriptions): per stream, the buckets and rows each would sync. */
+        users: z.array(userInput.omit({ versionId: true })).max(MAX_SAMPLE_USERS).default([]),
+      }),
+    )
+    .mutation(({ ctx, input }) => previewImpact(ctx.deps, input.content, { rowLimitPerTable: input.rowLimitPerTable, users: input.users })),
 });

@@ -10,6 +10,7 @@ export * from './impact-preview.ts';
 export * from './sync-rules-text.ts';
 export * from './user-inspection.ts';
 export * from './row-explain.ts';
+export * from './row-verdict.ts';
 export * from '../storage/pg-verification-runs.ts';
 export * from './verification-job.ts';
 export * from './connections-admin.ts';

@@ -1,16 +1,17 @@
 /**
  * A source row's bucket memberships (as stored in current_data and as the rules evaluate it now),
- * and "why is row R (not) in user U's buckets": the user's parameter lookups and their results,
- * the buckets the row's data queries produce, and a verdict per bucket definition.
+ * and "why is row R (not) in user U's buckets" for a request with stream subscriptions: the user's
+ * parameter lookups and their results, the buckets the row lands in, the lookups the row itself
+ * feeds (JOIN / subquery side), and a verdict per bucket definition and stream (row-verdict.ts).
  */
 import { parseBucketId, ServiceError } from '@syncline/protocol';
 import { describeTable, type SourceTableDescription } from '../replication/source-catalog.ts';
 import { idText, loadVersion, type AdminDeps } from './admin-deps.ts';
-import { definitionOfBucket } from './impact-preview.ts';
 import { readRowByKey, toSqliteRow } from './source-rows.ts';
 import { findLiveSourceTableId, getStoredRowState } from '../storage/pg-source-tables.ts';
-import { definitionQueries, type DefinitionQueries } from './sync-rules-text.ts';
-import { jsonRow, jsonValue, resolveUserBuckets, type LookupResult, type UserRequest } from './user-inspection.ts';
+import { streamVerdict, type DefinitionExplanation, type FedLookup } from './row-verdict.ts';
+import { rulesOutline, streamOfBucket } from './sync-rules-text.ts';
+import { jsonRow, jsonValue, reasonLabel, resolveUserBuckets, subscriptionResults, type SubscriptionResult, type UserRequest } from './user-inspection.ts';
 
 export interface RowRef {
   versionId?: number | null;
@@ -52,7 +53,7 @@ function toRowBucket(bucket: string, table: string, id: string): RowBucket {
   } catch {
     /* not a parameterised id */
   }
-  return { bucket, definition: definitionOfBucket(bucket), table, id, parameters };
+  return { bucket, definition: streamOfBucket(bucket), table, id, parameters };
 }
 
 async function findTable(deps: AdminDeps, schema: string, name: string): Promise<SourceTableDescription> {
@@ -117,17 +118,7 @@ export async function rowMemberships(deps: AdminDeps, ref: RowRef): Promise<RowM
   };
 }
 
-export type Verdict = 'in-bucket' | 'no-bucket-for-row' | 'user-has-none' | 'different-parameters';
-
-export interface DefinitionExplanation {
-  definition: string;
-  queries: DefinitionQueries | null;
-  verdict: Verdict;
-  message: string;
-  rowBuckets: RowBucket[];
-  userBuckets: Array<{ bucket: string; parameters: unknown[] }>;
-  lookups: LookupResult[];
-}
+export type { DefinitionExplanation, FedLookup, Verdict } from './row-verdict.ts';
 
 export interface RowExplanation {
   versionId: number;
@@ -138,41 +129,70 @@ export interface RowExplanation {
   /** True when replication's stored memberships agree with the rules evaluated now. */
   storedAgrees: boolean | null;
   memberships: RowMemberships;
+  /** One per bucket definition and stream (config order), with a verdict each. */
   definitions: DefinitionExplanation[];
+  /** What the user's explicit subscriptions yield (buckets, priority, errors). */
+  subscriptions: SubscriptionResult[];
+  /** Parameter-index entries this row produces, marked when the user's resolution read them. */
+  rowFeeds: FedLookup[];
   userError: string | null;
 }
 
-const show = (v: unknown[]) => JSON.stringify(v);
+/** Stream of a lookup: the querier's `definition`, else the key's first `|` segment. */
+function lookupStream(l: { key: string; definition?: string | null | undefined }): string | null {
+  if (l.definition) return l.definition;
+  const i = l.key.indexOf('|');
+  return i > 0 ? l.key.slice(0, i) : null;
+}
 
 export async function explainRow(deps: AdminDeps, req: UserRequest & RowRef): Promise<RowExplanation> {
   const { version, rules } = await loadVersion(deps, req.versionId);
   const memberships = await rowMemberships(deps, { ...req, versionId: version.id });
   const user = await resolveUserBuckets(deps, rules, version.id, version.lastCheckpoint, req);
-  const userSet = new Set(user.buckets.map((b) => b.bucket));
-  const texts = definitionQueries(version.content);
-  const definitions = rules.definitions.map((d): DefinitionExplanation => {
-    const rowBuckets = memberships.evaluated.filter((b) => b.definition === d.name);
-    const userBuckets = user.buckets.filter((b) => b.definition === d.name).map((b) => toRowBucket(b.bucket, '', '')).map((b) => ({ bucket: b.bucket, parameters: b.parameters }));
-    const lookups = user.lookups.filter((l) => l.definition === d.name || l.key.startsWith(`${d.name}|`));
-    const hit = rowBuckets.filter((b) => userSet.has(b.bucket));
-    let verdict: Verdict;
-    let message: string;
-    if (hit.length > 0) {
-      verdict = 'in-bucket';
-      message = `The row is in ${hit.map((b) => b.bucket).join(', ')}, which the user syncs.`;
-    } else if (rowBuckets.length === 0) {
-      verdict = 'no-bucket-for-row';
-      message = memberships.row
-        ? `No data query of "${d.name}" puts this row in a bucket: none selects from ${memberships.table.name}, or its WHERE filter found no bucket parameter value (e.g. the compared column is NULL or does not match).`
-        : `The row does not exist in the source table, so no bucket contains it.`;
-    } else if (userBuckets.length === 0) {
-      verdict = 'user-has-none';
-      message = `The row is in ${rowBuckets.map((b) => b.bucket).join(', ')}, but the user gets no bucket of "${d.name}"${lookups.length ? `: the parameter lookups returned ${lookups.map((l) => `${show(l.values)} → ${l.results.length} row(s)`).join('; ')}` : ' (its parameter queries produced nothing for this user)'}.`;
-    } else {
-      verdict = 'different-parameters';
-      message = `The row is in bucket parameters ${rowBuckets.map((b) => show(b.parameters)).join(', ')}, but the user's "${d.name}" buckets have ${userBuckets.slice(0, 10).map((b) => show(b.parameters)).join(', ')}${userBuckets.length > 10 ? ` and ${userBuckets.length - 10} more` : ''}.`;
-    }
-    return { definition: d.name, queries: texts.find((t) => t.name === d.name) ?? null, verdict, message, rowBuckets, userBuckets, lookups };
+  const { subscriptions, defaults } = subscriptionResults(req, user);
+  const outline = rulesOutline(version.content).definitions;
+  const read = new Set([...user.readLookups, ...user.lookups.map((l) => l.key)]);
+  const lookupOwner = new Map(user.lookups.map((l) => [l.key, lookupStream(l)]));
+  const rowFeeds: FedLookup[] = memberships.parameterEntries.map((p) => ({
+    lookup: p.lookup,
+    stream: lookupOwner.get(p.lookup) ?? lookupStream({ key: p.lookup }),
+    bucketParameters: p.bucketParameters,
+    readByUser: read.has(p.lookup),
+  }));
+
+  // Every definition and stream: compiled ones, the YAML's, and any name a bucket or the querier mentions.
+  const names: string[] = [];
+  const add = (n: string) => {
+    if (!names.includes(n)) names.push(n);
+  };
+  for (const d of rules.definitions) add(d.name);
+  for (const d of outline) add(d.name);
+  for (const s of user.streams) add(s.name);
+  for (const b of memberships.evaluated) add(b.definition);
+  for (const b of user.buckets) add(streamOfBucket(b.bucket));
+
+  const owned = (owner: string | null, name: string) => owner === name || owner === null || !names.includes(owner);
+  const definitions = names.map((name) => {
+    const o = outline.find((d) => d.name === name) ?? null;
+    const described = user.streams.find((s) => s.name === name);
+    return streamVerdict({
+      name,
+      kind: o?.kind ?? 'definition',
+      autoSubscribe: o ? o.autoSubscribe : (described?.isDefault ?? true),
+      queries: o,
+      rowExists: memberships.row !== null,
+      tableName: memberships.table.name,
+      includeDefaults: req.includeDefaults ?? true,
+      rowBuckets: memberships.evaluated.filter((b) => b.definition === name),
+      userBuckets: user.buckets
+        .filter((b) => streamOfBucket(b.bucket) === name)
+        .map((b) => ({ bucket: b.bucket, parameters: toRowBucket(b.bucket, '', '').parameters, priority: b.priority, reasons: b.reasons.map(reasonLabel) })),
+      subscriptions: subscriptions.filter((s) => s.stream === name),
+      defaultErrors: defaults.find((d) => d.stream === name)?.errors ?? [],
+      // Lookups shared between streams (or keyed without a stream name) are listed under every stream.
+      lookups: user.lookups.filter((l) => owned(lookupStream(l), name)),
+      rowFeeds: rowFeeds.filter((f) => owned(f.stream, name)),
+    });
   });
   const storedKeys = memberships.stored ? memberships.stored.buckets.map((b) => `${b.bucket}|${b.table}|${b.id}`).sort() : [];
   const evalKeys = memberships.evaluated.map((b) => `${b.bucket}|${b.table}|${b.id}`).sort();
@@ -184,7 +204,8 @@ export async function explainRow(deps: AdminDeps, req: UserRequest & RowRef): Pr
     storedAgrees: memberships.stored || memberships.row ? JSON.stringify(storedKeys) === JSON.stringify(evalKeys) : null,
     memberships,
     definitions,
+    subscriptions,
+    rowFeeds,
     userError: user.error,
   };
 }
-

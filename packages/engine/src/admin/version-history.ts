@@ -1,6 +1,7 @@
 /**
  * Sync-rules version history for the admin console: every version with its state, comment, times,
- * snapshot progress (from source_tables) and replication counters; line diff of two versions.
+ * snapshot progress (from source_tables), replication counters and the streams / bucket
+ * definitions it declares; line diff of two versions with per-stream changes.
  */
 import type pg from 'pg';
 import { ServiceError } from '@syncline/protocol';
@@ -10,6 +11,7 @@ import { planRedeploy, type RedeployPlan } from '../sync-rules/redeploy-plan.ts'
 import type { DeploySource, VersionState } from '../storage/storage-types.ts';
 import { idText } from './admin-deps.ts';
 import { diffLines, diffStats, type DiffLine } from './line-diff.ts';
+import { streamChanges, streamOutline, type StreamChange, type StreamOutline } from './sync-rules-text.ts';
 
 export interface SnapshotProgress {
   tablesTotal: number;
@@ -39,6 +41,8 @@ export interface VersionSummary {
   stoppedAt: string | null;
   /** Bytes of YAML; the content itself is fetched per version. */
   contentLength: number;
+  /** Edition and the bucket definitions / streams the version declares (auto_subscribe, priority). */
+  outline: StreamOutline;
 }
 
 interface Row {
@@ -57,6 +61,7 @@ interface Row {
   activated_at: Date | null;
   stopped_at: Date | null;
   content_length: number;
+  content: string;
   tables_total: number;
   tables_done: number;
   rows_copied: string;
@@ -69,7 +74,7 @@ export async function listVersionHistory(storage: pg.Pool, opts: { limit?: numbe
   const { rows } = await storage.query<Row>(
     `SELECT v.id, v.state, v.comment, v.deploy_source, v.deploy_path, v.slot_name, v.snapshot_done, v.last_checkpoint::text, v.last_checkpoint_lsn,
             v.last_checkpoint_at, v.last_fatal_error, v.created_at, v.activated_at, v.stopped_at,
-            length(v.content) AS content_length,
+            length(v.content) AS content_length, v.content,
             coalesce(t.total, 0)::int AS tables_total, coalesce(t.done, 0)::int AS tables_done,
             coalesce(t.copied, 0)::text AS rows_copied, t.estimated::text AS rows_estimated
        FROM syncline.sync_rules_versions v
@@ -82,6 +87,19 @@ export async function listVersionHistory(storage: pg.Pool, opts: { limit?: numbe
     [limit, opts.before ?? null],
   );
   return rows.map(toSummary);
+}
+
+/** Version content never changes: the dashboard polls the history, so outlines are parsed once. */
+const outlines = new Map<string, StreamOutline>();
+const OUTLINE_CACHE_LIMIT = 200;
+
+function cachedOutline(content: string): StreamOutline {
+  let o = outlines.get(content);
+  if (!o) {
+    if (outlines.size >= OUTLINE_CACHE_LIMIT) outlines.clear();
+    outlines.set(content, (o = streamOutline(content)));
+  }
+  return o;
 }
 
 function toSummary(r: Row): VersionSummary {
@@ -107,6 +125,7 @@ function toSummary(r: Row): VersionSummary {
     activatedAt: r.activated_at?.toISOString() ?? null,
     stoppedAt: r.stopped_at?.toISOString() ?? null,
     contentLength: r.content_length,
+    outline: cachedOutline(r.content),
   };
 }
 
@@ -123,13 +142,16 @@ export interface VersionDiff {
   added: number;
   deleted: number;
   lines: DiffLine[];
+  /** Per bucket definition / stream: added, removed, changed (what) or unchanged. */
+  streams: StreamChange[];
+  edition: { from: number; to: number };
 }
 
 /** Line diff from version `from` to version `to`. */
 export async function diffVersions(storage: pg.Pool, from: number, to: number): Promise<VersionDiff> {
   const [a, b] = await Promise.all([getVersionContent(storage, from), getVersionContent(storage, to)]);
   const lines = diffLines(a.content, b.content);
-  return { from, to, ...diffStats(lines), lines };
+  return { from, to, ...diffStats(lines), lines, streams: streamChanges(a.content, b.content), edition: { from: streamOutline(a.content).edition, to: streamOutline(b.content).edition } };
 }
 
 export interface DeployResult {

@@ -5,6 +5,7 @@ import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tansta
 import { Button, Card, ErrorBox, inputClass } from '@/components/ui.tsx';
 import { IssueList, YamlEditor } from '@/components/yaml-editor.tsx';
 import { useTRPC } from '@/trpc/react.tsx';
+import { ImpactSamples, sampleUsers, useImpactSamples } from './impact-samples.tsx';
 import { ImpactTable } from './impact-table.tsx';
 import { VersionHistory } from './version-history.tsx';
 import { useDebounced } from './use-debounced.ts';
@@ -31,6 +32,17 @@ export function RulesWorkspace() {
   const stale = debounced !== text || validation.isFetching;
 
   const impact = useMutation(trpc.syncRules.impact.mutationOptions());
+  const [samples, setSamples] = useImpactSamples();
+  const [samplesError, setSamplesError] = useState<string | null>(null);
+  const previewImpact = () => {
+    try {
+      impact.mutate({ content: text, users: sampleUsers(samples) });
+      setSamplesError(null);
+    } catch (e) {
+      setSamplesError((e as Error).message);
+    }
+  };
+  const streamCount = validation.data?.outline.streams.filter((s) => s.kind === 'stream').length ?? 0;
   const deploy = useMutation(
     trpc.syncRules.deploy.mutationOptions({
       onSuccess: () => {
@@ -48,7 +60,7 @@ export function RulesWorkspace() {
           title="Editor"
           actions={
             <span data-testid="validation-status" className={`text-xs ${stale ? 'text-zinc-400' : fatal ? 'text-red-700' : 'text-emerald-700'}`}>
-              {content === null ? 'loading…' : stale ? 'validating…' : fatal ? `${fatal} error${fatal > 1 ? 's' : ''}${warnings ? `, ${warnings} warning${warnings > 1 ? 's' : ''}` : ''}` : `valid${warnings ? ` · ${warnings} warning${warnings > 1 ? 's' : ''}` : ''} · ${validation.data?.definitions.length ?? 0} definitions`}
+              {content === null ? 'loading…' : stale ? 'validating…' : fatal ? `${fatal} error${fatal > 1 ? 's' : ''}${warnings ? `, ${warnings} warning${warnings > 1 ? 's' : ''}` : ''}` : `valid${warnings ? ` · ${warnings} warning${warnings > 1 ? 's' : ''}` : ''}${streamCount ? ` · ${streamCount} stream${streamCount > 1 ? 's' : ''} (edition ${validation.data?.outline.edition ?? '?'})` : ` · ${validation.data?.definitions.length ?? 0} definitions`}`}
             </span>
           }
         >
@@ -57,13 +69,14 @@ export function RulesWorkspace() {
           <IssueList issues={issues} />
           <div className="mt-3 flex flex-wrap items-center gap-2">
             <input aria-label="Deploy comment" placeholder="Comment (what changed and why)" value={comment} onChange={(e) => setComment(e.target.value)} className={`${inputClass} min-w-64 flex-1`} />
-            <Button onClick={() => impact.mutate({ content: text })} disabled={fatal > 0 || impact.isPending || content === null}>
+            <Button onClick={previewImpact} disabled={fatal > 0 || impact.isPending || content === null}>
               {impact.isPending ? 'Previewing…' : 'Preview impact'}
             </Button>
             <Button variant="primary" onClick={() => deploy.mutate({ content: text, comment: comment || null, source: 'dashboard' })} disabled={fatal > 0 || stale || deploy.isPending || content === null}>
               {deploy.isPending ? 'Deploying…' : 'Deploy'}
             </Button>
           </div>
+          <ImpactSamples value={samples} onChange={setSamples} />
           {deploy.data ? (
             <p data-testid="deploy-result" className="mt-2 text-xs text-emerald-700">
               Deployed as version {deploy.data.id} ({deploy.data.state}); it becomes ACTIVE once its snapshot is consistent.
@@ -71,7 +84,7 @@ export function RulesWorkspace() {
           ) : null}
           <div className="mt-2 space-y-2">
             <ErrorBox error={deploy.error} />
-            <ErrorBox error={impact.error} />
+            <ErrorBox error={impact.error ?? samplesError} />
           </div>
         </Card>
         {impact.data ? <ImpactTable preview={impact.data} /> : null}

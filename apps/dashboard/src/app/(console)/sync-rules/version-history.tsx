@@ -1,10 +1,34 @@
 'use client';
-/** Version history (state, source: file/api/dashboard/rollback/auto-redeploy, comment, times, snapshot progress), diff of any two, load and roll back. */
+/** Version history (state, source: file/api/dashboard/rollback/auto-redeploy, comment, times, snapshot progress, edition and streams), diff of any two, load and roll back. */
 import { useState } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Badge, Button, Card, Empty, ErrorBox, fmtNumber, fmtTime, Td, Th } from '@/components/ui.tsx';
+import type { inferRouterOutputs } from '@trpc/server';
+import type { AdminRouter } from '@/trpc/admin-router.ts';
 import { useTRPC } from '@/trpc/react.tsx';
 import { DiffView } from './diff-view.tsx';
+
+type Outline = inferRouterOutputs<AdminRouter>['syncRules']['history'][number]['outline'];
+
+/** Edition and each stream / definition with auto_subscribe and priority. */
+function StreamChips({ outline, versionId }: { outline: Outline; versionId: number }) {
+  return (
+    <div className="flex max-w-64 flex-wrap gap-1" data-testid={`version-streams-${versionId}`}>
+      <span className="text-[11px] text-zinc-500">ed. {outline.edition}</span>
+      {outline.streams.map((s) => (
+        <span
+          key={s.name}
+          className={`rounded px-1 font-mono text-[11px] ${s.kind === 'stream' ? 'bg-indigo-50 text-indigo-800' : 'bg-zinc-100 text-zinc-700'}`}
+          title={`${s.kind === 'stream' ? 'stream' : 'bucket definition'} · ${s.autoSubscribe ? 'auto_subscribe' : 'on demand'} · priority ${s.priority ?? 'default (3)'} · ${s.queries} quer${s.queries === 1 ? 'y' : 'ies'}`}
+        >
+          {s.name}
+          {s.kind === 'stream' && s.autoSubscribe ? ' ·auto' : ''}
+          {s.priority !== null ? ` ·p${s.priority}` : ''}
+        </span>
+      ))}
+    </div>
+  );
+}
 
 export function VersionHistory({ onLoad }: { onLoad: (id: number, content: string) => void }) {
   const trpc = useTRPC();
@@ -35,6 +59,7 @@ export function VersionHistory({ onLoad }: { onLoad: (id: number, content: strin
               <Th>State</Th>
               <Th>Source</Th>
               <Th>Comment</Th>
+              <Th>Streams</Th>
               <Th>Snapshot</Th>
               <Th>Diff</Th>
               <Th />
@@ -65,6 +90,9 @@ export function VersionHistory({ onLoad }: { onLoad: (id: number, content: strin
                       {fmtTime(v.createdAt)}
                       {v.activatedAt ? ` · active ${fmtTime(v.activatedAt).slice(11)}` : ''}
                     </div>
+                  </Td>
+                  <Td>
+                    <StreamChips outline={v.outline} versionId={v.id} />
                   </Td>
                   <Td className="whitespace-nowrap">{progress}</Td>
                   <Td className="whitespace-nowrap">

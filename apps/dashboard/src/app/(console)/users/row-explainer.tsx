@@ -11,6 +11,8 @@ const VERDICT_TONES: Record<string, string> = {
   'no-bucket-for-row': 'bg-zinc-100 text-zinc-700',
   'user-has-none': 'bg-amber-100 text-amber-800',
   'different-parameters': 'bg-amber-100 text-amber-800',
+  'not-subscribed': 'bg-zinc-100 text-zinc-700',
+  'subscription-error': 'bg-red-100 text-red-800',
 };
 
 export function RowExplainer({ user }: { user: UserInput | null }) {
@@ -20,7 +22,7 @@ export function RowExplainer({ user }: { user: UserInput | null }) {
   const [id, setId] = useState('');
   const [row, setRow] = useState<{ schema: string; table: string; id: string } | null>(null);
   const memberships = useQuery({ ...trpc.buckets.row.queryOptions(row ?? { table: '-', id: '-' }), enabled: row !== null && user === null });
-  const explain = useQuery({ ...trpc.users.explainRow.queryOptions({ ...(user ?? { userId: '-', claims: {}, clientParameters: {} }), row: row ?? { table: '-', id: '-' } }), enabled: row !== null && user !== null });
+  const explain = useQuery({ ...trpc.users.explainRow.queryOptions({ ...(user ?? { userId: '-', claims: {}, clientParameters: {}, subscriptions: [], includeDefaults: true }), row: row ?? { table: '-', id: '-' } }), enabled: row !== null && user !== null });
   const m = user ? explain.data?.memberships : memberships.data;
 
   return (
@@ -54,9 +56,10 @@ export function RowExplainer({ user }: { user: UserInput | null }) {
             {explain.data.storedAgrees === false ? <span className="ml-2 text-red-700">Stored memberships differ from the rules evaluated now (replication lag or a bug — run verification).</span> : null}
           </p>
           {explain.data.definitions.map((d) => (
-            <div key={d.definition} className="rounded border border-zinc-200 p-2 text-xs">
+            <div key={d.definition} className="rounded border border-zinc-200 p-2 text-xs" data-testid={`row-verdict-${d.definition}`}>
               <div className="flex items-center gap-2">
                 <span className="font-mono font-semibold">{d.definition}</span>
+                <span className="text-zinc-400">{d.kind === 'stream' ? `stream${d.queries?.autoSubscribe ? ' · auto_subscribe' : ''}` : 'bucket definition'}</span>
                 <Badge tone={VERDICT_TONES[d.verdict]}>{d.verdict}</Badge>
               </div>
               <p className="mt-1 text-zinc-700">{d.message}</p>
@@ -67,9 +70,14 @@ export function RowExplainer({ user }: { user: UserInput | null }) {
                       <span className="text-zinc-400">parameters:</span> {q}
                     </div>
                   ))}
+                  {d.queries.with.map((c) => (
+                    <div key={`w${c.scope}${c.name}`}>
+                      <span className="text-zinc-400">with {c.name}{c.scope === 'global' ? ' (global)' : ''}:</span> {c.sql}
+                    </div>
+                  ))}
                   {d.queries.data.map((q, i) => (
                     <div key={`d${i}`}>
-                      <span className="text-zinc-400">data:</span> {q}
+                      <span className="text-zinc-400">{d.kind === 'stream' ? 'query:' : 'data:'}</span> {q}
                     </div>
                   ))}
                 </div>
@@ -79,12 +87,23 @@ export function RowExplainer({ user }: { user: UserInput | null }) {
                   {d.lookups.map((l) => (
                     <div key={l.key}>
                       lookup {JSON.stringify(l.values)} → {JSON.stringify(l.results)}
+                      {l.sources.length ? <span className="text-zinc-500"> · from {l.sources.slice(0, 20).map((r) => `${r.table} ${r.id}`).join(', ')}</span> : null}
                     </div>
                   ))}
                 </div>
               ) : null}
+              {d.rowFeeds.length ? (
+                <div className="mt-1 font-mono text-[11px] text-zinc-600">
+                  {d.rowFeeds.map((f) => (
+                    <div key={f.lookup}>
+                      this row feeds {f.lookup} → {JSON.stringify(f.bucketParameters)} {f.readByUser ? <span className="text-emerald-700">(read by the user)</span> : <span className="text-zinc-400">(not read by the user)</span>}
+                    </div>
+                  ))}
+                </div>
+              ) : null}
+              {d.subscriptionErrors.length ? <div className="mt-1 text-[11px] text-red-700">{d.subscriptionErrors.join('; ')}</div> : null}
               <div className="mt-1 font-mono text-[11px] text-zinc-600">
-                row → {d.rowBuckets.length ? d.rowBuckets.map((b) => `${b.bucket}`).join(', ') : 'no bucket'} · user → {d.userBuckets.length ? d.userBuckets.slice(0, 20).map((b) => JSON.stringify(b.parameters)).join(', ') : 'no bucket'}
+                row → {d.rowBuckets.length ? d.rowBuckets.map((b) => `${b.bucket}`).join(', ') : 'no bucket'} · user → {d.userBuckets.length ? d.userBuckets.slice(0, 20).map((b) => `${JSON.stringify(b.parameters)} (${b.reasons.join(', ')})`).join(', ') : 'no bucket'}
               </div>
             </div>
           ))}

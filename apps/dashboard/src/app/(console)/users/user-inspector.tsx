@@ -1,9 +1,12 @@
 'use client';
-/** User form → buckets → ops; row lookup and "why (not)"; dev token to reproduce the client. */
+/** User form (claims, client parameters, stream subscriptions) → buckets per subscription → ops; row lookup and "why (not)"; dev token to reproduce the client. */
 import { useState } from 'react';
 import { useMutation, useQuery } from '@tanstack/react-query';
 import { BucketOps } from '@/components/bucket-ops.tsx';
-import { Button, Card, Empty, ErrorBox, fmtBytes, fmtNumber, inputClass, parseJsonObject, Td, Th } from '@/components/ui.tsx';
+import { SubscriptionList, toSubscriptions, type Subscription, type SubscriptionDraft } from '@/components/subscription-list.tsx';
+import { Badge, Button, Card, Empty, ErrorBox, fmtBytes, fmtNumber, inputClass, parseJsonObject, Td, Th } from '@/components/ui.tsx';
+import type { inferRouterOutputs } from '@trpc/server';
+import type { AdminRouter } from '@/trpc/admin-router.ts';
 import { useTRPC } from '@/trpc/react.tsx';
 import { RowExplainer } from './row-explainer.tsx';
 
@@ -11,6 +14,59 @@ export interface UserInput {
   userId: string;
   claims: Record<string, unknown>;
   clientParameters: Record<string, unknown>;
+  subscriptions: Subscription[];
+  includeDefaults: boolean;
+}
+
+type Inspection = inferRouterOutputs<AdminRouter>['users']['inspect'];
+
+/** Per explicit subscription and per default stream: buckets, reason, priority, errors. */
+function SubscriptionTable({ data }: { data: Inspection }) {
+  if (data.subscriptions.length === 0 && data.defaults.length === 0) return null;
+  return (
+    <div className="mt-3 overflow-x-auto" data-testid="user-subscriptions">
+      <h3 className="mb-1 text-xs font-medium text-zinc-700">
+        Subscriptions{data.includeDefaults ? '' : ' (default streams dropped: include_defaults false)'}
+      </h3>
+      <table className="w-full text-xs">
+        <thead>
+          <tr>
+            <Th>Reason</Th>
+            <Th>Stream</Th>
+            <Th>Parameters</Th>
+            <Th className="text-right">Priority</Th>
+            <Th>Buckets</Th>
+            <Th>Errors</Th>
+          </tr>
+        </thead>
+        <tbody>
+          {data.subscriptions.map((s) => (
+            <tr key={`sub-${s.index}`} data-testid="subscription-row">
+              <Td className="font-mono">sub {s.index}</Td>
+              <Td className="font-mono">
+                {s.stream}
+                {!s.known ? <Badge tone="bg-amber-100 text-amber-800">unknown stream (ignored)</Badge> : null}
+              </Td>
+              <Td className="font-mono">{JSON.stringify(s.parameters)}</Td>
+              <Td className="text-right tabular-nums">{s.priority ?? '—'}{s.overridePriority !== null ? ` (override ${s.overridePriority})` : ''}</Td>
+              <Td className="font-mono">{s.buckets.length ? s.buckets.join(', ') : <span className="text-zinc-400">no buckets</span>}</Td>
+              <Td className="text-red-700">{s.errors.join('; ')}</Td>
+            </tr>
+          ))}
+          {data.defaults.map((d) => (
+            <tr key={`default-${d.stream}`} data-testid="subscription-row">
+              <Td className="font-mono">default</Td>
+              <Td className="font-mono">{d.stream}</Td>
+              <Td className="font-mono text-zinc-400">null</Td>
+              <Td className="text-right tabular-nums">{d.buckets.length ? Math.min(...data.buckets.filter((b) => d.buckets.includes(b.bucket)).map((b) => b.priority)) : '—'}</Td>
+              <Td className="font-mono">{d.buckets.length ? d.buckets.join(', ') : <span className="text-zinc-400">no buckets</span>}</Td>
+              <Td className="text-red-700">{d.errors.join('; ')}</Td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
 }
 
 export function UserInspector() {
@@ -18,6 +74,8 @@ export function UserInspector() {
   const [userId, setUserId] = useState('');
   const [claims, setClaims] = useState('');
   const [params, setParams] = useState('');
+  const [subs, setSubs] = useState<SubscriptionDraft[]>([]);
+  const [includeDefaults, setIncludeDefaults] = useState(true);
   const [formError, setFormError] = useState<string | null>(null);
   const [user, setUser] = useState<UserInput | null>(null);
   const [bucket, setBucket] = useState<string | null>(null);
@@ -27,7 +85,7 @@ export function UserInspector() {
   const submit = (e: React.FormEvent) => {
     e.preventDefault();
     try {
-      setUser({ userId: userId.trim(), claims: parseJsonObject(claims, 'Claims'), clientParameters: parseJsonObject(params, 'Client parameters') });
+      setUser({ userId: userId.trim(), claims: parseJsonObject(claims, 'Claims'), clientParameters: parseJsonObject(params, 'Client parameters'), subscriptions: toSubscriptions(subs), includeDefaults });
       setFormError(null);
       setBucket(null);
       devToken.reset();
@@ -53,6 +111,10 @@ export function UserInspector() {
             <span className="text-zinc-600">Client parameters (JSON)</span>
             <input aria-label="Client parameters" value={params} onChange={(e) => setParams(e.target.value)} className={`${inputClass} w-64 font-mono`} placeholder='{"project": "p1"}' />
           </label>
+          <label className="flex items-center gap-1 self-center">
+            <input type="checkbox" aria-label="Include default streams" checked={includeDefaults} onChange={(e) => setIncludeDefaults(e.target.checked)} />
+            <span className="text-zinc-600">include default streams</span>
+          </label>
           <Button type="submit" variant="primary">
             Inspect
           </Button>
@@ -61,6 +123,10 @@ export function UserInspector() {
               Mint dev token
             </Button>
           ) : null}
+          <div className="basis-full">
+            <span className="text-zinc-600">Stream subscriptions (as the client sends them)</span>
+            <SubscriptionList value={subs} onChange={setSubs} />
+          </div>
         </form>
         <div className="mt-2 space-y-2">
           <ErrorBox error={formError} />
@@ -88,7 +154,8 @@ export function UserInspector() {
                 <thead>
                   <tr>
                     <Th>Bucket</Th>
-                    <Th>Definition</Th>
+                    <Th>Stream</Th>
+                    <Th>Reasons</Th>
                     <Th className="text-right">Priority</Th>
                     <Th className="text-right">Ops</Th>
                     <Th className="text-right">Live rows</Th>
@@ -101,7 +168,8 @@ export function UserInspector() {
                   {data.buckets.map((b) => (
                     <tr key={b.bucket} data-testid="user-bucket-row" className={bucket === b.bucket ? 'bg-sky-50' : ''}>
                       <Td className="font-mono">{b.bucket}</Td>
-                      <Td className="font-mono">{b.definition}</Td>
+                      <Td className="font-mono">{b.stream}</Td>
+                      <Td className="whitespace-nowrap font-mono">{b.reasons.join(', ')}</Td>
                       <Td className="text-right tabular-nums">{b.priority}</Td>
                       <Td className="text-right tabular-nums">{fmtNumber(b.opCount)}</Td>
                       <Td className="text-right tabular-nums">{fmtNumber(b.liveRows)}</Td>
@@ -116,6 +184,7 @@ export function UserInspector() {
               </table>
             </div>
           ) : null}
+          {data ? <SubscriptionTable data={data} /> : null}
           {data && data.lookups.length > 0 ? (
             <details className="mt-3 text-xs" open>
               <summary className="cursor-pointer font-medium text-zinc-700">Parameter lookups evaluated ({data.lookups.length})</summary>
@@ -123,6 +192,7 @@ export function UserInspector() {
                 {data.lookups.map((l) => (
                   <li key={l.key}>
                     {l.definition ?? '?'} · query {l.queryId ?? '?'} · values {JSON.stringify(l.values)} → {l.results.length} row(s) {l.results.length ? JSON.stringify(l.results.slice(0, 20)) : ''}
+                    {l.sources.length ? <span className="text-zinc-500"> · from {l.sources.slice(0, 20).map((r) => `${r.table} ${r.id}`).join(', ')}{l.sources.length > 20 ? ` and ${l.sources.length - 20} more` : ''}</span> : null}
                   </li>
                 ))}
               </ul>
