@@ -19,3 +19,12 @@ export { PgOid, PG_ARRAY_ELEMENT_OIDS } from './pg-oids.ts';
 export { parsePgArrayLiteral, MAX_ARRAY_DEPTH } from './pg-array-literal.ts';
 export { patternMatches } from './table-pattern.ts';
 export { toApiIssue } from './sql-issues.ts';
+export {
+  migrateSyncRulesToStreams,
+  MigrationCode,
+  DEFAULT_MIGRATION_MAX_LENGTH,
+  type MigrationIssue,
+  type MigrationResult,
+  type MigrationOptions,
+  type MigratedStreamSummary,
+} from './migrate-to-streams.ts';

@@ -1,0 +1,295 @@
+/**
+ * One bucket definition → one Sync Streams stream (edition 3). Pure; the YAML around it is
+ * handled by migrate-to-streams.ts.
+ *
+ * A user has bucket `def[v]` when some parameter query yields the row `v`, and a data query puts
+ * a source row into `def[v]` when its WHERE holds with `bucket.<p> = v.<p>`. So the user syncs a
+ * row when, for SOME parameter query, the data query's WHERE holds for one of its rows. Each
+ * data query therefore becomes one stream query whose WHERE is the OR, over the parameter
+ * queries, of the original WHERE with `bucket.<p>` replaced by where `p` comes from:
+ *
+ * - a parameter query without FROM (`SELECT request.user_id() AS u [WHERE …]`): the value itself
+ *   (`owner_id = auth.user_id()`), with its WHERE ANDed as a request filter;
+ * - a parameter query over a table (or over `json_each(<request array>)`) with one row-side
+ *   output: a stream-local CTE `<def>_param[<i>]` holding that query, used as a set:
+ *   `<expr> = bucket.p` → `<expr> IN <cte>`, `bucket.p IN <json array column>` →
+ *   `<column> && <cte>` (the arrays overlap). `SELECT value … FROM json_each(<array>)` without a
+ *   filter is inlined as `<expr> IN <array>`;
+ * - request-side outputs of a table query stay values (they are the same for every row).
+ *
+ * A table parameter query with several row-side outputs (correlated values) or none (an
+ * existence gate) is not translated: it is reported, never dropped silently.
+ */
+import { parse, type Expr, type SelectFromStatement, type Statement } from 'pgsql-ast-parser';
+import { rewriteExpressions } from './migrate-sql-rewrite.ts';
+import { isAtomic, isAtomicText, parenthesize, renderRange, spanOf, type TextEdit } from './migrate-sql-text.ts';
+
+export type StreamPriority = 0 | 1 | 2 | 3;
+
+export interface DefinitionInput {
+  name: string;
+  priority: StreamPriority;
+  acceptDangerous: boolean;
+  parameterQueries: string[];
+  dataQueries: string[];
+}
+
+export interface StreamDraft {
+  name: string;
+  priority: StreamPriority;
+  /** Stream-local CTEs in order. */
+  with: Array<{ name: string; sql: string }>;
+  queries: string[];
+  /** Problems that make the stream unusable (the definition is not migrated). */
+  problems: string[];
+  /** Non-blocking notes about this definition. */
+  notes: string[];
+  /** What the migrated queries read from the request (for the warnings). */
+  usesConnectionParameters: boolean;
+  selectsStar: boolean;
+}
+
+type Binding = { kind: 'value'; text: string; atomic: boolean } | { kind: 'set'; text: string };
+
+interface ParameterSource {
+  bindings: Map<string, Binding>;
+  /** A request-only filter to AND into every data query (parameter queries without FROM). */
+  filter: string | null;
+  priority: StreamPriority | undefined;
+  cte: { name: string; sql: string } | null;
+}
+
+function parseOne(sql: string): SelectFromStatement | null {
+  let statements: Statement[];
+  try {
+    statements = parse(sql, { locationTracking: true });
+  } catch {
+    return null;
+  }
+  const stmt = statements[0];
+  return statements.length === 1 && stmt?.type === 'select' ? stmt : null;
+}
+
+/** Sync-rules text of a node with the request rewrites applied. */
+function rewritten(sql: string, node: unknown, problems: string[], onBucketRef?: (node: Record<string, unknown>, name: string) => void, extra: TextEdit[] = []): string {
+  const edits: TextEdit[] = [...extra];
+  rewriteExpressions(node, { sql, edits, problem: (m) => problems.push(m), ...(onBucketRef ? { onBucketRef } : {}) });
+  return renderRange(sql, spanOf(sql, node), edits);
+}
+
+/** True when the expression reads the row (an unqualified column or one of `tableNames`). */
+function readsRow(expr: unknown, tableNames: ReadonlySet<string>): boolean {
+  let found = false;
+  const visit = (node: unknown): void => {
+    if (found || node === null || typeof node !== 'object') return;
+    if (Array.isArray(node)) return node.forEach(visit);
+    const n = node as Record<string, unknown>;
+    if (n['type'] === 'ref') {
+      const table = (n['table'] as { name?: string } | undefined)?.name;
+      if (table === undefined || tableNames.has(table)) found = true;
+      return;
+    }
+    for (const [k, v] of Object.entries(n)) if (k !== '_location') visit(v);
+  };
+  visit(expr);
+  return found;
+}
+
+function outputName(col: { expr: Expr; alias?: { name: string } }): string | undefined {
+  if (col.alias) return col.alias.name;
+  return col.expr.type === 'ref' ? col.expr.name : undefined;
+}
+
+/** A valid unquoted SQL identifier derived from a definition name. */
+export function cteBaseName(definition: string): string {
+  const cleaned = definition.replace(/[^A-Za-z0-9_]/g, '_');
+  return /^[A-Za-z_]/.test(cleaned) ? cleaned : `_${cleaned}`;
+}
+
+function analyzeParameterQuery(sql: string, cteName: string, problems: string[]): ParameterSource | null {
+  const stmt = parseOne(sql);
+  if (!stmt) {
+    problems.push(`parameter query could not be parsed: ${sql}`);
+    return null;
+  }
+  const from = stmt.from?.[0];
+  const tableNames = new Set<string>();
+  let fromText = '';
+  if (from?.type === 'table') {
+    tableNames.add(from.name.alias ?? from.name.name);
+    fromText = sql.slice(spanOf(sql, from).start, spanOf(sql, from).end);
+  } else if (from?.type === 'call') {
+    tableNames.add(from.alias?.name ?? 'json_each');
+    fromText = rewritten(sql, from, problems);
+  }
+  const bindings = new Map<string, Binding>();
+  const rowOutputs: Array<{ name: string; expr: Expr }> = [];
+  let priority: StreamPriority | undefined;
+  for (const col of stmt.columns ?? []) {
+    const name = outputName(col);
+    if (name === undefined) {
+      problems.push(`parameter query output without a name: ${sql}`);
+      return null;
+    }
+    if (name === '_priority') {
+      const v = col.expr.type === 'integer' ? col.expr.value : NaN;
+      if (v >= 0 && v <= 3) priority = v as StreamPriority;
+      continue;
+    }
+    if (from && readsRow(col.expr, tableNames)) rowOutputs.push({ name, expr: col.expr });
+    else {
+      const text = rewritten(sql, col.expr, problems);
+      bindings.set(name, { kind: 'value', text, atomic: isAtomic(col.expr) || isAtomicText(text) });
+    }
+  }
+  const where = stmt.where ? rewritten(sql, stmt.where, problems) : null;
+  if (!from) return { bindings, filter: where, priority, cte: null };
+
+  if (rowOutputs.length === 0) {
+    problems.push(
+      `the parameter query \`${sql}\` only checks that a row exists (no output read from ${[...tableNames][0]}); Sync Streams express this as ` +
+        '`<request value> IN (SELECT <column> FROM …)`: rewrite this definition by hand',
+    );
+    return null;
+  }
+  if (rowOutputs.length > 1) {
+    problems.push(
+      `the parameter query \`${sql}\` outputs several correlated columns (${rowOutputs.map((o) => o.name).join(', ')}); ` +
+        'translate it by hand with a JOIN on a CTE (`FROM t, cte AS bucket WHERE t.a = bucket.a AND t.b = bucket.b`)',
+    );
+    return null;
+  }
+  const out = rowOutputs[0] as { name: string; expr: Expr };
+  const outText = rewritten(sql, out.expr, problems);
+  if (from.type === 'call' && !stmt.where && out.expr.type === 'ref' && out.expr.name === 'value' && from.args[0] !== undefined) {
+    // `SELECT value AS p FROM json_each(<array>)`: the array itself is the set.
+    const arg = from.args[0];
+    const text = rewritten(sql, arg, problems);
+    bindings.set(out.name, { kind: 'set', text: parenthesize(text, isAtomic(arg) || isAtomicText(text)) });
+    return { bindings, filter: null, priority, cte: null };
+  }
+  const cteSql = `SELECT ${outText}${outText === out.name ? '' : ` AS ${out.name}`} FROM ${fromText}${where ? ` WHERE ${where}` : ''}`;
+  bindings.set(out.name, { kind: 'set', text: cteName });
+  return { bindings, filter: null, priority, cte: { name: cteName, sql: cteSql } };
+}
+
+/** Start of the WHERE keyword before the WHERE expression at `exprStart`. */
+function whereKeywordStart(sql: string, exprStart: number): number {
+  const before = sql.slice(0, exprStart);
+  const m = /\bwhere[\s(]*$/i.exec(before);
+  return m ? m.index : exprStart;
+}
+
+function rewriteDataQuery(sql: string, sources: ParameterSource[], problems: string[], draft: StreamDraft): string | null {
+  const stmt = parseOne(sql);
+  if (!stmt) {
+    problems.push(`data query could not be parsed: ${sql}`);
+    return null;
+  }
+  if ((stmt.columns ?? []).some((c) => c.expr.type === 'ref' && c.expr.name === '*')) draft.selectsStar = true;
+  const headEdits: TextEdit[] = [];
+  rewriteExpressions(stmt.columns ?? [], { sql, edits: headEdits, problem: (m) => problems.push(m) });
+  const stmtEnd = sql.replace(/[\s;]+$/, '').length;
+  const where = stmt.where;
+  const headEnd = where ? whereKeywordStart(sql, spanOf(sql, where).start) : stmtEnd;
+  const head = renderRange(sql, { start: 0, end: headEnd }, headEdits).trimEnd();
+
+  const branches: Array<string | null> = [];
+  for (const source of sources) {
+    const parts: string[] = [];
+    if (where) parts.push(substituteBuckets(sql, where, source, problems));
+    if (source.filter) parts.push(source.filter);
+    branches.push(parts.length === 0 ? null : parts.length === 1 ? (parts[0] as string) : parts.map((p) => `(${p})`).join(' AND '));
+  }
+  // A branch without any condition matches every row: the OR of the branches is then TRUE.
+  const conditions = branches.some((b) => b === null) ? [] : [...new Set(branches as string[])];
+  if (conditions.length === 0) return head;
+  if (conditions.length === 1) return `${head} WHERE ${conditions[0]}`;
+  return `${head} WHERE ${conditions.map((c) => `(${c})`).join(' OR ')}`;
+}
+
+/** The WHERE text with `bucket.<p>` replaced according to one parameter source. */
+function substituteBuckets(sql: string, where: Expr, source: ParameterSource, problems: string[]): string {
+  const edits: TextEdit[] = [];
+  const claimed = new Set<unknown>();
+  const bucketName = (e: unknown): string | null => {
+    const n = e as { type?: string; table?: { name?: string }; name?: string };
+    return n?.type === 'ref' && n.table?.name === 'bucket' ? (n.name ?? null) : null;
+  };
+  const setOf = (name: string | null): string | null => {
+    const b = name === null ? undefined : source.bindings.get(name);
+    return b?.kind === 'set' ? b.text : null;
+  };
+  const rowText = (e: Expr): string => {
+    const text = rewritten(sql, e, problems);
+    return parenthesize(text, isAtomic(e) || isAtomicText(text));
+  };
+  // First the `<expr> = bucket.p` / `bucket.p IN <expr>` forms of set-valued parameters.
+  const visit = (node: unknown): void => {
+    if (node === null || typeof node !== 'object') return;
+    if (Array.isArray(node)) return node.forEach(visit);
+    const n = node as Record<string, unknown>;
+    if (n['type'] === 'binary' && (n['op'] === '=' || n['op'] === 'IN')) {
+      const left = n['left'] as Expr;
+      const right = n['right'] as Expr;
+      const ls = setOf(bucketName(left));
+      const rs = n['op'] === '=' ? setOf(bucketName(right)) : null;
+      if (n['op'] === '=' && (ls || rs)) {
+        const text = `${rowText(ls ? right : left)} IN ${ls ?? rs}`;
+        edits.push({ ...spanOf(sql, n), text });
+        claimed.add(ls ? left : right);
+        return;
+      }
+      if (n['op'] === 'IN' && ls && right.type !== 'list') {
+        edits.push({ ...spanOf(sql, n), text: `${rowText(right)} && ${ls}` });
+        claimed.add(left);
+        return;
+      }
+    }
+    for (const [k, v] of Object.entries(n)) if (k !== '_location') visit(v);
+  };
+  visit(where);
+  const onBucketRef = (node: Record<string, unknown>, name: string) => {
+    if (claimed.has(node)) return;
+    const b = source.bindings.get(name);
+    if (!b) problems.push(`bucket.${name} is not an output of every parameter query`);
+    else if (b.kind === 'value') edits.push({ ...spanOf(sql, node), text: parenthesize(b.text, b.atomic) });
+    else problems.push(`bucket.${name} is used in a form other than \`<expr> = bucket.${name}\` or \`bucket.${name} IN <array column>\``);
+  };
+  // Outer edits first when two start at the same offset (renderRange skips the inner one).
+  const inner: TextEdit[] = [];
+  rewriteExpressions(where, { sql, edits: inner, problem: (m) => problems.push(m), onBucketRef });
+  const all = [...edits, ...inner.filter((e) => !edits.some((o) => e.start >= o.start && e.end <= o.end))];
+  return renderRange(sql, spanOf(sql, where), all);
+}
+
+export function migrateDefinition(def: DefinitionInput, reservedNames: ReadonlySet<string>): StreamDraft {
+  const draft: StreamDraft = { name: def.name, priority: def.priority, with: [], queries: [], problems: [], notes: [], usesConnectionParameters: false, selectsStar: false };
+  const problems = draft.problems;
+  const base = cteBaseName(def.name);
+  const tableQueries = def.parameterQueries.filter((q) => (parseOne(q)?.from?.length ?? 0) > 0).length;
+  const sources: ParameterSource[] = [];
+  def.parameterQueries.forEach((sql, i) => {
+    let cteName = tableQueries > 1 ? `${base}_param${i}` : `${base}_param`;
+    while (reservedNames.has(cteName.toLowerCase())) cteName = `${cteName}_`;
+    const source = analyzeParameterQuery(sql, cteName, problems);
+    if (source) sources.push(source);
+  });
+  if (def.parameterQueries.length === 0) sources.push({ bindings: new Map(), filter: null, priority: undefined, cte: null });
+  if (problems.length > 0) return draft;
+
+  // `_priority` folds into the stream priority; when parameter queries disagree, the most urgent wins.
+  const priorities = [...new Set(sources.map((s) => s.priority ?? def.priority))];
+  draft.priority = Math.min(...priorities) as StreamPriority;
+  if (priorities.length > 1) {
+    draft.notes.push(`its parameter queries had different priorities (${priorities.join(', ')}); the stream uses ${draft.priority} for all its buckets`);
+  }
+  for (const s of sources) if (s.cte) draft.with.push(s.cte);
+  for (const sql of def.dataQueries) {
+    const q = rewriteDataQuery(sql, sources, problems, draft);
+    if (q !== null) draft.queries.push(q);
+  }
+  const all = [...draft.queries, ...draft.with.map((w) => w.sql)].join('\n');
+  draft.usesConnectionParameters = /\bconnection\.parameters?\(/.test(all);
+  return draft;
+}
