@@ -27,7 +27,8 @@
  * `);
  * // streams: { mine: { auto_subscribe: true, queries: ["SELECT * FROM todos WHERE owner_id = auth.user_id()"] } }
  */
-import { Document, isMap, isScalar, isSeq, parseDocument, Scalar, YAMLMap, YAMLSeq, type Node, type Pair } from 'yaml';
+import type { Document} from 'yaml';
+import { isMap, isScalar, isSeq, parseDocument, Scalar, YAMLMap, YAMLSeq, type Node, type Pair } from 'yaml';
 import { compileSyncRules } from './compile.ts';
 import { migrateDefinition, type DefinitionInput, type StreamDraft, type StreamPriority } from './migrate-definition.ts';
 
@@ -264,7 +265,10 @@ export function migrateSyncRulesToStreams(yamlText: unknown, options: MigrationO
       const start = (pair.key as Node).range?.[0];
       const end = (pair.value as Node).range?.[1];
       if (start !== undefined && end !== undefined) {
-        for (const line of yamlText.slice(start, end).trimEnd().split('\n')) notMigrated.push(`   ${line.trimEnd()}`);
+        const lineStart = yamlText.lastIndexOf('\n', start - 1) + 1;
+        const lines = yamlText.slice(lineStart, end).trimEnd().split('\n');
+        const indent = Math.min(...lines.filter((l) => l.trim()).map((l) => l.length - l.trimStart().length));
+        for (const line of lines) notMigrated.push(`   ${line.slice(indent).trimEnd()}`);
       }
       continue;
     }
@@ -284,6 +288,8 @@ export function migrateSyncRulesToStreams(yamlText: unknown, options: MigrationO
   streamsKey.spaceBefore = oldKey.spaceBefore ?? false;
   defsPair.key = streamsKey;
   streams.comment = [defs.comment, streams.comment].filter(Boolean).join('\n') || null;
+  // A comment above the first definition belongs to the mapping in the YAML tree.
+  streams.commentBefore = defs.commentBefore ?? null;
   defsPair.value = streams;
   migrateConfig(doc, rootMap, issues);
 
