@@ -15,10 +15,13 @@
  *   `<expr> = bucket.p` → `<expr> IN <cte>`, `bucket.p IN <json array column>` →
  *   `<column> && <cte>` (the arrays overlap). `SELECT value … FROM json_each(<array>)` without a
  *   filter is inlined as `<expr> IN <array>`;
- * - request-side outputs of a table query stay values (they are the same for every row).
+ * - request-side outputs of a table query stay values (they are the same for every row);
+ * - a table parameter query with several row-side outputs (values that belong together): the
+ *   CTE is joined as `bucket` (`FROM boards, <cte> AS bucket`), so `bucket.<p>` stays as written
+ *   and the row's columns get qualified; only when it is the definition's one parameter query.
  *
- * A table parameter query with several row-side outputs (correlated values) or none (an
- * existence gate) is not translated: it is reported, never dropped silently.
+ * A table parameter query without row-side outputs (an existence gate) is not translated: it is
+ * reported, never dropped silently.
  */
 import { parse, type Expr, type SelectFromStatement, type Statement } from 'pgsql-ast-parser';
 import { rewriteExpressions } from './migrate-sql-rewrite.ts';
@@ -49,7 +52,7 @@ export interface StreamDraft {
   selectsStar: boolean;
 }
 
-type Binding = { kind: 'value'; text: string; atomic: boolean } | { kind: 'set'; text: string };
+type Binding = { kind: 'value'; text: string; atomic: boolean } | { kind: 'set'; text: string } | { kind: 'joined'; text: string };
 
 interface ParameterSource {
   bindings: Map<string, Binding>;
@@ -57,6 +60,8 @@ interface ParameterSource {
   filter: string | null;
   priority: StreamPriority | undefined;
   cte: { name: string; sql: string } | null;
+  /** Set when the data queries must join the CTE as `bucket` (correlated outputs). */
+  join?: string;
 }
 
 function parseOne(sql: string): SelectFromStatement | null {
@@ -153,11 +158,14 @@ function analyzeParameterQuery(sql: string, cteName: string, problems: string[])
     return null;
   }
   if (rowOutputs.length > 1) {
-    problems.push(
-      `the parameter query \`${sql}\` outputs several correlated columns (${rowOutputs.map((o) => o.name).join(', ')}); ` +
-        'translate it by hand with a JOIN on a CTE (`FROM t, cte AS bucket WHERE t.a = bucket.a AND t.b = bucket.b`)',
-    );
-    return null;
+    // Correlated outputs: the data query joins the CTE as `bucket`, so `bucket.<p>` keeps working.
+    const columns = rowOutputs.map((o) => {
+      const text = rewritten(sql, o.expr, problems);
+      return text === o.name ? text : `${text} AS ${o.name}`;
+    });
+    for (const o of rowOutputs) bindings.set(o.name, { kind: 'joined', text: `bucket.${o.name}` });
+    const cteSql = `SELECT ${columns.join(', ')} FROM ${fromText}${where ? ` WHERE ${where}` : ''}`;
+    return { bindings, filter: null, priority, cte: { name: cteName, sql: cteSql }, join: cteName };
   }
   const out = rowOutputs[0] as { name: string; expr: Expr };
   const outText = rewritten(sql, out.expr, problems);
@@ -171,6 +179,24 @@ function analyzeParameterQuery(sql: string, cteName: string, problems: string[])
   const cteSql = `SELECT ${outText}${outText === out.name ? '' : ` AS ${out.name}`} FROM ${fromText}${where ? ` WHERE ${where}` : ''}`;
   bindings.set(out.name, { kind: 'set', text: cteName });
   return { bindings, filter: null, priority, cte: { name: cteName, sql: cteSql } };
+}
+
+/** Edits prefixing every unqualified column reference below `roots` with `qualifier`. */
+function qualifyColumns(sql: string, roots: unknown[], qualifier: string): TextEdit[] {
+  const edits: TextEdit[] = [];
+  const visit = (node: unknown): void => {
+    if (node === null || typeof node !== 'object') return;
+    if (Array.isArray(node)) return node.forEach(visit);
+    const n = node as Record<string, unknown>;
+    if (n['type'] === 'ref' && n['table'] === undefined) {
+      const r = spanOf(sql, n);
+      edits.push({ ...r, text: n['name'] === '*' ? `${qualifier}.*` : `${qualifier}.${sql.slice(r.start, r.end)}` });
+      return;
+    }
+    for (const [k, v] of Object.entries(n)) if (k !== '_location') visit(v);
+  };
+  roots.forEach(visit);
+  return edits;
 }
 
 /** Start of the WHERE keyword before the WHERE expression at `exprStart`. */
@@ -189,6 +215,16 @@ function rewriteDataQuery(sql: string, sources: ParameterSource[], problems: str
   if ((stmt.columns ?? []).some((c) => c.expr.type === 'ref' && c.expr.name === '*')) draft.selectsStar = true;
   const headEdits: TextEdit[] = [];
   rewriteExpressions(stmt.columns ?? [], { sql, edits: headEdits, problem: (m) => problems.push(m) });
+  const join = sources[0]?.join;
+  const from = stmt.from?.[0];
+  let qualify: TextEdit[] = [];
+  if (join && from?.type === 'table') {
+    // Two tables in scope now: qualify the row's columns and join the CTE as `bucket`.
+    const q = from.name.alias ?? from.name.name;
+    qualify = qualifyColumns(sql, [stmt.columns, stmt.where], /^[a-z_][a-z0-9_]*$/.test(q) ? q : `"${q.replaceAll('"', '""')}"`);
+    const end = spanOf(sql, from).end;
+    headEdits.push(...qualify, { start: end, end, text: `, ${join} AS bucket` });
+  }
   const stmtEnd = sql.replace(/[\s;]+$/, '').length;
   const where = stmt.where;
   const headEnd = where ? whereKeywordStart(sql, spanOf(sql, where).start) : stmtEnd;
@@ -197,7 +233,7 @@ function rewriteDataQuery(sql: string, sources: ParameterSource[], problems: str
   const branches: Array<string | null> = [];
   for (const source of sources) {
     const parts: string[] = [];
-    if (where) parts.push(substituteBuckets(sql, where, source, problems));
+    if (where) parts.push(substituteBuckets(sql, where, source, problems, qualify));
     if (source.filter) parts.push(source.filter);
     branches.push(parts.length === 0 ? null : parts.length === 1 ? (parts[0] as string) : parts.map((p) => `(${p})`).join(' AND '));
   }
@@ -209,8 +245,8 @@ function rewriteDataQuery(sql: string, sources: ParameterSource[], problems: str
 }
 
 /** The WHERE text with `bucket.<p>` replaced according to one parameter source. */
-function substituteBuckets(sql: string, where: Expr, source: ParameterSource, problems: string[]): string {
-  const edits: TextEdit[] = [];
+function substituteBuckets(sql: string, where: Expr, source: ParameterSource, problems: string[], extra: readonly TextEdit[] = []): string {
+  const edits: TextEdit[] = [...extra];
   const claimed = new Set<unknown>();
   const bucketName = (e: unknown): string | null => {
     const n = e as { type?: string; table?: { name?: string }; name?: string };
@@ -252,6 +288,7 @@ function substituteBuckets(sql: string, where: Expr, source: ParameterSource, pr
   const onBucketRef = (node: Record<string, unknown>, name: string) => {
     if (claimed.has(node)) return;
     const b = source.bindings.get(name);
+    if (b?.kind === 'joined') return;
     if (!b) problems.push(`bucket.${name} is not an output of every parameter query`);
     else if (b.kind === 'value') edits.push({ ...spanOf(sql, node), text: parenthesize(b.text, b.atomic) });
     else problems.push(`bucket.${name} is used in a form other than \`<expr> = bucket.${name}\` or \`bucket.${name} IN <array column>\``);
@@ -276,6 +313,9 @@ export function migrateDefinition(def: DefinitionInput, reservedNames: ReadonlyS
     if (source) sources.push(source);
   });
   if (def.parameterQueries.length === 0) sources.push({ bindings: new Map(), filter: null, priority: undefined, cte: null });
+  if (sources.some((s) => s.join) && sources.length > 1) {
+    problems.push('a parameter query with several correlated outputs is combined with other parameter queries; split the definition or translate it by hand');
+  }
   if (problems.length > 0) return draft;
 
   // `_priority` folds into the stream priority; when parameter queries disagree, the most urgent wins.

@@ -120,6 +120,23 @@ describe('migrate to Sync Streams: parameter queries over tables', () => {
     expect(queriesOf(yaml)).toEqual(['SELECT * FROM todos WHERE (list_id IN d_param0 AND assignee = auth.user_id()) OR (list_id IN d_param1 AND assignee = auth.user_id())']);
   });
 
+  it('joins a CTE with correlated outputs as `bucket`, qualifying the row columns', () => {
+    const { yaml, fatal } = migrateBody(
+      [
+        'parameters: SELECT org_id, team_id AS t, request.user_id() AS u FROM memberships WHERE user_id = request.user_id()',
+        'data:',
+        '  - SELECT * FROM boards WHERE org_id = bucket.org_id AND team_id = bucket.t AND owner = bucket.u AND (archived = 0 OR pinned = 1)',
+        '  - SELECT b.id, upper(name) AS n FROM "Big Boards" AS b WHERE b.org_id = bucket.org_id AND team_id = bucket.t AND bucket.u IN editors',
+      ].join('\n'),
+    );
+    expect(fatal).toEqual([]);
+    expect(yaml).toContain('d_param: SELECT org_id, team_id AS t FROM memberships WHERE user_id = auth.user_id()');
+    expect(queriesOf(yaml)).toEqual([
+      'SELECT boards.* FROM boards, d_param AS bucket WHERE boards.org_id = bucket.org_id AND boards.team_id = bucket.t AND boards.owner = auth.user_id() AND (boards.archived = 0 OR boards.pinned = 1)',
+      'SELECT b.id, upper(b.name) AS n FROM "Big Boards" AS b, d_param AS bucket WHERE b.org_id = bucket.org_id AND b.team_id = bucket.t AND auth.user_id() IN b.editors',
+    ]);
+  });
+
   it('does not name a CTE like a table of the rules', () => {
     const { yaml } = migrateBody('parameters: SELECT id AS l FROM d_param WHERE owner_id = request.user_id()\ndata: [SELECT * FROM todos WHERE list_id = bucket.l]');
     expect(queriesOf(yaml)).toEqual(['SELECT * FROM todos WHERE list_id IN d_param_']);
@@ -177,11 +194,14 @@ describe('migrate to Sync Streams: what cannot be translated is reported, never 
     expect(yaml).toContain('  #     data: [SELECT * FROM b WHERE json_valid(payload)]');
   });
 
-  it('a table parameter query with correlated outputs, or none, is reported', () => {
-    const correlated = migrateBody('parameters: SELECT org_id, team_id FROM m WHERE user_id = request.user_id()\ndata: [SELECT * FROM b WHERE org_id = bucket.org_id AND team_id = bucket.team_id]', 'pairs');
-    expect(correlated.fatal.join()).toMatch(/'pairs'.*several correlated columns \(org_id, team_id\)/);
+  it('an existence-only table parameter query, or correlated outputs next to other parameter queries, is reported', () => {
     const gate = migrateBody("parameters: SELECT request.user_id() AS u, 1 AS _priority FROM admins WHERE user_id = request.user_id()\ndata: [SELECT * FROM b WHERE o = bucket.u]", 'gate');
     expect(gate.fatal.join()).toMatch(/'gate'.*only checks that a row exists/);
+    const mixed = migrateBody(
+      'parameters:\n  - SELECT org_id, team_id FROM m WHERE user_id = request.user_id()\n  - SELECT org_id, team_id FROM n WHERE user_id = request.user_id()\ndata:\n  - SELECT * FROM b WHERE org_id = bucket.org_id AND team_id = bucket.team_id',
+      'pairs',
+    );
+    expect(mixed.fatal.join()).toMatch(/'pairs'.*several correlated outputs is combined with other parameter queries/);
   });
 });
 

@@ -158,4 +158,27 @@ describe('migrating to Sync Streams keeps every user\u2019s rows', () => {
     ];
     await expectSameRows(RICH, dataset, users);
   });
+
+  it('correlated parameter outputs (joined CTE): no cross product of the values', async () => {
+    const rules = `bucket_definitions:
+  team_boards:
+    parameters: SELECT org_id, team_id FROM memberships WHERE user_id = request.user_id()
+    data:
+      - SELECT * FROM boards WHERE org_id = bucket.org_id AND team_id = bucket.team_id
+`;
+    const dataset: Dataset = {
+      memberships: [
+        { id: 'm1', user_id: 'u1', org_id: 'o1', team_id: 't1' },
+        { id: 'm2', user_id: 'u1', org_id: 'o2', team_id: 't2' },
+        { id: 'm3', user_id: 'u2', org_id: 'o1', team_id: 't2' },
+      ],
+      boards: [
+        { id: 'b1', org_id: 'o1', team_id: 't1' },
+        { id: 'b2', org_id: 'o1', team_id: 't2' },
+        { id: 'b3', org_id: 'o2', team_id: 't2' },
+        { id: 'b4', org_id: 'o2', team_id: 't1' },
+      ],
+    };
+    await expectSameRows(rules, dataset, [user('u1'), user('u2'), user('u3')]);
+  });
 });
