@@ -6,6 +6,7 @@ import { Button, Card, ErrorBox, inputClass } from '@/components/ui.tsx';
 import { IssueList, YamlEditor } from '@/components/yaml-editor.tsx';
 import { useTRPC } from '@/trpc/react.tsx';
 import { ImpactTable } from './impact-table.tsx';
+import { MigrateToStreams } from './migrate-to-streams.tsx';
 import { VersionHistory } from './version-history.tsx';
 import { useDebounced } from './use-debounced.ts';
 
@@ -75,6 +76,12 @@ export function RulesWorkspace() {
           </div>
         </Card>
         {impact.data ? <ImpactTable preview={impact.data} /> : null}
+        <MigrateToStreams
+          onLoad={(yaml) => {
+            setContent(yaml);
+            setLoadedFrom('the Sync Streams migration draft');
+          }}
+        />
       </div>
       <VersionHistory
         onLoad={(id, yaml) => {
