@@ -25,7 +25,7 @@
  */
 import { parse, type Expr, type SelectFromStatement, type Statement } from 'pgsql-ast-parser';
 import { rewriteExpressions } from './migrate-sql-rewrite.ts';
-import { isAtomic, isAtomicText, parenthesize, renderRange, spanOf, type TextEdit } from './migrate-sql-text.ts';
+import { isAtomic, isAtomicText, parenthesize, renderRange, spanOf, walkSql, type TextEdit } from './migrate-sql-text.ts';
 
 export type StreamPriority = 0 | 1 | 2 | 3;
 
@@ -76,9 +76,9 @@ function parseOne(sql: string): SelectFromStatement | null {
 }
 
 /** Sync-rules text of a node with the request rewrites applied. */
-function rewritten(sql: string, node: unknown, problems: string[], onBucketRef?: (node: Record<string, unknown>, name: string) => void, extra: TextEdit[] = []): string {
-  const edits: TextEdit[] = [...extra];
-  rewriteExpressions(node, { sql, edits, problem: (m) => problems.push(m), ...(onBucketRef ? { onBucketRef } : {}) });
+function rewritten(sql: string, node: unknown, problems: string[]): string {
+  const edits: TextEdit[] = [];
+  rewriteExpressions(node, { sql, edits, problem: (m) => problems.push(m) });
   return renderRange(sql, spanOf(sql, node), edits);
 }
 
@@ -181,6 +181,20 @@ function analyzeParameterQuery(sql: string, cteName: string, problems: string[])
   return { bindings, filter: null, priority, cte: { name: cteName, sql: cteSql } };
 }
 
+/** Set-valued bucket parameters referenced more than once in `where`. */
+function repeatedSetParameters(where: Expr | null | undefined, sources: ParameterSource[]): string[] {
+  const counts = new Map<string, number>();
+  walkSql(where, (n) => {
+    const table = (n['table'] as { name?: string } | undefined)?.name;
+    if (n['type'] === 'ref' && table === 'bucket') {
+      const name = n['name'] as string;
+      if (sources.some((s) => s.bindings.get(name)?.kind === 'set')) counts.set(name, (counts.get(name) ?? 0) + 1);
+    }
+    return true;
+  });
+  return [...counts].filter(([, c]) => c > 1).map(([n]) => n);
+}
+
 /** Edits prefixing every unqualified column reference below `roots` with `qualifier`. */
 function qualifyColumns(sql: string, roots: unknown[], qualifier: string): TextEdit[] {
   const edits: TextEdit[] = [];
@@ -213,6 +227,18 @@ function rewriteDataQuery(sql: string, sources: ParameterSource[], problems: str
     return null;
   }
   if ((stmt.columns ?? []).some((c) => c.expr.type === 'ref' && c.expr.name === '*')) draft.selectsStar = true;
+  const repeated = repeatedSetParameters(stmt.where, sources);
+  const only = sources[0];
+  if (repeated.length > 0 && !only?.join) {
+    // `a = bucket.p AND b = bucket.p` needs the same value twice: `a IN cte AND b IN cte` would
+    // accept two different values, so the CTE is joined as `bucket` instead.
+    if (sources.length !== 1 || !only?.cte) {
+      problems.push(`bucket.${repeated[0]} is used more than once in \`${sql}\`; with this parameter query it needs a hand-written JOIN`);
+      return null;
+    }
+    const bindings = new Map<string, Binding>([...only.bindings].map(([n, b]) => [n, b.kind === 'set' ? { kind: 'joined', text: `bucket.${n}` } : b]));
+    sources = [{ ...only, bindings, join: only.cte.name }];
+  }
   const headEdits: TextEdit[] = [];
   rewriteExpressions(stmt.columns ?? [], { sql, edits: headEdits, problem: (m) => problems.push(m) });
   const join = sources[0]?.join;
@@ -246,7 +272,7 @@ function rewriteDataQuery(sql: string, sources: ParameterSource[], problems: str
 
 /** The WHERE text with `bucket.<p>` replaced according to one parameter source. */
 function substituteBuckets(sql: string, where: Expr, source: ParameterSource, problems: string[], extra: readonly TextEdit[] = []): string {
-  const edits: TextEdit[] = [...extra];
+  const edits: TextEdit[] = [];
   const claimed = new Set<unknown>();
   const bucketName = (e: unknown): string | null => {
     const n = e as { type?: string; table?: { name?: string }; name?: string };
@@ -296,7 +322,9 @@ function substituteBuckets(sql: string, where: Expr, source: ParameterSource, pr
   // Outer edits first when two start at the same offset (renderRange skips the inner one).
   const inner: TextEdit[] = [];
   rewriteExpressions(where, { sql, edits: inner, problem: (m) => problems.push(m), onBucketRef });
-  const all = [...edits, ...inner.filter((e) => !edits.some((o) => e.start >= o.start && e.end <= o.end))];
+  // Edits inside a replaced comparison are already part of its text.
+  const inside = (e: TextEdit, o: TextEdit) => (e.start === e.end ? e.start > o.start && e.end < o.end : e.start >= o.start && e.end <= o.end);
+  const all = [...edits, ...[...extra, ...inner].filter((e) => !edits.some((o) => inside(e, o)))];
   return renderRange(sql, spanOf(sql, where), all);
 }
 

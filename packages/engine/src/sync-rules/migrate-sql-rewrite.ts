@@ -20,7 +20,7 @@
  * Anything streams do not accept (`json_valid`, other unknown functions) is reported as a
  * problem; `bucket.<p>` references are left to the caller. Pure.
  */
-import { sqlString, spanOf, type TextEdit } from './migrate-sql-text.ts';
+import { isAtomic, sqlString, spanOf, walkSql, type TextEdit } from './migrate-sql-text.ts';
 
 /** Scalar functions the Sync Streams compiler accepts, with their argument counts (reference §2.3). */
 const STREAM_FUNCTIONS: ReadonlyMap<string, [number, number]> = new Map([
@@ -123,7 +123,7 @@ export function rewriteExpressions(root: unknown, ctx: RewriteContext): void {
       const operand = node['operand'];
       const whole = spanOf(sql, node);
       const o = spanOf(sql, operand);
-      const atomic = !needsParens(operand);
+      const atomic = isAtomic(operand);
       edits.push({ start: whole.start, end: o.start, text: atomic ? '(0 - ' : '(0 - (' });
       edits.push({ start: o.end, end: whole.end, text: atomic ? ')' : '))' });
       return true;
@@ -143,30 +143,5 @@ export function rewriteExpressions(root: unknown, ctx: RewriteContext): void {
     }
     return true;
   };
-  if (root && typeof root === 'object' && typeof (root as Node)['type'] === 'string') {
-    if (visit(root as Node)) descend(root as Node, visit);
-  } else descend(root, visit);
-}
-
-function descend(root: unknown, visit: (node: Node) => boolean): void {
-  if (root === null || typeof root !== 'object') return;
-  if (Array.isArray(root)) {
-    for (const item of root) descendNode(item, visit);
-    return;
-  }
-  for (const [key, value] of Object.entries(root as Node)) {
-    if (key !== '_location' && typeof value === 'object') descendNode(value, visit);
-  }
-}
-
-function descendNode(value: unknown, visit: (node: Node) => boolean): void {
-  if (value === null || typeof value !== 'object') return;
-  if (!Array.isArray(value) && typeof (value as Node)['type'] === 'string') {
-    if (visit(value as Node)) descend(value, visit);
-  } else descend(value, visit);
-}
-
-function needsParens(node: unknown): boolean {
-  const type = (node as { type?: string }).type;
-  return !(type === 'ref' || type === 'call' || type === 'integer' || type === 'numeric' || type === 'string');
+  walkSql(root, visit);
 }

@@ -72,7 +72,9 @@ export function spanOf(sql: string, node: unknown): Range {
 
 /** The text of `range` with `edits` (inside it, non-overlapping) applied. */
 export function renderRange(sql: string, range: Range, edits: readonly TextEdit[]): string {
-  const inside = edits.filter((e) => e.start >= range.start && e.end <= range.end).sort((a, b) => a.start - b.start);
+  // Same start: insertions first, then the longer (outer) edit, whose inner edits are skipped.
+  const width = (e: TextEdit) => (e.end === e.start ? -1 : e.end - e.start);
+  const inside = edits.filter((e) => e.start >= range.start && e.end <= range.end).sort((a, b) => a.start - b.start || (width(a) === -1 ? -1 : width(b) === -1 ? 1 : width(b) - width(a)));
   let out = '';
   let at = range.start;
   for (const e of inside) {

@@ -137,6 +137,20 @@ describe('migrate to Sync Streams: parameter queries over tables', () => {
     ]);
   });
 
+  it('joins the CTE when one set-valued parameter is compared twice (both sides need the same value)', () => {
+    const { yaml, fatal } = migrateBody('parameters: SELECT id AS l FROM lists WHERE owner_id = request.user_id()\ndata:\n  - SELECT * FROM links WHERE from_list = bucket.l AND -to_list <> 0 AND to_list = bucket.l\n  - SELECT * FROM lists WHERE id = bucket.l');
+    expect(fatal).toEqual([]);
+    expect(queriesOf(yaml)).toEqual([
+      'SELECT links.* FROM links, d_param AS bucket WHERE links.from_list = bucket.l AND (0 - links.to_list) <> 0 AND links.to_list = bucket.l',
+      'SELECT * FROM lists WHERE id IN d_param',
+    ]);
+    const several = migrateBody(
+      'parameters:\n  - SELECT id AS l FROM lists WHERE owner_id = request.user_id()\n  - SELECT request.user_id() AS l\ndata:\n  - SELECT * FROM links WHERE from_list = bucket.l AND to_list = bucket.l',
+      'links',
+    );
+    expect(several.fatal.join()).toMatch(/'links'.*bucket\.l is used more than once/);
+  });
+
   it('does not name a CTE like a table of the rules', () => {
     const { yaml } = migrateBody('parameters: SELECT id AS l FROM d_param WHERE owner_id = request.user_id()\ndata: [SELECT * FROM todos WHERE list_id = bucket.l]');
     expect(queriesOf(yaml)).toEqual(['SELECT * FROM todos WHERE list_id IN d_param_']);
