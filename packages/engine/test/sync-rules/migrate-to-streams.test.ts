@@ -159,12 +159,16 @@ describe('migrating to Sync Streams keeps every user\u2019s rows', () => {
     await expectSameRows(RICH, dataset, users);
   });
 
-  it('correlated parameter outputs (joined CTE): no cross product of the values', async () => {
+  it('correlated parameter outputs and a parameter compared twice (joined CTE): no cross product of the values', async () => {
     const rules = `bucket_definitions:
   team_boards:
     parameters: SELECT org_id, team_id FROM memberships WHERE user_id = request.user_id()
     data:
       - SELECT * FROM boards WHERE org_id = bucket.org_id AND team_id = bucket.team_id
+  self_links:
+    parameters: SELECT org_id AS o FROM memberships WHERE user_id = request.user_id()
+    data:
+      - SELECT * FROM links WHERE from_org = bucket.o AND to_org = bucket.o
 `;
     const dataset: Dataset = {
       memberships: [
@@ -177,6 +181,11 @@ describe('migrating to Sync Streams keeps every user\u2019s rows', () => {
         { id: 'b2', org_id: 'o1', team_id: 't2' },
         { id: 'b3', org_id: 'o2', team_id: 't2' },
         { id: 'b4', org_id: 'o2', team_id: 't1' },
+      ],
+      links: [
+        { id: 'k1', from_org: 'o1', to_org: 'o1' },
+        { id: 'k2', from_org: 'o1', to_org: 'o2' },
+        { id: 'k3', from_org: 'o2', to_org: 'o2' },
       ],
     };
     await expectSameRows(rules, dataset, [user('u1'), user('u2'), user('u3')]);
