@@ -20,8 +20,12 @@
  *   CTE is joined as `bucket` (`FROM boards, <cte> AS bucket`), so `bucket.<p>` stays as written
  *   and the row's columns get qualified; only when it is the definition's one parameter query.
  *
- * A table parameter query without row-side outputs (an existence gate) is not translated: it is
- * reported, never dropped silently.
+ * - a table parameter query without row-side outputs only checks that a row exists: it becomes
+ *   the request filter `<request value> IN (SELECT <column> FROM t WHERE …)` (an EXISTS gate),
+ *   built from one top-level `<column> = <request value>` of its WHERE.
+ *
+ * Anything else (a gate without such an equality, correlated outputs next to other parameter
+ * queries, functions streams lack) is reported, never dropped silently.
  */
 import { parse, type Expr, type SelectFromStatement, type Statement } from 'pgsql-ast-parser';
 import { rewriteExpressions } from './migrate-sql-rewrite.ts';
@@ -151,11 +155,16 @@ function analyzeParameterQuery(sql: string, cteName: string, problems: string[])
   if (!from) return { bindings, filter: where, priority, cte: null };
 
   if (rowOutputs.length === 0) {
-    problems.push(
-      `the parameter query \`${sql}\` only checks that a row exists (no output read from ${[...tableNames][0]}); Sync Streams express this as ` +
-        '`<request value> IN (SELECT <column> FROM …)`: rewrite this definition by hand',
-    );
-    return null;
+    // Only "a matching row exists": an EXISTS gate, `<request value> IN (SELECT <column> FROM …)`.
+    const gate = from.type === 'table' ? existenceGate(sql, stmt.where, fromText, tableNames, problems) : null;
+    if (gate === null) {
+      problems.push(
+        `the parameter query \`${sql}\` only checks that a row exists (no output read from ${[...tableNames][0]}) and has no \`<column> = <request value>\` condition to ` +
+          'turn into `<request value> IN (SELECT <column> FROM …)`: rewrite this definition by hand',
+      );
+      return null;
+    }
+    return { bindings, filter: gate, priority, cte: null };
   }
   if (rowOutputs.length > 1) {
     // Correlated outputs: the data query joins the CTE as `bucket`, so `bucket.<p>` keeps working.
@@ -211,6 +220,42 @@ function qualifyColumns(sql: string, roots: unknown[], qualifier: string): TextE
   };
   roots.forEach(visit);
   return edits;
+}
+
+function readsRequest(expr: unknown): boolean {
+  let found = false;
+  walkSql(expr, (n) => {
+    const table = (n['table'] as { name?: string } | undefined)?.name;
+    const fn = n['function'] as { schema?: string } | undefined;
+    if ((n['type'] === 'ref' && (table === 'token_parameters' || table === 'user_parameters')) || (n['type'] === 'call' && fn?.schema === 'request')) found = true;
+    return !found;
+  });
+  return found;
+}
+
+/** The AND-ed conditions of a WHERE clause. */
+function conjuncts(where: Expr): Expr[] {
+  return where.type === 'binary' && where.op === 'AND' ? [...conjuncts(where.left), ...conjuncts(where.right)] : [where];
+}
+
+/**
+ * `<request value> IN (SELECT <column> FROM t WHERE <other conditions>)` for a parameter query
+ * whose WHERE has a top-level `<column> = <request value>`; null when it has none.
+ */
+function existenceGate(sql: string, where: Expr | null | undefined, fromText: string, tableNames: ReadonlySet<string>, problems: string[]): string | null {
+  if (!where) return null;
+  const all = conjuncts(where);
+  for (const c of all) {
+    if (c.type !== 'binary' || c.op !== '=') continue;
+    const rowSide = [c.left, c.right].find((e) => readsRow(e, tableNames) && !readsRequest(e));
+    const requestSide = rowSide === c.left ? c.right : c.left;
+    if (!rowSide || readsRow(requestSide, tableNames) || !readsRequest(requestSide)) continue;
+    const rest = all.filter((o) => o !== c).map((o) => parenthesize(rewritten(sql, o, problems), isAtomic(o) || all.length === 2));
+    const value = rewritten(sql, requestSide, problems);
+    const column = rewritten(sql, rowSide, problems);
+    return `${parenthesize(value, isAtomic(requestSide) || isAtomicText(value))} IN (SELECT ${column} FROM ${fromText}${rest.length ? ` WHERE ${rest.join(' AND ')}` : ''})`;
+  }
+  return null;
 }
 
 /** Start of the WHERE keyword before the WHERE expression at `exprStart`. */

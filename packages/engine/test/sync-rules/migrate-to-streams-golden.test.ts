@@ -151,6 +151,15 @@ describe('migrate to Sync Streams: parameter queries over tables', () => {
     expect(several.fatal.join()).toMatch(/'links'.*bucket\.l is used more than once/);
   });
 
+  it('turns a parameter query that only checks that a row exists into an EXISTS gate', () => {
+    const { yaml, fatal } = migrateBody('parameters: SELECT request.user_id() AS u, 1 AS _priority FROM admins WHERE user_id = request.user_id() AND (active = 1 OR forever = 1) AND level > 2\ndata: [SELECT * FROM audit WHERE actor = bucket.u]');
+    expect(fatal).toEqual([]);
+    expect(yaml).toContain('priority: 1');
+    expect(queriesOf(yaml)).toEqual(['SELECT * FROM audit WHERE (actor = auth.user_id()) AND (auth.user_id() IN (SELECT user_id FROM admins WHERE (active = 1 OR forever = 1) AND (level > 2)))']);
+    const bare = migrateBody("parameters: SELECT FROM admins WHERE request.jwt() ->> 'email' = email\ndata: [SELECT * FROM secrets]");
+    expect(queriesOf(bare.yaml)).toEqual(["SELECT * FROM secrets WHERE auth.parameter('email') IN (SELECT email FROM admins)"]);
+  });
+
   it('does not name a CTE like a table of the rules', () => {
     const { yaml } = migrateBody('parameters: SELECT id AS l FROM d_param WHERE owner_id = request.user_id()\ndata: [SELECT * FROM todos WHERE list_id = bucket.l]');
     expect(queriesOf(yaml)).toEqual(['SELECT * FROM todos WHERE list_id IN d_param_']);
@@ -208,9 +217,9 @@ describe('migrate to Sync Streams: what cannot be translated is reported, never 
     expect(yaml).toContain('  #     data: [SELECT * FROM b WHERE json_valid(payload)]');
   });
 
-  it('an existence-only table parameter query, or correlated outputs next to other parameter queries, is reported', () => {
-    const gate = migrateBody("parameters: SELECT request.user_id() AS u, 1 AS _priority FROM admins WHERE user_id = request.user_id()\ndata: [SELECT * FROM b WHERE o = bucket.u]", 'gate');
-    expect(gate.fatal.join()).toMatch(/'gate'.*only checks that a row exists/);
+  it('an existence check without an equality, or correlated outputs next to other parameter queries, is reported', () => {
+    const gate = migrateBody("parameters: SELECT request.user_id() AS u FROM admins WHERE request.user_id() IN member_ids\ndata: [SELECT * FROM b WHERE o = bucket.u]", 'gate');
+    expect(gate.fatal.join()).toMatch(/'gate'.*only checks that a row exists .* has no `<column> = <request value>` condition/);
     const mixed = migrateBody(
       'parameters:\n  - SELECT org_id, team_id FROM m WHERE user_id = request.user_id()\n  - SELECT org_id, team_id FROM n WHERE user_id = request.user_id()\ndata:\n  - SELECT * FROM b WHERE org_id = bucket.org_id AND team_id = bucket.team_id',
       'pairs',

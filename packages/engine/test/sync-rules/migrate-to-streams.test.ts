@@ -159,7 +159,7 @@ describe('migrating to Sync Streams keeps every user\u2019s rows', () => {
     await expectSameRows(RICH, dataset, users);
   });
 
-  it('correlated parameter outputs and a parameter compared twice (joined CTE): no cross product of the values', async () => {
+  it('correlated parameter outputs and a parameter compared twice (joined CTE), an existence check (EXISTS gate)', async () => {
     const rules = `bucket_definitions:
   team_boards:
     parameters: SELECT org_id, team_id FROM memberships WHERE user_id = request.user_id()
@@ -169,6 +169,10 @@ describe('migrating to Sync Streams keeps every user\u2019s rows', () => {
     parameters: SELECT org_id AS o FROM memberships WHERE user_id = request.user_id()
     data:
       - SELECT * FROM links WHERE from_org = bucket.o AND to_org = bucket.o
+  admin_audit:
+    parameters: SELECT request.user_id() AS u FROM memberships WHERE user_id = request.user_id() AND team_id = 't1'
+    data:
+      - SELECT * FROM audit WHERE actor = bucket.u
 `;
     const dataset: Dataset = {
       memberships: [
@@ -186,6 +190,10 @@ describe('migrating to Sync Streams keeps every user\u2019s rows', () => {
         { id: 'k1', from_org: 'o1', to_org: 'o1' },
         { id: 'k2', from_org: 'o1', to_org: 'o2' },
         { id: 'k3', from_org: 'o2', to_org: 'o2' },
+      ],
+      audit: [
+        { id: 'a1', actor: 'u1' },
+        { id: 'a2', actor: 'u2' },
       ],
     };
     await expectSameRows(rules, dataset, [user('u1'), user('u2'), user('u3')]);
