@@ -23,6 +23,21 @@ const env = process.env;
 const syncPort = Number(env.SYNC_API_PORT ?? 8080);
 const dashboardPort = Number(env.DASHBOARD_PORT ?? 3000);
 const pgPort = Number(env.EMBEDDED_PG_PORT ?? 54320);
+/**
+ * The demo ships its sync rules in two forms: `demo/sync-rules.streams.yaml` (Sync Streams,
+ * edition 3) and `demo/sync-rules.yaml` (legacy bucket_definitions). `DEMO_RULES=streams|legacy`
+ * (or `npm start -- --streams-rules` / `--legacy-rules`) picks one; SYNC_RULES_PATH overrides
+ * both. The default stays `legacy` until the edition-3 compiler is merged: flip this line then.
+ */
+const DEFAULT_DEMO_RULES: 'streams' | 'legacy' = 'legacy';
+const DEMO_RULES_FILES = { streams: 'sync-rules.streams.yaml', legacy: 'sync-rules.yaml' } as const;
+const demoRules: 'streams' | 'legacy' = process.argv.includes('--streams-rules')
+  ? 'streams'
+  : process.argv.includes('--legacy-rules')
+    ? 'legacy'
+    : env.DEMO_RULES === 'streams' || env.DEMO_RULES === 'legacy'
+      ? env.DEMO_RULES
+      : DEFAULT_DEMO_RULES;
 const t0 = performance.now();
 const log = (msg: string) => process.stdout.write(`[syncline] ${msg}\n`);
 
@@ -50,11 +65,12 @@ async function main(): Promise<void> {
     SYNC_API_PORT: String(syncPort),
     ADMIN_TOKEN: env.ADMIN_TOKEN ?? secrets.adminToken,
     JWT_SECRET: env.JWT_SECRET ?? secrets.jwtSecret,
-    SYNC_RULES_PATH: env.SYNC_RULES_PATH ?? path.join(ROOT, 'demo', 'sync-rules.yaml'),
+    SYNC_RULES_PATH: env.SYNC_RULES_PATH ?? path.join(ROOT, 'demo', DEMO_RULES_FILES[demoRules]),
     DEV_MODE: env.DEV_MODE ?? 'true',
     SYNC_API_URL: `http://127.0.0.1:${syncPort}`,
     DASHBOARD_PORT: String(dashboardPort),
   };
+  log(`sync rules: ${path.relative(ROOT, childEnv.SYNC_RULES_PATH)}${env.SYNC_RULES_PATH ? '' : ` (${demoRules} form; DEMO_RULES=streams|legacy picks the other)`}`);
   const tsx = path.join(ROOT, 'node_modules', '.bin', 'tsx');
   children.push(spawnChild('sync-api', tsx, [path.join(ROOT, 'apps/sync-api/src/main.ts')], childEnv));
   await writeRunFile(DATA, { postgresPort: postgres ? pgPort : null, children: children.map((c) => c.pid!) });

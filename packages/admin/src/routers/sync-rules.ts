@@ -1,16 +1,20 @@
-/** Sync rules: validate, current, history, one version, diff, deploy, roll back, impact preview (per stream, sample users with subscriptions). */
+/** Sync rules: validate, current, history, one version, diff, deploy, roll back, impact preview (per stream, sample users with subscriptions), migrate to Sync Streams. */
 import { z } from 'zod';
 import {
   compileSyncRules,
   deployRules,
+  diffLines,
+  diffStats,
   diffVersions,
   getVersionContent,
   listVersionHistory,
   MAX_SAMPLE_USERS,
+  migrateSyncRulesToStreams,
   previewImpact,
   streamOutline,
   rollbackToVersion,
 } from '@syncline/engine';
+import { ServiceError } from '@syncline/protocol';
 import { userInput } from '../inputs.ts';
 import { adminProcedure, createTRPCRouter } from '../trpc.ts';
 
@@ -59,6 +63,23 @@ export const syncRulesRouter = createTRPCRouter({
   rollback: adminProcedure
     .input(z.object({ id: versionId, comment: z.string().max(500).nullish() }))
     .mutation(({ ctx, input }) => rollbackToVersion(ctx.deps.storage, input.id, input.comment)),
+
+  /**
+   * A Sync Streams (edition 3) draft of `content` (default: the active version's YAML) with the
+   * line diff from it and the migration issues. Stores nothing: the operator deploys the draft.
+   */
+  migrateToStreams: adminProcedure.input(z.object({ content: yamlContent.optional() }).default({})).mutation(async ({ ctx, input }) => {
+    let source = input.content;
+    if (source === undefined) {
+      const history = await listVersionHistory(ctx.deps.storage, { limit: 20 });
+      const active = history.find((v) => v.state === 'ACTIVE' || v.state === 'ERRORED');
+      if (!active) throw new ServiceError('NOT_FOUND', 'No sync rules are deployed; pass the YAML to migrate as `content`.');
+      source = (await getVersionContent(ctx.deps.storage, active.id)).content;
+    }
+    const result = migrateSyncRulesToStreams(source);
+    const diff = result.yaml === '' ? [] : diffLines(source, result.yaml);
+    return { source, content: result.yaml, diff, ...diffStats(diff), issues: result.issues, streams: result.streams, ok: result.yaml !== '' && !result.issues.some((i) => i.level === 'fatal') };
+  }),
 
   /** Per definition / stream, buckets and rows the candidate would produce vs the active rules (sampled for big tables). */
   impact: adminProcedure

@@ -21,3 +21,12 @@ export { parsePgArrayLiteral, MAX_ARRAY_DEPTH } from './pg-array-literal.ts';
 export { patternMatches } from './table-pattern.ts';
 export { toApiIssue } from './sql-issues.ts';
 export { planRedeploy, type RedeployPlan } from './redeploy-plan.ts';
+export {
+  migrateSyncRulesToStreams,
+  MigrationCode,
+  DEFAULT_MIGRATION_MAX_LENGTH,
+  type MigrationIssue,
+  type MigrationResult,
+  type MigrationOptions,
+  type MigratedStreamSummary,
+} from './migrate-to-streams.ts';

@@ -7,6 +7,7 @@ import { IssueList, YamlEditor } from '@/components/yaml-editor.tsx';
 import { useTRPC } from '@/trpc/react.tsx';
 import { ImpactSamples, sampleUsers, useImpactSamples } from './impact-samples.tsx';
 import { ImpactTable } from './impact-table.tsx';
+import { MigrateToStreams } from './migrate-to-streams.tsx';
 import { VersionHistory } from './version-history.tsx';
 import { useDebounced } from './use-debounced.ts';
 
@@ -88,6 +89,12 @@ export function RulesWorkspace() {
           </div>
         </Card>
         {impact.data ? <ImpactTable preview={impact.data} /> : null}
+        <MigrateToStreams
+          onLoad={(yaml) => {
+            setContent(yaml);
+            setLoadedFrom('the Sync Streams migration draft');
+          }}
+        />
       </div>
       <VersionHistory
         onLoad={(id, yaml) => {
