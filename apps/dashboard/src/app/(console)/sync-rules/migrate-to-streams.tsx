@@ -57,7 +57,7 @@ export function MigrateToStreams({ onLoad }: { onLoad: (yaml: string) => void })
           {result.content ? (
             <>
               <div data-testid="migrate-diff">
-                <DiffView diff={{ from: 0, to: 0, added: result.added, deleted: result.deleted, lines: result.diff }} />
+                <DiffView diff={{ from: 0, to: 0, added: result.added, deleted: result.deleted, lines: result.diff, streams: [], edition: { from: 0, to: 0 } }} />
               </div>
               <div className="flex flex-wrap items-center gap-2">
                 <Button variant="primary" onClick={() => onLoad(result.content)}>
