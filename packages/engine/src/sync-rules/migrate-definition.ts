@@ -13,7 +13,7 @@
  * - a parameter query over a table (or over `json_each(<request array>)`) with one row-side
  *   output: a stream-local CTE `<def>_param[<i>]` holding that query, used as a set:
  *   `<expr> = bucket.p` → `<expr> IN <cte>`, `bucket.p IN <json array column>` →
- *   `<column> && <cte>` (the arrays overlap). `SELECT value … FROM json_each(<array>)` without a
+ *   `<column> && (SELECT p FROM <cte>)` (the arrays overlap). `SELECT value … FROM json_each(<array>)` without a
  *   filter is inlined as `<expr> IN <array>`;
  * - request-side outputs of a table query stay values (they are the same for every row);
  * - a table parameter query with several row-side outputs (values that belong together): the
@@ -56,7 +56,11 @@ export interface StreamDraft {
   selectsStar: boolean;
 }
 
-type Binding = { kind: 'value'; text: string; atomic: boolean } | { kind: 'set'; text: string } | { kind: 'joined'; text: string };
+/**
+ * A set binding is used as `x IN <text>`; `overlap` is its form on the right of `&&`, which takes a
+ * parameter array or a subquery but not a CTE name (`&& (SELECT p FROM cte)`).
+ */
+type Binding = { kind: 'value'; text: string; atomic: boolean } | { kind: 'set'; text: string; overlap: string } | { kind: 'joined'; text: string };
 
 interface ParameterSource {
   bindings: Map<string, Binding>;
@@ -182,11 +186,12 @@ function analyzeParameterQuery(sql: string, cteName: string, problems: string[])
     // `SELECT value AS p FROM json_each(<array>)`: the array itself is the set.
     const arg = from.args[0];
     const text = rewritten(sql, arg, problems);
-    bindings.set(out.name, { kind: 'set', text: parenthesize(text, isAtomic(arg) || isAtomicText(text)) });
+    const set = parenthesize(text, isAtomic(arg) || isAtomicText(text));
+    bindings.set(out.name, { kind: 'set', text: set, overlap: set });
     return { bindings, filter: null, priority, cte: null };
   }
   const cteSql = `SELECT ${outText}${outText === out.name ? '' : ` AS ${out.name}`} FROM ${fromText}${where ? ` WHERE ${where}` : ''}`;
-  bindings.set(out.name, { kind: 'set', text: cteName });
+  bindings.set(out.name, { kind: 'set', text: cteName, overlap: `(SELECT ${out.name} FROM ${cteName})` });
   return { bindings, filter: null, priority, cte: { name: cteName, sql: cteSql } };
 }
 
@@ -323,10 +328,11 @@ function substituteBuckets(sql: string, where: Expr, source: ParameterSource, pr
     const n = e as { type?: string; table?: { name?: string }; name?: string };
     return n?.type === 'ref' && n.table?.name === 'bucket' ? (n.name ?? null) : null;
   };
-  const setOf = (name: string | null): string | null => {
+  const setBinding = (name: string | null) => {
     const b = name === null ? undefined : source.bindings.get(name);
-    return b?.kind === 'set' ? b.text : null;
+    return b?.kind === 'set' ? b : null;
   };
+  const setOf = (name: string | null): string | null => setBinding(name)?.text ?? null;
   const rowText = (e: Expr): string => {
     const text = rewritten(sql, e, problems);
     return parenthesize(text, isAtomic(e) || isAtomicText(text));
@@ -348,7 +354,7 @@ function substituteBuckets(sql: string, where: Expr, source: ParameterSource, pr
         return;
       }
       if (n['op'] === 'IN' && ls && right.type !== 'list') {
-        edits.push({ ...spanOf(sql, n), text: `${rowText(right)} && ${ls}` });
+        edits.push({ ...spanOf(sql, n), text: `${rowText(right)} && ${setBinding(bucketName(left))!.overlap}` });
         claimed.add(left);
         return;
       }

@@ -93,7 +93,7 @@ describe('migrate to Sync Streams: parameter queries over tables', () => {
 
   it('turns `bucket.p IN <array column>` into an overlap with the CTE', () => {
     const { yaml } = migrateBody('parameters: SELECT id AS tag FROM tags WHERE owner = request.user_id()\ndata: [SELECT * FROM posts WHERE bucket.tag IN tags]');
-    expect(queriesOf(yaml)).toEqual(['SELECT * FROM posts WHERE tags && d_param']);
+    expect(queriesOf(yaml)).toEqual(['SELECT * FROM posts WHERE tags && (SELECT tag FROM d_param)']);
   });
 
   it('inlines `SELECT value FROM json_each(<claim>)` as `IN <claim>`', () => {
