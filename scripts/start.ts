@@ -27,9 +27,9 @@ const pgPort = Number(env.EMBEDDED_PG_PORT ?? 54320);
  * The demo ships its sync rules in two forms: `demo/sync-rules.streams.yaml` (Sync Streams,
  * edition 3) and `demo/sync-rules.yaml` (legacy bucket_definitions). `DEMO_RULES=streams|legacy`
  * (or `npm start -- --streams-rules` / `--legacy-rules`) picks one; SYNC_RULES_PATH overrides
- * both. The default stays `legacy` until the edition-3 compiler is merged: flip this line then.
+ * both. The default is Sync Streams, the form new apps start with.
  */
-const DEFAULT_DEMO_RULES: 'streams' | 'legacy' = 'legacy';
+const DEFAULT_DEMO_RULES: 'streams' | 'legacy' = 'streams';
 const DEMO_RULES_FILES = { streams: 'sync-rules.streams.yaml', legacy: 'sync-rules.yaml' } as const;
 const demoRules: 'streams' | 'legacy' = process.argv.includes('--streams-rules')
   ? 'streams'
