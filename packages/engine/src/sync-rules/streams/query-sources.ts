@@ -240,6 +240,27 @@ export class SourceBuilder {
     return out;
   }
 
+  /** An unqualified name that is a CTE (and not a column of a table in scope). */
+  private namesCte(ref: { table?: unknown; name: string }, scope: Scope): boolean {
+    return !ref.table && this.env.ctes.has(ref.name.toLowerCase()) && !this.resolvesInScope(ref.name, scope);
+  }
+
+  /** Inlines a CTE used as a set (`IN cte`, `&& cte`); it must have exactly one column. */
+  private singleColumnCte(ref: Expr & { name: string }, sink: IssueSink): { column: { expr: Expr; scope: Scope }; conds: Cond[] } | null {
+    const cte = this.env.ctes.get(ref.name.toLowerCase()) as CteDefinition;
+    const conds: Cond[] = [];
+    this.subqueryDepth++;
+    const derived = this.inlineCte(cte, conds, ref.name, sink, ref);
+    this.subqueryDepth--;
+    if (!derived) return null;
+    if (derived.columns.size !== 1) {
+      sink.add('fatal', SyncRulesCode.SQL_UNSUPPORTED, 'Common-table expression must return a single column', rangeOf(ref));
+      return null;
+    }
+    const [column] = [...derived.columns.values()] as [{ expr: Expr; scope: Scope }];
+    return { column, conds };
+  }
+
   /** Lowers an expression to a condition tree; subqueries become sources + equalities. */
   cond(e: Expr, scope: Scope): Cond {
     const sink = this.sinkOf(scope);
@@ -247,6 +268,14 @@ export class SourceBuilder {
       return { k: e.op === 'AND' ? 'and' : 'or', items: [this.cond(e.left, scope), this.cond(e.right, scope)] };
     }
     if (e.type === 'unary' && e.op === 'NOT') return { k: 'not', item: this.cond(e.operand, scope) };
+    if (e.type === 'binary' && e.op === '&&' && e.right.type === 'ref' && this.namesCte(e.right, scope)) {
+      // `row_array && cte`: shorthand for `row_array && (SELECT <its column> FROM cte)`, like `IN cte`
+      // (otherwise the name would silently read a row column of that name).
+      const found = this.singleColumnCte(e.right, sink);
+      if (!found) return { k: 'and', items: [] };
+      const left = { ...this.env.exprs.side(e.left, scope), expand: true };
+      return { k: 'and', items: [{ k: 'eq', left, right: this.env.exprs.side(found.column.expr, found.column.scope), node: e, sink }, ...found.conds] };
+    }
     if (e.type === 'binary' && e.op === '&&' && e.right.type === 'select') {
       // `row_array && (SELECT c FROM …)`: some element of the array is in the subquery.
       const text = this.env.texts.get(scope) as { sql: string; sink: IssueSink };
@@ -275,22 +304,13 @@ export class SourceBuilder {
         this.subqueryDepth++;
         sub.conds = this.select(right, inner);
         this.subqueryDepth--;
-      } else if (right.type === 'ref' && !right.table && this.env.ctes.has(right.name.toLowerCase()) && !this.resolvesInScope(right.name, scope)) {
-        const cte = this.env.ctes.get(right.name.toLowerCase()) as CteDefinition;
-        const conds: Cond[] = [];
-        this.subqueryDepth++;
-        const derived = this.inlineCte(cte, conds, right.name, sink, right);
-        this.subqueryDepth--;
-        if (!derived) return { k: 'and', items: [] };
-        if (derived.columns.size !== 1) {
-          sink.add('fatal', SyncRulesCode.SQL_UNSUPPORTED, 'Common-table expression must return a single column', rangeOf(right));
-          return { k: 'and', items: [] };
-        }
-        const [column] = [...derived.columns.values()] as [{ expr: Expr; scope: Scope }];
+      } else if (right.type === 'ref' && this.namesCte(right, scope)) {
+        const found = this.singleColumnCte(right, sink);
+        if (!found) return { k: 'and', items: [] };
         if (e.op === 'NOT IN') return this.notInSubquery(e, sink);
         const left = this.env.exprs.side(e.left, scope);
-        const rightSide = this.env.exprs.side(column.expr, column.scope);
-        return { k: 'and', items: [{ k: 'eq', left, right: rightSide, node: e, sink }, ...conds] };
+        const rightSide = this.env.exprs.side(found.column.expr, found.column.scope);
+        return { k: 'and', items: [{ k: 'eq', left, right: rightSide, node: e, sink }, ...found.conds] };
       }
       if (sub) {
         if (e.op === 'NOT IN') return this.notInSubquery(e, sink);

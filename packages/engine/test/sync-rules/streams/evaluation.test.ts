@@ -275,6 +275,20 @@ streams:
     expect(bucketIds(await q.resolveBuckets(index.source))).toEqual(['1#by_param|0["b"]', '1#by_param|0["c"]', '1#followed|0["b"]']);
   });
 
+  it('&& cte is shorthand for && (SELECT <its column> FROM cte), like IN cte (not a row column of that name)', async () => {
+    const rules = streamsFrom(`streams:
+  followed:
+    auto_subscribe: true
+    with:
+      my_tags: SELECT tag FROM follows WHERE user_id = auth.user_id()
+    query: SELECT * FROM posts WHERE tags && my_tags
+`);
+    expect(rules.evaluateRow(table('posts'), { id: 'p', tags: '["a","b"]' }).map((r) => r.bucket)).toEqual(['1#followed|0["a"]', '1#followed|0["b"]']);
+    const index = new MemoryIndex(rules);
+    index.put(table('follows'), 'f', { user_id: 'me', tag: 'b' });
+    expect(bucketIds(await rules.createQuerier(request('me')).resolveBuckets(index.source))).toEqual(['1#followed|0["b"]']);
+  });
+
   it('a CTE can be the synced source: SELECT * FROM cte', () => {
     const rules = streamsFrom(`streams:
   s:
