@@ -85,7 +85,7 @@ describe('replicator availability', () => {
     }
   });
 
-  it('stops a job whose lock session is terminated; the other replicator takes over; data stays consistent', async () => {
+  it('stops a job whose lock session is terminated; a replicator takes over with a new lock session; data stays consistent', async () => {
     await using h = await createReplicationHarness(inject('pgAdminUrl'), SCHEMA);
     const v = await h.deploy(RULES);
     const a = replicator(h, { lockCheckMs: 200 });
@@ -123,16 +123,18 @@ describe('replicator availability', () => {
       const target = normalizeLsn(wal[0]!.lsn);
       await until('the first replicator stops its job', () => !a.runningVersions().includes(v));
       const stoppedMs = performance.now() - t0;
-      await until('the second replicator runs the job', () => rb.runningVersions().includes(v));
+      // Either process may win the lock now (the first one is alive, only its lock session died; it
+      // backs off for 0.25–0.5 s, and under load the second one's tick can be slower than that).
+      await until('a replicator runs the job again', () => a.runningVersions().includes(v) || rb.runningVersions().includes(v));
       await until('a checkpoint past the takeover point', async () => {
         const cur = await getVersion(h.storage, v);
         return cur !== null && cur.lastCheckpointLsn !== null && cur.lastCheckpointLsn >= target;
       });
       const takeoverMs = performance.now() - t0;
       clearInterval(monitor);
-      process.stdout.write(`[availability] lock lost → old job stopped in ${Math.round(stoppedMs)} ms, new checkpoint from the other replicator after ${Math.round(takeoverMs)} ms\n`);
+      process.stdout.write(`[availability] lock lost → old job stopped in ${Math.round(stoppedMs)} ms, new checkpoint from the ${rb.runningVersions().includes(v) ? 'other' : 'same'} replicator after ${Math.round(takeoverMs)} ms\n`);
       expect(overlap).toBe(0);
-      expect(a.runningVersions()).toEqual([]);
+      expect([...a.runningVersions(), ...rb.runningVersions()]).toEqual([v]);
 
       writing = false;
       await writer;
