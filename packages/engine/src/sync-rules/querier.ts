@@ -2,7 +2,9 @@
  * Resolves the buckets of one connection for legacy bucket definitions: static buckets from the
  * request alone, dynamic ones from parameter-index lookups, de-duplicated (lowest priority number
  * wins) and bounded. Legacy definitions behave as default streams: each is listed in `streams`
- * and its buckets carry `{default: k}`; `include_defaults: false` drops them all.
+ * and its buckets carry `{default: k}`; `include_defaults: false` drops them, except the ones a
+ * subscription names: those are listed and their buckets carry `{sub: i}` with the
+ * subscription's override priority (subscription parameters do not apply to definitions).
  */
 import type { BucketDefinition } from './bucket-definition.ts';
 import { TooManyBucketsError, TooManyParameterResultsError } from './errors.ts';
@@ -24,10 +26,16 @@ type Priority = BucketDescription['priority'];
 
 export const DEFAULT_MAX_PARAMETER_RESULTS = 1_000;
 
+/** One reason a connection has a definition's buckets, with the priority it asks for (null = the query's). */
+interface DefinitionReason {
+  reason: SubscriptionReason;
+  priority: Priority | null;
+}
+
 interface PendingLookup extends RequestLookup {
   definition: BucketDefinition;
   priority: Priority;
-  streamIndex: number;
+  reasons: DefinitionReason[];
 }
 
 /** Buckets by id with merged reasons (explicit subscriptions before defaults) and minimum priority. */
@@ -83,25 +91,34 @@ export class SyncRulesQuerier implements BucketQuerier {
     this.maxBuckets = limits.maxBuckets ?? 10_000;
     this.maxParameterResults = limits.maxParameterResults ?? DEFAULT_MAX_PARAMETER_RESULTS;
     const included = request.streams?.includeDefaults ?? true;
-    const defs = included ? definitions : [];
-    this.streams = defs.map((d) => ({ name: d.name, isDefault: true, errors: [] }));
+    const subscriptions = request.streams?.subscriptions ?? [];
+    const listed: Array<{ def: BucketDefinition; reasons: DefinitionReason[] }> = [];
+    for (const def of definitions) {
+      const reasons: DefinitionReason[] = [];
+      subscriptions.forEach((sub, i) => {
+        if (sub.stream === def.name) reasons.push({ reason: { sub: i }, priority: sub.overridePriority });
+      });
+      if (!included && reasons.length === 0) continue;
+      if (included) reasons.push({ reason: { default: streamOffset + listed.length }, priority: null });
+      listed.push({ def, reasons });
+    }
+    this.streams = listed.map(({ def }) => ({ name: def.name, isDefault: true, errors: [] }));
     const ctx = new RequestContext(request);
     const statics = new BucketSet();
     this.pending = [];
-    defs.forEach((def, i) => {
-      const streamIndex = streamOffset + i;
+    for (const { def, reasons } of listed) {
       for (const q of def.requestQueries) {
         const priority = q.priority ?? def.priority;
         for (const params of q.evaluate(ctx)) {
           const bucket = def.bucketId(params);
-          if (bucket !== null) statics.add(bucket, def.name, priority, { default: streamIndex });
+          if (bucket !== null) for (const r of reasons) statics.add(bucket, def.name, r.priority ?? priority, r.reason);
         }
       }
       for (const q of def.tableQueries) {
         const priority = q.priority ?? def.priority;
-        for (const l of q.requestLookups(ctx)) this.pending.push({ ...l, definition: def, priority, streamIndex });
+        for (const l of q.requestLookups(ctx)) this.pending.push({ ...l, definition: def, priority, reasons });
       }
-    });
+    }
     this.staticBuckets = [...statics.byId.values()];
     const unique = new Map<string, ParameterLookup>();
     for (const p of this.pending) if (!unique.has(p.lookup.key)) unique.set(p.lookup.key, p.lookup);
@@ -128,7 +145,7 @@ export class SyncRulesQuerier implements BucketQuerier {
       for (const p of this.pending) {
         for (const row of byKey.get(p.lookup.key) ?? []) {
           const bucket = p.definition.bucketId({ ...row, ...p.requestOutputs });
-          if (bucket !== null) set.add(bucket, p.definition.name, p.priority, { default: p.streamIndex });
+          if (bucket !== null) for (const r of p.reasons) set.add(bucket, p.definition.name, r.priority ?? p.priority, r.reason);
         }
       }
     }

@@ -194,6 +194,34 @@ bucket_definitions:
     expect(other.staticBuckets.map((b) => b.definition)).toEqual(['global', 'mine']);
   });
 
+  it('lets a client subscribe to a legacy definition by name: {sub: i} reasons, its override priority, also without defaults', async () => {
+    const streams = (includeDefaults: boolean) => ({
+      includeDefaults,
+      subscriptions: [
+        { stream: 'mine', parameters: {}, overridePriority: 1 as const },
+        { stream: 'nope', parameters: {}, overridePriority: null },
+        { stream: 'by_list', parameters: {}, overridePriority: null },
+      ],
+    });
+    const withDefaults = rulesFrom(yaml).createQuerier({ ...REQUEST, streams: streams(true) });
+    expect(withDefaults.streams.map((s) => s.name)).toEqual(['global', 'mine', 'admin', 'by_list', 'projects']);
+    expect(withDefaults.staticBuckets.find((b) => b.bucket === '1#mine["u1"]')).toEqual({ bucket: '1#mine["u1"]', priority: 1, definition: 'mine', reasons: [{ sub: 0 }, { default: 1 }] });
+    const dynamic = await withDefaults.resolveBuckets(async (ls) => ls.map((l) => (l.queryId === '0' ? [{ list_id: 'l1' }] : [])));
+    expect(dynamic.find((b) => b.bucket === '1#by_list["l1"]')?.reasons).toEqual([{ sub: 2 }, { default: 3 }]);
+
+    const onlySubscribed = rulesFrom(yaml).createQuerier({ ...REQUEST, streams: streams(false) });
+    expect(onlySubscribed.streams).toEqual([
+      { name: 'mine', isDefault: true, errors: [] },
+      { name: 'by_list', isDefault: true, errors: [] },
+    ]);
+    expect(onlySubscribed.staticBuckets).toEqual([{ bucket: '1#mine["u1"]', priority: 1, definition: 'mine', reasons: [{ sub: 0 }] }]);
+    const resolved = await onlySubscribed.resolveBuckets(async (ls) => ls.map((l) => (l.queryId === '0' ? [{ list_id: 'l1' }] : [])));
+    expect(resolved.map((b) => [b.bucket, b.priority, b.reasons])).toEqual([
+      ['1#mine["u1"]', 1, [{ sub: 0 }]],
+      ['1#by_list["l1"]', 2, [{ sub: 2 }]],
+    ]);
+  });
+
   it('indexes parameter rows at replication time, with tombstones for rows that stop qualifying', () => {
     const rules = rulesFrom(yaml);
     expect(rules.evaluateParameterRow(lists, { id: 'l1', owner_id: 'u1' })).toEqual([
