@@ -38,7 +38,9 @@ export async function buildServer(s: Services, logger: Logger): Promise<FastifyI
     else if (fastifyCode?.startsWith('FST_ERR_CTP') || (error as { statusCode?: number }).statusCode === 400)
       e = new ServiceError('BAD_REQUEST', `Invalid request body: ${(error as Error).message}`);
     else e = toServiceError(error);
-    if (e.status >= 500) req.log.error({ err: error, code: e.code }, 'request failed');
+    // A database outage is expected operationally (clients retry): one warning line, no stack.
+    if (e.code === 'SYNC_DATABASE_UNAVAILABLE') req.log.warn({ code: e.code, msg: (error as Error).message }, 'request failed: database unavailable');
+    else if (e.status >= 500) req.log.error({ err: error, code: e.code }, 'request failed');
     else req.log.debug({ code: e.code, msg: e.message }, 'request rejected');
     if (reply.sent || reply.raw.headersSent) return;
     if (e.code === 'SYNC_DATABASE_UNAVAILABLE') reply.header('retry-after', '5');
