@@ -105,8 +105,10 @@ describe('impact preview per stream for sample users', () => {
       { stream: 'user_lists', candidate: { buckets: 1, rows: 21 }, active: { buckets: 1, rows: 21 }, reasons: ['default'] },
       { stream: 'everything', candidate: { buckets: 1, rows: 2 }, active: null, reasons: ['default'] },
     ]);
-    expect(u2!.streams).toEqual([]);
-    expect(u2!.subscriptions).toEqual([expect.objectContaining({ index: 0, stream: 'everything', buckets: [] })]);
+    // A subscription naming a legacy definition gets its buckets, also without defaults (as PowerSync).
+    expect(u2!.streams).toEqual([{ stream: 'everything', candidate: { buckets: 1, rows: 2 }, active: null, reasons: ['sub 0'] }]);
+    expect(u2!.subscriptions).toEqual([expect.objectContaining({ index: 0, stream: 'everything' })]);
+    expect(u2!.subscriptions[0]!.buckets).toHaveLength(1);
   });
 });
 
