@@ -39,7 +39,7 @@ export async function buildServer(s: Services, logger: Logger): Promise<FastifyI
       e = new ServiceError('BAD_REQUEST', `Invalid request body: ${(error as Error).message}`);
     else e = toServiceError(error);
     // A database outage is expected operationally (clients retry): one warning line, no stack.
-    if (e.code === 'SYNC_DATABASE_UNAVAILABLE') req.log.warn({ code: e.code, msg: (error as Error).message }, 'request failed: database unavailable');
+    if (e.code === 'SYNC_DATABASE_UNAVAILABLE') req.log.warn({ code: e.code, reason: (error as Error).message }, 'request failed: database unavailable');
     else if (e.status >= 500) req.log.error({ err: error, code: e.code }, 'request failed');
     else req.log.debug({ code: e.code, msg: e.message }, 'request rejected');
     if (reply.sent || reply.raw.headersSent) return;
