@@ -45,21 +45,29 @@ export function parseSelect(sql: string, sink: IssueSink): SelectFromStatement |
     sink.add('fatal', SyncRulesCode.SQL_UNSUPPORTED, 'Only a single SELECT statement is supported', rangeOf(stmt));
     return null;
   }
+  // Unsupported clauses are reported, but the rest of the query is still validated.
+  reportUnsupportedClauses(stmt, sink, (name) => `${name} is not supported in sync rules queries`);
+  return stmt;
+}
+
+/**
+ * Reports every clause sync queries cannot have (LIMIT, ORDER BY, GROUP BY / HAVING, DISTINCT,
+ * SKIP, FOR) at its position; `message` words it for bucket definitions or streams.
+ */
+export function reportUnsupportedClauses(stmt: SelectFromStatement, sink: IssueSink, message: (clause: string) => string, havingName = 'HAVING'): void {
   const clauses: Array<[unknown, string]> = [
+    [stmt.groupBy, 'GROUP BY'],
+    [stmt.having, havingName],
     [stmt.limit, 'LIMIT'],
     [stmt.orderBy, 'ORDER BY'],
-    [stmt.groupBy, 'GROUP BY'],
-    [stmt.having, 'HAVING'],
-    [stmt.distinct, 'DISTINCT'],
-    [stmt.skip, 'SKIP'],
     [stmt.for, 'FOR'],
+    [stmt.skip, 'SKIP'],
+    [stmt.distinct, 'DISTINCT'],
   ];
-  // Unsupported clauses are reported, but the rest of the query is still validated.
   for (const [value, name] of clauses) {
     if (value === undefined || value === null) continue;
     const first: unknown = Array.isArray(value) ? value[0] : value;
     const node = typeof first === 'object' && first !== null ? (first as { _location?: { start: number; end: number } }) : undefined;
-    sink.add('fatal', SyncRulesCode.SQL_UNSUPPORTED, `${name} is not supported in sync rules queries`, (node && rangeOf(node)) ?? rangeOf(stmt));
+    sink.add('fatal', SyncRulesCode.SQL_UNSUPPORTED, message(name), (node && rangeOf(node)) ?? rangeOf(stmt));
   }
-  return stmt;
 }

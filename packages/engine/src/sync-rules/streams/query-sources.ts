@@ -8,6 +8,7 @@ import { rangeOf } from '../expression-compiler.ts';
 import { SyncRulesCode } from '../issue-codes.ts';
 import type { IssueSink } from '../sql-issues.ts';
 import { checkTable } from '../schema-check.ts';
+import { reportUnsupportedClauses } from '../sql-statement.ts';
 import { makeTablePattern } from '../table-pattern.ts';
 import type { SourceSchema } from '../types.ts';
 import type { StreamExpressions } from './expressions.ts';
@@ -80,22 +81,9 @@ export function parseStreamSelect(sql: string, sink: IssueSink): SelectFromState
   return stmt;
 }
 
+/** Streams report HAVING as GROUP BY, with PowerSync's wording (reference §2.1). */
 function checkClauses(stmt: SelectFromStatement, sink: IssueSink): void {
-  const clauses: Array<[unknown, string]> = [
-    [stmt.groupBy, 'GROUP BY'],
-    [stmt.having, 'GROUP BY'],
-    [stmt.limit, 'LIMIT'],
-    [stmt.orderBy, 'ORDER BY'],
-    [stmt.for, 'FOR'],
-    [stmt.skip, 'SKIP'],
-    [stmt.distinct, 'DISTINCT'],
-  ];
-  for (const [value, name] of clauses) {
-    if (value === undefined || value === null) continue;
-    const first: unknown = Array.isArray(value) ? value[0] : value;
-    const node = typeof first === 'object' && first !== null ? (first as { _location?: { start: number; end: number } }) : undefined;
-    sink.add('fatal', SyncRulesCode.SQL_UNSUPPORTED, `${name} is not supported`, (node && rangeOf(node)) ?? rangeOf(stmt));
-  }
+  reportUnsupportedClauses(stmt, sink, (name) => `${name} is not supported`, 'GROUP BY');
 }
 
 /** Builds sources and conditions of one SELECT (top level, subquery or CTE body). */
