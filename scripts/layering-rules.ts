@@ -16,6 +16,7 @@ export const LAYER_RULES: Record<string, LayerRule> = {
   '@syncline/engine': { allowed: ['@syncline/protocol'], forbidden: [...FRAMEWORKS, 'better-sqlite3'] },
   '@syncline/admin': { allowed: ['@syncline/engine', '@syncline/protocol'], forbidden: ['fastify', 'ws', 'next', 'react', 'react-dom'] },
   '@syncline/client': { allowed: ['@syncline/protocol'], forbidden: [...FRAMEWORKS, 'pg'] },
+  '@syncline/react': { allowed: ['@syncline/client', '@syncline/protocol'], forbidden: ['fastify', 'ws', 'next', 'pg', 'better-sqlite3', '@trpc/server', '@trpc/client', '@trpc/tanstack-react-query'] },
   '@syncline/test-utils': { allowed: [], forbidden: [] },
   '@syncline/sync-api': { allowed: ['@syncline/admin', '@syncline/engine', '@syncline/protocol', '@syncline/test-utils'], forbidden: ['next', 'react'] },
   '@syncline/dashboard': { allowed: ['@syncline/admin', '@syncline/test-utils'], forbidden: [] },

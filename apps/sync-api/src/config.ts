@@ -4,6 +4,7 @@
  * A YAML file (path in SYNCLINE_CONFIG) may set the same keys in lower_snake_case; env vars win.
  */
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
@@ -67,6 +68,17 @@ const fieldsSchema = z.object({
       .default('false')
       .transform((v) => v === 'true' || v === '1')
       .describe('Enables POST /api/auth/dev-token (used by `npm start`).'),
+    PROCESS_NAME: z
+      .string()
+      .regex(/^[A-Za-z0-9._:-]{1,100}$/, 'must be 1-100 characters of A-Z a-z 0-9 . _ : -')
+      .default(`${hostname()}-${process.pid}`)
+      .describe('Name of this process in logs, metrics (`process` label) and the Cluster page. Default: `<hostname>-<pid>`.'),
+    DRAIN_TIMEOUT_MS: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .default(10_000)
+      .describe('On SIGTERM: how long open sync streams may take to end before they are cut and the process exits.'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     MAX_CONCURRENT_STREAMS: z.coerce.number().int().positive().default(10_000).describe('Max open sync streams per process.'),
     MAX_BUCKETS_PER_CONNECTION: z.coerce.number().int().positive().default(10_000),

@@ -21,6 +21,8 @@ async function main(): Promise<void> {
     throw e;
   }
   logger.level = config.LOG_LEVEL;
+  // Every line names the process and its role, so logs of a cluster can be told apart.
+  logger.setBindings({ process: config.PROCESS_NAME, role: config.SYNC_RUNNER });
   const services = await createServices(config, logger);
   const app = await buildServer(services, logger);
   await app.listen({ port: config.SYNC_API_PORT, host: config.SYNC_API_HOST });

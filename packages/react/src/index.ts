@@ -1,0 +1,2 @@
+/** @syncline/react — React bindings for @syncline/client (SynclineProvider, useQuery, useStatus, useSyncStream). */
+export {};
