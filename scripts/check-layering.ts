@@ -17,7 +17,7 @@ function* files(dir: string): Generator<string> {
 }
 
 const violations: Violation[] = [];
-for (const group of ['packages', 'apps']) {
+for (const group of ['packages', 'apps', 'examples']) {
   for (const dir of readdirSync(path.join(ROOT, group))) {
     const pkgDir = path.join(ROOT, group, dir);
     const manifest = JSON.parse(readFileSync(path.join(pkgDir, 'package.json'), 'utf8')) as { name: string; dependencies?: Record<string, string> };

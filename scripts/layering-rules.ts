@@ -20,6 +20,8 @@ export const LAYER_RULES: Record<string, LayerRule> = {
   '@syncline/test-utils': { allowed: [], forbidden: [] },
   '@syncline/sync-api': { allowed: ['@syncline/admin', '@syncline/engine', '@syncline/protocol', '@syncline/test-utils'], forbidden: ['next', 'react'] },
   '@syncline/dashboard': { allowed: ['@syncline/admin', '@syncline/test-utils'], forbidden: [] },
+  // Examples use only the published client packages, as an app team would.
+  '@syncline/example-todo-web': { allowed: ['@syncline/client', '@syncline/react'], forbidden: [] },
 };
 
 export interface Violation {
