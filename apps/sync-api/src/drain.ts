@@ -20,9 +20,17 @@ export interface DrainResult {
 
 const POLL_MS = 10;
 
-export async function drainStreams(s: Pick<Services, 'connections'> & { shuttingDown: boolean }, timeoutMs: number, logger: Logger): Promise<DrainResult> {
+export async function drainStreams(
+  s: Pick<Services, 'connections'> & { shuttingDown: boolean },
+  timeoutMs: number,
+  logger: Logger,
+  /** Closes idle keep-alive connections (the listener itself stays open for probes and 503s). */
+  closeIdleConnections: () => void = () => {},
+): Promise<DrainResult> {
   const started = Date.now();
   s.shuttingDown = true;
+  // A pooled idle connection would carry a client's reconnect (even a WebSocket upgrade) back here.
+  closeIdleConnections();
   const streams = s.connections.abortAll();
   logger.info({ streams, timeoutMs }, 'drain started: readiness 503, new streams refused, open streams ending');
   const deadline = started + timeoutMs;

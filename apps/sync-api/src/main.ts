@@ -42,7 +42,7 @@ async function main(): Promise<void> {
     }, config.DRAIN_TIMEOUT_MS + 15_000);
     force.unref();
     // 1. Drain: readiness 503, new streams refused, open streams ended cleanly (bounded).
-    await drainStreams(services, config.DRAIN_TIMEOUT_MS, logger).catch((e) => logger.error({ err: e }, 'drain failed'));
+    await drainStreams(services, config.DRAIN_TIMEOUT_MS, logger, () => app.server.closeIdleConnections()).catch((e) => logger.error({ err: e }, 'drain failed'));
     // 2. Stop listening, cut what is left (forceCloseConnections), close WebSockets.
     await app.close().catch((e) => logger.warn({ err: e }, 'error while closing the server'));
     // 3. Services: connection rows deleted, replicator stopped and its lock released, pools ended.

@@ -35,7 +35,6 @@ function startSwitch(): Promise<{ url: string; target: number; close(): Promise<
   const state = { target: 0 };
   const server = net.createServer((client) => {
     const upstream = net.connect(state.target, '127.0.0.1');
-    if (process.env.DEBUG_SWITCH) console.log('switch ->', state.target, Date.now());
     for (const s of [client, upstream]) {
       sockets.add(s);
       s.on('error', () => {});
@@ -192,7 +191,6 @@ describe('compiled sync-api: graceful drain on SIGTERM', () => {
 
     lb.target = a2.port;
     const psBefore = powersync.map((p) => p.statuses.length);
-    if (process.env.DEBUG_SWITCH) console.log('a1', a1.port, 'a2', a2.port, 'sigterm', Date.now());
     const stop = a1.stop('SIGTERM', 30_000);
     await a1.waitForLog((r) => r.msg === 'drain started: readiness 503, new streams refused, open streams ending', 5_000);
 
@@ -222,7 +220,6 @@ describe('compiled sync-api: graceful drain on SIGTERM', () => {
     for (const p of powersync) {
       await waitFor(`${p.user} has the change`, async () => (await p.db.getAll<{ n: number }>(`SELECT count(*) AS n FROM todos WHERE description LIKE '%(changed)'`))[0]!.n === 5);
       // Ended cleanly: no download error was shown while moving.
-      if (process.env.DEBUG_SWITCH) console.log(p.user, JSON.stringify(p.statuses.slice(psBefore[powersync.indexOf(p)]).map((s) => [s.connected, String(s.dataFlowStatus.downloadError ?? '')])));
       expect(p.statuses.slice(psBefore[powersync.indexOf(p)]).filter((s) => s.dataFlowStatus.downloadError)).toEqual([]);
     }
     const expected = (await source.query<{ description: string }>(`SELECT description FROM todos WHERE owner = 'u1' ORDER BY id`)).rows.map((r) => r.description);
