@@ -95,7 +95,7 @@ export async function benchClusterFailover(adminUrl: string, opts: { runs?: numb
   const token = async (u: string) => (await mintDevToken(jwtSecret, u, { ttlSeconds: 3600 })).token;
   const procs: SyncApiProcess[] = [];
   const start = async (runner: 'replicator' | 'api', name: string) => {
-    const p = await startSyncApiProcess({ env, runner, name, waitFor: runner === 'api' ? 'ready' : 'live' });
+    const p = await startSyncApiProcess({ env, runner, name, waitFor: runner === 'api' ? 'ready' : 'live', startTimeoutMs: 180_000 });
     procs.push(p);
     return p;
   };

@@ -18,6 +18,8 @@ import { Schema, SynclineDatabase, Table, column } from '@syncline/client';
 import { openBetterSqlite3 } from '@syncline/client/node';
 import { buildSyncApi, createTestDatabase, startSyncApiProcess, type SyncApiProcess, type TestDatabase } from '@syncline/test-utils';
 import { mintDevToken } from '../../src/auth.ts';
+import { ErrorCode, FrameType } from '../../src/websocket/rsocket-frames.ts';
+import { connectRSocket } from '../websocket/rsocket-test-client.ts';
 
 const ROWS_PER_USER = 200;
 const DRAIN_TIMEOUT_MS = 3_000;
@@ -187,6 +189,9 @@ describe('compiled sync-api: graceful drain on SIGTERM', () => {
     stuck.on('response', (res) => res.on('error', () => {}));
     stuck.end('{"raw_data":true}');
     await waitFor('5 open streams on api-1', async () => (await metric(a1, 'syncline_connections')) === 5);
+    // A WebSocket set up before the drain, with no stream yet.
+    const socket = await connectRSocket(a1.url, { token: `Token ${await token('u1')}` });
+    expect(await socket.quiet(200)).toBe(true);
     const opsBefore = await metric(a2, 'syncline_operations_synced_total');
 
     lb.target = a2.port;
@@ -203,6 +208,14 @@ describe('compiled sync-api: graceful drain on SIGTERM', () => {
     expect(refused.headers.get('retry-after')).toBe('1');
     expect(await refused.json()).toMatchObject({ error: { code: 'SYNC_DRAINING' } });
     expect(await readerEnd).toBe('clean end');
+    // WebSocket: a REQUEST_STREAM on an open connection gets an ERROR with the code; a new SETUP is refused.
+    socket.requestStream(1, 10, {});
+    const refusedFrame = await socket.next(5_000);
+    expect(refusedFrame).toMatchObject({ type: FrameType.ERROR, streamId: 1, code: ErrorCode.APPLICATION_ERROR });
+    expect(JSON.parse((refusedFrame as { message: string }).message)).toMatchObject({ code: 'SYNC_DRAINING', status: 503 });
+    const late = await connectRSocket(a1.url, { token: `Token ${await token('u1')}` });
+    expect(await late.next(5_000)).toMatchObject({ type: FrameType.ERROR, streamId: 0, code: ErrorCode.REJECTED_SETUP });
+    expect(await late.closed).toEqual({ code: 1013, reason: 'SYNC_DRAINING' });
 
     const exit = await stop;
     expect(exit).toMatchObject({ code: 0, signal: null });
