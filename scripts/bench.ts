@@ -55,6 +55,13 @@ const sections: Section[] = [
     run: async (url) => (await import('../packages/engine/bench/compaction.bench.ts')).benchCompaction(url),
   },
   {
+    key: 'cluster-failover',
+    title: 'Replicator failover and API drain (issue 13)',
+    method:
+      'See apps/sync-api/bench/cluster-failover.bench.ts: real processes of the compiled bundle. Failover: SIGKILL of the active replicator (a standby waits on the lock), a row committed at once, time until an API process delivers it to a client stream. Drain: SIGTERM of an API process with 200 open HTTP streams, time to exit. p50 and max over 5 runs each. Target: failover ≤ 5 s.',
+    run: async (url) => (await import('../apps/sync-api/bench/cluster-failover.bench.ts')).benchClusterFailover(url),
+  },
+  {
     key: 'sync',
     title: 'Sync API (issue 5)',
     method: 'See apps/sync-api/bench/sync.bench.ts. Targets: 1M rows into SQLite ≤ 15 s; write → client p50 ≤ 20 ms, p99 ≤ 100 ms at 1,000 clients; ≤ 50 KB per idle stream.',

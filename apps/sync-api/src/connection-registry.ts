@@ -73,6 +73,12 @@ export class ConnectionRegistry {
     await deleteProcessConnections(this.db, this.processId).catch(() => {});
   }
 
+  /** Ends every open stream (drain): each one finishes its current line and closes cleanly. */
+  abortAll(): number {
+    for (const t of this.open.values()) t.abort.abort();
+    return this.open.size;
+  }
+
   async register(info: ConnectionInfo, abort: AbortController): Promise<string> {
     const { id, inserted } = this.registerBatched(info, abort);
     await inserted;

@@ -1,6 +1,7 @@
-/** sync-api entry point: config → services → HTTP server; SIGINT/SIGTERM stop everything cleanly. */
+/** sync-api entry point: config → services → HTTP server; SIGINT/SIGTERM drain streams (bounded), then stop everything and exit 0. */
 import pino from 'pino';
 import { ConfigError, loadConfig } from './config.ts';
+import { drainStreams } from './drain.ts';
 import { buildServer } from './server.ts';
 import { createServices } from './services.ts';
 
@@ -32,12 +33,21 @@ async function main(): Promise<void> {
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'shutting down');
-    const force = setTimeout(() => process.exit(1), 15_000);
+    const started = Date.now();
+    logger.info({ signal, drainTimeoutMs: config.DRAIN_TIMEOUT_MS }, 'shutting down');
+    // Drain bound + time to stop services; past it the process exits non-zero rather than hang.
+    const force = setTimeout(() => {
+      logger.error({ afterMs: Date.now() - started }, 'shutdown did not finish in time: exiting');
+      process.exit(1);
+    }, config.DRAIN_TIMEOUT_MS + 15_000);
     force.unref();
-    services.shuttingDown = true;
+    // 1. Drain: readiness 503, new streams refused, open streams ended cleanly (bounded).
+    await drainStreams(services, config.DRAIN_TIMEOUT_MS, logger, () => app.server.closeIdleConnections()).catch((e) => logger.error({ err: e }, 'drain failed'));
+    // 2. Stop listening, cut what is left (forceCloseConnections), close WebSockets.
+    await app.close().catch((e) => logger.warn({ err: e }, 'error while closing the server'));
+    // 3. Services: connection rows deleted, replicator stopped and its lock released, pools ended.
     await services.stop().catch((e) => logger.error({ err: e }, 'error while stopping services'));
-    await app.close().catch(() => {});
+    logger.info({ signal, durationMs: Date.now() - started }, 'stopped');
     process.exit(0);
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));

@@ -22,6 +22,9 @@ export async function buildServer(s: Services, logger: Logger): Promise<FastifyI
   }
   app.addHook('onRequest', async (req, reply) => {
     reply.header('Access-Control-Allow-Origin', '*');
+    // Draining: no keep-alive, so a client's next request (or WebSocket upgrade) opens a new
+    // connection, which a load balancer sends to another process.
+    if (s.shuttingDown) reply.header('connection', 'close');
     if (req.method === 'OPTIONS') {
       reply
         .header('Access-Control-Allow-Methods', 'GET, POST, OPTIONS')

@@ -64,6 +64,11 @@ export const ERROR_CODES = {
   CONFLICT: { code: 'SYNC_CONFLICT', status: 409 },
   /** The server is shutting down. Reconnect to another instance. */
   SHUTTING_DOWN: { code: 'SYNC_SHUTTING_DOWN', status: 503 },
+  /**
+   * This API process is draining before it exits (SIGTERM): it opens no new sync streams. Retry
+   * after the Retry-After delay; a load balancer sends the retry to another process.
+   */
+  DRAINING: { code: 'SYNC_DRAINING', status: 503 },
   /** Dev tokens are only available when DEV_MODE is on. */
   DEV_MODE_OFF: { code: 'SYNC_DEV_MODE_OFF', status: 403 },
   /**

@@ -45,11 +45,11 @@ export function registerProbeRoutes(app: FastifyInstance, s: Services): void {
     const ready = storage && !s.shuttingDown && (s.watcher === null || serving !== null);
     reply.code(ready ? 200 : 503);
     return {
-      status: ready ? 'ready' : 'not_ready',
+      status: ready ? 'ready' : s.shuttingDown ? 'draining' : 'not_ready',
       storage,
       active_version: serving?.version.id ?? null,
       checkpoint: serving?.opId.toString() ?? null,
-      reason: !storage ? 'storage database unreachable' : serving === null && s.watcher ? 'no active sync rules with a checkpoint yet' : undefined,
+      reason: s.shuttingDown ? 'draining: this process is shutting down' : !storage ? 'storage database unreachable' : serving === null && s.watcher ? 'no active sync rules with a checkpoint yet' : undefined,
     };
   });
 

@@ -14,6 +14,9 @@ import { RateLimiter } from '../rate-limiter.ts';
 import { armTokenExpiry } from '../token-expiry.ts';
 import type { Services } from '../services.ts';
 
+/** Retry-After (seconds) on stream requests refused while the process drains. */
+export const DRAIN_RETRY_AFTER_SECONDS = 1;
+
 /** Bytes of protocol lines held back before one socket write (see openStream). */
 const FLUSH_BYTES = 64 * 1024;
 
@@ -93,7 +96,10 @@ export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
 
 async function openStream(s: Services, req: FastifyRequest, reply: FastifyReply, token: VerifiedToken, request: StreamingSyncRequest) {
   if (!s.watcher) throw new ServiceError('NOT_FOUND', 'This process runs only the replicator (SYNC_RUNNER=replicator); connect to an API process.');
-  if (s.shuttingDown) throw new ServiceError('SHUTTING_DOWN', 'Server is shutting down; reconnect.');
+  if (s.shuttingDown) {
+    reply.header('retry-after', String(DRAIN_RETRY_AFTER_SECONDS));
+    throw new ServiceError('DRAINING', `This process is draining before it exits; retry in ${DRAIN_RETRY_AFTER_SECONDS} s (another process will serve you).`);
+  }
   if (s.connections.size >= s.config.MAX_CONCURRENT_STREAMS) {
     throw new ServiceError('TOO_MANY_STREAMS', `This process already serves ${s.config.MAX_CONCURRENT_STREAMS} streams (MAX_CONCURRENT_STREAMS); retry later.`);
   }
@@ -185,6 +191,8 @@ async function openStream(s: Services, req: FastifyRequest, reply: FastifyReply,
     cleanup();
     s.metrics.streamsClosed++;
     void s.connections.unregister(connectionId);
+    // Closed while draining before its end was flushed: cut at the drain timeout (or the client left).
+    if (reason === 'client_closed' && s.shuttingDown) reason = 'drain_cut';
     log.info({ durationMs: Date.now() - started, lines, ops, bytes, reason, format, gzip }, 'sync stream closed');
   });
 
@@ -227,7 +235,8 @@ async function openStream(s: Services, req: FastifyRequest, reply: FastifyReply,
     try {
       for (let next = first; ; next = await generator.next()) {
         if (next.done) {
-          reason = next.value;
+          // Drain ends every stream through its abort signal: a clean end the client reconnects after.
+          reason = next.value === 'aborted' && s.shuttingDown ? 'draining' : next.value;
           break;
         }
         const line = next.value;

@@ -185,6 +185,7 @@ export class RSocketConnection {
         this.s.metrics.authFailures++;
         throw e;
       }
+      if (this.s.shuttingDown) throw new ServiceError('DRAINING', 'This process is draining before it exits; reconnect (another process will serve you).');
       if (this.s.connections.size >= this.s.config.MAX_CONCURRENT_STREAMS) {
         throw new ServiceError('TOO_MANY_STREAMS', `This process already serves ${this.s.config.MAX_CONCURRENT_STREAMS} streams (MAX_CONCURRENT_STREAMS); retry later.`);
       }

@@ -9,7 +9,7 @@ import { ServiceError, streamingSyncRequestSchema, toServiceError, type Streamin
 import { streamSyncLines } from '@syncline/engine';
 import type { VerifiedToken } from '../auth.ts';
 import { encodeLine } from '../line-encoding.ts';
-import { parseBody } from '../routes/sync-routes.ts';
+import { DRAIN_RETRY_AFTER_SECONDS, parseBody } from '../routes/sync-routes.ts';
 import type { Services } from '../services.ts';
 import { ErrorCode, encodeComplete, encodeError, encodePayload } from './rsocket-frames.ts';
 import { RequestCredits } from './request-credits.ts';
@@ -77,6 +77,11 @@ export class SocketSyncStream {
         { userId: session.token.userId, clientId: request.client_id ?? null, userAgent: session.userAgent, transport: 'websocket', versionId },
         this.abort,
       );
+      // Drain aborts the stream through the registry: stop waiting for credits and COMPLETE it
+      // (COMPLETE needs no credit), so the client ends the stream cleanly and reconnects.
+      this.abort.signal.addEventListener('abort', () => {
+        if (s.shuttingDown && !this.cancelled) this.credits.close();
+      });
       s.metrics.streamsOpened++;
       const id = connectionId;
       generator = streamSyncLines({
@@ -121,6 +126,10 @@ export class SocketSyncStream {
         await this.sink.send(encodePayload(this.streamId, { data: payload }));
       }
       if (this.cancelled && reason !== 'token_expired') reason = 'client_closed';
+      else if (s.shuttingDown && this.abort.signal.aborted && reason !== 'token_expired') {
+        if (reason === 'client_closed' && this.sink.open) await this.sink.send(encodeComplete(this.streamId));
+        reason = 'draining';
+      }
     } catch (e) {
       const err = toServiceError(e);
       reason = err.code;
@@ -148,7 +157,7 @@ export class SocketSyncStream {
   private async checkAdmission(): Promise<number> {
     const { s } = this;
     if (!s.watcher) throw new ServiceError('NOT_FOUND', 'This process runs only the replicator (SYNC_RUNNER=replicator); connect to an API process.');
-    if (s.shuttingDown) throw new ServiceError('SHUTTING_DOWN', 'Server is shutting down; reconnect.');
+    if (s.shuttingDown) throw new ServiceError('DRAINING', `This process is draining before it exits; retry in ${DRAIN_RETRY_AFTER_SECONDS} s (another process will serve you).`);
     if (s.connections.size >= s.config.MAX_CONCURRENT_STREAMS) {
       throw new ServiceError('TOO_MANY_STREAMS', `This process already serves ${s.config.MAX_CONCURRENT_STREAMS} streams (MAX_CONCURRENT_STREAMS); retry later.`);
     }

@@ -4,10 +4,22 @@
  */
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 
-export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../../../drizzle', import.meta.url));
+/**
+ * Where the committed migrations are: `drizzle/` next to the running module when it is the
+ * compiled bundle (`apps/sync-api/dist/main.js` ships `dist/drizzle`), else the repository's
+ * `/drizzle` seen from this source file.
+ */
+function resolveMigrationsFolder(): string {
+  const candidates = [new URL('./drizzle', import.meta.url), new URL('../../../../drizzle', import.meta.url)].map((u) => fileURLToPath(u));
+  return candidates.find((dir) => existsSync(join(dir, 'meta', '_journal.json'))) ?? candidates[candidates.length - 1]!;
+}
+
+export const MIGRATIONS_FOLDER = resolveMigrationsFolder();
 const MIGRATION_LOCK = 0x53594e43; // 'SYNC'
 
 export async function migrateStorage(connectionString: string): Promise<void> {
