@@ -34,7 +34,7 @@ function Chart({ title, metric, buckets, processes, format, testId }: { title: s
             <LineChart data={data} margin={{ top: 4, right: 8, bottom: 0, left: 0 }}>
               <CartesianGrid stroke="#f4f4f5" />
               <XAxis dataKey="t" tickFormatter={hhmm} tick={{ fontSize: 10 }} minTickGap={24} />
-              <YAxis tickFormatter={(v: number) => format(v)} tick={{ fontSize: 10 }} width={64} domain={[0, 'auto']} />
+              <YAxis tickFormatter={(v: number) => format(v)} tick={{ fontSize: 10 }} width={64} domain={[0, 'auto']} allowDecimals={metric !== 'connections'} />
               <Tooltip labelFormatter={(l) => String(l).replace('T', ' ').slice(0, 19)} formatter={(v, id) => [format(Number(v)), processes.find((p) => p.id === id)?.name ?? String(id)]} />
               <Legend formatter={(id) => processes.find((p) => p.id === id)?.name ?? String(id)} wrapperStyle={{ fontSize: 11 }} />
               {shown.map((p, i) => (
