@@ -46,7 +46,7 @@ function ensureBuild(): void {
   console.log(`[e2e] next build took ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 
-async function startSyncApi(adminToken: string): Promise<{ url: string; kind: string; storageUrl?: string; sourceUrl?: string; stop: () => Promise<void> }> {
+async function startSyncApi(adminToken: string): Promise<{ url: string; kind: string; storageUrl?: string; sourceUrl?: string; cluster?: Array<{ name: string; runner: string; url: string }>; stop: () => Promise<void> }> {
   const hasRealServer = existsSync(path.join(repoRoot, 'apps/sync-api/src/main.ts'));
   const choice = process.env.E2E_SYNC_API ?? (hasRealServer ? 'real' : 'stand-in');
   if (choice === 'real') {
@@ -107,6 +107,7 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
     process.env.E2E_SYNC_API_URL = syncApi.url;
     if (syncApi.storageUrl) process.env.E2E_STORAGE_DATABASE_URL = syncApi.storageUrl;
     if (syncApi.sourceUrl) process.env.E2E_SOURCE_DATABASE_URL = syncApi.sourceUrl;
+    if (syncApi.cluster) process.env.E2E_CLUSTER = JSON.stringify(syncApi.cluster);
     process.env.E2E_DASHBOARD_UNREACHABLE_URL = unreachableUrl;
     process.env.E2E_DEAD_SYNC_API_URL = deadSyncApiUrl;
     process.env.E2E_ADMIN_TOKEN = adminToken;

@@ -73,6 +73,11 @@ const fieldsSchema = z.object({
       .regex(/^[A-Za-z0-9._:-]{1,100}$/, 'must be 1-100 characters of A-Z a-z 0-9 . _ : -')
       .default(`${hostname()}-${process.pid}`)
       .describe('Name of this process in logs, metrics (`process` label) and the Cluster page. Default: `<hostname>-<pid>`.'),
+    SYNCLINE_BUILD_SHA: z
+      .string()
+      .regex(/^[0-9a-fA-F]{7,40}$/, 'must be a git commit sha (7-40 hex digits)')
+      .optional()
+      .describe('Git commit of the build; shown after the package version on the Cluster page and in `syncline_process_info`.'),
     DRAIN_TIMEOUT_MS: z.coerce
       .number()
       .int()

@@ -19,6 +19,8 @@ import { jwtAudienceOf, jwtSecretsOf, type SyncApiConfig } from './config.ts';
 import { TokenVerifier } from './auth.ts';
 import { ConnectionRegistry } from './connection-registry.ts';
 import { ApiMetrics } from './api-metrics.ts';
+import { ProcessRegistry } from './process/process-registry.ts';
+import { processVersion } from './process/process-version.ts';
 
 export interface Services {
   config: SyncApiConfig;
@@ -33,6 +35,8 @@ export interface Services {
   /** Scheduled op-log compaction; present in unified/replicator mode. */
   compactor: Compactor | null;
   connections: ConnectionRegistry;
+  /** This process's row in syncline.processes (Cluster page); `markDraining()` on SIGTERM. */
+  processes: ProcessRegistry;
   metrics: ApiMetrics;
   /** Compiled sync rules per version id (cached). */
   rulesFor(versionId: number, content: string): SyncRules;
@@ -72,6 +76,15 @@ export async function createServices(config: SyncApiConfig, logger: Logger): Pro
   compactor?.start();
   const connections = new ConnectionRegistry(storage, logger.child({ component: 'connections' }));
   if (runsApi) connections.start();
+  const processes = new ProcessRegistry({
+    db: storage,
+    logger: logger.child({ component: 'processes' }),
+    identity: { id: connections.processId, name: config.PROCESS_NAME, runner: config.SYNC_RUNNER, version: processVersion(config.SYNCLINE_BUILD_SHA) },
+    connections: () => connections.size,
+    ready: () => watcher === null || watcher.current() !== null,
+    replicator,
+  });
+  await processes.start();
 
   const rulesCache = new Map<number, SyncRules>();
   const services: Services = {
@@ -84,6 +97,7 @@ export async function createServices(config: SyncApiConfig, logger: Logger): Pro
     replicator,
     compactor,
     connections,
+    processes,
     metrics: new ApiMetrics(),
     rulesFor(versionId, content) {
       let r = rulesCache.get(versionId);
@@ -98,10 +112,12 @@ export async function createServices(config: SyncApiConfig, logger: Logger): Pro
     shuttingDown: false,
     async stop() {
       services.shuttingDown = true;
+      await processes.markDraining();
       await connections.stop();
       await compactor?.stop();
       await watcher?.stop();
       await replicator?.stop();
+      await processes.stop();
       await Promise.allSettled([storage.end(), source.end()]);
     },
   };

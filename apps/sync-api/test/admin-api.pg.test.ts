@@ -264,7 +264,7 @@ describe('connections and health', () => {
 
     // Changes replication could not apply are counted next to the other replication metrics.
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
-    expect(metrics).toContain(`syncline_replication_unmatched_deletes_total{version="${v1}"} 0`);
-    expect(metrics).toContain(`syncline_replication_unkeyed_changes_total{version="${v1}"} 0`);
+    expect(metrics).toMatch(new RegExp(`^syncline_replication_unmatched_deletes_total\\{version="${v1}",process="[^"]+",runner="unified"\\} 0$`, 'm'));
+    expect(metrics).toMatch(new RegExp(`^syncline_replication_unkeyed_changes_total\\{version="${v1}",process="[^"]+",runner="unified"\\} 0$`, 'm'));
   });
 });

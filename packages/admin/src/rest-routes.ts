@@ -58,10 +58,12 @@ export const restRoutes: readonly RestRoute[] = [
   { method: 'GET', path: '/api/admin/v1/verification/:id', procedure: 'verification.run', summary: 'One run with progress', numeric: ['id'] },
   { method: 'GET', path: '/api/admin/v1/verification/:id/mismatches', procedure: 'verification.mismatches', summary: "A run's mismatches", numeric: ['id', 'after', 'limit'], query: ['after', 'limit'] },
   { method: 'POST', path: '/api/admin/v1/verification/:id/cancel', procedure: 'verification.cancel', summary: 'Cancel a run', numeric: ['id'] },
-  { method: 'GET', path: '/api/admin/v1/connections', procedure: 'connections.list', summary: 'Open sync streams of all API processes', numeric: ['limit'], query: ['userId', 'limit'] },
+  { method: 'GET', path: '/api/admin/v1/connections', procedure: 'connections.list', summary: 'Open sync streams of all API processes, with the serving process (processId, processName); filter by user or process', numeric: ['limit'], query: ['userId', 'processId', 'limit'] },
   { method: 'POST', path: '/api/admin/v1/connections/:id/disconnect', procedure: 'connections.disconnect', summary: 'End one stream (within ~5 s)' },
   { method: 'GET', path: '/api/admin/v1/health/replication', procedure: 'health.replication', summary: 'Replication state per version: snapshot, LSN, lag, WAL retained, counters' },
   { method: 'GET', path: '/api/admin/v1/health/samples', procedure: 'health.samples', summary: 'Persisted health samples of the last N minutes', numeric: ['minutes'], query: ['minutes'] },
+  { method: 'GET', path: '/api/admin/v1/cluster/processes', procedure: 'cluster.processes', summary: 'Every sync-api process (runner, version, uptime, connections, memory, CPU, status, last heartbeat) and the active replicator and standbys per version' },
+  { method: 'GET', path: '/api/admin/v1/cluster/history', procedure: 'cluster.history', summary: 'Per-process history (connections, memory, CPU, replication lag) of the last N minutes, downsampled to at most `points` buckets', numeric: ['minutes', 'points'], query: ['minutes', 'points'] },
   // POST /compact, POST /defragment and GET /fragmentation are served by sync-api's compaction routes (same engine calls).
   { method: 'GET', path: '/api/admin/v1/compaction/status', procedure: 'compaction.status', summary: "The scheduled Compactor's state: running, last run (buckets, moved, removed, duration), last error" },
 ];

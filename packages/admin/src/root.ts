@@ -1,5 +1,6 @@
 /** The management API router: one sub-router per entity. */
 import { bucketsRouter } from './routers/buckets.ts';
+import { clusterRouter } from './routers/cluster.ts';
 import { compactionRouter } from './routers/compaction.ts';
 import { connectionsRouter } from './routers/connections.ts';
 import { healthRouter } from './routers/health.ts';
@@ -16,6 +17,7 @@ export const adminRouter = createTRPCRouter({
   connections: connectionsRouter,
   health: healthRouter,
   compaction: compactionRouter,
+  cluster: clusterRouter,
 });
 
 export type AdminRouter = typeof adminRouter;

@@ -8,6 +8,7 @@ export * from './storage/pg-write-checkpoints.ts';
 export * from './storage/pg-source-tables.ts';
 export * from './storage/pg-fragmentation.ts';
 export * from './storage/pg-connections.ts';
+export * from './storage/pg-processes.ts';
 export * from './storage/pg-replication-lease.ts';
 export * from './replication/lsn.ts';
 export * from './replication/replicator.ts';

@@ -6,7 +6,8 @@ type E2eVar =
   | 'E2E_DASHBOARD_UNREACHABLE_URL'
   | 'E2E_DEAD_SYNC_API_URL'
   | 'E2E_STORAGE_DATABASE_URL'
-  | 'E2E_SOURCE_DATABASE_URL';
+  | 'E2E_SOURCE_DATABASE_URL'
+  | 'E2E_CLUSTER';
 
 function required(name: E2eVar): string {
   const value = process.env[name];
@@ -38,5 +39,9 @@ export const e2eEnv = {
   /** Source database of the real sync API (only with E2E_SYNC_API=real). */
   get sourceDatabaseUrl() {
     return required('E2E_SOURCE_DATABASE_URL');
+  },
+  /** The extra sync-api processes next to the main one (only with E2E_SYNC_API=real). */
+  get cluster(): Array<{ name: string; runner: string; url: string }> {
+    return JSON.parse(required('E2E_CLUSTER')) as Array<{ name: string; runner: string; url: string }>;
   },
 };

@@ -2,7 +2,8 @@
  * The real sync API (apps/sync-api/src/main.ts) for the e2e run: an embedded Postgres (or the server
  * in TEST_DATABASE_URL) with fresh source and storage databases, demo data (e2e/fixtures) and demo
  * sync rules deployed at startup, DEV_MODE on, and sync-api on a free port. Resolves once the rules
- * are ACTIVE (readiness answers 200). Publishes the storage database URL for tests that corrupt
+ * are ACTIVE (readiness answers 200). Two more sync-api processes join the same storage database
+ * (PROCESS_NAME sync-api-api, runner api; sync-api-replicator, a standby replicator) for the Cluster page. Publishes the storage database URL for tests that corrupt
  * storage on purpose, and the source database URL for tests that change demo rows.
  */
 import { randomBytes } from 'node:crypto';
@@ -18,6 +19,11 @@ export interface RealSyncApi {
   readonly storageUrl: string;
   /** Source database URL (tests update demo rows to fragment a bucket's op-log). */
   readonly sourceUrl: string;
+  /**
+   * The other processes of the cluster on the same storage database (Cluster page tests): an `api`
+   * runner and a standby `replicator`, next to the `unified` one at `url`.
+   */
+  readonly cluster: Array<{ name: string; runner: string; url: string }>;
   stop(): Promise<void>;
 }
 
@@ -56,34 +62,46 @@ export async function startRealSyncApi(opts: {
     const seed = db.pool();
     await seed.query(await readFile(path.join(fixtures, 'demo-schema.sql'), 'utf8'));
 
-    const port = await freePort();
-    const service = startChildService({
-      name: 'sync-api',
-      command: path.join(opts.repoRoot, 'node_modules/.bin/tsx'),
-      args: ['apps/sync-api/src/main.ts'],
-      cwd: opts.repoRoot,
-      logDir: opts.logDir,
-      env: {
-        ...opts.env,
-        SOURCE_DATABASE_URL: db.url,
-        STORAGE_DATABASE_URL: storageUrl,
-        SYNC_API_PORT: String(port),
-        SYNC_API_HOST: '127.0.0.1',
-        ADMIN_TOKEN: opts.adminToken,
-        JWT_SECRET: randomBytes(32).toString('base64url'),
-        SYNC_RUNNER: 'unified',
-        SYNC_RULES_PATH: path.join(fixtures, 'demo-sync-rules.yaml'),
-        DEV_MODE: 'true',
-        PUBLICATION_NAME: `pub_${db.name}`,
-        LOG_LEVEL: 'info',
-      },
-    });
-    cleanups.push(() => service.stop());
-    const url = `http://127.0.0.1:${port}`;
-    await waitForHttp(`${url}/probes/liveness`, service, 60_000);
+    const jwtSecret = randomBytes(32).toString('base64url');
+    const startProcess = async (name: string, runner: 'unified' | 'api' | 'replicator', extra: Record<string, string> = {}) => {
+      const port = await freePort();
+      const service = startChildService({
+        name,
+        command: path.join(opts.repoRoot, 'node_modules/.bin/tsx'),
+        args: ['apps/sync-api/src/main.ts'],
+        cwd: opts.repoRoot,
+        logDir: opts.logDir,
+        env: {
+          ...opts.env,
+          SOURCE_DATABASE_URL: db.url,
+          STORAGE_DATABASE_URL: storageUrl,
+          SYNC_API_PORT: String(port),
+          SYNC_API_HOST: '127.0.0.1',
+          ADMIN_TOKEN: opts.adminToken,
+          JWT_SECRET: jwtSecret,
+          SYNC_RUNNER: runner,
+          PROCESS_NAME: name,
+          DEV_MODE: 'true',
+          PUBLICATION_NAME: `pub_${db.name}`,
+          LOG_LEVEL: 'info',
+          ...extra,
+        },
+      });
+      cleanups.push(() => service.stop());
+      const url = `http://127.0.0.1:${port}`;
+      await waitForHttp(`${url}/probes/liveness`, service, 60_000);
+      return { service, url };
+    };
+    const main = await startProcess('sync-api', 'unified', { SYNC_RULES_PATH: path.join(fixtures, 'demo-sync-rules.yaml') });
     // Readiness is 503 until the demo rules are ACTIVE with a checkpoint.
-    await waitForHttp(`${url}/probes/readiness`, service, 60_000);
-    return { url, storageUrl, sourceUrl: db.url, stop: cleanup };
+    await waitForHttp(`${main.url}/probes/readiness`, main.service, 60_000);
+    // Two more real processes on the same storage: an API process and a standby replicator.
+    const [api, replicator] = await Promise.all([startProcess('sync-api-api', 'api'), startProcess('sync-api-replicator', 'replicator')]);
+    const cluster = [
+      { name: 'sync-api-api', runner: 'api', url: api.url },
+      { name: 'sync-api-replicator', runner: 'replicator', url: replicator.url },
+    ];
+    return { url: main.url, storageUrl, sourceUrl: db.url, cluster, stop: cleanup };
   } catch (e) {
     await cleanup();
     throw e;

@@ -7,6 +7,7 @@ export const NAV_ITEMS = [
   { href: '/storage', label: 'Storage' },
   { href: '/verification', label: 'Verification' },
   { href: '/connections', label: 'Connections' },
+  { href: '/cluster', label: 'Cluster' },
 ] as const;
 
 export type NavHref = (typeof NAV_ITEMS)[number]['href'];

@@ -12,10 +12,10 @@ export type ConnectionRow = Omit<StoredConnection, 'connectedAt' | 'lastSeenAt'>
 
 export async function listConnections(
   deps: AdminDeps,
-  opts: { userId?: string | null; limit?: number } = {},
+  opts: { userId?: string | null; processId?: string | null; limit?: number } = {},
 ): Promise<{ connections: ConnectionRow[]; total: number }> {
   const limit = Math.min(Math.max(opts.limit ?? 200, 1), 1000);
-  const { connections, total } = await listStoredConnections(deps.storage, opts.userId?.trim() || null, limit);
+  const { connections, total } = await listStoredConnections(deps.storage, { userId: opts.userId?.trim() || null, processId: opts.processId?.trim() || null }, limit);
   return {
     total,
     connections: connections.map((c) => ({ ...c, connectedAt: c.connectedAt.toISOString(), lastSeenAt: c.lastSeenAt.toISOString() })),

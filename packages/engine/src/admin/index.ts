@@ -15,3 +15,5 @@ export * from '../storage/pg-verification-runs.ts';
 export * from './verification-job.ts';
 export * from './connections-admin.ts';
 export * from './replication-health.ts';
+export * from './cluster-view.ts';
+export * from './cluster-admin.ts';

@@ -61,6 +61,7 @@ export class Replicator {
   private timer: NodeJS.Timeout | null = null;
   private ticking: Promise<void> | null = null;
   private stopped = false;
+  private standby: number[] = [];
 
   constructor(private readonly o: ReplicatorOptions) {
     this.source = new pg.Pool({ connectionString: o.sourceUrl, max: 4 });
@@ -76,6 +77,15 @@ export class Replicator {
   /** Versions this process is replicating right now (jobs not yet told to stop). */
   runningVersions(): number[] {
     return [...this.jobs.values()].filter((j) => !j.abort.signal.aborted).map((j) => j.version.id);
+  }
+
+  /**
+   * Versions this process waits for as a standby: wanted (PROCESSING/ACTIVE) but replicated by
+   * another process, which holds their lock (or backed off after a failure); as of the last pass.
+   */
+  standbyVersions(): number[] {
+    const running = new Set(this.runningVersions());
+    return this.standby.filter((id) => !running.has(id));
   }
 
   /** Stopped versions whose cleanup is in progress in this process. */
@@ -138,6 +148,7 @@ export class Replicator {
       }
       this.startJob(v, lock, epoch);
     }
+    this.standby = [...wanted].filter((id) => !this.jobs.has(id));
   }
 
   private startJob(version: SyncRulesVersion, lock: LockSession, epoch: number): void {

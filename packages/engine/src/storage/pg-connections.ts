@@ -26,6 +26,8 @@ export interface ConnectionCounters {
 export interface StoredConnection {
   id: string;
   processId: string;
+  /** PROCESS_NAME of the serving process (null when its registry row is gone). */
+  processName: string | null;
   versionId: number | null;
   userId: string;
   clientId: string | null;
@@ -88,12 +90,21 @@ export async function deleteStaleConnections(db: Queryable, staleSeconds: number
   await db.query(`DELETE FROM syncline.connections WHERE last_seen_at < now() - make_interval(secs => $1)`, [staleSeconds]);
 }
 
-/** Newest connections first, optionally of one user, and the total count. */
-export async function listStoredConnections(db: Queryable, userId: string | null, limit: number): Promise<{ connections: StoredConnection[]; total: number }> {
+/**
+ * Newest connections first, optionally of one user and/or one process, with the serving process's
+ * name (null when its process row is gone), and the total count.
+ */
+export async function listStoredConnections(
+  db: Queryable,
+  filter: { userId: string | null; processId: string | null },
+  limit: number,
+): Promise<{ connections: StoredConnection[]; total: number }> {
+  const { userId, processId } = filter;
   const [list, count] = await Promise.all([
     db.query<{
       id: string;
       process_id: string;
+      process_name: string | null;
       version_id: number | null;
       user_id: string;
       client_id: string | null;
@@ -107,19 +118,24 @@ export async function listStoredConnections(db: Queryable, userId: string | null
       last_checkpoint: string | null;
       disconnect_requested: boolean;
     }>(
-      `SELECT id, process_id, version_id, user_id, client_id, user_agent, transport, connected_at, last_seen_at,
-              bucket_count, ops_sent::text, bytes_sent::text, last_checkpoint::text, disconnect_requested
-         FROM syncline.connections WHERE ($1::text IS NULL OR user_id = $1)
-        ORDER BY connected_at DESC, id LIMIT $2`,
-      [userId, limit],
+      `SELECT c.id, c.process_id, p.name AS process_name, c.version_id, c.user_id, c.client_id, c.user_agent, c.transport, c.connected_at, c.last_seen_at,
+              c.bucket_count, c.ops_sent::text, c.bytes_sent::text, c.last_checkpoint::text, c.disconnect_requested
+         FROM syncline.connections c LEFT JOIN syncline.processes p ON p.id = c.process_id
+        WHERE ($1::text IS NULL OR c.user_id = $1) AND ($3::text IS NULL OR c.process_id = $3)
+        ORDER BY c.connected_at DESC, c.id LIMIT $2`,
+      [userId, limit, processId],
     ),
-    db.query<{ n: string }>('SELECT count(*)::text AS n FROM syncline.connections WHERE ($1::text IS NULL OR user_id = $1)', [userId]),
+    db.query<{ n: string }>(
+      'SELECT count(*)::text AS n FROM syncline.connections WHERE ($1::text IS NULL OR user_id = $1) AND ($2::text IS NULL OR process_id = $2)',
+      [userId, processId],
+    ),
   ]);
   return {
     total: Number(count.rows[0]?.n ?? 0),
     connections: list.rows.map((r) => ({
       id: r.id,
       processId: r.process_id,
+      processName: r.process_name,
       versionId: r.version_id,
       userId: r.user_id,
       clientId: r.client_id,

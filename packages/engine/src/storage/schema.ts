@@ -6,6 +6,7 @@
 import { sql } from 'drizzle-orm';
 import {
   bigint,
+  bigserial,
   customType,
   boolean,
   index,
@@ -13,6 +14,7 @@ import {
   jsonb,
   pgSchema,
   primaryKey,
+  real,
   serial,
   smallint,
   text,
@@ -316,4 +318,55 @@ export const healthSamples = synclineSchema.table(
     lagBytes: bigint('lag_bytes', { mode: 'number' }),
   },
   (t) => [index('health_samples_at_idx').on(t.sampledAt)],
+);
+
+/**
+ * Every sync-api process (any runner), heartbeated every few seconds by its ProcessRegistry: what
+ * the dashboard's Cluster page lists. A row whose heartbeat stopped is shown as gone and deleted
+ * after a bound; a cleanly stopped process marks its row `stopped`.
+ */
+export const processes = synclineSchema.table('processes', {
+  /** The process's registry id (also `connections.process_id`). */
+  id: text('id').primaryKey(),
+  /** PROCESS_NAME. */
+  name: text('name').notNull(),
+  /** unified | api | replicator */
+  runner: text('runner').notNull(),
+  /** Package version, with `+<sha>` when SYNCLINE_BUILD_SHA is set. */
+  version: text('version').notNull(),
+  pid: integer('pid').notNull(),
+  host: text('host').notNull(),
+  startedAt: timestamp('started_at', { withTimezone: true }).notNull().defaultNow(),
+  heartbeatAt: timestamp('heartbeat_at', { withTimezone: true }).notNull().defaultNow(),
+  /** starting | ready | draining | stopped */
+  state: text('state').notNull().default('starting'),
+  connections: integer('connections').notNull().default(0),
+  rssBytes: bigint('rss_bytes', { mode: 'number' }).notNull().default(0),
+  heapUsedBytes: bigint('heap_used_bytes', { mode: 'number' }).notNull().default(0),
+  /** CPU time over wall time since the previous heartbeat, in % of one core. */
+  cpuPercent: real('cpu_percent').notNull().default(0),
+  /** Versions this process replicates (holds the advisory lock of). */
+  activeVersions: integer('active_versions').array().notNull().default(sql`'{}'::int[]`),
+  /** Versions this replicator waits for (another process holds their lock). */
+  standbyVersions: integer('standby_versions').array().notNull().default(sql`'{}'::int[]`),
+  /** Source commit → checkpoint delay of the last replicated transaction (max over active versions). */
+  replicationLagMs: integer('replication_lag_ms'),
+});
+
+/** Samples of every process's heartbeat (~every 10 s) for the Cluster page's charts; pruned after 24 h. */
+export const processSamples = synclineSchema.table(
+  'process_samples',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    processId: text('process_id').notNull(),
+    /** Kept with each sample so history outlives the process row. */
+    processName: text('process_name').notNull(),
+    sampledAt: timestamp('sampled_at', { withTimezone: true }).notNull().defaultNow(),
+    connections: integer('connections').notNull(),
+    rssBytes: bigint('rss_bytes', { mode: 'number' }).notNull(),
+    heapUsedBytes: bigint('heap_used_bytes', { mode: 'number' }).notNull(),
+    cpuPercent: real('cpu_percent').notNull(),
+    replicationLagMs: integer('replication_lag_ms'),
+  },
+  (t) => [index('process_samples_at_idx').on(t.sampledAt)],
 );
