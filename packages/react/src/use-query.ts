@@ -17,7 +17,11 @@ import { queryKey } from './query-key.ts';
 export interface UseQueryOptions<T> {
   /** When false the query does not run (data stays as it was). Default true. */
   enabled?: boolean;
-  /** Minimum delay between re-runs after a change (the client's default is 30 ms). */
+  /**
+   * Delay before a re-run after a change (default 0 here, 30 ms in the client's `watch`). Re-runs
+   * never overlap: changes during a run are coalesced into one re-run after it, so bursts of
+   * checkpoints cost at most one query at a time. Raise it for expensive queries.
+   */
   throttleMs?: number;
   /** Tables to watch instead of the ones SQLite's query plan reads. */
   tables?: readonly string[];
@@ -75,7 +79,7 @@ export function useLiveQuery<T>(db: SynclineDatabase, sql: string, params: reado
         onResult: (rows) => setState({ data: rows, isLoading: false, isFetching: false, error: undefined, key }),
         onError: (e) => setState((prev) => ({ ...prev, isLoading: false, isFetching: false, error: toError(e) })),
       },
-      { ...(o.throttleMs !== undefined ? { throttleMs: o.throttleMs } : {}), ...(o.tables ? { tables: o.tables } : {}), ...(o.comparator ? { comparator: o.comparator } : {}) },
+      { throttleMs: o.throttleMs ?? 0, ...(o.tables ? { tables: o.tables } : {}), ...(o.comparator ? { comparator: o.comparator } : {}) },
     );
     return stop;
   }, [db, key, enabled]);
