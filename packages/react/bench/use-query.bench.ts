@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import type { BenchResult } from '@syncline/test-utils';
-import { startSyncServer } from '../../client/test/support/sync-server-process.ts';
+import { startSyncServer } from '@syncline/test-utils';
 import { buildReactPage } from '../test/browser/build.ts';
 import { serveDirectory } from '../test/support/static-server.ts';
 import { CHROMIUM, CHROMIUM_FLAGS, REACT_RULES, REACT_SCHEMA, seedSql, until } from '../test/support/react-fixture.ts';

@@ -19,13 +19,13 @@ import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { packPackages } from '../../../scripts/pack-packages.ts';
-import { startSyncServer, type SyncServerProcess } from '../../client/test/support/sync-server-process.ts';
+import { startSyncServer, type SyncServerProcess } from '@syncline/test-utils';
 import { serveDirectory } from './support/static-server.ts';
 import { CHROMIUM, CHROMIUM_FLAGS, REACT_RULES, REACT_SCHEMA, seedSql } from './support/react-fixture.ts';
 
 const run = promisify(execFile);
 const here = dirname(fileURLToPath(import.meta.url));
+const REPO = join(here, '../../..');
 const require = createRequire(import.meta.url);
 type Todo = { id: string; list_id: string; description: string };
 
@@ -40,7 +40,8 @@ describe('packed @syncline/* packages installed into a fresh project', () => {
     project = join(work, 'app');
     mkdirSync(project);
     const [tarballs, started] = await Promise.all([
-      Promise.resolve().then(() => packPackages(join(work, 'tarballs'))),
+      // `npm run pack:packages` as a user of the repo runs it (prints "<name>: <tarball>" lines).
+      run('npm', ['run', '--silent', 'pack:packages', '--', join(work, 'tarballs')], { cwd: REPO, timeout: 180_000 }).then(({ stdout }) => new Map(stdout.trim().split('\n').map((l) => l.split(': ') as [string, string]))),
       startSyncServer(inject('pgAdminUrl'), REACT_SCHEMA, REACT_RULES),
     ]);
     server = started;

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startSyncServer, type SyncServerProcess } from '../../client/test/support/sync-server-process.ts';
+import { startSyncServer, type SyncServerProcess } from '@syncline/test-utils';
 import { buildReactPage } from './browser/build.ts';
 import { serveDirectory, type StaticServer } from './support/static-server.ts';
 import { CHROMIUM, CHROMIUM_FLAGS, REACT_RULES, REACT_SCHEMA, seedSql, until } from './support/react-fixture.ts';

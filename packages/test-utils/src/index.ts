@@ -2,3 +2,4 @@ export * from './embedded-postgres.ts';
 export * from './free-port.ts';
 export * from './test-database.ts';
 export * from './bench-postgres.ts';
+export * from './sync-server-process.ts';
