@@ -62,6 +62,13 @@ const sections: Section[] = [
     run: async (url) => (await import('../apps/sync-api/bench/cluster-failover.bench.ts')).benchClusterFailover(url),
   },
   {
+    key: 'react',
+    title: 'React useQuery re-render (issue 14)',
+    method:
+      'See packages/react/bench/use-query.bench.ts: Chromium, production React 19, browser client (SQLite WASM in a worker) against the sync API; a 1,000-row useQuery list, one row updated in Postgres per iteration (100 after 5 warm-up). change → commit = table-change notification (checkpoint applied) → React DOM commit. Target p50 ≤ 16 ms.',
+    run: async (url) => (await import('../packages/react/bench/use-query.bench.ts')).benchReactUseQuery(url),
+  },
+  {
     key: 'sync',
     title: 'Sync API (issue 5)',
     method: 'See apps/sync-api/bench/sync.bench.ts. Targets: 1M rows into SQLite ≤ 15 s; write → client p50 ≤ 20 ms, p99 ≤ 100 ms at 1,000 clients; ≤ 50 KB per idle stream.',

@@ -4,8 +4,9 @@
  * 2. `indexeddb` — where OPFS is missing: an in-memory database whose image is written to
  *    IndexedDB after every committed change (durable before the call returns; O(size) per commit);
  * 3. `memory` — nothing persisted.
- * Start it with `new Worker(new URL('@syncline/client/browser-worker', import.meta.url), { type: 'module' })`
- * or let your bundler emit this file; then `openWasmSqlite({ worker })` on the main thread.
+ * Bundle `@syncline/client/worker` as its own entry (esbuild) or import it with `?worker` (Vite), ship
+ * `@syncline/client/sqlite3.wasm` next to it or pass its URL as `wasmUrl`; then `openWasmSqlite({ worker })`
+ * on the main thread (see the package README).
  */
 import sqlite3InitModule from '@sqlite.org/sqlite-wasm';
 import { createSqlFunctions } from '../../db/sql-functions.ts';
@@ -60,8 +61,10 @@ async function openIndexedDb(s: Sqlite3, filename: string): Promise<Db> {
   return opened;
 }
 
-async function open(filename: string, vfs: WasmVfs): Promise<Exclude<WasmVfs, 'auto'>> {
-  sqlite3 ??= await sqlite3InitModule();
+async function open(filename: string, vfs: WasmVfs, wasmUrl: string | undefined): Promise<Exclude<WasmVfs, 'auto'>> {
+  // Without `wasmUrl`, sqlite-wasm loads `sqlite3.wasm` relative to this script's URL (next to
+  // the bundled worker); with it, from there (e.g. Vite's `@syncline/client/sqlite3.wasm?url`).
+  sqlite3 ??= await sqlite3InitModule(wasmUrl ? { locateFile: (file: string) => (file.endsWith('.wasm') ? wasmUrl : file) } : undefined);
   const s = sqlite3;
   let chosen: Exclude<WasmVfs, 'auto'> | undefined;
   if (vfs === 'auto' || vfs === 'opfs-sahpool') {
@@ -130,7 +133,7 @@ function run(sql: string, params: readonly SqliteValue[], collect: boolean): Que
 async function handle(request: WorkerRequest): Promise<WorkerResponse> {
   switch (request.type) {
     case 'open':
-      return { id: request.id, ok: true, result: { vfs: await open(request.filename, request.vfs) }, changed: [] };
+      return { id: request.id, ok: true, result: { vfs: await open(request.filename, request.vfs, request.wasmUrl) }, changed: [] };
     case 'execute': {
       const result = run(request.sql, request.params, true);
       await persist?.();

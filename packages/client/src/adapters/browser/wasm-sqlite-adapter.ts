@@ -19,6 +19,11 @@ export interface WasmSqliteOptions {
   worker: Worker;
   /** Storage backend (default `auto`: OPFS, then IndexedDB, then memory). */
   vfs?: WasmVfs;
+  /**
+   * Where the worker loads `sqlite3.wasm` from (default: next to the worker script). Bundlers that
+   * rename assets give you the URL, e.g. Vite: `import wasmUrl from '@syncline/client/sqlite3.wasm?url'`.
+   */
+  wasmUrl?: string | URL;
 }
 
 export interface WasmSqliteAdapter extends SqliteAdapter {
@@ -66,7 +71,7 @@ export async function openWasmSqlite(options: WasmSqliteOptions): Promise<WasmSq
 
   let opened: WorkerResponse & { ok: true };
   try {
-    opened = await call({ type: 'open', filename: options.filename, vfs: options.vfs ?? 'auto' });
+    opened = await call({ type: 'open', filename: options.filename, vfs: options.vfs ?? 'auto', ...(options.wasmUrl ? { wasmUrl: String(options.wasmUrl) } : {}) });
   } catch (e) {
     worker.terminate();
     throw new SynclineError(ClientErrorCodes.ADAPTER_ERROR, `Could not open SQLite WASM database "${options.filename}": ${String(e)}`, { cause: e });

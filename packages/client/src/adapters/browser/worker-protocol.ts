@@ -8,7 +8,7 @@ import type { QueryResult, SqliteValue } from '../../db/sqlite-adapter.ts';
 export type WasmVfs = 'auto' | 'opfs-sahpool' | 'indexeddb' | 'memory';
 
 export type WorkerRequest =
-  | { id: number; type: 'open'; filename: string; vfs: WasmVfs }
+  | { id: number; type: 'open'; filename: string; vfs: WasmVfs; wasmUrl?: string }
   | { id: number; type: 'execute'; sql: string; params: readonly SqliteValue[] }
   | { id: number; type: 'batch'; sql: string; paramSets: readonly (readonly SqliteValue[])[] }
   | { id: number; type: 'close' };

@@ -1,0 +1,1 @@
+import '@syncline/client/worker';
