@@ -73,7 +73,7 @@ describe('openWebSocketStream with a scripted RSocket peer', () => {
     const setup = socket.setup!;
     expect(setup.metadataMimeType).toBe('application/bson');
     expect(setup.dataMimeType).toBe('application/bson');
-    expect(deserialize(setup.metadata!)).toEqual({ token: 'jwt-abc', user_agent: 'test-agent' });
+    expect(deserialize(setup.metadata!)).toEqual({ token: 'Token jwt-abc', user_agent: 'test-agent' });
     const req = socket.received[1]!;
     expect(req.type).toBe(FrameType.REQUEST_STREAM);
     if (req.type !== FrameType.REQUEST_STREAM) return;

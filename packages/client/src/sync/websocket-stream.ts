@@ -202,7 +202,7 @@ export async function openWebSocketStream(o: WebSocketStreamOptions): Promise<Sy
     send(encodeKeepAliveFrame(true));
   }, keepAliveMs);
 
-  const metadata = serialize({ token: o.token, user_agent: o.userAgent });
+  const metadata = serialize({ token: `Token ${o.token}`, user_agent: o.userAgent });
   send(encodeSetupFrame({ keepAlive: keepAliveMs, lifetime: lifetimeMs, metadataMimeType: 'application/bson', dataMimeType: 'application/bson', metadata, data: null }));
   send(encodeRequestStreamFrame(STREAM_ID, flow.initial(), serialize({ path: '/sync/stream' }), serialize(o.request as Record<string, unknown>)));
 
