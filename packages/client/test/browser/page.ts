@@ -43,6 +43,9 @@ const api = {
   async rows(): Promise<{ id: string; description: string | null; big: string | null }[]> {
     return (await db?.getAll<{ id: string; description: string | null; big: string | null }>('SELECT id, description, CAST(big AS TEXT) AS big FROM todos ORDER BY id')) ?? [];
   },
+  async count(): Promise<number> {
+    return (await db?.get<{ n: number }>('SELECT count(*) AS n FROM todos'))?.n ?? -1;
+  },
   async queued(): Promise<number> {
     return (await db?.getUploadQueueStats())?.count ?? -1;
   },
