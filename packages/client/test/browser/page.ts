@@ -12,8 +12,9 @@ const schema = new Schema({
 let db: SynclineDatabase | undefined;
 let vfs = '';
 
+let credentials = { endpoint: location.origin, token: 'browser-token' };
 const connector: BackendConnector = {
-  fetchCredentials: async () => ({ endpoint: location.origin, token: 'browser-token' }),
+  fetchCredentials: async () => credentials,
   uploadData: async (d) => {
     const tx = await d.getNextCrudTransaction();
     if (!tx) return;
@@ -31,8 +32,10 @@ const api = {
     await db.ready;
     return vfs;
   },
-  async connect(): Promise<void> {
-    await db?.connect(connector, { retry: { baseMs: 50, maxMs: 200 }, crudUploadThrottleMs: 0 });
+  /** Optionally against another sync service (e.g. the real one) and over WebSocket. */
+  async connect(remote?: { endpoint: string; token: string; transport?: 'http' | 'websocket' }): Promise<void> {
+    if (remote) credentials = { endpoint: remote.endpoint, token: remote.token };
+    await db?.connect(connector, { retry: { baseMs: 50, maxMs: 200 }, crudUploadThrottleMs: 0, transport: remote?.transport ?? 'http' });
   },
   async waitForFirstSync(): Promise<void> {
     await db?.waitForFirstSync();
@@ -55,7 +58,7 @@ const api = {
   },
   status(): unknown {
     const s = db?.currentStatus;
-    return s ? { connected: s.connected, hasSynced: s.hasSynced, downloadError: s.downloadError?.message, uploadError: s.uploadError?.message } : null;
+    return s ? { connected: s.connected, hasSynced: s.hasSynced, transport: s.transport, transportFallback: s.transportFallback, downloadError: s.downloadError?.message, uploadError: s.uploadError?.message } : null;
   },
 };
 
