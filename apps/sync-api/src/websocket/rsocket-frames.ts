@@ -4,10 +4,9 @@
  * Buffer methods. Decoding a Buffer yields Buffer views (subarray of a Buffer is a Buffer);
  * encoders wrap the encoded bytes without copying.
  */
+import type { FrameType } from '@syncline/protocol';
 import {
-  FrameDecodeError,
   FrameFlags,
-  FrameType,
   RSOCKET_MAX_REQUEST_N,
   RSocketErrorCode,
   decodeRSocketFrame,
