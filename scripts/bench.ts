@@ -69,6 +69,13 @@ const sections: Section[] = [
     run: async (url) => (await import('../packages/react/bench/use-query.bench.ts')).benchReactUseQuery(url),
   },
   {
+    key: 'browser',
+    title: 'Browser client on OPFS (issue 14)',
+    method:
+      'See packages/client/bench/browser.bench.ts: headless Chromium, SQLite WASM on OPFS (opfs-sahpool) in a worker, 100,000 rows (~170 B) from the scripted protocol server (NDJSON, 1,000 ops per line), timed until the checkpoint is applied. Target ≤ 5 s.',
+    run: async () => (await import('../packages/client/bench/browser.bench.ts')).benchBrowser(),
+  },
+  {
     key: 'sync',
     title: 'Sync API (issue 5)',
     method: 'See apps/sync-api/bench/sync.bench.ts. Targets: 1M rows into SQLite ≤ 15 s; write → client p50 ≤ 20 ms, p99 ≤ 100 ms at 1,000 clients; ≤ 50 KB per idle stream.',

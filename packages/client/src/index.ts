@@ -15,6 +15,8 @@ export type { CrudBatch, CrudTransaction, UploadQueueStats } from './upload/crud
 export type { BackendConnector, ConnectOptions, SynclineCredentials } from './sync/connect-options.ts';
 export { composeFetch, withHeaders, withObserver, type FetchLike, type FetchDecorator } from './sync/fetch.ts';
 export { statusForPriority, type SyncStatus, type PriorityStatus, type DownloadProgress } from './sync/sync-status.ts';
+export type { SyncTransport } from './sync/sync-line-stream.ts';
+export type { WebSocketConstructor, WebSocketLike } from './sync/websocket-stream.ts';
 export { FULL_SYNC_PRIORITY } from './schema/internal-schema.ts';
 export { SynclineError, ClientErrorCodes, isSynclineError, type ClientErrorCode } from './errors.ts';
 export { silentLogger, type Logger } from './logger.ts';

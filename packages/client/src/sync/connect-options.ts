@@ -15,6 +15,8 @@
 import type { SynclineDatabase } from '../db/syncline-database.ts';
 import type { BackoffOptions } from './backoff.ts';
 import type { FetchLike } from './fetch.ts';
+import type { SyncTransport } from './sync-line-stream.ts';
+import type { WebSocketConstructor } from './websocket-stream.ts';
 
 export interface SynclineCredentials {
   /** Base URL of the sync service, e.g. `https://sync.example.com` (no trailing `/`). */
@@ -54,4 +56,16 @@ export interface ConnectOptions {
   fetch?: FetchLike;
   /** Sent as `x-user-agent`. */
   userAgent?: string;
+  /**
+   * How lines are downloaded (default `http`): `http` = `POST /sync/stream` with NDJSON;
+   * `websocket` = RSocket over WebSocket with BSON lines and REQUEST_N flow control (a slow
+   * apply pauses the server). When the WebSocket cannot be opened the attempt falls back to HTTP
+   * (status `transport: 'http'`, `transportFallback` says why) and the next reconnect tries the
+   * WebSocket again.
+   */
+  transport?: SyncTransport;
+  /** WebSocket constructor for `transport: 'websocket'` (default `globalThis.WebSocket`; on Node 20 pass `ws`'s). */
+  webSocket?: WebSocketConstructor;
+  /** WebSocket transport: sync lines requested ahead, and the bound on lines held unapplied (default 32, minimum 16). */
+  flowControlWindow?: number;
 }

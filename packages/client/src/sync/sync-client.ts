@@ -13,15 +13,17 @@ import type { BackendConnector, ConnectOptions } from './connect-options.ts';
 import { connectionFlags, INITIAL_CONNECTION_STATE, transition, type ConnectionEvent, type ConnectionState } from './connection-state.ts';
 import { CREDENTIALS_REFRESH_MARGIN_MS, CredentialsCache } from './credentials.ts';
 import { defaultFetch } from './fetch.ts';
-import { parseSyncLineText, type SyncLine } from './sync-lines.ts';
-import { SyncRemote } from './sync-remote.ts';
+import type { SyncLine } from './sync-lines.ts';
+import { DEFAULT_USER_AGENT, SyncRemote, type StreamingSyncRequest } from './sync-remote.ts';
+import { textLineStream, type SyncLineStream } from './sync-line-stream.ts';
+import { DEFAULT_FLOW_WINDOW, openWebSocketStream, WebSocketUnavailableError, type WebSocketConstructor } from './websocket-stream.ts';
 import { SyncSession } from './sync-session.ts';
 import { Mutex } from '../db/mutex.ts';
 import type { StreamConnection } from '../streams/stream-connection.ts';
 import type { StreamManager } from '../streams/stream-manager.ts';
 
 /** Consecutive data lines stored per transaction: at most this many lines / ops. */
-const DATA_BATCH_LINES = 16;
+export const DATA_BATCH_LINES = 16;
 const DATA_BATCH_OPS = 10_000;
 
 type IterationOutcome = { type: 'ended' } | { type: 'restart' } | { type: 'aborted' };
@@ -201,7 +203,7 @@ export class SyncClient {
     iteration.streams = streams;
     if (this.streams.generation !== generation) void this.checkStreams();
     const buckets = await session.begin();
-    const lines = await this.remote.openStream(
+    const lines = await this.openLines(
       {
         buckets,
         include_checksum: true,
@@ -237,7 +239,47 @@ export class SyncClient {
     }
   }
 
-  private async readLines(session: SyncSession, lines: AsyncGenerator<{ text: string; size: number }>, signal: AbortSignal): Promise<IterationOutcome> {
+  /**
+   * Opens the stream on the chosen transport. A WebSocket that cannot be opened at all falls back
+   * to HTTP for this attempt (logged, and shown as `transportFallback`); errors after it opened
+   * (a rejected token, a closed socket) are handled like HTTP errors.
+   */
+  private async openLines(request: StreamingSyncRequest, signal: AbortSignal): Promise<SyncLineStream> {
+    if ((this.options.transport ?? 'http') === 'websocket') {
+      const WebSocketImpl = this.options.webSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+      let reason: string;
+      if (!WebSocketImpl) {
+        reason = 'no WebSocket implementation here (pass connect option webSocket)';
+      } else {
+        const { endpoint, token } = await this.credentials.get();
+        try {
+          const stream = await openWebSocketStream({
+            WebSocket: WebSocketImpl,
+            endpoint,
+            token,
+            userAgent: this.options.userAgent ?? DEFAULT_USER_AGENT,
+            request,
+            signal,
+            window: Math.max(DATA_BATCH_LINES, this.options.flowControlWindow ?? DEFAULT_FLOW_WINDOW),
+            onUnauthorized: () => this.credentials.invalidate(),
+          });
+          this.db.updateStatus({ transport: 'websocket', transportFallback: undefined });
+          return stream;
+        } catch (e) {
+          if (!(e instanceof WebSocketUnavailableError) || signal.aborted) throw e;
+          reason = e.message;
+        }
+      }
+      this.db.logger.warn('WebSocket transport unavailable; falling back to HTTP for this connection', { reason });
+      this.db.updateStatus({ transport: 'http', transportFallback: reason });
+      return textLineStream(await this.remote.openStream(request, signal));
+    }
+    const stream = textLineStream(await this.remote.openStream(request, signal));
+    this.db.updateStatus({ transport: 'http', transportFallback: undefined });
+    return stream;
+  }
+
+  private async readLines(session: SyncSession, stream: SyncLineStream, signal: AbortSignal): Promise<IterationOutcome> {
     let first = true;
     // Consecutive data lines are stored together (one transaction); any other line flushes them
     // first, so every line still takes effect in stream order. Unflushed lines are simply not
@@ -250,14 +292,14 @@ export class SyncClient {
       batch = [];
       batchOps = 0;
       await session.handleDataLines(lines);
+      stream.applied(lines.length);
     };
-    for await (const { text, size } of lines) {
+    for await (const { line, size } of stream.lines) {
       if (signal.aborted) return { type: 'aborted' };
       if (first) {
         first = false;
         this.uploads.trigger();
       }
-      const line = parseSyncLineText(text);
       if (line.type === 'data') {
         batch.push({ line, byteLength: size });
         batchOps += line.ops.length;
@@ -267,6 +309,7 @@ export class SyncClient {
       await flush();
       if (signal.aborted) return { type: 'aborted' };
       const action = await session.handleLine(line, size);
+      stream.applied(1);
       if (signal.aborted) return { type: 'aborted' };
       if (line.type === 'checkpoint') this.dispatch({ type: 'healthy' });
       if (action?.type === 'close') {

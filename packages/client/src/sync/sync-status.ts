@@ -47,6 +47,10 @@ export interface SyncStatus {
    * in creation order; `undefined` until the database is open.
    */
   syncStreams: readonly SyncStreamStatus[] | undefined;
+  /** Transport of the current (or last) sync stream; `undefined` before the first one opened. */
+  transport: 'websocket' | 'http' | undefined;
+  /** Why the last attempt fell back from WebSocket to HTTP (`undefined` when it did not). */
+  transportFallback: string | undefined;
   /** The status of one subscription; parameters are compared as canonical JSON (key order does not matter). */
   forStream(description: SyncStreamDescription): SyncStreamStatus | undefined;
 }
@@ -67,6 +71,8 @@ export const INITIAL_STATUS: SyncStatus = Object.freeze({
   downloadError: undefined,
   uploadError: undefined,
   syncStreams: undefined,
+  transport: undefined,
+  transportFallback: undefined,
   forStream,
 });
 
@@ -103,6 +109,8 @@ export function statusChanged(a: SyncStatus, b: SyncStatus): boolean {
     a.priorityStatusEntries.some((e, i) => e.priority !== b.priorityStatusEntries[i]?.priority || e.lastSyncedAt?.getTime() !== b.priorityStatusEntries[i]?.lastSyncedAt?.getTime()) ||
     !sameError(a.downloadError, b.downloadError) ||
     !sameError(a.uploadError, b.uploadError) ||
-    a.syncStreams !== b.syncStreams
+    a.syncStreams !== b.syncStreams ||
+    a.transport !== b.transport ||
+    a.transportFallback !== b.transportFallback
   );
 }

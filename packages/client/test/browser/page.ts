@@ -12,8 +12,9 @@ const schema = new Schema({
 let db: SynclineDatabase | undefined;
 let vfs = '';
 
+let credentials = { endpoint: location.origin, token: 'browser-token' };
 const connector: BackendConnector = {
-  fetchCredentials: async () => ({ endpoint: location.origin, token: 'browser-token' }),
+  fetchCredentials: async () => credentials,
   uploadData: async (d) => {
     const tx = await d.getNextCrudTransaction();
     if (!tx) return;
@@ -31,8 +32,10 @@ const api = {
     await db.ready;
     return vfs;
   },
-  async connect(): Promise<void> {
-    await db?.connect(connector, { retry: { baseMs: 50, maxMs: 200 }, crudUploadThrottleMs: 0 });
+  /** Optionally against another sync service (e.g. the real one) and over WebSocket. */
+  async connect(remote?: { endpoint: string; token: string; transport?: 'http' | 'websocket' }): Promise<void> {
+    if (remote) credentials = { endpoint: remote.endpoint, token: remote.token };
+    await db?.connect(connector, { retry: { baseMs: 50, maxMs: 200 }, crudUploadThrottleMs: 0, transport: remote?.transport ?? 'http' });
   },
   async waitForFirstSync(): Promise<void> {
     await db?.waitForFirstSync();
@@ -43,6 +46,9 @@ const api = {
   async rows(): Promise<{ id: string; description: string | null; big: string | null }[]> {
     return (await db?.getAll<{ id: string; description: string | null; big: string | null }>('SELECT id, description, CAST(big AS TEXT) AS big FROM todos ORDER BY id')) ?? [];
   },
+  async count(): Promise<number> {
+    return (await db?.get<{ n: number }>('SELECT count(*) AS n FROM todos'))?.n ?? -1;
+  },
   async queued(): Promise<number> {
     return (await db?.getUploadQueueStats())?.count ?? -1;
   },
@@ -52,7 +58,7 @@ const api = {
   },
   status(): unknown {
     const s = db?.currentStatus;
-    return s ? { connected: s.connected, hasSynced: s.hasSynced, downloadError: s.downloadError?.message, uploadError: s.uploadError?.message } : null;
+    return s ? { connected: s.connected, hasSynced: s.hasSynced, transport: s.transport, transportFallback: s.transportFallback, downloadError: s.downloadError?.message, uploadError: s.uploadError?.message } : null;
   },
 };
 

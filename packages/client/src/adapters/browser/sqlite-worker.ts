@@ -71,7 +71,12 @@ async function open(filename: string, vfs: WasmVfs, wasmUrl: string | undefined)
     try {
       const pool = await s.installOpfsSAHPoolVfs({ name: 'syncline-sahpool', directory: '.syncline-sahpool' });
       db = new pool.OpfsSAHPoolDb(`/${filename}`);
-      db.exec('PRAGMA journal_mode = WAL');
+      // opfs-sahpool cannot do WAL (the pragma used to be ignored: the database stayed in DELETE
+      // mode). TRUNCATE keeps the journal file instead of deleting and recreating it per commit,
+      // and a 64 MiB page cache (as on Node) keeps the op-log's index pages in memory during a
+      // large download: 20k rows went from 11.6 s to 7.7 s in the browser bench (loaded machine).
+      db.exec('PRAGMA journal_mode = TRUNCATE');
+      db.exec('PRAGMA cache_size = -65536');
       chosen = 'opfs-sahpool';
     } catch (e) {
       if (vfs !== 'auto') throw e;

@@ -1,0 +1,71 @@
+/**
+ * 100,000 rows into the browser: headless Chromium (Debian's /usr/bin/chromium via playwright-core),
+ * SQLite WASM in a worker on OPFS (`opfs-sahpool`), the bundled test page of `test/browser/`.
+ * The sync stream is the scripted protocol server (NDJSON, 1,000 ops per data line), so the number
+ * is the client's download + store + validate + apply path, not the service's. Timed from the
+ * moment the lines are sent until `waitForFirstSync()` resolves in the page (the checkpoint is
+ * applied to the user-visible tables on OPFS). Target ≤ 5 s.
+ *
+ * Run: `BENCH_ONLY=browser npm run bench`, or `npx tsx packages/client/bench/browser.bench.ts [rows]`.
+ */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Page } from 'playwright-core';
+import type { BenchResult } from '@syncline/test-utils';
+import { buildBrowserBundle } from '../test/browser/build.ts';
+import { lines, putOp, type FixtureBucket } from '../test/scripted-lines.ts';
+import { ScriptedSyncServer } from '../test/scripted-server.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+const FLAGS = ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const OPS_PER_LINE = 1_000;
+
+function call(page: Page, name: string, ...args: unknown[]): Promise<unknown> {
+  return page.evaluate(([n, a]) => (globalThis as unknown as { synclineTest: Record<string, (...x: unknown[]) => unknown> }).synclineTest[n as string]!(...(a as unknown[])), [name, args] as const);
+}
+
+export async function benchBrowser(rows = 100_000): Promise<BenchResult[]> {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing (apt-get install -y chromium)`);
+  const outdir = mkdtempSync(join(tmpdir(), 'syncline-browser-bench-'));
+  const server = await new ScriptedSyncServer(outdir).start();
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+  try {
+    await buildBrowserBundle(outdir);
+    const ops = Array.from({ length: rows }, (_, i) => putOp(i + 1, 'todos', `row-${i}`, { description: `todo ${i} ${'x'.repeat(100)}`, big: i }));
+    const bucket: FixtureBucket = { bucket: 'bench', ops };
+    const script = [lines.checkpoint(rows, [bucket])];
+    for (let i = 0; i < rows; i += OPS_PER_LINE) script.push(lines.data('bench', ops.slice(i, i + OPS_PER_LINE), i === 0 ? '0' : String(i)));
+    script.push(lines.complete(rows));
+    const bytes = script.reduce((n, l) => n + l.length + 1, 0);
+
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${server.url}/index.html`);
+    await page.waitForFunction(() => 'synclineTest' in globalThis);
+    const vfs = await call(page, 'open', 'opfs-sahpool');
+    await call(page, 'connect');
+    const stream = await server.nextStream();
+    const t0 = performance.now();
+    stream.send(...script);
+    await call(page, 'waitForFirstSync');
+    const seconds = (performance.now() - t0) / 1000;
+    const count = (await call(page, 'count')) as number;
+    if (count !== rows) throw new Error(`expected ${rows} rows in the browser, found ${count}`);
+    await call(page, 'close');
+    await context.close();
+    return [
+      { name: `${rows.toLocaleString('en')} rows into Chromium (${String(vfs)})`, value: Number(seconds.toFixed(2)), unit: 's', note: `target ≤ 5 s; ${(rows / seconds).toFixed(0)} rows/s; ${(bytes / 2 ** 20).toFixed(1)} MiB NDJSON` },
+    ];
+  } finally {
+    await browser.close();
+    await server.close();
+    rmSync(outdir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const rows = Number(process.argv[2] ?? 100_000);
+  for (const r of await benchBrowser(rows)) console.log(`${r.name}: ${r.value} ${r.unit} (${r.note ?? ''})`);
+}

@@ -1,0 +1,69 @@
+/**
+ * The WebSocket transport in headless Chromium (the browser's own WebSocket, BSON decoded by the
+ * bundled `bson`) against the real sync API and Postgres: first sync onto OPFS with an exact
+ * 64-bit value, then a live change arriving over the same socket.
+ */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
+import { buildBrowserBundle } from './browser/build.ts';
+import { ScriptedSyncServer, waitFor } from './scripted-server.ts';
+import { startSyncServer, type SyncServerProcess } from './support/sync-server-process.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+const FLAGS = ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const RULES = `
+bucket_definitions:
+  mine:
+    parameters: SELECT request.user_id() AS owner_id
+    data:
+      - SELECT id, description, big FROM todos WHERE owner_id = bucket.owner_id
+`;
+
+function call(page: Page, name: string, ...args: unknown[]): Promise<unknown> {
+  return page.evaluate(([n, a]) => (globalThis as unknown as { synclineTest: Record<string, (...x: unknown[]) => unknown> }).synclineTest[n as string]!(...(a as unknown[])), [name, args] as const);
+}
+
+describe.skipIf(!existsSync(CHROMIUM))('WebSocket transport in Chromium against the real sync API', () => {
+  let outdir: string;
+  let statics: ScriptedSyncServer;
+  let server: SyncServerProcess;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    outdir = mkdtempSync(join(tmpdir(), 'syncline-browser-ws-'));
+    await buildBrowserBundle(outdir);
+    statics = await new ScriptedSyncServer(outdir).start();
+    server = await startSyncServer(inject('pgAdminUrl'), `CREATE TABLE todos (id text PRIMARY KEY, owner_id text NOT NULL, description text, big bigint);`, RULES);
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await statics?.close();
+    await server?.[Symbol.asyncDispose]();
+    rmSync(outdir, { recursive: true, force: true });
+  });
+
+  it('syncs onto OPFS over RSocket/BSON and receives live changes', async () => {
+    await server.sql(`INSERT INTO todos VALUES ('b-1', 'browser', 'Milk', 9223372036854775807), ('b-2', 'browser', 'Bread', null)`);
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${statics.url}/index.html`);
+    await page.waitForFunction(() => 'synclineTest' in globalThis);
+    expect(await call(page, 'open', 'opfs-sahpool')).toBe('opfs-sahpool');
+    await call(page, 'connect', { endpoint: server.url, token: server.token('browser'), transport: 'websocket' });
+    await waitFor(async () => ((await call(page, 'rows')) as unknown[]).length === 2, 30_000, 'first sync over WebSocket');
+    expect(await call(page, 'rows')).toEqual([
+      { id: 'b-1', description: 'Milk', big: '9223372036854775807' },
+      { id: 'b-2', description: 'Bread', big: null },
+    ]);
+    expect(await call(page, 'status')).toMatchObject({ connected: true, transport: 'websocket', transportFallback: undefined });
+    await server.sql(`UPDATE todos SET description = 'Oat milk' WHERE id = 'b-1'`);
+    await waitFor(async () => ((await call(page, 'rows')) as { description: string }[])[0]?.description === 'Oat milk', 30_000, 'live change');
+    await call(page, 'close');
+    await context.close();
+  }, 120_000);
+});
