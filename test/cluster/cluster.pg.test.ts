@@ -68,6 +68,10 @@ function diff(expected: Snapshot, actual: Snapshot): string | null {
   return null;
 }
 
+const t0 = performance.now();
+/** Progress on stderr (a stuck step is visible while the run is going). */
+const progress = (msg: string) => process.stderr.write(`[cluster +${((performance.now() - t0) / 1000).toFixed(1)}s] ${msg}\n`);
+
 const median = (xs: number[]) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]! : 0);
 
 describe('cluster: 2 replicators, 3 API processes, a balancer, clients of every kind', () => {
@@ -82,17 +86,27 @@ describe('cluster: 2 replicators, 3 API processes, a balancer, clients of every 
       },
       extraEnv: { DRAIN_TIMEOUT_MS: String(DRAIN_TIMEOUT_MS) },
     });
+    progress('cluster started');
     const v1 = await cluster.deploy(RULES);
+    progress(`deployed version ${v1}`);
     await waitFor('version 1 active with a checkpoint', 120_000, async () => (await cluster.activeCheckpoint())?.id === v1);
     const bootMs = performance.now() - started;
+    progress('version 1 active');
 
     const clients: ClusterClient[] = [];
     const writer = startWriter(cluster.source, ROWS, { pauseEvery: 1 });
     try {
       const target = { url: cluster.balancer.url, token: (u: string) => cluster.token(u) };
       for (let i = 0; i < CLIENTS; i += 10) {
-        clients.push(...(await Promise.all(Array.from({ length: Math.min(10, CLIENTS - i) }, (_, j) => openClient(kindOf(i + j), `u${(i + j) % USERS}`, target)))));
+        const batch = Array.from({ length: Math.min(10, CLIENTS - i) }, (_, j) =>
+          openClient(kindOf(i + j), `u${(i + j) % USERS}`, target).then((c) => {
+            if (process.env.CLUSTER_VERBOSE) progress(`opened ${c.kind} ${c.userId}`);
+            return c;
+          }),
+        );
+        clients.push(...(await Promise.all(batch)));
       }
+      progress(`${clients.length} clients open`);
       const raw = clients.filter((c) => c.raw);
       await waitFor('every raw client to complete its first checkpoint', 120_000, () => raw.every((c) => c.raw!.lastComplete >= 0n));
       const connectedMs = performance.now() - started;
@@ -102,13 +116,19 @@ describe('cluster: 2 replicators, 3 API processes, a balancer, clients of every 
       const apiFaults: ApiFaultResult[] = [];
       const rolling: RollingRestartResult[] = [];
       for (let round = 0; round < ROUNDS; round++) {
+        progress(`round ${round + 1}: replicator SIGKILL`);
         failovers.push(await replicatorFault(cluster, probe, 'replicator-sigkill'));
+        progress(`round ${round + 1}: lock connection dropped (${JSON.stringify(failovers.at(-1))})`);
         failovers.push(await replicatorFault(cluster, probe, 'lock-connection-dropped'));
+        progress(`round ${round + 1}: API SIGTERM (${JSON.stringify(failovers.at(-1))})`);
         apiFaults.push(await apiFault(cluster, clients, 'api-sigterm'));
+        progress(`round ${round + 1}: API SIGKILL (exit ${apiFaults.at(-1)!.exitMs} ms, ${apiFaults.at(-1)!.catchUps.length} moved)`);
         apiFaults.push(await apiFault(cluster, clients, 'api-sigkill'));
+        progress(`round ${round + 1}: rolling restart (${apiFaults.at(-1)!.catchUps.length} moved)`);
         rolling.push(await rollingRestart(cluster, `${RULES}\n# deploy of round ${round + 1}\n`));
       }
       const w = await writer.stop();
+      progress(`writer stopped after ${w.statements} statements; verifying`);
 
       // Storage and the raw clients against the rules evaluated over the source (after catch-up).
       const oracle = await verifyAll(cluster.source, cluster.storage, raw.map((c) => c.raw!));

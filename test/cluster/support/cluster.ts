@@ -49,7 +49,9 @@ export interface ClusterOptions {
 }
 
 export async function startCluster(o: ClusterOptions): Promise<Cluster> {
+  const say = (m: string) => process.stderr.write(`[cluster] ${m}\n`);
   const sourcePg = await startChaosCluster('cluster-source');
+  say('source Postgres up');
   const storagePg = await startChaosCluster('cluster-storage', { max_connections: 300 });
   const sourceUrl = await sourcePg.createDatabase('app');
   const storageUrl = await storagePg.createDatabase('syncline_storage');
@@ -144,6 +146,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
   try {
     // The first replicator takes the lock; the others wait on it as standbys.
     for (let i = 1; i <= o.replicators; i++) await start(`replicator-${i}`, 'replicator');
+    say('replicators up');
     await Promise.all(Array.from({ length: o.apis }, (_, i) => start(`api-${i + 1}`, 'api')));
   } catch (e) {
     await cluster[Symbol.asyncDispose]();
