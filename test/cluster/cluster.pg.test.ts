@@ -139,7 +139,7 @@ describe('cluster: 2 replicators, 3 API processes, a balancer, clients of every 
       progress(`writer stopped after ${w.statements} statements; verifying`);
 
       // Storage and the raw clients against the rules evaluated over the source (after catch-up).
-      const oracle = await verifyAll(cluster.source, cluster.storage, raw.map((c) => c.raw!));
+      const oracle = await verifyAll(cluster.source, cluster.storage, raw.map((c) => c.raw!), 60_000);
       // Every client's tables against SQL on the source.
       const mismatches: string[] = [];
       const expected = new Map<string, Snapshot>();
