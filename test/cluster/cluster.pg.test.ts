@@ -21,7 +21,7 @@ import { startCluster, waitFor } from './support/cluster.ts';
 import { normalizeRows, openClient, type ClientKind, type ClusterClient, type Snapshot } from './support/cluster-clients.ts';
 import { CheckpointProbe, apiFault, replicatorFault, rollingRestart, type ApiFaultResult, type FailoverResult, type RollingRestartResult } from './support/faults.ts';
 
-const CLIENTS = envNumber('CLUSTER_CLIENTS', 24);
+const CLIENTS = envNumber('CLUSTER_CLIENTS', 8);
 const ROUNDS = envNumber('CLUSTER_ROUNDS', 1);
 const ROWS = envNumber('CLUSTER_ROWS', 2_000);
 const FAILOVER_LIMIT_MS = envNumber('CLUSTER_FAILOVER_LIMIT_MS', 5_000);
