@@ -20,7 +20,7 @@ export default defineConfig({
       {
         test: {
           name: 'integration',
-          include: ['packages/*/test/**/*.pg.test.ts', 'apps/sync-api/test/**/*.pg.test.ts', 'scripts/test/**/*.pg.test.ts', 'test/chaos/**/*.pg.test.ts'],
+          include: ['packages/*/test/**/*.pg.test.ts', 'apps/sync-api/test/**/*.pg.test.ts', 'scripts/test/**/*.pg.test.ts', 'test/chaos/**/*.pg.test.ts', 'test/cluster/**/*.pg.test.ts'],
           globalSetup: ['packages/test-utils/src/global-setup.ts'],
           testTimeout: 120_000,
           hookTimeout: 120_000,

