@@ -1,10 +1,10 @@
 /**
  * The example's HTTP server (node:http): the built app as static files, `POST /api/upload` (one
  * CRUD transaction per request, see apply-upload.ts), `GET /api/config` (where the sync API is)
- * and, in dev mode, `POST /api/auth/dev-token` (sign in as a demo user).
+ * `GET /api/shell-files` (what the service worker precaches) and, in dev mode, `POST /api/auth/dev-token` (sign in as a demo user).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join, normalize, sep } from 'node:path';
 import type { Pool } from 'pg';
 import { applyUpload } from './apply-upload.ts';
@@ -81,6 +81,11 @@ export function createAppServer(o: AppServerOptions): Server {
         const result = await applyUpload(o.pool, userId, batch);
         log({ msg: 'upload', user: userId, client: batch.clientId, batch: batch.batchId, ops: result.ops, applied: result.applied });
         sendJson(res, 200, { data: result });
+      } else if (route === 'GET /api/shell-files') {
+        const files = (await readdir(o.distDir, { recursive: true, withFileTypes: true }).catch(() => []))
+          .filter((f) => f.isFile() && f.name !== 'sw.js')
+          .map((f) => `/${join(f.parentPath, f.name).slice(o.distDir.length + 1).split(sep).join('/')}`);
+        sendJson(res, 200, { data: { files } });
       } else if (route === 'GET /api/config') {
         sendJson(res, 200, { data: { sync_url: o.syncUrl, dev_mode: o.devMode } });
       } else if (route === 'POST /api/auth/dev-token' && o.devMode) {

@@ -74,7 +74,7 @@ async function applyListOp(client: PoolClient, userId: string, op: UploadOp): Pr
   const owner = await listOwner(client, op.id);
   if (owner !== null && owner !== userId) throw forbidden(op, 'the list belongs to another user');
   if (op.data['owner_id'] !== undefined && op.data['owner_id'] !== userId) throw forbidden(op, 'owner_id must be your own user id');
-  const data = { ...op.data, owner_id: userId };
+  const data: Record<string, UploadValue> = { ...op.data, owner_id: userId };
   if (op.op === 'DELETE') {
     await client.query(`DELETE FROM lists WHERE id = $1`, [op.id]);
   } else if (op.op === 'PUT') {
@@ -105,7 +105,7 @@ async function applyTodoOp(client: PoolClient, userId: string, op: UploadOp): Pr
     if (owner !== userId) throw forbidden(op, 'the target list belongs to another user');
   }
   if (op.data['owner_id'] !== undefined && op.data['owner_id'] !== userId) throw forbidden(op, 'owner_id must be your own user id');
-  const data = { ...op.data, owner_id: userId };
+  const data: Record<string, UploadValue> = { ...op.data, owner_id: userId };
   if (op.op === 'PUT') {
     await client.query(
       `INSERT INTO todos (id, list_id, owner_id, description, completed, priority, created_at, completed_at)
