@@ -10,7 +10,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['packages/*/test/**/*.test.ts', 'apps/sync-api/test/**/*.test.ts', 'apps/dashboard/test/**/*.test.ts', 'scripts/test/**/*.test.ts'],
+          include: ['packages/*/test/**/*.test.ts', 'apps/sync-api/test/**/*.test.ts', 'apps/dashboard/test/**/*.test.ts', 'scripts/test/**/*.test.ts', 'examples/*/test/**/*.test.ts'],
           exclude: ['**/*.pg.test.ts', '**/node_modules/**'],
           testTimeout: 20_000,
           // Unit tests run first, then the integration group with its own worker limit.
@@ -20,7 +20,7 @@ export default defineConfig({
       {
         test: {
           name: 'integration',
-          include: ['packages/*/test/**/*.pg.test.ts', 'apps/sync-api/test/**/*.pg.test.ts', 'scripts/test/**/*.pg.test.ts', 'test/chaos/**/*.pg.test.ts'],
+          include: ['packages/*/test/**/*.pg.test.ts', 'apps/sync-api/test/**/*.pg.test.ts', 'scripts/test/**/*.pg.test.ts', 'test/chaos/**/*.pg.test.ts', 'examples/*/test/**/*.pg.test.ts'],
           globalSetup: ['packages/test-utils/src/global-setup.ts'],
           testTimeout: 120_000,
           hookTimeout: 120_000,
