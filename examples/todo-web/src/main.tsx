@@ -5,7 +5,7 @@ import type { SynclineDatabase } from '@syncline/client';
 import { App } from './App.tsx';
 import type { RejectedWrite } from './backend-connector.ts';
 import { registerOfflineShell } from './offline-shell.ts';
-import { openDatabase } from './open-database.ts';
+import { openDatabase, type OpenedDatabase } from './open-database.ts';
 import { SynclineProvider } from './syncline-react-shim.tsx';
 import './styles.css';
 
@@ -32,17 +32,22 @@ function Root({ userId }: { userId: string }) {
   const [failure, setFailure] = useState<string | null>(null);
   const [errors, setErrors] = useState<RejectedWrite[]>([]);
   useEffect(() => {
-    let opened: SynclineDatabase | null = null;
+    let opened: OpenedDatabase | null = null;
     let cancelled = false;
     openDatabase(userId, (r) => setErrors((list) => [...list, r]))
-      .then((d) => {
-        opened = d;
-        if (cancelled) void d.close();
-        else setDb(d);
+      .then((o) => {
+        opened = o;
+        document.documentElement.dataset['vfs'] = o.vfs;
+        if (cancelled) void o.close();
+        else setDb(o.db);
       })
       .catch((e: unknown) => setFailure(e instanceof Error ? e.message : String(e)));
+    // Release the OPFS handles early when the page goes away (reload), so the next page opens fast.
+    const release = () => void opened?.close();
+    window.addEventListener('pagehide', release);
     return () => {
       cancelled = true;
+      window.removeEventListener('pagehide', release);
       void opened?.close();
     };
   }, [userId]);
