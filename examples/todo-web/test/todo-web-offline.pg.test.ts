@@ -46,10 +46,16 @@ async function dbTodos(listId: string): Promise<string[]> {
 
 async function openApp(context: BrowserContext, userId: string): Promise<Page> {
   const page = await context.newPage();
-  page.on('pageerror', (e) => console.error(`[${userId}] page error:`, e.message));
+  const logs: string[] = [];
+  page.on('pageerror', (e) => logs.push(`page error: ${e.message}`));
+  page.on('console', (m) => logs.push(`console.${m.type()}: ${m.text()}`));
   await page.goto(`${stack.appUrl}/?user=${userId}`);
-  await page.waitForSelector('html[data-offline-ready="true"]', WAIT);
-  await page.waitForSelector('[data-testid="list"]', WAIT);
+  try {
+    await page.waitForSelector('html[data-offline-ready="true"]', WAIT);
+    await page.waitForSelector('[data-testid="list"]', WAIT);
+  } catch (e) {
+    throw new Error(`${userId}'s app did not show lists: ${(e as Error).message}\npage: ${await page.locator('body').innerText()}\n${logs.join('\n')}\nsync-api:\n${stack.syncOutput()}`);
+  }
   return page;
 }
 
@@ -57,6 +63,12 @@ async function addTodo(page: Page, text: string): Promise<void> {
   await page.getByTestId('new-todo').fill(text);
   await page.getByTestId('new-todo').press('Enter');
   await page.locator(`[data-testid="todo"][data-description="${text}"]`).waitFor(WAIT);
+}
+
+/** The checkbox is controlled by the live query: click, then wait for the re-rendered row. */
+async function toggleTodo(page: Page, text: string, completed: boolean): Promise<void> {
+  await page.getByLabel(`complete ${text}`).click();
+  await page.locator(`[data-testid="todo"][data-description="${text}"][data-completed="${completed}"]`).waitFor(WAIT);
 }
 
 async function eventually(check: () => Promise<void>, what: string, timeoutMs = 30_000): Promise<void> {
@@ -102,7 +114,7 @@ describe.skipIf(!existsSync(CHROMIUM))('todo-web example, two users, one offline
     await a.locator('[data-testid="sync-status"][data-state="offline"]').waitFor(WAIT);
     await a.getByRole('button', { name: /^Groceries/ }).click();
     await addTodo(a, 'eggs');
-    await a.getByLabel('complete milk').check();
+    await toggleTodo(a, 'milk', true);
     await a.getByTestId('new-list').fill('Hardware');
     await a.getByTestId('new-list').press('Enter');
     await addTodo(a, 'screws');
@@ -110,7 +122,7 @@ describe.skipIf(!existsSync(CHROMIUM))('todo-web example, two users, one offline
     // User 2 edits online; their writes reach Postgres.
     await b.getByRole('button', { name: /^Chores/ }).click();
     await addTodo(b, 'vacuum');
-    await b.getByLabel('complete dishes').check();
+    await toggleTodo(b, 'dishes', true);
     await eventually(async () => expect(await dbTodos(CHORES)).toEqual(['dishes:true', 'vacuum:false']), 'user-2 upload');
     expect(await dbTodos(GROCERIES)).toEqual(['apples:false', 'milk:false']);
 

@@ -37,7 +37,9 @@ export async function startTodoStack(adminUrl: string): Promise<TodoStack> {
   };
   try {
     const db: TestDatabase = await createTestDatabase(adminUrl, 'todoweb');
-    cleanups.push(() => db[Symbol.asyncDispose]());
+    cleanups.push(async () => {
+      await db[Symbol.asyncDispose]();
+    });
     const storageUrl = await db.createSibling('storage');
     const pool = db.pool();
     await pool.query(readFileSync(join(REPO, 'demo/schema.sql'), 'utf8'));
