@@ -54,7 +54,7 @@ async function openApp(context: BrowserContext, userId: string): Promise<Page> {
     await page.waitForSelector('html[data-offline-ready="true"]', WAIT);
     await page.waitForSelector('[data-testid="list"]', WAIT);
   } catch (e) {
-    throw new Error(`${userId}'s app did not show lists: ${(e as Error).message}\npage: ${await page.locator('body').innerText()}\n${logs.join('\n')}\nsync-api:\n${stack.syncOutput()}`);
+    throw new Error(`${userId}'s app did not show lists: ${(e as Error).message}\npage: ${await page.locator('body').innerText()}\n${logs.join('\n')}\nsync-api:\n${stack.syncOutput()}`, { cause: e });
   }
   return page;
 }
@@ -77,7 +77,7 @@ async function eventually(check: () => Promise<void>, what: string, timeoutMs = 
     try {
       return await check();
     } catch (e) {
-      if (Date.now() > deadline) throw new Error(`${what}: ${(e as Error).message}\nsync-api output:\n${stack.syncOutput()}`);
+      if (Date.now() > deadline) throw new Error(`${what}: ${(e as Error).message}\nsync-api output:\n${stack.syncOutput()}`, { cause: e });
       await new Promise((r) => setTimeout(r, 250));
     }
   }
