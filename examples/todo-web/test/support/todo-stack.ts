@@ -1,0 +1,108 @@
+/**
+ * Everything the example needs, started for real: a fresh source + storage database with the
+ * demo schema, the sync API as a child process (demo Sync Streams, a known HS256 secret), the app
+ * built by Vite into a temp directory, and the example backend serving it. Disposing stops all.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type pg from 'pg';
+import { build } from 'vite';
+import { createTestDatabase, freePort, type TestDatabase } from '@syncline/test-utils';
+import { ensureUploadsTable } from '../../server/apply-upload.ts';
+import { createAppServer } from '../../server/app-server.ts';
+import { keysFromSecret } from '../../server/auth.ts';
+
+const EXAMPLE = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const REPO = resolve(EXAMPLE, '../..');
+
+export interface TodoStack extends AsyncDisposable {
+  /** The app's URL (served by the example backend). */
+  appUrl: string;
+  syncUrl: string;
+  pool: pg.Pool;
+  /** Recent output of the sync API (for failure messages). */
+  syncOutput(): string;
+}
+
+export async function startTodoStack(adminUrl: string): Promise<TodoStack> {
+  const cleanups: Array<() => Promise<void> | void> = [];
+  const dispose = async () => {
+    for (const c of cleanups.reverse()) await c();
+  };
+  try {
+    const db: TestDatabase = await createTestDatabase(adminUrl, 'todoweb');
+    cleanups.push(async () => {
+      await db[Symbol.asyncDispose]();
+    });
+    const storageUrl = await db.createSibling('storage');
+    const pool = db.pool();
+    await pool.query(readFileSync(join(REPO, 'demo/schema.sql'), 'utf8'));
+    await ensureUploadsTable(pool);
+
+    const secret = randomBytes(32).toString('base64url');
+    const port = await freePort();
+    let output = '';
+    const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'apps/sync-api/src/main.ts'], {
+      cwd: REPO,
+      env: {
+        PATH: process.env['PATH'] ?? '',
+        SOURCE_DATABASE_URL: db.url,
+        STORAGE_DATABASE_URL: storageUrl,
+        ADMIN_TOKEN: randomBytes(24).toString('hex'),
+        JWT_SECRET: secret,
+        SYNC_API_PORT: String(port),
+        SYNC_API_HOST: '127.0.0.1',
+        SYNC_RULES_PATH: join(REPO, 'demo/sync-rules.streams.yaml'),
+        PUBLICATION_NAME: `pub_${db.name}`,
+        LOG_LEVEL: process.env['TEST_LOG_LEVEL'] ?? 'warn',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const collect = (chunk: Buffer) => {
+      output = (output + chunk.toString('utf8')).slice(-20_000);
+    };
+    child.stdout?.on('data', collect);
+    child.stderr?.on('data', collect);
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    cleanups.push(async () => {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+    });
+    const syncUrl = `http://127.0.0.1:${port}`;
+
+    const distDir = mkdtempSync(join(tmpdir(), 'todo-web-dist-'));
+    cleanups.push(() => rmSync(distDir, { recursive: true, force: true }));
+    // Built while the sync API starts (both take seconds).
+    const built = build({ root: EXAMPLE, configFile: join(EXAMPLE, 'vite.config.ts'), logLevel: 'warn', build: { outDir: distDir, emptyOutDir: true } });
+
+    const deadline = Date.now() + 90_000;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`sync-api exited with ${child.exitCode}:\n${output}`);
+      const ready = await fetch(`${syncUrl}/probes/readiness`)
+        .then(async (r) => (r.ok ? ((await r.json()) as { active_version: number | null }) : null))
+        .catch(() => null);
+      if (ready?.active_version) break;
+      if (Date.now() > deadline) throw new Error(`sync-api did not become ready:\n${output}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await built;
+
+    const server: Server = createAppServer({ pool, keys: keysFromSecret(secret, undefined), syncUrl, distDir, devMode: true });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise<void>((r) => { server.close(() => r()); server.closeAllConnections(); }));
+    const appUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    return { appUrl, syncUrl, pool, syncOutput: () => output, [Symbol.asyncDispose]: dispose };
+  } catch (e) {
+    await dispose();
+    throw e;
+  }
+}
