@@ -71,7 +71,7 @@ export async function startSyncApiProcess(opts: SyncApiProcessOptions): Promise<
   const name = opts.name ?? `${runner}-${port}`;
   const compiled = opts.compiled ?? true;
   // A clean environment: nothing of the test runner's (NODE_OPTIONS loaders, vitest vars) leaks in.
-  const env: Record<string, string> = {
+  const env: Record<string, string | undefined> = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     HOME: process.env.HOME ?? '/tmp',
     LOG_LEVEL: 'info',
@@ -82,7 +82,8 @@ export async function startSyncApiProcess(opts: SyncApiProcessOptions): Promise<
     PROCESS_NAME: name,
   };
   const args = compiled ? [SYNC_API_BUNDLE] : ['--import', 'tsx', path.join(REPO_ROOT, 'apps/sync-api/src/main.ts')];
-  const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Next's types (the dashboard compiles this file too) make NODE_ENV required in ProcessEnv.
+  const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env: env as unknown as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   const output: string[] = [];
   const waiters = new Set<() => void>();
   const collect = (stream: NodeJS.ReadableStream) => {

@@ -56,7 +56,7 @@ export async function startSyncServer(adminUrl: string, schemaSql: string, rules
       PUBLICATION_NAME: `pub_${db.name}`,
       DEV_MODE: 'true',
       LOG_LEVEL: process.env['TEST_LOG_LEVEL'] ?? 'warn',
-    },
+    } as unknown as NodeJS.ProcessEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const collect = (chunk: Buffer): void => {
