@@ -68,7 +68,7 @@ function openRawStream(url: string, token: string): { has(text: string, timeoutM
 
 async function metric(p: SyncApiProcess, name: string): Promise<number> {
   const text = await (await fetch(`${p.url}/metrics`)).text();
-  return Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1] ?? NaN);
+  return Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+)`, 'm').exec(text)?.[1] ?? NaN);
 }
 
 export async function benchClusterFailover(adminUrl: string, opts: { runs?: number; streams?: number } = {}): Promise<BenchResult[]> {

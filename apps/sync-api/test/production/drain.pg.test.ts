@@ -80,7 +80,7 @@ const powersync: Array<{ db: PowerSyncDatabase; statuses: SyncStatus[]; user: st
 const token = async (user: string) => (await mintDevToken(jwtSecret, user, { ttlSeconds: 3600 })).token;
 const metric = async (api: SyncApiProcess, name: string) => {
   const text = await (await fetch(`${api.url}/metrics`)).text();
-  const m = new RegExp(`^${name} (\\d+)`, 'm').exec(text);
+  const m = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+)`, 'm').exec(text);
   return Number(m?.[1] ?? NaN);
 };
 async function startApi(name: string): Promise<SyncApiProcess> {
