@@ -119,8 +119,21 @@ describe('connection state machine', () => {
     }
     expect(delays).toEqual([100, 200, 400, 800, 1000, 1000]);
     s = transition(transition(s, events.opened, ctx).state, events.healthy, ctx).state;
-    s = transition(s, events.ended, ctx).state;
+    s = transition(s, events.failed, ctx).state;
     expect(s).toMatchObject({ kind: 'backoff', attempt: 1, delayMs: 100 });
+  });
+
+  it('reopens a healthy stream the server ended at once, but backs off if the next one ends before a checkpoint', () => {
+    const healthy: ConnectionState = { kind: 'connected', attempt: 0 };
+    const first = transition(healthy, events.ended, ctx);
+    expect(first.state).toEqual({ kind: 'connecting', attempt: 1 });
+    expect(first.effects.map((e) => e.type)).toEqual(['abort_stream', 'open_stream']);
+    let s = transition(first.state, events.opened, ctx).state;
+    s = transition(s, events.ended, ctx).state;
+    expect(s).toEqual({ kind: 'backoff', attempt: 2, delayMs: 200 });
+    // A stream that proves healthy again earns another immediate reopen.
+    s = transition(transition(transition(s, events.retry_timer, ctx).state, events.opened, ctx).state, events.healthy, ctx).state;
+    expect(transition(s, events.ended, ctx).state).toEqual({ kind: 'connecting', attempt: 1 });
   });
 });
 

@@ -94,17 +94,21 @@ describe('connect() against a scripted protocol server', () => {
     expect(db.currentStatus.hasSynced).toBe(true);
   });
 
-  it('reconnects with backoff after the server ends the stream and resumes from the last op', async () => {
+  it('reopens at once when the server ends a healthy stream, resumes from the last op, and backs off if it ends again unhealthy', async () => {
     server = await new ScriptedSyncServer().start();
     db = await openTestDb();
-    await db.connect(connector(server.url), fast);
+    // A one-minute backoff: only the immediate reopen can produce the second stream in time.
+    await db.connect(connector(server.url), { ...fast, retry: { baseMs: 60_000, maxMs: 60_000 } });
     const first = await server.nextStream();
     const b: FixtureBucket = { bucket: 'b', ops: [putOp(7, 'todos', 'a', {})] };
     first.send(lines.checkpoint(7, [b]), lines.data('b', b.ops), lines.complete(7));
     await db.waitForFirstSync();
     first.end();
-    const second = await server.nextStream();
+    const second = await server.nextStream(2000);
     expect(second.request.body.buckets).toEqual([{ name: 'b', after: '7' }]);
+    // Ended again before any checkpoint: now the backoff applies (no reconnect loop).
+    second.end();
+    await expect(server.nextStream(1000)).rejects.toThrow();
   });
 
   it('refetches credentials after a 401 and retries', async () => {

@@ -6,7 +6,8 @@
  * ```
  *  disconnected --connect--> connecting --opened--> connected
  *       ^                      |   ^                   |  ended/failed --> backoff --timer--> connecting
- *       |                      |   +------restart------+  (restart: token refreshed, reconnect at once)
+ *       |                      |   +------restart------+  (restart: token refreshed, reconnect at once;
+ *       |                      |                           a healthy stream that ended: reconnect at once)
  *       +----disconnect--------+-- from any state except closed;  close --> closed (final)
  * ```
  */
@@ -100,8 +101,13 @@ export function transition(state: ConnectionState, event: ConnectionEvent, ctx: 
       switch (event.type) {
         case 'healthy':
           return state.attempt === 0 ? same : { state: { kind: 'connected', attempt: 0 }, effects: [] };
-        case 'failed':
         case 'ended':
+          // A healthy stream the server ended cleanly (a draining process, a rules deploy) is
+          // reopened at once; attempt 1 makes a stream that ends again before its first
+          // checkpoint back off as usual, so a server ending every stream cannot cause a loop.
+          if (state.attempt === 0) return { state: { kind: 'connecting', attempt: 1 }, effects: [{ type: 'abort_stream' }, { type: 'open_stream' }] };
+          return retry(state.attempt, ctx, [{ type: 'abort_stream' }]);
+        case 'failed':
           return retry(state.attempt, ctx, [{ type: 'abort_stream' }]);
         case 'restart':
         case 'connect':
