@@ -6,7 +6,7 @@ import { App } from './App.tsx';
 import type { RejectedWrite } from './backend-connector.ts';
 import { registerOfflineShell } from './offline-shell.ts';
 import { openDatabase, type OpenedDatabase } from './open-database.ts';
-import { SynclineProvider } from './syncline-react-shim.tsx';
+import { SynclineProvider } from '@syncline/react';
 import './styles.css';
 
 const DEMO_USERS = ['user-1', 'user-2', 'user-3', 'user-4', 'user-5'];
@@ -38,6 +38,7 @@ function Root({ userId }: { userId: string }) {
       .then((o) => {
         opened = o;
         document.documentElement.dataset['vfs'] = o.vfs;
+        document.documentElement.dataset['openAttempts'] = String(o.openAttempts);
         if (cancelled) void o.close();
         else setDb(o.db);
       })
