@@ -19,10 +19,11 @@ const OPFS_WAIT_MS = 20_000;
  * writes in a second store while the offline writes on OPFS wait unseen. So: retry OPFS for up to
  * 20 s, then fail with a message; use another storage only where OPFS does not exist.
  */
-async function openStorage(filename: string): Promise<{ adapter: WasmSqliteAdapter; attempts: number }> {
+async function openStorage(filename: string, signal: AbortSignal): Promise<{ adapter: WasmSqliteAdapter; attempts: number }> {
   if (!opfsSupported()) return { adapter: await openWasmSqlite({ filename, worker: new SqliteWorker(), vfs: 'auto' }), attempts: 1 };
   const deadline = Date.now() + OPFS_WAIT_MS;
   for (let attempt = 1; ; attempt++) {
+    signal.throwIfAborted();
     try {
       return { adapter: await openWasmSqlite({ filename, worker: new SqliteWorker(), vfs: 'opfs-sahpool' }), attempts: attempt };
     } catch (e) {
@@ -47,11 +48,13 @@ export interface OpenedDatabase {
 /**
  * Opens the database and syncs while the browser is online: the `offline` event disconnects at
  * once (a half-open stream would otherwise keep showing "online"), `online` reconnects without
- * waiting for the retry backoff. Writes keep queuing locally either way.
+ * waiting for the retry backoff. Writes keep queuing locally either way. `signal` stops waiting
+ * for OPFS when the caller gave up (the component unmounted); a database that opens after that is
+ * the caller's to close.
  */
-export async function openDatabase(userId: string, onRejected: (r: RejectedWrite) => void): Promise<OpenedDatabase> {
+export async function openDatabase(userId: string, onRejected: (r: RejectedWrite) => void, signal: AbortSignal): Promise<OpenedDatabase> {
   const config = await loadAppConfig();
-  const { adapter: database, attempts } = await openStorage(`todo-web-${userId}.db`);
+  const { adapter: database, attempts } = await openStorage(`todo-web-${userId}.db`, signal);
   const db = new SynclineDatabase({ schema: appSchema, database });
   await db.ready;
   const connector = createConnector(userId, config, onRejected);

@@ -75,7 +75,7 @@ async function openApp(context: BrowserContext, userId: string): Promise<Page> {
   page.on('framenavigated', (f) => {
     if (f === page.mainFrame()) logs.push(`navigated: ${f.url()}`);
   });
-  // DEBUG: log every change of the lists panel and the sync badge.
+  // A timeline for failure messages: every change of the lists, the sync badge and the root text.
   await page.addInitScript(() => {
     const t0 = performance.now();
     let last = '';
@@ -84,7 +84,7 @@ async function openApp(context: BrowserContext, userId: string): Promise<Page> {
       const state = document.querySelector('[data-testid="sync-status"]')?.getAttribute('data-state') ?? '-';
       const root = document.getElementById('root')?.textContent?.slice(0, 40) ?? '';
       const now = `lists=[${lists}] state=${state} root=${root}`;
-      if (now !== last) console.info(`[dbg ${Math.round(performance.now() - t0)}ms] ${now}`);
+      if (now !== last) console.info(`[timeline ${Math.round(performance.now() - t0)}ms] ${now}`);
       last = now;
     };
     new MutationObserver(snap).observe(document, { subtree: true, childList: true, attributes: true });
@@ -202,7 +202,6 @@ describe.skipIf(!existsSync(CHROMIUM))('todo-web example, two users, one offline
     await waitVisible(a, '[data-testid="list"][data-name="Hardware"]', 'after the offline reload');
     expect(await a.evaluate(() => document.documentElement.dataset['vfs'])).toBe('opfs-sahpool');
     expect(await pendingUploads(a)).toBe(4);
-    process.stderr.write(`DEBUG openAttempts after reload: ${await a.evaluate(() => document.documentElement.dataset['openAttempts'])}\n`);
     await selectList(a, 'Hardware');
     expect(await shownTodos(a)).toEqual(['screws:false']);
     await selectList(a, 'Groceries');
