@@ -21,8 +21,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['packages/*/test/**/*.pg.test.ts', 'apps/sync-api/test/**/*.pg.test.ts', 'scripts/test/**/*.pg.test.ts', 'test/chaos/**/*.pg.test.ts', 'test/cluster/**/*.pg.test.ts', 'examples/*/test/**/*.pg.test.ts'],
-          // The example app's two-user offline test does not pass yet (issue 14 notes); run it by path.
-          exclude: ['**/node_modules/**', ...(process.env.SYNCLINE_RUN_TODO_OFFLINE ? [] : ['examples/todo-web/test/todo-web-offline.pg.test.ts'])],
+          exclude: ['**/node_modules/**'],
           globalSetup: ['packages/test-utils/src/global-setup.ts'],
           testTimeout: 120_000,
           hookTimeout: 120_000,

@@ -2,7 +2,7 @@
 import { useState, type FormEvent } from 'react';
 import type { ListRow, TodoRow } from './app-schema.ts';
 import type { RejectedWrite } from './backend-connector.ts';
-import { useQuery, useStatus, useSynclineDatabase } from './syncline-react-shim.tsx';
+import { useQuery, useStatus, useSyncline, useUploadQueueStats } from '@syncline/react';
 
 function SyncBadge() {
   const status = useStatus();
@@ -12,6 +12,17 @@ function SyncBadge() {
     <span data-testid="sync-status" data-state={state} className="inline-flex items-center gap-2 rounded-full bg-white px-3 py-1 text-sm text-slate-700 shadow-sm">
       <span className={`h-2 w-2 rounded-full ${color}`} />
       {state}
+    </span>
+  );
+}
+
+/** Local writes not uploaded yet (they survive reloads: the queue is in the local database). */
+function PendingUploads() {
+  const queue = useUploadQueueStats();
+  if (!queue) return null;
+  return (
+    <span data-testid="pending-uploads" data-count={queue.count} className="text-sm text-slate-500">
+      {queue.count === 0 ? 'all changes uploaded' : `${queue.count} change${queue.count === 1 ? '' : 's'} not uploaded yet`}
     </span>
   );
 }
@@ -52,7 +63,7 @@ function AddForm({ placeholder, testId, onAdd }: { placeholder: string; testId: 
 }
 
 function Lists({ userId, selected, onSelect }: { userId: string; selected: string | null; onSelect: (id: string | null) => void }) {
-  const db = useSynclineDatabase();
+  const db = useSyncline();
   const { data: lists, isLoading } = useQuery<ListRow & { pending: number; done: number }>(
     `SELECT lists.*, (SELECT count(*) FROM todos WHERE list_id = lists.id AND completed = 0) AS pending,
             (SELECT count(*) FROM todos WHERE list_id = lists.id AND completed = 1) AS done
@@ -70,8 +81,8 @@ function Lists({ userId, selected, onSelect }: { userId: string; selected: strin
       {isLoading ? <p className="text-slate-500">Loading…</p> : null}
       <ul className="space-y-1" data-testid="lists">
         {lists.map((l) => (
-          <li key={l.id} data-testid="list" data-name={l.name ?? ''} className={`flex items-center justify-between rounded px-2 py-1 ${l.id === selected ? 'bg-slate-200' : 'hover:bg-slate-100'}`}>
-            <button type="button" className="flex-1 text-left" onClick={() => onSelect(l.id)}>
+          <li key={l.id} data-testid="list" data-name={l.name ?? ''} data-selected={l.id === selected ? 'true' : 'false'} className={`flex items-center justify-between rounded px-2 py-1 ${l.id === selected ? 'bg-slate-200' : 'hover:bg-slate-100'}`}>
+            <button type="button" aria-current={l.id === selected ? 'true' : undefined} className="flex-1 text-left" onClick={() => onSelect(l.id)}>
               {l.name} <span className="text-xs text-slate-500">({l.pending} open, {l.done} done)</span>
             </button>
             <button type="button" aria-label={`delete list ${l.name}`} className="text-slate-400 hover:text-red-600" onClick={() => void db.execute('DELETE FROM lists WHERE id = ?', [l.id])}>
@@ -84,9 +95,11 @@ function Lists({ userId, selected, onSelect }: { userId: string; selected: strin
   );
 }
 
+/** The selected list's todos. Keyed by list id in App, so text typed for one list never lands in another. */
 function Todos({ userId, listId }: { userId: string; listId: string }) {
-  const db = useSynclineDatabase();
-  const { data: todos } = useQuery<TodoRow>('SELECT * FROM todos WHERE list_id = ? ORDER BY created_at, description', [listId]);
+  const db = useSyncline();
+  const { data: names } = useQuery<{ name: string | null }>('SELECT name FROM lists WHERE id = ?', [listId]);
+  const { data: todos, isLoading } = useQuery<TodoRow>('SELECT * FROM todos WHERE list_id = ? ORDER BY created_at, description', [listId]);
   const add = async (description: string) => {
     await db.execute('INSERT INTO todos (id, list_id, owner_id, description, completed, priority, created_at) VALUES (?, ?, ?, ?, 0, 0, ?)', [
       crypto.randomUUID(),
@@ -99,7 +112,8 @@ function Todos({ userId, listId }: { userId: string; listId: string }) {
   const toggle = (t: TodoRow) =>
     db.execute('UPDATE todos SET completed = ?, completed_at = ? WHERE id = ?', [t.completed ? 0 : 1, t.completed ? null : new Date().toISOString(), t.id]);
   return (
-    <section className="space-y-3">
+    <section className="space-y-3" data-testid="todos-panel" data-list-id={listId} data-loading={isLoading ? 'true' : 'false'}>
+      <h2 className="text-lg font-semibold">{names[0]?.name ?? ''}</h2>
       <AddForm placeholder="What needs doing?" testId="new-todo" onAdd={add} />
       <ul className="divide-y divide-slate-200" data-testid="todos">
         {todos.map((t) => (
@@ -124,12 +138,15 @@ export function App({ userId, errors, onDismissErrors }: { userId: string; error
         <h1 className="text-2xl font-bold">
           Todos <span className="text-base font-normal text-slate-500" data-testid="user">{userId}</span>
         </h1>
-        <SyncBadge />
+        <div className="flex items-center gap-3">
+          <PendingUploads />
+          <SyncBadge />
+        </div>
       </header>
       <ErrorBanner errors={errors} onDismiss={onDismissErrors} />
       <main className="grid grid-cols-1 gap-6 md:grid-cols-[1fr_2fr]">
         <Lists userId={userId} selected={selected} onSelect={setSelected} />
-        {selected ? <Todos userId={userId} listId={selected} /> : <p className="text-slate-500">Pick or add a list.</p>}
+        {selected ? <Todos key={selected} userId={userId} listId={selected} /> : <p className="text-slate-500">Pick or add a list.</p>}
       </main>
     </div>
   );

@@ -6,7 +6,7 @@ import { App } from './App.tsx';
 import type { RejectedWrite } from './backend-connector.ts';
 import { registerOfflineShell } from './offline-shell.ts';
 import { openDatabase, type OpenedDatabase } from './open-database.ts';
-import { SynclineProvider } from './syncline-react-shim.tsx';
+import { SynclineProvider } from '@syncline/react';
 import './styles.css';
 
 const DEMO_USERS = ['user-1', 'user-2', 'user-3', 'user-4', 'user-5'];
@@ -32,23 +32,30 @@ function Root({ userId }: { userId: string }) {
   const [failure, setFailure] = useState<string | null>(null);
   const [errors, setErrors] = useState<RejectedWrite[]>([]);
   useEffect(() => {
+    // One open per mount. React may mount, unmount and mount again at once (StrictMode does in
+    // development): the first open is aborted, its result closed and its failure ignored, so the
+    // two never race for OPFS with the loser's error replacing the winner's app.
+    const abort = new AbortController();
     let opened: OpenedDatabase | null = null;
-    let cancelled = false;
-    openDatabase(userId, (r) => setErrors((list) => [...list, r]))
+    openDatabase(userId, (r) => setErrors((list) => [...list, r]), abort.signal)
       .then((o) => {
+        if (abort.signal.aborted) return void o.close();
         opened = o;
         document.documentElement.dataset['vfs'] = o.vfs;
-        if (cancelled) void o.close();
-        else setDb(o.db);
+        document.documentElement.dataset['openAttempts'] = String(o.openAttempts);
+        setDb(o.db);
       })
-      .catch((e: unknown) => setFailure(e instanceof Error ? e.message : String(e)));
+      .catch((e: unknown) => {
+        if (!abort.signal.aborted) setFailure(e instanceof Error ? e.message : String(e));
+      });
     // Release the OPFS handles early when the page goes away (reload), so the next page opens fast.
     const release = () => void opened?.close();
     window.addEventListener('pagehide', release);
     return () => {
-      cancelled = true;
+      abort.abort();
       window.removeEventListener('pagehide', release);
       void opened?.close();
+      setDb(null);
     };
   }, [userId]);
   if (failure) return <p className="p-6 text-red-700">Could not open the local database: {failure}</p>;

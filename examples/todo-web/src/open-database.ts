@@ -1,23 +1,37 @@
 /** Opens the user's local database (SQLite WASM on OPFS, in a worker) and starts syncing. */
 import { SynclineDatabase } from '@syncline/client';
 import { openWasmSqlite, type WasmSqliteAdapter } from '@syncline/client/browser';
-import SqliteWorker from '@syncline/client/browser-worker?worker';
+import SqliteWorker from '@syncline/client/worker?worker';
 import { appSchema } from './app-schema.ts';
 import { createConnector, loadAppConfig, type RejectedWrite } from './backend-connector.ts';
 
+/** Whether this browser can keep the database on OPFS at all (secure context, Storage API). */
+function opfsSupported(): boolean {
+  return typeof navigator.storage?.getDirectory === 'function';
+}
+
+const OPFS_WAIT_MS = 20_000;
+
 /**
- * OPFS first, retried briefly: right after a reload the previous page's worker may still hold the
- * OPFS access handles. Falling back to another storage at once would show an empty database.
+ * Opens the database on OPFS. Right after a reload the previous page's worker may still hold the
+ * OPFS access handles (so may another tab of the same user); that is a wait, not a reason to
+ * switch storage: falling back to IndexedDB here would show an empty database and queue new
+ * writes in a second store while the offline writes on OPFS wait unseen. So: retry OPFS for up to
+ * 20 s, then fail with a message; use another storage only where OPFS does not exist.
  */
-async function openStorage(filename: string): Promise<WasmSqliteAdapter> {
-  for (let attempt = 0; ; attempt++) {
-    const worker = new SqliteWorker();
+async function openStorage(filename: string, signal: AbortSignal): Promise<{ adapter: WasmSqliteAdapter; attempts: number }> {
+  if (!opfsSupported()) return { adapter: await openWasmSqlite({ filename, worker: new SqliteWorker(), vfs: 'auto' }), attempts: 1 };
+  const deadline = Date.now() + OPFS_WAIT_MS;
+  for (let attempt = 1; ; attempt++) {
+    signal.throwIfAborted();
     try {
-      return await openWasmSqlite({ filename, worker, vfs: attempt < 10 ? 'opfs-sahpool' : 'auto' });
+      return { adapter: await openWasmSqlite({ filename, worker: new SqliteWorker(), vfs: 'opfs-sahpool' }), attempts: attempt };
     } catch (e) {
-      worker.terminate();
-      if (attempt >= 10) throw e;
-      await new Promise((r) => setTimeout(r, 300));
+      // openWasmSqlite terminates the worker when opening fails.
+      if (Date.now() > deadline) {
+        throw new Error(`The local database is still in use (another tab of this app, or the previous page) after ${OPFS_WAIT_MS / 1000} s; close other tabs and reload. (${String(e)})`, { cause: e });
+      }
+      await new Promise((r) => setTimeout(r, 250));
     }
   }
 }
@@ -25,6 +39,8 @@ async function openStorage(filename: string): Promise<WasmSqliteAdapter> {
 export interface OpenedDatabase {
   db: SynclineDatabase;
   vfs: string;
+  /** How many tries opening OPFS took (more than 1: the previous page still held it). */
+  openAttempts: number;
   /** Stops syncing and closes the database. */
   close(): Promise<void>;
 }
@@ -32,11 +48,13 @@ export interface OpenedDatabase {
 /**
  * Opens the database and syncs while the browser is online: the `offline` event disconnects at
  * once (a half-open stream would otherwise keep showing "online"), `online` reconnects without
- * waiting for the retry backoff. Writes keep queuing locally either way.
+ * waiting for the retry backoff. Writes keep queuing locally either way. `signal` stops waiting
+ * for OPFS when the caller gave up (the component unmounted); a database that opens after that is
+ * the caller's to close.
  */
-export async function openDatabase(userId: string, onRejected: (r: RejectedWrite) => void): Promise<OpenedDatabase> {
+export async function openDatabase(userId: string, onRejected: (r: RejectedWrite) => void, signal: AbortSignal): Promise<OpenedDatabase> {
   const config = await loadAppConfig();
-  const database = await openStorage(`todo-web-${userId}.db`);
+  const { adapter: database, attempts } = await openStorage(`todo-web-${userId}.db`, signal);
   const db = new SynclineDatabase({ schema: appSchema, database });
   await db.ready;
   const connector = createConnector(userId, config, onRejected);
@@ -48,6 +66,7 @@ export async function openDatabase(userId: string, onRejected: (r: RejectedWrite
   return {
     db,
     vfs: database.vfs,
+    openAttempts: attempts,
     async close() {
       window.removeEventListener('online', connect);
       window.removeEventListener('offline', disconnect);

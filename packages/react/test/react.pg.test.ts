@@ -2,7 +2,7 @@
  * The React bindings in headless Chromium: a page bundled with esbuild (React 19) runs the browser
  * client against the real sync API (child process, real Postgres). Initial load, a live update
  * after a server-side change, loading and error states, a parameter change without flicker,
- * a Sync Stream subscribed while mounted and released on unmount, and Suspense.
+ * a Sync Stream subscribed while mounted and released on unmount, Suspense, and the upload-queue count.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -125,4 +125,15 @@ describe.skipIf(!existsSync(CHROMIUM))('@syncline/react in Chromium against the 
     await server.sql(`DELETE FROM todos WHERE id = 'l3-1'`);
     await until('live delete under suspense', async () => (await attr('#suspense', 'data-count')) === '19');
   }, 60_000);
+
+  it('counts queued local writes until they are uploaded', async () => {
+    const queued = async (): Promise<string | null> => attr('#queue', 'data-count');
+    await until('the queue count', async () => (await queued()) === '0');
+    await call(page, 'holdUploads', true);
+    await call(page, 'localInsert', 'q-1', 'queued', 'first');
+    await call(page, 'localInsert', 'q-2', 'queued', 'second');
+    await until('two queued writes', async () => (await queued()) === '2');
+    await call(page, 'holdUploads', false);
+    await until('the queue drained after the uploads', async () => (await queued()) === '0');
+  }, 30_000);
 });

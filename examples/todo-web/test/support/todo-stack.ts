@@ -81,7 +81,9 @@ export async function startTodoStack(adminUrl: string): Promise<TodoStack> {
 
     const distDir = mkdtempSync(join(tmpdir(), 'todo-web-dist-'));
     cleanups.push(() => rmSync(distDir, { recursive: true, force: true }));
-    // Built while the sync API starts (both take seconds).
+    // Built while the sync API starts (both take seconds). Under vitest NODE_ENV is `test`, so Vite
+    // bundles React's development build: StrictMode mounts effects twice, as in `npm run dev`.
+    // Kept on purpose — the double mount is what exposed the app's racing database opens.
     const built = build({ root: EXAMPLE, configFile: join(EXAMPLE, 'vite.config.ts'), logLevel: 'warn', build: { outDir: distDir, emptyOutDir: true } });
 
     const deadline = Date.now() + 90_000;

@@ -8,7 +8,7 @@ import { createRoot } from 'react-dom/client';
 import { flushSync } from 'react-dom';
 import { Schema, SynclineDatabase, Table, column } from '@syncline/client';
 import { openWasmSqlite } from '@syncline/client/browser';
-import { SynclineProvider, useQuery, useStatus, useSuspenseQuery, useSyncStream } from '@syncline/react';
+import { SynclineProvider, useQuery, useStatus, useSuspenseQuery, useSyncStream, useUploadQueueStats } from '@syncline/react';
 
 const schema = new Schema({
   lists: new Table({ owner_id: column.text, name: column.text }),
@@ -37,6 +37,11 @@ function TodoList({ listId, throttleMs }: { listId: string; throttleMs: number |
 function StatusView(): ReactNode {
   const s = useStatus();
   return <p id="status" data-connected={String(s.connected)} data-synced={String(s.hasSynced)} />;
+}
+
+function QueueView(): ReactNode {
+  const queue = useUploadQueueStats();
+  return <p id="queue" data-count={queue === undefined ? '' : String(queue.count)} />;
 }
 
 function StreamView({ list }: { list: string }): ReactNode {
@@ -77,6 +82,7 @@ function App({ initial }: { initial: View }): ReactNode {
   return (
     <>
       <StatusView />
+      <QueueView />
       <TodoList listId={view.listId} throttleMs={view.throttleMs} />
       {view.stream ? <StreamView list={view.stream} /> : null}
       {view.suspenseList ? (
@@ -92,6 +98,8 @@ function App({ initial }: { initial: View }): ReactNode {
 }
 
 let db: SynclineDatabase | undefined;
+/** While true the connector's upload fails (the queue keeps its entries and is retried). */
+let holdUploads = false;
 
 const api = {
   async start(endpoint: string, token: string, listId: string, throttleMs?: number): Promise<string> {
@@ -103,7 +111,10 @@ const api = {
     db.onChange(['todos'], () => void changes.push(epoch()));
     const root = createRoot(document.getElementById('root')!);
     flushSync(() => root.render(<SynclineProvider db={db!}><App initial={current} /></SynclineProvider>));
-    await db.connect({ fetchCredentials: async () => ({ endpoint, token }), uploadData: async (d) => void (await (await d.getNextCrudTransaction())?.complete()) }, { retry: { baseMs: 50, maxMs: 200 } });
+    await db.connect({ fetchCredentials: async () => ({ endpoint, token }), uploadData: async (d) => {
+      if (holdUploads) throw new Error('uploads held by the test');
+      await (await d.getNextCrudTransaction())?.complete();
+    } }, { retry: { baseMs: 50, maxMs: 200 }, uploadRetry: { baseMs: 50, maxMs: 200 } });
     return database.vfs;
   },
   view(patch: Partial<View>): void {
@@ -121,6 +132,9 @@ const api = {
   },
   async localInsert(id: string, listId: string, description: string): Promise<void> {
     await db!.execute('INSERT INTO todos (id, list_id, description) VALUES (?, ?, ?)', [id, listId, description]);
+  },
+  holdUploads(hold: boolean): void {
+    holdUploads = hold;
   },
   async count(listId: string): Promise<number> {
     return (await db!.get<{ n: number }>('SELECT count(*) AS n FROM todos WHERE list_id = ?', [listId])).n;
