@@ -37,7 +37,7 @@ function role(): string | undefined {
 const api = {
   async open(): Promise<string | undefined> {
     const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
-    const database = await openWasmSqlite({ filename: 'multi-tab.db', worker, vfs: 'opfs-sahpool', multiTab: true });
+    const database = await openWasmSqlite({ filename: 'multi-tab.db', worker, vfs: 'opfs-sahpool', multiTab: true, logger });
     database.multiTab?.subscribe({ changes: () => undefined, status: () => undefined, promoted: () => (promotedAt = Date.now()) });
     db = new SynclineDatabase({ schema, database, logger });
     let last = '';

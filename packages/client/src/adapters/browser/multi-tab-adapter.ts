@@ -15,6 +15,7 @@ import { Mutex } from '../../db/mutex.ts';
 import type { MultiTabEvents, MultiTabLink, TabRole } from '../../db/multi-tab-link.ts';
 import type { QueryResult, SqliteValue } from '../../db/sqlite-adapter.ts';
 import { ClientErrorCodes, SynclineError } from '../../errors.ts';
+import type { Logger } from '../../logger.ts';
 import { decodeStatus, encodeStatus, type WireStatus } from '../../sync/status-codec.ts';
 import type { SyncStatus } from '../../sync/sync-status.ts';
 import { LeaseServer } from './tab-lease-server.ts';
@@ -91,6 +92,7 @@ export class TabCoordinator implements MultiTabLink {
   constructor(
     private readonly filename: string,
     private readonly requestedVfs: WasmVfs,
+    private readonly logger: Logger,
     private readonly openLocal: OpenLocal,
   ) {
     this.channel = new BroadcastChannel(channelName(filename));
@@ -150,6 +152,8 @@ export class TabCoordinator implements MultiTabLink {
 
   private async becomeLeader(promoted: boolean): Promise<void> {
     this.role = 'leader';
+    const started = Date.now();
+    this.logger.info(promoted ? 'Leader lock granted: taking over the database' : 'Leader lock granted: opening the database', { tabId: this.tabId });
     const previous = this.leader;
     this.leader = { id: this.tabId, vfs: previous?.vfs ?? 'memory' };
     this.localReady = (async () => {
@@ -160,12 +164,14 @@ export class TabCoordinator implements MultiTabLink {
     // Work in flight on the old leader is void now (committed or not: see resolveCommit).
     this.dropLeader(this.tabId);
     await this.localReady;
+    this.logger.info('Database open in this tab (leader)', { tabId: this.tabId, vfs: this.local!.vfs, openMs: Date.now() - started });
     this.post({ t: 'leader', from: this.tabId, vfs: this.local!.vfs, status: this.lastStatus });
     if (promoted) for (const l of [...this.listeners]) l.promoted();
   }
 
   private fail(e: unknown): void {
     // The database could not be opened in this tab after the leader left; nothing can proceed.
+    this.logger.error('Taking over the database failed', { tabId: this.tabId, message: String(e) });
     this.closed = true;
     const error = new SynclineError(ClientErrorCodes.ADAPTER_ERROR, `Taking over the database "${this.filename}" failed: ${String(e)}`, { cause: e });
     for (const c of this.calls.values()) c.reject(error);
@@ -283,6 +289,8 @@ export class TabCoordinator implements MultiTabLink {
 
   subscribe(events: MultiTabEvents): () => void {
     this.listeners.add(events);
+    // The leader's status may have arrived before this subscriber (it comes with the handshake).
+    if (this.role === 'follower' && this.lastStatus) events.status(decodeStatus(this.lastStatus));
     return () => this.listeners.delete(events);
   }
 

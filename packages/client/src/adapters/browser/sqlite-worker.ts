@@ -73,7 +73,9 @@ async function installPool(s: Sqlite3, waitMs: number): Promise<Awaited<ReturnTy
     try {
       return await s.installOpfsSAHPoolVfs({ name: 'syncline-sahpool', directory: '.syncline-sahpool', forceReinitIfPreviouslyFailed: true } as never);
     } catch (e) {
-      if (!isPoolBusy(e) || Date.now() + delay > deadline) throw e;
+      if (!isPoolBusy(e) || Date.now() + delay > deadline) {
+        throw new Error(`${e instanceof Error ? `${e.name}: ${e.message}` : String(e)} (OPFS pool, waited ${waitMs - (deadline - Date.now())} ms)`, { cause: e });
+      }
       await new Promise((r) => setTimeout(r, delay));
     }
   }

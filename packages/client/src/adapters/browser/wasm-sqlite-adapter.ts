@@ -10,6 +10,7 @@
  */
 import { ClientErrorCodes, SynclineError } from '../../errors.ts';
 import type { QueryResult, SqliteAdapter, SqliteValue } from '../../db/sqlite-adapter.ts';
+import { silentLogger, type Logger } from '../../logger.ts';
 import { TabCoordinator } from './multi-tab-adapter.ts';
 import type { WasmVfs, WorkerRequest, WorkerResponse } from './worker-protocol.ts';
 
@@ -37,6 +38,8 @@ export interface WasmSqliteOptions {
    * tab before a reload) still holds it. Default 10 s in multi-tab mode, else 0.
    */
   opfsWaitMs?: number;
+  /** Multi-tab: election and takeover events (which tab leads, how long opening took). */
+  logger?: Logger;
 }
 
 /** True where multi-tab mode can work (Web Locks and BroadcastChannel). */
@@ -63,7 +66,7 @@ export async function openWasmSqlite(options: WasmSqliteOptions): Promise<WasmSq
 
 async function openMultiTab(options: WasmSqliteOptions): Promise<WasmSqliteAdapter> {
   let workerUsed = false;
-  const coordinator = new TabCoordinator(options.filename, options.vfs ?? 'auto', (vfs) => {
+  const coordinator = new TabCoordinator(options.filename, options.vfs ?? 'auto', options.logger ?? silentLogger, (vfs) => {
     workerUsed = true;
     return openInWorker({ ...options, vfs, opfsWaitMs: options.opfsWaitMs ?? 10_000 });
   });
