@@ -20,7 +20,7 @@ import { decodeStatus, encodeStatus, type WireStatus } from '../../sync/status-c
 import type { SyncStatus } from '../../sync/sync-status.ts';
 import { LeaseServer } from './tab-lease-server.ts';
 import { channelName, COMMITS_TABLE_DDL, leaderLockName, tabLockName, type RemoteOp, type TabMessage } from './tab-protocol.ts';
-import type { WasmSqliteAdapter, WasmSqliteOptions } from './wasm-sqlite-adapter.ts';
+import type { WasmSqliteAdapter } from './wasm-sqlite-adapter.ts';
 import type { WasmVfs } from './worker-protocol.ts';
 
 type Vfs = Exclude<WasmVfs, 'auto'>;
