@@ -11,6 +11,7 @@ const schema = new Schema({ todos: new Table({ owner_id: column.text, descriptio
 let db: SynclineDatabase | undefined;
 let live: { id: string; description: string | null }[] = [];
 let promotedAt: number | undefined;
+let pending: Promise<string> | undefined;
 let leaderConnectedAt: number | undefined;
 const errors: string[] = [];
 const log: string[] = [];
@@ -28,6 +29,26 @@ const connector: BackendConnector = {
     if (!res.ok) throw new Error(`upload failed: HTTP ${res.status}`);
     await tx.complete();
   },
+};
+
+/**
+ * Fault hooks for the handover tests (test page only): drop this tab's reply to a follower's
+ * COMMIT (the leader committed, the follower never hears it), or drop this tab's own COMMIT call
+ * (the leader never sees it). A spy channel, created before the database's, sees the calls.
+ */
+const faults = { dropCommitReply: false, dropCommitCall: false, dropped: 0 };
+const commitCalls = new Set<string>();
+new BroadcastChannel('syncline-tabs:multi-tab.db').onmessage = (e: MessageEvent<{ t: string; lease: string; seq: number; op?: { kind: string } }>) => {
+  if (e.data.t === 'call' && e.data.op?.kind === 'commit') commitCalls.add(`${e.data.lease}:${e.data.seq}`);
+};
+const post = BroadcastChannel.prototype.postMessage;
+BroadcastChannel.prototype.postMessage = function (this: BroadcastChannel, m: { t: string; lease: string; seq: number; op?: { kind: string } }) {
+  const drop = (faults.dropCommitReply && m.t === 'reply' && commitCalls.has(`${m.lease}:${m.seq}`)) || (faults.dropCommitCall && m.t === 'call' && m.op?.kind === 'commit');
+  if (drop) {
+    faults.dropped++;
+    return;
+  }
+  post.call(this, m);
 };
 
 function role(): string | undefined {
@@ -72,6 +93,23 @@ const api = {
     return (await db?.getUploadQueueStats())?.count ?? -1;
   },
   live: () => live,
+  arm(fault: 'dropCommitReply' | 'dropCommitCall'): void {
+    faults[fault] = true;
+  },
+  dropped: () => faults.dropped,
+  /** Starts an insert (a plain `execute`, or inside `writeTransaction`); `settled()` reports how it ended. */
+  startInsert(id: string, mode: 'execute' | 'transaction'): void {
+    const write = mode === 'execute' ? db!.execute('INSERT INTO todos (id, owner_id, description) VALUES (?, ?, ?)', [id, 'tabs', mode]) : db!.writeTransaction((tx) => tx.execute('INSERT INTO todos (id, owner_id, description) VALUES (?, ?, ?)', [id, 'tabs', mode]));
+    pending = write.then(
+      () => 'ok',
+      (e: unknown) => `error ${(e as { code?: string }).code ?? String(e)}`,
+    );
+  },
+  settled: () => pending,
+  /** Queued upload entries for one row id (exactly one means the write applied once). */
+  async crudFor(id: string): Promise<number> {
+    return (await db!.get<{ n: number }>(`SELECT count(*) AS n FROM sl_crud WHERE json_extract(data, '$.id') = ?`, [id])).n;
+  },
   log: () => log.slice(-50),
   status(): unknown {
     const s = db?.currentStatus;
