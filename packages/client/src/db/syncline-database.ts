@@ -140,7 +140,7 @@ export class SynclineDatabase implements QueryRunner {
     this.logger.info('This tab is now the multi-tab leader', { tabId: this.adapter.multiTab?.tabId });
     this.setStatus({ ...this.status, connected: false, connecting: false, downloading: false, downloadProgress: null, uploading: false });
     await this.ready.catch(() => undefined);
-    await this.streams.load().catch((e: unknown) => this.logger.warn('Reloading stream subscriptions failed', { message: String(e) }));
+    // (Stream subscriptions other tabs stored are read when the request is assembled.)
     const wanted = this.wanted;
     if (wanted && !this.closed) await this.connect(wanted.connector, wanted.options);
   }

@@ -4,7 +4,7 @@
  * tab became the leader and when it was first connected as the leader (Date.now(), ms).
  */
 import { Schema, SynclineDatabase, Table, column, type BackendConnector, type SyncStatus, type Logger } from '../../src/index.ts';
-import { openWasmSqlite } from '../../src/adapters/browser/index.ts';
+import { openWasmSqlite, type WasmSqliteAdapter } from '../../src/adapters/browser/index.ts';
 
 const schema = new Schema({ todos: new Table({ owner_id: column.text, description: column.text }) });
 
@@ -51,14 +51,16 @@ BroadcastChannel.prototype.postMessage = function (this: BroadcastChannel, m: { 
   post.call(this, m);
 };
 
+let adapter: WasmSqliteAdapter | undefined;
+
 function role(): string | undefined {
-  return db ? ((db as unknown as { adapter: { multiTab?: { role: string } } }).adapter.multiTab?.role ?? 'single') : undefined;
+  return db ? (adapter?.multiTab?.role ?? 'single') : undefined;
 }
 
 const api = {
   async open(): Promise<string | undefined> {
     const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
-    const database = await openWasmSqlite({ filename: 'multi-tab.db', worker, vfs: 'opfs-sahpool', multiTab: true, logger });
+    const database = (adapter = await openWasmSqlite({ filename: 'multi-tab.db', worker, vfs: 'opfs-sahpool', multiTab: true, logger }));
     database.multiTab?.subscribe({ changes: () => undefined, status: () => undefined, promoted: () => (promotedAt = Date.now()) });
     db = new SynclineDatabase({ schema, database, logger });
     let last = '';

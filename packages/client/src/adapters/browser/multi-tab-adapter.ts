@@ -164,7 +164,7 @@ export class TabCoordinator implements MultiTabLink {
     // Work in flight on the old leader is void now (committed or not: see resolveCommit).
     this.dropLeader(this.tabId);
     await this.localReady;
-    this.logger.info('Database open in this tab (leader)', { tabId: this.tabId, vfs: this.local!.vfs, openMs: Date.now() - started });
+    this.logger.info('Database open in this tab (leader)', { tabId: this.tabId, vfs: this.local!.vfs, openMs: Date.now() - started, poolWaitMs: this.local!.poolWaitMs });
     this.post({ t: 'leader', from: this.tabId, vfs: this.local!.vfs, status: this.lastStatus });
     if (promoted) for (const l of [...this.listeners]) l.promoted();
   }

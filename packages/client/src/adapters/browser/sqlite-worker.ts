@@ -21,6 +21,8 @@ const functions = createSqlFunctions();
 let sqlite3: Sqlite3 | undefined;
 let db: Db | undefined;
 let persist: (() => Promise<void>) | undefined;
+/** How long the last open waited for the OPFS pool (another worker still held it). */
+let poolWaitMs = 0;
 const statements = new Map<string, Stmt>();
 const IDB_NAME = 'syncline-sqlite';
 
@@ -68,9 +70,11 @@ function isPoolBusy(e: unknown): boolean {
 
 /** Installs the OPFS pool VFS, retrying with a short backoff for up to `waitMs` while it is busy. */
 async function installPool(s: Sqlite3, waitMs: number): Promise<Awaited<ReturnType<Sqlite3['installOpfsSAHPoolVfs']>>> {
-  const deadline = Date.now() + waitMs;
+  const started = Date.now();
+  const deadline = started + waitMs;
   for (let delay = 10; ; delay = Math.min(delay * 2, 100)) {
     try {
+      poolWaitMs = Date.now() - started;
       return await s.installOpfsSAHPoolVfs({ name: 'syncline-sahpool', directory: '.syncline-sahpool', forceReinitIfPreviouslyFailed: true } as never);
     } catch (e) {
       if (!isPoolBusy(e) || Date.now() + delay > deadline) {
@@ -163,7 +167,7 @@ function run(sql: string, params: readonly SqliteValue[], collect: boolean): Que
 async function handle(request: WorkerRequest): Promise<WorkerResponse> {
   switch (request.type) {
     case 'open':
-      return { id: request.id, ok: true, result: { vfs: await open(request.filename, request.vfs, request.wasmUrl, request.opfsWaitMs ?? 0) }, changed: [] };
+      return { id: request.id, ok: true, result: { vfs: await open(request.filename, request.vfs, request.wasmUrl, request.opfsWaitMs ?? 0), poolWaitMs }, changed: [] };
     case 'execute': {
       const result = run(request.sql, request.params, true);
       await persist?.();

@@ -50,6 +50,8 @@ export function multiTabSupported(): boolean {
 export interface WasmSqliteAdapter extends SqliteAdapter {
   /** The storage backend actually in use. */
   readonly vfs: Exclude<WasmVfs, 'auto'>;
+  /** How long opening waited for the OPFS pool to be released by another worker (ms). */
+  readonly poolWaitMs?: number;
 }
 
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
@@ -144,11 +146,12 @@ async function openInWorker(options: WasmSqliteOptions): Promise<WasmSqliteAdapt
     worker.terminate();
     throw new SynclineError(ClientErrorCodes.ADAPTER_ERROR, `Could not open SQLite WASM database "${options.filename}": ${String(e)}`, { cause: e });
   }
-  const vfs = (opened.result as { vfs: Exclude<WasmVfs, 'auto'> }).vfs;
+  const { vfs, poolWaitMs } = opened.result as { vfs: Exclude<WasmVfs, 'auto'>; poolWaitMs?: number };
 
   return {
     name: `sqlite-wasm:${vfs}:${options.filename}`,
     vfs,
+    poolWaitMs,
     async execute(sql: string, params: readonly SqliteValue[] = []): Promise<QueryResult> {
       return (await call({ type: 'execute', sql, params: [...params] })).result as QueryResult;
     },

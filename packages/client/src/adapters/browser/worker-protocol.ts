@@ -16,5 +16,5 @@ export type WorkerRequest =
   | { id: number; type: 'init'; wasmUrl?: string };
 
 export type WorkerResponse =
-  | { id: number; ok: true; result?: QueryResult | { rowsAffected: number } | { vfs: Exclude<WasmVfs, 'auto'> }; changed: string[] }
+  | { id: number; ok: true; result?: QueryResult | { rowsAffected: number } | { vfs: Exclude<WasmVfs, 'auto'>; poolWaitMs?: number }; changed: string[] }
   | { id: number; ok: false; error: { message: string; name: string }; changed: string[] };
