@@ -19,6 +19,7 @@ import type { Logger } from '../../logger.ts';
 import { decodeStatus, encodeStatus, type WireStatus } from '../../sync/status-codec.ts';
 import type { SyncStatus } from '../../sync/sync-status.ts';
 import { LeaseServer } from './tab-lease-server.ts';
+import { holdLock } from './web-locks.ts';
 import { channelName, COMMITS_TABLE_DDL, leaderLockName, tabLockName, type RemoteOp, type TabMessage } from './tab-protocol.ts';
 import type { WasmSqliteAdapter } from './wasm-sqlite-adapter.ts';
 import type { WasmVfs } from './worker-protocol.ts';
@@ -53,20 +54,6 @@ function leaderChanged(cause?: unknown): SynclineError {
     'The tab that owned the database closed while this transaction ran on it; nothing was committed — run it again',
     { cause },
   );
-}
-
-function holdLock(name: string, options: LockOptions): { granted: Promise<boolean>; release: () => void } {
-  let release!: () => void;
-  const held = new Promise<void>((r) => (release = r));
-  const granted = new Promise<boolean>((resolve, reject) => {
-    navigator.locks
-      .request(name, options, async (lock) => {
-        resolve(lock !== null);
-        if (lock) await held;
-      })
-      .catch(reject);
-  });
-  return { granted, release };
 }
 
 export class TabCoordinator implements MultiTabLink {
@@ -156,12 +143,13 @@ export class TabCoordinator implements MultiTabLink {
     this.logger.info(promoted ? 'Leader lock granted: taking over the database' : 'Leader lock granted: opening the database', { tabId: this.tabId });
     const previous = this.leader;
     this.leader = { id: this.tabId, vfs: previous?.vfs ?? 'memory' };
+    if (promoted) this.lastStatus = undefined; // the old leader's; this tab publishes its own
     this.localReady = (async () => {
       this.local = await this.openLocal(previous?.vfs ?? this.requestedVfs);
       await this.local.execute(COMMITS_TABLE_DDL);
       this.leader = { id: this.tabId, vfs: this.local.vfs };
     })();
-    // Work in flight on the old leader is void now (committed or not: see resolveCommit).
+    // Work in flight on the old leader is void now (committed or not: see `committed()`).
     this.dropLeader(this.tabId);
     await this.localReady;
     this.logger.info('Database open in this tab (leader)', { tabId: this.tabId, vfs: this.local!.vfs, openMs: Date.now() - started, poolWaitMs: this.local!.poolWaitMs });
