@@ -140,6 +140,9 @@ export class SynclineDatabase implements QueryRunner {
     this.logger.info('This tab is now the multi-tab leader', { tabId: this.adapter.multiTab?.tabId });
     this.setStatus({ ...this.status, connected: false, connecting: false, downloading: false, downloadProgress: null, uploading: false });
     await this.ready.catch(() => undefined);
+    // The old leader may have committed something it could not announce before it went away:
+    // every tab re-runs its watches once.
+    this.announce(new Set([...this.schema.tables.map((t) => t.name), 'sl_crud']));
     // (Stream subscriptions other tabs stored are read when the request is assembled.)
     const wanted = this.wanted;
     if (wanted && !this.closed) await this.connect(wanted.connector, wanted.options);
