@@ -78,7 +78,16 @@ const api = {
   },
   async connect(endpoint: string, token: string): Promise<void> {
     credentials = { endpoint, token };
-    await db?.connect(connector, { retry: { baseMs: 50, maxMs: 200 }, crudUploadThrottleMs: 0 });
+    // Logs when each sync request starts and its response arrives (handover timing breakdown).
+    const timedFetch: typeof fetch = async (input, init) => {
+      const url = String(input instanceof Request ? input.url : input);
+      const path = new URL(url).pathname;
+      log.push(`${Date.now()} fetch ${path} start`);
+      const res = await fetch(input, init);
+      log.push(`${Date.now()} fetch ${path} ${res.status}`);
+      return res;
+    };
+    await db?.connect(connector, { retry: { baseMs: 50, maxMs: 200 }, crudUploadThrottleMs: 0, fetch: timedFetch });
   },
   role,
   async insert(id: string, description: string): Promise<void> {
