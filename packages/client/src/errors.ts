@@ -41,6 +41,13 @@ export const ClientErrorCodes = {
   TOO_MANY_SUBSCRIPTIONS: 'TOO_MANY_SUBSCRIPTIONS',
   /** A SQLite adapter could not be opened or is unsupported in this environment. */
   ADAPTER_ERROR: 'ADAPTER_ERROR',
+  /**
+   * Multi-tab: the leader tab (which owns the database) closed or crashed while this tab's
+   * transaction was running on it. The transaction was NOT committed (the new leader checked);
+   * run it again. `execute`/`getAll`/… retry on their own; `readTransaction`/`writeTransaction`
+   * callbacks are not re-run for you.
+   */
+  TAB_LEADER_CHANGED: 'TAB_LEADER_CHANGED',
 } as const;
 
 export type ClientErrorCode = (typeof ClientErrorCodes)[keyof typeof ClientErrorCodes];

@@ -38,6 +38,8 @@ export class ScriptedSyncServer {
   url = '';
   /** Bodies POSTed to `/upload` (the fixture's stand-in for an app backend). */
   readonly uploads: unknown[] = [];
+  /** Applies an uploaded body (e.g. to Postgres) before `/upload` answers; a throw answers 500. */
+  onUpload: ((body: unknown) => Promise<void>) | undefined;
 
   /** @param staticDir files served under `/` (for the browser test page). */
   constructor(private readonly staticDir?: string) {}
@@ -113,7 +115,14 @@ export class ScriptedSyncServer {
     if (req.method === 'POST' && url.pathname === '/upload') {
       const chunks: Buffer[] = [];
       for await (const c of req) chunks.push(c as Buffer);
-      this.uploads.push(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+      const body: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      try {
+        await this.onUpload?.(body);
+      } catch {
+        res.writeHead(500).end();
+        return;
+      }
+      this.uploads.push(body);
       res.writeHead(200).end();
       return;
     }

@@ -11,6 +11,8 @@
  *   (see `createSqlFunctions()` in `sql-functions.ts`), and the tables reported through
  *   `syncline_table_changed(name)` are returned by {@link SqliteAdapter.takeChangedTables}.
  */
+import type { MultiTabLink } from './multi-tab-link.ts';
+
 export type SqliteValue = null | number | bigint | string | Uint8Array;
 export type SqliteRow = Record<string, SqliteValue>;
 
@@ -31,6 +33,8 @@ export interface SqliteAdapter {
   /** Table names reported by `syncline_table_changed()` since the previous call, then resets. */
   takeChangedTables(): Promise<string[]>;
   close(): Promise<void>;
+  /** Present when the database is shared between browser tabs (see `multi-tab-link.ts`). */
+  readonly multiTab?: MultiTabLink;
 }
 
 /** Names of the SQL functions an adapter must register (implemented in `sql-functions.ts`). */

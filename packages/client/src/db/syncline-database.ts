@@ -28,6 +28,7 @@ import { StreamManager } from '../streams/stream-manager.ts';
 import { canonicalParameters, validateStreamName } from '../streams/stream-key.ts';
 import { SyncStream } from '../streams/sync-stream.ts';
 import { Mutex } from './mutex.ts';
+import { retryOnLeaderChange } from './multi-tab-link.ts';
 import type { QueryResult, SqliteAdapter, SqliteRow, SqliteValue } from './sqlite-adapter.ts';
 import { resolveQueryTables, TableChanges } from './table-changes.ts';
 import { runTransaction, type QueryRunner, type Transaction } from './transaction.ts';
@@ -74,6 +75,9 @@ export class SynclineDatabase implements QueryRunner {
   private clientId: string | undefined;
   private readonly internals: DatabaseInternals;
   private readonly streams: StreamManager;
+  /** The last `connect()` (kept while disconnected from the leader role, used on promotion). */
+  private wanted: { connector: BackendConnector; options: ConnectOptions } | undefined;
+  private offMultiTab: (() => void) | undefined;
 
   constructor(options: SynclineDatabaseOptions) {
     this.schema = options.schema;
@@ -94,7 +98,14 @@ export class SynclineDatabase implements QueryRunner {
     };
     this.crud = new CrudQueue(this.internals);
     this.streams = new StreamManager(this.internals);
-    this.ready = this.initialize();
+    this.offMultiTab = this.adapter.multiTab?.subscribe({
+      changes: (tables) => this.changes.emit(tables),
+      status: (s) => {
+        if (this.adapter.multiTab?.role === 'follower') this.setStatus(s);
+      },
+      promoted: () => void this.onPromoted(),
+    });
+    this.ready = retryOnLeaderChange(() => this.initialize());
     this.ready.catch(() => undefined); // surfaced by every call that awaits it
   }
 
@@ -114,7 +125,27 @@ export class SynclineDatabase implements QueryRunner {
 
   private async locked<T>(fn: () => Promise<T>): Promise<T> {
     if (this.closed) throw new SynclineError(ClientErrorCodes.DATABASE_CLOSED, 'The database is closed');
-    return this.lock.run(fn);
+    return this.adapter.multiTab ? this.adapter.multiTab.exclusive(fn) : this.lock.run(fn);
+  }
+
+  /** Committed changes: to this tab's listeners and, on the multi-tab leader, to the other tabs. */
+  private announce(changed: ReadonlySet<string>): void {
+    this.changes.emit(changed);
+    if (changed.size > 0 && this.adapter.multiTab?.role === 'leader') this.adapter.multiTab.publishChanges(changed);
+  }
+
+  /** Multi-tab: this tab now owns the database; take over syncing if the app asked for it. */
+  private async onPromoted(): Promise<void> {
+    if (this.closed) return;
+    this.logger.info('This tab is now the multi-tab leader', { tabId: this.adapter.multiTab?.tabId });
+    this.setStatus({ ...this.status, connected: false, connecting: false, downloading: false, downloadProgress: null, uploading: false });
+    await this.ready.catch(() => undefined);
+    // The old leader may have committed something it could not announce before it went away:
+    // every tab re-runs its watches once.
+    this.announce(new Set([...this.schema.tables.map((t) => t.name), 'sl_crud']));
+    // (Stream subscriptions other tabs stored are read when the request is assembled.)
+    const wanted = this.wanted;
+    if (wanted && !this.closed) await this.connect(wanted.connector, wanted.options);
   }
 
   private async lockedWrite<T>(fn: (db: SqliteAdapter, changed: Set<string>) => Promise<T>): Promise<T> {
@@ -126,7 +157,7 @@ export class SynclineDatabase implements QueryRunner {
         for (const t of await this.adapter.takeChangedTables()) changed.add(t);
       }
     });
-    if (committed) this.changes.emit(changed);
+    if (committed) this.announce(changed);
     return result;
   }
 
@@ -139,18 +170,18 @@ export class SynclineDatabase implements QueryRunner {
   /** Runs one statement in its own write transaction (local writes are queued for upload). */
   async execute(sql: string, params: readonly SqliteValue[] = []): Promise<QueryResult> {
     await this.whenReady();
-    return this.lockedWrite((db) => db.execute(sql, params));
+    return retryOnLeaderChange(() => this.lockedWrite((db) => db.execute(sql, params)));
   }
 
   /** Runs one statement for each parameter set, all in one write transaction. */
   async executeBatch(sql: string, paramSets: readonly (readonly SqliteValue[])[]): Promise<{ rowsAffected: number }> {
     await this.whenReady();
-    return this.lockedWrite((db) => db.executeBatch(sql, paramSets));
+    return retryOnLeaderChange(() => this.lockedWrite((db) => db.executeBatch(sql, paramSets)));
   }
 
   private async read(sql: string, params: readonly SqliteValue[]): Promise<QueryResult> {
     await this.whenReady();
-    return this.locked(() => this.adapter.execute(sql, params));
+    return retryOnLeaderChange(() => this.locked(() => this.adapter.execute(sql, params)));
   }
 
   async getAll<T = SqliteRow>(sql: string, params: readonly SqliteValue[] = []): Promise<T[]> {
@@ -187,7 +218,7 @@ export class SynclineDatabase implements QueryRunner {
         for (const t of await this.adapter.takeChangedTables()) changed.add(t);
       }
     });
-    if (committed) this.changes.emit(changed);
+    if (committed) this.announce(changed);
     return result;
   }
 
@@ -206,7 +237,7 @@ export class SynclineDatabase implements QueryRunner {
     const source = {
       resolveTables: async () => {
         await this.whenReady();
-        return this.locked(() => resolveQueryTables(this.adapter, sql, params));
+        return retryOnLeaderChange(() => this.locked(() => resolveQueryTables(this.adapter, sql, params)));
       },
       run: () => this.getAll<T>(sql, params),
       changes: this.changes,
@@ -226,7 +257,7 @@ export class SynclineDatabase implements QueryRunner {
   /** The tables a query reads (views resolved to their schema table names). */
   async resolveTables(sql: string, params: readonly SqliteValue[] = []): Promise<string[]> {
     await this.whenReady();
-    return this.locked(() => resolveQueryTables(this.adapter, sql, params));
+    return retryOnLeaderChange(() => this.locked(() => resolveQueryTables(this.adapter, sql, params)));
   }
 
   // ---- upload queue ---------------------------------------------------------------------------
@@ -285,6 +316,7 @@ export class SynclineDatabase implements QueryRunner {
       return;
     }
     this.status = Object.freeze(next);
+    if (this.adapter.multiTab?.role === 'leader') this.adapter.multiTab.publishStatus(this.status);
     for (const l of [...this.statusListeners]) l(this.status);
   }
 
@@ -342,6 +374,9 @@ export class SynclineDatabase implements QueryRunner {
     await this.whenReady();
     if (this.closed) throw new SynclineError(ClientErrorCodes.DATABASE_CLOSED, 'The database is closed');
     await this.disconnect();
+    this.wanted = { connector, options };
+    // Multi-tab follower: the leader tab syncs for everyone; this tab takes over when promoted.
+    if (this.adapter.multiTab?.role === 'follower') return;
     const client = new SyncClient(this, this.internals, this.crud, this.streams, connector, options, () => this.getClientId());
     this.sync = client;
     await client.start();
@@ -351,6 +386,7 @@ export class SynclineDatabase implements QueryRunner {
   async disconnect(): Promise<void> {
     const client = this.sync;
     this.sync = undefined;
+    this.wanted = undefined;
     if (client) await client.stop();
   }
 
@@ -380,10 +416,17 @@ export class SynclineDatabase implements QueryRunner {
     await this.disconnect();
     await this.ready.catch(() => undefined);
     this.streams.close();
-    await this.lock.run(async () => {
+    this.offMultiTab?.();
+    if (this.adapter.multiTab) {
+      // The shared adapter waits for this tab's statements itself; no session on the leader needed.
       this.closed = true;
       await this.adapter.close();
-    });
+    } else {
+      await this.lock.run(async () => {
+        this.closed = true;
+        await this.adapter.close();
+      });
+    }
     this.statusListeners.clear();
   }
 

@@ -11,6 +11,7 @@
  * | `sl_tx` | transaction-id counter for `sl_crud` (`current_tx` is non-NULL only inside a writing transaction) |
  * | `sl_untyped` | synced rows whose type has no table in the current schema |
  * | `sl_sync_state` | last sync time per priority (2147483647 = complete sync), survives restarts |
+ * | `sl_tab_commits` | browser multi-tab only, created by the leader tab: markers of committed follower transactions (see `adapters/browser/multi-tab-adapter.ts`) |
  * | `sl_stream_subscriptions` | Sync Streams subscriptions per (stream, canonical params): explicit + TTL/expiry, server state, last sync (all times in ms) |
  */
 import type { SqliteAdapter } from '../db/sqlite-adapter.ts';

@@ -21,6 +21,8 @@ const functions = createSqlFunctions();
 let sqlite3: Sqlite3 | undefined;
 let db: Db | undefined;
 let persist: (() => Promise<void>) | undefined;
+/** How long the last open waited for the OPFS pool (another worker still held it). */
+let poolWaitMs = 0;
 const statements = new Map<string, Stmt>();
 const IDB_NAME = 'syncline-sqlite';
 
@@ -61,15 +63,41 @@ async function openIndexedDb(s: Sqlite3, filename: string): Promise<Db> {
   return opened;
 }
 
-async function open(filename: string, vfs: WasmVfs, wasmUrl: string | undefined): Promise<Exclude<WasmVfs, 'auto'>> {
+/** Another worker (a closing leader tab, this tab before a reload) still holds the OPFS pool's files. */
+function isPoolBusy(e: unknown): boolean {
+  return e instanceof Error && (e.name === 'NoModificationAllowedError' || e.name === 'InvalidStateError' || /access handle/i.test(e.message));
+}
+
+/** Installs the OPFS pool VFS, retrying with a short backoff for up to `waitMs` while it is busy. */
+async function installPool(s: Sqlite3, waitMs: number): Promise<Awaited<ReturnType<Sqlite3['installOpfsSAHPoolVfs']>>> {
+  const started = Date.now();
+  const deadline = started + waitMs;
+  for (let delay = 10; ; delay = Math.min(delay * 2, 100)) {
+    try {
+      poolWaitMs = Date.now() - started;
+      return await s.installOpfsSAHPoolVfs({ name: 'syncline-sahpool', directory: '.syncline-sahpool', forceReinitIfPreviouslyFailed: true } as never);
+    } catch (e) {
+      if (!isPoolBusy(e) || Date.now() + delay > deadline) {
+        throw new Error(`${e instanceof Error ? `${e.name}: ${e.message}` : String(e)} (OPFS pool, waited ${waitMs - (deadline - Date.now())} ms)`, { cause: e });
+      }
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}
+
+async function init(wasmUrl: string | undefined): Promise<Sqlite3> {
+  sqlite3 ??= await sqlite3InitModule(wasmUrl ? { locateFile: (file: string) => (file.endsWith('.wasm') ? wasmUrl : file) } : undefined);
+  return sqlite3;
+}
+
+async function open(filename: string, vfs: WasmVfs, wasmUrl: string | undefined, opfsWaitMs: number): Promise<Exclude<WasmVfs, 'auto'>> {
   // Without `wasmUrl`, sqlite-wasm loads `sqlite3.wasm` relative to this script's URL (next to
   // the bundled worker); with it, from there (e.g. Vite's `@syncline/client/sqlite3.wasm?url`).
-  sqlite3 ??= await sqlite3InitModule(wasmUrl ? { locateFile: (file: string) => (file.endsWith('.wasm') ? wasmUrl : file) } : undefined);
-  const s = sqlite3;
+  const s = await init(wasmUrl);
   let chosen: Exclude<WasmVfs, 'auto'> | undefined;
   if (vfs === 'auto' || vfs === 'opfs-sahpool') {
     try {
-      const pool = await s.installOpfsSAHPoolVfs({ name: 'syncline-sahpool', directory: '.syncline-sahpool' });
+      const pool = await installPool(s, opfsWaitMs);
       db = new pool.OpfsSAHPoolDb(`/${filename}`);
       // opfs-sahpool cannot do WAL (the pragma used to be ignored: the database stayed in DELETE
       // mode). TRUNCATE keeps the journal file instead of deleting and recreating it per commit,
@@ -79,7 +107,8 @@ async function open(filename: string, vfs: WasmVfs, wasmUrl: string | undefined)
       db.exec('PRAGMA cache_size = -65536');
       chosen = 'opfs-sahpool';
     } catch (e) {
-      if (vfs !== 'auto') throw e;
+      // A busy pool after waiting means another tab owns the file: never fall back to another store.
+      if (vfs !== 'auto' || (opfsWaitMs > 0 && isPoolBusy(e))) throw e;
     }
   }
   if (!chosen && (vfs === 'auto' || vfs === 'indexeddb') && typeof indexedDB !== 'undefined') {
@@ -138,7 +167,7 @@ function run(sql: string, params: readonly SqliteValue[], collect: boolean): Que
 async function handle(request: WorkerRequest): Promise<WorkerResponse> {
   switch (request.type) {
     case 'open':
-      return { id: request.id, ok: true, result: { vfs: await open(request.filename, request.vfs, request.wasmUrl) }, changed: [] };
+      return { id: request.id, ok: true, result: { vfs: await open(request.filename, request.vfs, request.wasmUrl, request.opfsWaitMs ?? 0), poolWaitMs }, changed: [] };
     case 'execute': {
       const result = run(request.sql, request.params, true);
       await persist?.();
@@ -150,6 +179,9 @@ async function handle(request: WorkerRequest): Promise<WorkerResponse> {
       await persist?.();
       return { id: request.id, ok: true, result: { rowsAffected }, changed: functions.takeChangedTables() };
     }
+    case 'init':
+      await init(request.wasmUrl);
+      return { id: request.id, ok: true, changed: [] };
     case 'close':
       for (const stmt of statements.values()) stmt.finalize();
       statements.clear();

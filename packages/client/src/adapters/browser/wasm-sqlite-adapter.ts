@@ -10,6 +10,8 @@
  */
 import { ClientErrorCodes, SynclineError } from '../../errors.ts';
 import type { QueryResult, SqliteAdapter, SqliteValue } from '../../db/sqlite-adapter.ts';
+import { silentLogger, type Logger } from '../../logger.ts';
+import { TabCoordinator } from './multi-tab-adapter.ts';
 import type { WasmVfs, WorkerRequest, WorkerResponse } from './worker-protocol.ts';
 
 export interface WasmSqliteOptions {
@@ -24,18 +26,80 @@ export interface WasmSqliteOptions {
    * rename assets give you the URL, e.g. Vite: `import wasmUrl from '@syncline/client/sqlite3.wasm?url'`.
    */
   wasmUrl?: string | URL;
+  /**
+   * Share the database between the tabs of this origin (default: on where `navigator.locks` and
+   * `BroadcastChannel` exist). One tab — the leader, elected with a Web Lock — opens the database
+   * and syncs; the others run their statements on it and see its status and changes. When the
+   * leader closes, another tab takes over. Off: each tab opens the file itself (OPFS allows one).
+   */
+  multiTab?: boolean;
+  /**
+   * How long opening waits for the OPFS pool while another worker (a closing leader tab, or this
+   * tab before a reload) still holds it. Default 10 s in multi-tab mode, else 0.
+   */
+  opfsWaitMs?: number;
+  /** Multi-tab: election and takeover events (which tab leads, how long opening took). */
+  logger?: Logger;
+}
+
+/** True where multi-tab mode can work (Web Locks and BroadcastChannel). */
+export function multiTabSupported(): boolean {
+  return typeof navigator !== 'undefined' && 'locks' in navigator && typeof BroadcastChannel !== 'undefined';
 }
 
 export interface WasmSqliteAdapter extends SqliteAdapter {
   /** The storage backend actually in use. */
   readonly vfs: Exclude<WasmVfs, 'auto'>;
+  /** How long opening waited for the OPFS pool to be released by another worker (ms). */
+  readonly poolWaitMs?: number;
 }
 
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 type Pending = { resolve: (r: WorkerResponse) => void; reject: (e: Error) => void };
 
-/** Opens the database in the worker; resolves once it is ready. */
+/**
+ * Opens the database in the worker; resolves once it is ready. In multi-tab mode (the default
+ * where supported) it resolves once this tab leads (database open here) or found the leader.
+ */
 export async function openWasmSqlite(options: WasmSqliteOptions): Promise<WasmSqliteAdapter> {
+  if (options.multiTab ?? multiTabSupported()) return openMultiTab(options);
+  return openInWorker(options);
+}
+
+async function openMultiTab(options: WasmSqliteOptions): Promise<WasmSqliteAdapter> {
+  let workerUsed = false;
+  const coordinator = new TabCoordinator(options.filename, options.vfs ?? 'auto', options.logger ?? silentLogger, (vfs) => {
+    workerUsed = true;
+    return openInWorker({ ...options, vfs, opfsWaitMs: options.opfsWaitMs ?? 10_000 });
+  });
+  try {
+    await coordinator.start();
+    // A follower compiles SQLite WASM now, so that taking over later only has to open the file.
+    if (!workerUsed) options.worker.postMessage({ id: 0, type: 'init', ...(options.wasmUrl ? { wasmUrl: String(options.wasmUrl) } : {}) } satisfies WorkerRequest);
+  } catch (e) {
+    await coordinator.close().catch(() => undefined);
+    options.worker.terminate();
+    throw e;
+  }
+  return {
+    get name() {
+      return `sqlite-wasm:${coordinator.vfs}:${options.filename}:${coordinator.role}`;
+    },
+    get vfs() {
+      return coordinator.vfs;
+    },
+    multiTab: coordinator,
+    execute: (sql, params) => coordinator.execute(sql, params),
+    executeBatch: (sql, paramSets) => coordinator.executeBatch(sql, paramSets),
+    takeChangedTables: () => coordinator.takeChangedTables(),
+    async close() {
+      await coordinator.close();
+      if (!workerUsed) options.worker.terminate();
+    },
+  };
+}
+
+async function openInWorker(options: WasmSqliteOptions): Promise<WasmSqliteAdapter> {
   const { worker } = options;
   const pending = new Map<number, Pending>();
   const changed = new Set<string>();
@@ -71,16 +135,23 @@ export async function openWasmSqlite(options: WasmSqliteOptions): Promise<WasmSq
 
   let opened: WorkerResponse & { ok: true };
   try {
-    opened = await call({ type: 'open', filename: options.filename, vfs: options.vfs ?? 'auto', ...(options.wasmUrl ? { wasmUrl: String(options.wasmUrl) } : {}) });
+    opened = await call({
+      type: 'open',
+      filename: options.filename,
+      vfs: options.vfs ?? 'auto',
+      opfsWaitMs: options.opfsWaitMs ?? 0,
+      ...(options.wasmUrl ? { wasmUrl: String(options.wasmUrl) } : {}),
+    });
   } catch (e) {
     worker.terminate();
     throw new SynclineError(ClientErrorCodes.ADAPTER_ERROR, `Could not open SQLite WASM database "${options.filename}": ${String(e)}`, { cause: e });
   }
-  const vfs = (opened.result as { vfs: Exclude<WasmVfs, 'auto'> }).vfs;
+  const { vfs, poolWaitMs } = opened.result as { vfs: Exclude<WasmVfs, 'auto'>; poolWaitMs?: number };
 
   return {
     name: `sqlite-wasm:${vfs}:${options.filename}`,
     vfs,
+    poolWaitMs,
     async execute(sql: string, params: readonly SqliteValue[] = []): Promise<QueryResult> {
       return (await call({ type: 'execute', sql, params: [...params] })).result as QueryResult;
     },

@@ -8,11 +8,13 @@ import type { QueryResult, SqliteValue } from '../../db/sqlite-adapter.ts';
 export type WasmVfs = 'auto' | 'opfs-sahpool' | 'indexeddb' | 'memory';
 
 export type WorkerRequest =
-  | { id: number; type: 'open'; filename: string; vfs: WasmVfs; wasmUrl?: string }
+  | { id: number; type: 'open'; filename: string; vfs: WasmVfs; wasmUrl?: string; opfsWaitMs?: number }
   | { id: number; type: 'execute'; sql: string; params: readonly SqliteValue[] }
   | { id: number; type: 'batch'; sql: string; paramSets: readonly (readonly SqliteValue[])[] }
-  | { id: number; type: 'close' };
+  | { id: number; type: 'close' }
+  /** Loads and compiles SQLite WASM without opening anything (a multi-tab follower, ready to take over). */
+  | { id: number; type: 'init'; wasmUrl?: string };
 
 export type WorkerResponse =
-  | { id: number; ok: true; result?: QueryResult | { rowsAffected: number } | { vfs: Exclude<WasmVfs, 'auto'> }; changed: string[] }
+  | { id: number; ok: true; result?: QueryResult | { rowsAffected: number } | { vfs: Exclude<WasmVfs, 'auto'>; poolWaitMs?: number }; changed: string[] }
   | { id: number; ok: false; error: { message: string; name: string }; changed: string[] };
