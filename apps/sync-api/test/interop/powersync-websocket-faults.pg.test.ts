@@ -239,6 +239,9 @@ afterAll(async () => {
 describe('@powersync/node over WebSocket under API faults', () => {
   it('drain before the first line, SIGKILL mid-checkpoint, drain during a REQUEST_N pause: every client ends equal to the source', { timeout: 120_000 }, async () => {
     const [a1, a2] = first;
+    // The processes that take over later start now, in parallel with the first steps.
+    const later = Promise.all([startApi('api-3'), startApi('api-4')]);
+    later.catch(() => {});
     clients.push(
       openPowerSync('u1', SyncStreamConnectionMethod.WEB_SOCKET),
       openPowerSync('u2', SyncStreamConnectionMethod.WEB_SOCKET),
@@ -275,7 +278,7 @@ describe('@powersync/node over WebSocket under API faults', () => {
       lock.release();
       await raw?.[Symbol.asyncDispose]();
     }
-    const a3 = await startApi('api-3');
+    const [a3, a4] = await later;
     await waitForStreams(a2, 6);
 
     // 2. SIGKILL while every client downloads a large checkpoint.
@@ -293,7 +296,6 @@ describe('@powersync/node over WebSocket under API faults', () => {
       const lines = await raw.linesUntil(1, (l) => 'data' in l, 15_000);
       expect(lines.length).toBe(2);
       expect(await raw.quiet(300)).toBe(true);
-      const a4 = await startApi('api-4');
       lb.target = a4.port;
       const stopped = a3.stop('SIGTERM', 30_000);
       const end = await raw.next(10_000);
