@@ -312,15 +312,14 @@ describe('@powersync/node over WebSocket under API faults', () => {
     const deadline = Date.now() + 30_000;
     for (const c of clients) {
       const want = await expected(c.user);
-      let last = '';
       for (;;) {
         const got = await c.rows();
         const sameLists = JSON.stringify(got.lists) === JSON.stringify(want.lists);
         const sameTodos = JSON.stringify(got.todos) === JSON.stringify(want.todos);
         if (sameLists && sameTodos) break;
-        last = `${c.name}: lists ${got.lists.length}/${want.lists.length}${sameLists ? '' : ' differ'}, todos ${got.todos.length}/${want.todos.length}${sameTodos ? '' : ' differ'}`;
         if (Date.now() > deadline) {
-          mismatches.push(`${last} [${c.recent()}]`);
+          const lists = `lists ${got.lists.length}/${want.lists.length}${sameLists ? '' : ' differ'}`;
+          mismatches.push(`${c.name}: ${lists}, todos ${got.todos.length}/${want.todos.length}${sameTodos ? '' : ' differ'} [${c.recent()}]`);
           break;
         }
         await new Promise((r) => setTimeout(r, 200));
