@@ -41,15 +41,15 @@ bucket_definitions:
 `;
 
 /**
- * Client kinds in proportion: half raw protocol clients, a quarter @syncline/client, the rest
- * @powersync/node. `powersync-ws` is opt-in (CLUSTER_KINDS=raw,syncline-http,powersync-http,powersync-ws):
- * in this test the SDK's WebSocket client was left with stale rows after the API faults (its
- * `connect()` also never resolved) — an open finding, reproducible with that setting.
+ * Client kinds in proportion: half raw protocol clients, a quarter @syncline/client (HTTP and
+ * WebSocket), the rest @powersync/node (HTTP and WebSocket). CLUSTER_KINDS narrows the mix.
+ * (`powersync-ws` was once left with stale rows here: a stream drained before its first line
+ * ended with a bare COMPLETE, on which the SDK waits forever; see socket-sync-stream.ts.)
  */
-const KINDS = (process.env.CLUSTER_KINDS ?? 'raw,syncline-http,powersync-http').split(',') as ClientKind[];
+const KINDS = (process.env.CLUSTER_KINDS ?? 'raw,syncline-http,syncline-ws,powersync-http,powersync-ws').split(',') as ClientKind[];
 function kindOf(i: number): ClientKind {
   const k = i % 8;
-  const wanted: ClientKind = k < 4 ? 'raw' : k < 6 ? 'syncline-http' : k === 6 ? 'powersync-http' : 'powersync-ws';
+  const wanted: ClientKind = k < 4 ? 'raw' : k === 4 ? 'syncline-http' : k === 5 ? 'syncline-ws' : k === 6 ? 'powersync-http' : 'powersync-ws';
   return KINDS.includes(wanted) ? wanted : k % 2 === 0 ? 'raw' : KINDS.includes('syncline-http') ? 'syncline-http' : 'raw';
 }
 

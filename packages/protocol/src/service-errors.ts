@@ -69,6 +69,12 @@ export const ERROR_CODES = {
    * after the Retry-After delay; a load balancer sends the retry to another process.
    */
   DRAINING: { code: 'SYNC_DRAINING', status: 503 },
+  /**
+   * A WebSocket sync stream was ended (admin disconnect, new sync rules) before it sent its first
+   * line. Reconnect. (An RSocket stream ended that early is failed with this instead of COMPLETE:
+   * the official SDKs only settle their connect on the first payload or an error.)
+   */
+  STREAM_ENDED: { code: 'SYNC_STREAM_ENDED', status: 503 },
   /** Dev tokens are only available when DEV_MODE is on. */
   DEV_MODE_OFF: { code: 'SYNC_DEV_MODE_OFF', status: 403 },
   /**

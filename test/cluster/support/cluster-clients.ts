@@ -3,20 +3,21 @@
  * questions: what rows do you hold, did you ever see a checksum problem. Kinds:
  * - `raw`: the chaos protocol client (NDJSON, keeps per-bucket positions, records every
  *   connection's catch-up: the ops and bytes it downloaded before its first complete checkpoint);
- * - `syncline-http` (`syncline-<transport>`): `@syncline/client` with the node adapter; the
- *   transport is a parameter, so WebSocket is one entry here once the client has it;
+ * - `syncline-http` / `syncline-ws`: `@syncline/client` with the node adapter over HTTP or
+ *   WebSocket (RSocket; the `ws` package, as Node 20 has no global WebSocket);
  * - `powersync-http` / `powersync-ws`: the official `@powersync/node` SDK.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { PowerSyncDatabase, Schema as PsSchema, SyncStreamConnectionMethod, Table as PsTable, column as psColumn, type LogRecord } from '@powersync/node';
-import { Schema, SynclineDatabase, Table, column, composeFetch, type FetchLike, type Logger } from '@syncline/client';
+import { Schema, SynclineDatabase, Table, column, composeFetch, type FetchLike, type Logger, type WebSocketConstructor } from '@syncline/client';
 import { openBetterSqlite3 } from '@syncline/client/node';
+import WebSocket from 'ws';
 import { ChaosClient } from '../../chaos/support/chaos-client.ts';
 
-export type ClientKind = 'raw' | 'syncline-http' | 'powersync-http' | 'powersync-ws';
-export const CLIENT_KINDS: ClientKind[] = ['raw', 'syncline-http', 'powersync-http', 'powersync-ws'];
+export type ClientKind = 'raw' | 'syncline-http' | 'syncline-ws' | 'powersync-http' | 'powersync-ws';
+export const CLIENT_KINDS: ClientKind[] = ['raw', 'syncline-http', 'syncline-ws', 'powersync-http', 'powersync-ws'];
 
 /** Rows by table, each row's values as strings (null kept), sorted by id: comparable across SQLite and Postgres. */
 export type Snapshot = Record<'lists' | 'todos' | 'todo_index', string[][]>;
@@ -132,7 +133,7 @@ export async function openClient(kind: ClientKind, userId: string, target: Clien
       close: () => raw.stop(),
     };
   }
-  if (kind === 'syncline-http') {
+  if (kind === 'syncline-http' || kind === 'syncline-ws') {
     const problems: string[] = [];
     const note = (message: string, details?: Record<string, unknown>) => {
       const text = `${message} ${details ? JSON.stringify(details) : ''}`;
@@ -142,12 +143,25 @@ export async function openClient(kind: ClientKind, userId: string, target: Clien
     const db = new SynclineDatabase({ schema: syncSchema, database: openBetterSqlite3({ path: ':memory:' }), logger });
     await db.ready;
     const streams: StreamBytes[] = [];
+    let sockets = 0;
+    // WebSocket streams are counted by socket (the byte counter sees only HTTP responses).
+    class CountingWebSocket extends WebSocket {
+      constructor(...args: ConstructorParameters<typeof WebSocket>) {
+        super(...args);
+        sockets++;
+      }
+    }
     await db.connect(
       {
         fetchCredentials: async () => ({ endpoint: target.url, token: await target.token(userId) }),
         uploadData: async () => {},
       },
-      { retry: { baseMs: 200, maxMs: 2000 }, crudUploadThrottleMs: 0, fetch: composeFetch((u, i) => globalThis.fetch(u, i), countStreamBytes(streams)) },
+      {
+        retry: { baseMs: 200, maxMs: 2000 },
+        crudUploadThrottleMs: 0,
+        fetch: composeFetch((u, i) => globalThis.fetch(u, i), countStreamBytes(streams)),
+        ...(kind === 'syncline-ws' ? { transport: 'websocket' as const, webSocket: CountingWebSocket as unknown as WebSocketConstructor } : {}),
+      },
     );
     return {
       kind,
@@ -156,7 +170,7 @@ export async function openClient(kind: ClientKind, userId: string, target: Clien
       streams,
       snapshot: () => localSnapshot((sql) => db.getAll(sql) as Promise<Array<Record<string, unknown>>>),
       checksumProblems: () => [...problems],
-      connects: () => streams.length,
+      connects: () => streams.length + sockets,
       close: () => db.close(),
     };
   }
@@ -164,7 +178,10 @@ export async function openClient(kind: ClientKind, userId: string, target: Clien
   const logs: LogRecord[] = [];
   const db = new PowerSyncDatabase({
     schema: psSchema,
-    database: { dbFilename: 'client.db', dbLocation: dir, implementation: { type: 'better-sqlite3' }, readWorkerCount: 1 },
+    // A name unique in this process: @powersync/node keys its sync mutex by dbFilename, so SDK
+    // clients sharing one name sync one at a time — the others wait (connected and connecting
+    // both false) until the holder's stream ends, which looked like a hang in the final check.
+    database: { dbFilename: `${basename(dir)}.db`, dbLocation: dir, implementation: { type: 'better-sqlite3' }, readWorkerCount: 1 },
     logger: { log: (r) => void logs.push(r) },
   });
   let connects = 0;

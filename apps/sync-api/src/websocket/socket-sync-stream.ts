@@ -3,6 +3,11 @@
  * the stream, pulls protocol lines from the engine's generator only while the client has granted
  * REQUEST_N credits, and sends each line as a BSON PAYLOAD(NEXT). Ends with COMPLETE, or ERROR
  * carrying the serialised service error; CANCEL or a closed socket abort it.
+ *
+ * A stream that ends before its first PAYLOAD (a drain or an admin disconnect that lands while it
+ * registers or computes its first checkpoint) ends with ERROR, never COMPLETE: the official SDKs'
+ * RSocket requester settles its connect only on the first payload or an error, so a bare COMPLETE
+ * leaves `@powersync/node` waiting forever — it never reconnects and its tables go stale.
  */
 import type { Logger } from 'pino';
 import { ServiceError, streamingSyncRequestSchema, toServiceError, type StreamingSyncRequest, type SyncLine } from '@syncline/protocol';
@@ -36,6 +41,8 @@ export class SocketSyncStream {
   readonly credits: RequestCredits;
   private readonly abort = new AbortController();
   private cancelled = false;
+  /** PAYLOAD(NEXT) frames sent: until the first, the stream must not end with COMPLETE. */
+  private payloads = 0;
 
   constructor(
     private readonly s: Services,
@@ -73,15 +80,16 @@ export class SocketSyncStream {
     try {
       const request = parseBody(streamingSyncRequestSchema, rawRequest ?? {});
       const versionId = await this.checkAdmission();
+      // Drain aborts the stream through the registry: stop waiting for credits and COMPLETE it
+      // (COMPLETE needs no credit), so the client ends the stream cleanly and reconnects. Listening
+      // before registering: a drain can land while the registry row is being inserted.
+      this.abort.signal.addEventListener('abort', () => {
+        if (s.shuttingDown && !this.cancelled) this.credits.close();
+      });
       connectionId = await s.connections.register(
         { userId: session.token.userId, clientId: request.client_id ?? null, userAgent: session.userAgent, transport: 'websocket', versionId },
         this.abort,
       );
-      // Drain aborts the stream through the registry: stop waiting for credits and COMPLETE it
-      // (COMPLETE needs no credit), so the client ends the stream cleanly and reconnects.
-      this.abort.signal.addEventListener('abort', () => {
-        if (s.shuttingDown && !this.cancelled) this.credits.close();
-      });
       s.metrics.streamsOpened++;
       const id = connectionId;
       generator = streamSyncLines({
@@ -116,18 +124,19 @@ export class SocketSyncStream {
         if (this.cancelled || !this.sink.open) break;
         if (next.done) {
           reason = next.value;
-          await this.sink.send(encodeComplete(this.streamId));
+          await this.end();
           break;
         }
         const payload = encodeLine(next.value, 'bson', true);
         bytes += payload.length;
         lines++;
         s.metrics.bytesSent += payload.length;
+        this.payloads++;
         await this.sink.send(encodePayload(this.streamId, { data: payload }));
       }
       if (this.cancelled && reason !== 'token_expired') reason = 'client_closed';
       else if (s.shuttingDown && this.abort.signal.aborted && reason !== 'token_expired') {
-        if (reason === 'client_closed' && this.sink.open) await this.sink.send(encodeComplete(this.streamId));
+        if (reason === 'client_closed' && this.sink.open) await this.end();
         reason = 'draining';
       }
     } catch (e) {
@@ -151,6 +160,18 @@ export class SocketSyncStream {
         log.info({ durationMs: Date.now() - started, lines, ops, bytes, reason, transport: 'websocket' }, 'sync stream closed');
       }
     }
+  }
+
+  /**
+   * Ends the stream normally: COMPLETE once it has sent a line; before that an ERROR the client
+   * retries on (SYNC_DRAINING while draining), since an SDK waits for its first payload forever.
+   */
+  private async end(): Promise<void> {
+    if (this.payloads > 0) return this.sink.send(encodeComplete(this.streamId));
+    const e = this.s.shuttingDown
+      ? new ServiceError('DRAINING', `This process is draining before it exits; retry in ${DRAIN_RETRY_AFTER_SECONDS} s (another process will serve you).`)
+      : new ServiceError('STREAM_ENDED', 'The sync stream was ended before its first line; reconnect.');
+    return this.sink.send(encodeError(this.streamId, ErrorCode.APPLICATION_ERROR, serializeServiceError(e)));
   }
 
   /** Same admission rules as HTTP; returns the serving sync-rules version. */
