@@ -54,7 +54,7 @@ export class CheckpointWatcher {
   private refreshing: Promise<void> | null = null;
   private refreshAgain = false;
   private poll: NodeJS.Timeout | null = null;
-  /** The newest checkpoint announced by NOTIFY since the last refresh (see `takeNotified`). */
+  /** The newest checkpoint announced by NOTIFY since the last refresh (see `servingVersion`). */
   private notified: { versionId: number; opId: bigint; lsn: string } | null = null;
   /** A NOTIFY since the last refresh announced an activation or could not be read: re-read the version. */
   private notifiedOther = false;
