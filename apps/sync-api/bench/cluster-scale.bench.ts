@@ -140,6 +140,12 @@ async function openStreams(procs: ClientProcess[], urls: string[], tokens: strin
   };
 }
 
+/** Open-files soft limit of this process (children inherit it), from /proc/self/limits. */
+function openFilesLimit(): number {
+  const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+  return !m || m[1] === 'unlimited' ? Infinity : Number(m[1]);
+}
+
 export async function benchClusterScale(adminUrl: string): Promise<BenchResult[]> {
   const idleStreams = envInt('CLUSTER_SCALE_STREAMS', 10_000);
   const latencyStreams = envInt('CLUSTER_SCALE_LATENCY_STREAMS', 1_000);
@@ -148,6 +154,11 @@ export async function benchClusterScale(adminUrl: string): Promise<BenchResult[]
   const concurrency = envInt('CLUSTER_SCALE_CONNECTING', 250);
   const idleApis = 4;
   const latencyApis = 3;
+  // Each API process holds its share of the sockets, each client process its share (plus slack).
+  const needFiles = Math.ceil(idleStreams / Math.min(idleApis, clientProcs)) + 500;
+  if (openFilesLimit() < needFiles) {
+    throw new Error(`open-files limit ${openFilesLimit()} is below the ${needFiles} sockets one process holds here: run with \`ulimit -n ${needFiles * 2}\` (or fewer CLUSTER_SCALE_STREAMS)`);
+  }
   const results: BenchResult[] = [];
   const push = (r: BenchResult) => {
     results.push(r);
