@@ -62,6 +62,13 @@ const sections: Section[] = [
     run: async (url) => (await import('../apps/sync-api/bench/cluster-failover.bench.ts')).benchClusterFailover(url),
   },
   {
+    key: 'cluster-scale',
+    title: 'Cluster scale: idle streams and write → client latency over several API processes (issue 13)',
+    method:
+      'See apps/sync-api/bench/cluster-scale.bench.ts: real processes of the compiled bundle (one replicator, 4 then 3 API processes) on one storage Postgres, raw HTTP stream clients in 4 (then 2) client child processes, loopback. (a) 10,000 streams (distinct users, small buckets + one global bucket) opened round-robin, ≤ 250 connecting per client process: time until all have their first checkpoint_complete, errors, live heap + external after GC per idle stream per process. (b) 1,000 streams over 3 API processes, one row into the global bucket per round: COMMIT → each stream\'s checkpoint_complete, with the breakdown. Targets: ≤ 25 KB per idle stream; p50 ≤ 20 ms, p99 ≤ 100 ms.',
+    run: async (url) => (await import('../apps/sync-api/bench/cluster-scale.bench.ts')).benchClusterScale(url),
+  },
+  {
     key: 'react',
     title: 'React useQuery re-render (issue 14)',
     method:

@@ -26,11 +26,27 @@ export function negotiateFormat(accept: string | undefined): StreamFormat {
 
 export function encodeLine(line: SyncLine, format: StreamFormat, rawData: boolean): Buffer {
   if (format === 'bson') return Buffer.from(serialize(line as unknown as Record<string, unknown>));
+  return Buffer.from(encodeNdjsonLine(line, rawData));
+}
+
+/**
+ * One NDJSON line (with its newline) as text: the HTTP stream joins the lines of a checkpoint and
+ * converts them to bytes once per socket write instead of once per line.
+ */
+export function encodeNdjsonLine(line: SyncLine, rawData: boolean): string {
   if ('data' in line) {
-    if (!rawData) return Buffer.from(dataLine(line.data, legacyOpsText, legacyOps) + '\n');
-    if (isPlainDataLine(line)) return Buffer.from(dataLine(line.data, rawOpsText, rawOps) + '\n');
+    if (!rawData) return dataLine(line.data, legacyOpsText, legacyOps) + '\n';
+    if (isPlainDataLine(line)) return dataLine(line.data, rawOpsText, rawOps) + '\n';
   }
-  return Buffer.from(JSON.stringify(line) + '\n');
+  if ('checkpoint_complete' in line && Object.keys(line.checkpoint_complete).length === 1) return completeLine(line.checkpoint_complete.last_op_id);
+  return JSON.stringify(line) + '\n';
+}
+
+/** Every stream completes the same checkpoint after a fan-out: its line is built once. */
+let lastComplete = { opId: '', text: '' };
+function completeLine(opId: string): string {
+  if (lastComplete.opId !== opId) lastComplete = { opId, text: `{"checkpoint_complete":{"last_op_id":${JSON.stringify(opId)}}}\n` };
+  return lastComplete.text;
 }
 
 type DataLine = Extract<SyncLine, { data: unknown }>;

@@ -9,7 +9,7 @@ import { ServiceError, streamingSyncRequestSchema, type StreamingSyncRequest, ty
 import { createWriteCheckpoint, currentWalLsn, emitKeepaliveMessage, normalizeLsn, requestCheckpoint, streamSyncLines } from '@syncline/engine';
 import { z } from 'zod';
 import { TokenVerifier, type VerifiedToken } from '../auth.ts';
-import { BSON_STREAM, NDJSON, encodeLine, negotiateFormat } from '../line-encoding.ts';
+import { BSON_STREAM, NDJSON, encodeLine, encodeNdjsonLine, negotiateFormat } from '../line-encoding.ts';
 import { RateLimiter } from '../rate-limiter.ts';
 import { armTokenExpiry } from '../token-expiry.ts';
 import type { Services } from '../services.ts';
@@ -163,11 +163,16 @@ async function openStream(s: Services, req: FastifyRequest, reply: FastifyReply,
   // one per line. Backpressure: when a write reports a full buffer, the next line is not pulled out
   // of the generator until the sink drains (or the stream closes), so a slow client never makes
   // the server buffer more than socket buffers and FLUSH_BYTES plus one line.
+  // NDJSON lines are held as text and converted to bytes once per write; BSON lines as buffers.
   let held: Buffer[] = [];
+  let heldText = '';
   let heldBytes = 0;
   const takeHeld = () => {
-    const out = held.length === 1 ? held[0]! : Buffer.concat(held, heldBytes);
+    const out = format === 'ndjson' ? Buffer.from(heldText) : held.length === 1 ? held[0]! : Buffer.concat(held, heldBytes);
+    bytes += out.length;
+    s.metrics.bytesSent += out.length;
     held = [];
+    heldText = '';
     heldBytes = 0;
     return out;
   };
@@ -240,12 +245,17 @@ async function openStream(s: Services, req: FastifyRequest, reply: FastifyReply,
           break;
         }
         const line = next.value;
-        const chunk = encodeLine(line, format, rawData);
-        bytes += chunk.length;
+        // heldBytes decides when to flush (characters for NDJSON: close enough); bytes are counted per write.
+        if (format === 'ndjson') {
+          const text = encodeNdjsonLine(line, rawData);
+          heldText += text;
+          heldBytes += text.length;
+        } else {
+          const chunk = encodeLine(line, format, rawData);
+          held.push(chunk);
+          heldBytes += chunk.length;
+        }
         lines++;
-        s.metrics.bytesSent += chunk.length;
-        held.push(chunk);
-        heldBytes += chunk.length;
         if (heldBytes >= FLUSH_BYTES || !('data' in line || 'checkpoint' in line || 'checkpoint_diff' in line)) {
           await write(takeHeld());
           if (closed()) break;

@@ -6,7 +6,7 @@
  */
 import pg from 'pg';
 import type { Logger } from 'pino';
-import { CHECKPOINT_CHANNEL } from '../storage/checkpoint-notify.ts';
+import { CHECKPOINT_CHANNEL, type CheckpointNotification } from '../storage/checkpoint-notify.ts';
 import { PgBucketReader } from '../storage/pg-bucket-reader.ts';
 import { getServingVersion } from '../storage/pg-versions.ts';
 import { getWriteCheckpointsReleasedSince, WRITE_CHECKPOINT_CHANNEL, type WriteCheckpointCursor } from '../storage/pg-write-checkpoints.ts';
@@ -54,6 +54,10 @@ export class CheckpointWatcher {
   private refreshing: Promise<void> | null = null;
   private refreshAgain = false;
   private poll: NodeJS.Timeout | null = null;
+  /** The newest checkpoint announced by NOTIFY since the last refresh (see `servingVersion`). */
+  private notified: { versionId: number; opId: bigint; lsn: string } | null = null;
+  /** A NOTIFY since the last refresh announced an activation or could not be read: re-read the version. */
+  private notifiedOther = false;
   private stopped = false;
   private readyWaiters: Array<() => void> = [];
   /** Checkpoints processed (for metrics). */
@@ -67,7 +71,7 @@ export class CheckpointWatcher {
   ) {
     this.reader = new PgBucketReader(pool);
     this.checksums = new ChecksumCache(this.reader);
-    this.opPages = new OpPageCache(this.reader);
+    this.opPages = new OpPageCache(this.reader, (v, buckets, cp) => this.checksums.fresh(v, buckets, cp));
     this.writeCheckpoints = new KeyBatcher((lsn, keys) => this.reader.getReleasedWriteCheckpoints(keys, lsn));
   }
 
@@ -129,7 +133,10 @@ export class CheckpointWatcher {
 
   private async connectListener(): Promise<void> {
     const client = new pg.Client({ connectionString: this.storageUrl });
-    client.on('notification', () => void this.refresh());
+    client.on('notification', (msg) => {
+      if (msg.channel === CHECKPOINT_CHANNEL) this.noteCheckpoint(msg.payload);
+      void this.refresh();
+    });
     client.on('error', (e) => {
       this.logger.warn({ error: e.message }, 'checkpoint listener lost; reconnecting');
       this.listener = null;
@@ -162,8 +169,36 @@ export class CheckpointWatcher {
     return this.refreshing;
   }
 
+  /** Remembers the checkpoint a NOTIFY announced, so the refresh it triggers need not re-read the version. */
+  private noteCheckpoint(payload: string | undefined): void {
+    const n = parseNotification(payload);
+    if (!n || n.activated) {
+      this.notifiedOther = true;
+      return;
+    }
+    if (!this.notified || n.opId > this.notified.opId || n.versionId !== this.notified.versionId) this.notified = n;
+  }
+
+  /**
+   * The serving version at its newest checkpoint. A NOTIFY of a new checkpoint of the version this
+   * process already serves carries everything needed (saving one storage round trip on the hot path
+   * of every write); anything else — the first refresh, an activation, another version, the poll,
+   * a write-checkpoint notification — reads the version row.
+   */
+  private async servingVersion(): Promise<SyncRulesVersion | null> {
+    const n = this.notified;
+    const other = this.notifiedOther;
+    this.notified = null;
+    this.notifiedOther = false;
+    const cur = this.state;
+    if (n && !other && cur && cur.version.id === n.versionId && n.opId >= cur.opId) {
+      return { ...cur.version, lastCheckpoint: n.opId, lastCheckpointLsn: n.lsn };
+    }
+    return getServingVersion(this.pool);
+  }
+
   private async refreshOnce(): Promise<void> {
-    const version = await getServingVersion(this.pool);
+    const version = await this.servingVersion();
     const prev = this.state;
     if (!version || version.lastCheckpoint === null || version.lastCheckpointLsn === null) {
       if (prev) {
@@ -231,11 +266,37 @@ export class CheckpointWatcher {
   }
 }
 
+function parseNotification(payload: string | undefined): { versionId: number; opId: bigint; lsn: string; activated: boolean } | null {
+  try {
+    const p = JSON.parse(payload ?? '') as Partial<CheckpointNotification>;
+    if (typeof p.version !== 'number' || typeof p.op_id !== 'string' || !/^\d{1,20}$/.test(p.op_id) || typeof p.lsn !== 'string') return null;
+    return { versionId: p.version, opId: BigInt(p.op_id), lsn: p.lsn, activated: p.activated === true };
+  } catch {
+    return null;
+  }
+}
+
 /** Per-connection mailbox: keeps at most one pending checkpoint event, merging what changed. */
 class Subscriber {
   private pending: WatcherEvent | null = null;
   private waiter: ((e: WatcherEvent | 'timeout' | null) => void) | null = null;
   private closed = false;
+  /**
+   * The wait's timer outlives the wait: a stream woken by a checkpoint asks again for about the same
+   * deadline (its next keepalive), so the timer is kept instead of being cleared and re-armed once
+   * per connection per checkpoint. `deadline` is when it fires; `expired` that it fired while no
+   * one was waiting.
+   */
+  private timer: NodeJS.Timeout | null = null;
+  private deadline = 0;
+  private expired = false;
+  private readonly onTimer = () => {
+    this.timer = null;
+    const w = this.waiter;
+    this.waiter = null;
+    if (w) w('timeout');
+    else this.expired = true;
+  };
   /** The connection's abort signal, listened to once (not once per wait: fan-out is hot). */
   private signal: AbortSignal | null = null;
   private readonly onAbort = () => {
@@ -258,6 +319,8 @@ class Subscriber {
 
   close(): void {
     this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
     this.signal?.removeEventListener('abort', this.onAbort);
     this.signal = null;
     this.waiter?.(null);
@@ -276,15 +339,24 @@ class Subscriber {
       this.signal = signal;
       signal.addEventListener('abort', this.onAbort, { once: true });
     }
+    const deadline = Date.now() + timeoutMs;
+    // A timer due up to a second earlier than asked counts (the stream re-checks on 'timeout'); one
+    // due later, or much earlier, is replaced.
+    const fits = this.deadline <= deadline && this.deadline >= deadline - 1_000;
+    if (this.expired) {
+      this.expired = false;
+      if (fits) return Promise.resolve('timeout');
+    }
+    if (this.timer && !fits) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    if (!this.timer) {
+      this.deadline = deadline;
+      this.timer = setTimeout(this.onTimer, timeoutMs);
+    }
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.waiter = null;
-        resolve('timeout');
-      }, timeoutMs);
-      this.waiter = (e) => {
-        clearTimeout(timer);
-        resolve(e);
-      };
+      this.waiter = resolve;
     });
   }
 }

@@ -65,8 +65,17 @@ export class ConnectionState {
 
   /** Buckets whose checksums must be read at this checkpoint: all at first, then changed, new or suspect ones. */
   bucketsToCheck(cp: CheckpointView): string[] {
+    const buckets = this.requireBuckets();
     const out: string[] = [];
-    for (const b of this.requireBuckets().keys()) {
+    if (this.lastSent && !this.setChanged && cp.changedBuckets !== null && cp.changedBuckets.size + this.recheck.size < buckets.size) {
+      // Same bucket set as announced last time (so every bucket is in lastSent): only changed or
+      // suspect buckets — O(changed), not O(buckets held), per checkpoint.
+      for (const b of cp.changedBuckets) if (buckets.has(b)) out.push(b);
+      for (const b of this.recheck) if (buckets.has(b) && !cp.changedBuckets.has(b)) out.push(b);
+      this.recheck.clear();
+      return out;
+    }
+    for (const b of buckets.keys()) {
       if (!this.lastSent || !this.lastSent.has(b) || cp.changedBuckets === null || cp.changedBuckets.has(b) || this.recheck.has(b)) out.push(b);
     }
     this.recheck.clear();
@@ -107,7 +116,8 @@ export class ConnectionState {
       const s = sums.get(b) ?? { checksum: 0, count: 0 };
       if (!prev || prev.checksum !== s.checksum || prev.count !== s.count) updated.push(lineFor(b));
     }
-    const removed = lastSent ? [...lastSent.keys()].filter((b) => !buckets.has(b)) : [];
+    // With the set unchanged since the last announcement, lastSent holds exactly its buckets.
+    const removed = lastSent && this.setChanged ? [...lastSent.keys()].filter((b) => !buckets.has(b)) : [];
     const wcChanged = writeCheckpoint !== this.writeCheckpoint;
     if (lastSent && updated.length === 0 && removed.length === 0 && !wcChanged && !this.setChanged) return null;
 
@@ -137,7 +147,8 @@ export class ConnectionState {
         this.pending.delete(b);
       }
     }
-    const sent = new Map(lastSent ?? []);
+    // Updated in place: the map is private and everything above that read it is computed.
+    const sent = lastSent ?? new Map<string, SentChecksum>();
     for (const b of removed) sent.delete(b);
     for (const b of checked) sent.set(b, sums.get(b) ?? { checksum: 0, count: 0 });
     const toFetch = new Set(this.pending);

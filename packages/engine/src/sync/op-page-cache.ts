@@ -5,9 +5,13 @@
  * and one storage query answers all of them. Pages are immutable below a checkpoint except for
  * compaction, which every stream checks for after sending (fresh checksums), exactly as with a
  * page it read itself. Bounded by total ops held; cleared when the checkpoint moves.
+ *
+ * That check is shared too: `verified(page)` reads the checksums of the page's buckets once, right
+ * after the page was read (a cached page starts the read as soon as it arrives), so the streams
+ * that sent it find the answer ready instead of each waiting for one more storage round trip.
  */
 import type { PgBucketReader } from '../storage/pg-bucket-reader.ts';
-import type { StoredOp } from '../storage/storage-types.ts';
+import type { BucketChecksum, StoredOp } from '../storage/storage-types.ts';
 
 export interface OpPage {
   results: Array<{ bucket: string; ops: StoredOp[]; hasMore: boolean }>;
@@ -23,10 +27,41 @@ export class OpPageCache {
   private versionId = -1;
   private readonly pages = new Map<string, Promise<OpPage>>();
   private cachedOps = 0;
+  /** The newest read of a page's checksums and when it started (see `verified`). */
+  private readonly checks = new WeakMap<OpPage, { startedAt: number; sums: Promise<Map<string, BucketChecksum>> }>();
+  /** Logical clock ordering page requests and checksum reads. */
+  private clock = 0;
   hits = 0;
   misses = 0;
 
-  constructor(private readonly reader: PgBucketReader) {}
+  constructor(
+    private readonly reader: PgBucketReader,
+    /** Reads stored checksums now, bypassing any cache (ChecksumCache.fresh). */
+    private readonly freshChecksums: (versionId: number, buckets: string[], checkpoint: bigint) => Promise<Map<string, BucketChecksum>>,
+  ) {}
+
+  /** A point in the cache's order of events: take it before asking for a page, pass it to `verified`. */
+  tick(): number {
+    return ++this.clock;
+  }
+
+  /**
+   * The stored checksums at `checkpoint` of the buckets whose data `page` completes (no `hasMore`),
+   * read after the page was read and after `requestedAt` (the stream's `tick()` before it asked for
+   * the page): a compaction that rewrote ops the stream should have sent shows as a checksum that
+   * differs from the one announced. Every stream that asked for the page before the read started
+   * shares one read — for a fan-out, all of them, and it is started as soon as the page arrives.
+   */
+  verified(versionId: number, page: OpPage, checkpoint: bigint, requestedAt: number): Promise<Map<string, BucketChecksum>> {
+    const check = this.checks.get(page);
+    if (check && check.startedAt > requestedAt) return check.sums;
+    const next = { startedAt: this.tick(), sums: this.freshChecksums(versionId, completedBuckets(page), checkpoint) };
+    this.checks.set(page, next);
+    next.sums.catch(() => {
+      if (this.checks.get(page) === next) this.checks.delete(page);
+    });
+    return next.sums;
+  }
 
   /** Called by the checkpoint watcher when the serving checkpoint moves. */
   advance(versionId: number, checkpoint: bigint): void {
@@ -53,6 +88,8 @@ export class OpPageCache {
     this.pages.set(key, page);
     page.then(
       (p) => {
+        // Start the shared post-read check at once: it is ready when the streams finished sending.
+        if (completedBuckets(p).length > 0) this.verified(versionId, p, checkpoint, 0).catch(() => {});
         if (this.pages.get(key) !== page) return;
         for (const r of p.results) this.cachedOps += r.ops.length;
       },
@@ -66,4 +103,11 @@ export class OpPageCache {
   get size(): number {
     return this.pages.size;
   }
+}
+
+/** Buckets whose data up to the checkpoint ends in this page. */
+function completedBuckets(page: OpPage): string[] {
+  const out: string[] = [];
+  for (const r of page.results) if (!r.hasMore) out.push(r.bucket);
+  return out;
 }

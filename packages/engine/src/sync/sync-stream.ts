@@ -15,8 +15,9 @@ import type { SyncRules } from '../sync-rules/index.ts';
 import { TooManyBucketsError, TooManyParameterResultsError } from '../sync-rules/errors.ts';
 import type { BucketDescription, BucketQuerier, ParameterLookupSource, SqliteRow, StreamsRequest } from '../sync-rules/types.ts';
 import { ConnectionState } from './connection-state.ts';
-import type { StoredOp } from '../storage/storage-types.ts';
+import type { BucketChecksum, StoredOp } from '../storage/storage-types.ts';
 import type { CheckpointEvent, CheckpointWatcher } from './checkpoint-watcher.ts';
+import type { OpPage } from './op-page-cache.ts';
 
 export interface SyncStreamContext {
   watcher: CheckpointWatcher;
@@ -125,7 +126,8 @@ export async function* streamSyncLines(ctx: SyncStreamContext): AsyncGenerator<S
     for (let gi = 0; gi < plan.groups.length && !interrupted; gi++) {
       const group = plan.groups[gi]!;
       let remaining = group.buckets;
-      const downloaded = new Set<string>();
+      /** Bucket → the last page that carried its data and when it was asked for (its post-read check covers it). */
+      const downloaded = new Map<string, { page: OpPage; requestedAt: number }>();
       let invalidated = false;
       while (remaining.length > 0) {
         if (signal.aborted) return 'aborted';
@@ -134,12 +136,14 @@ export async function* streamSyncLines(ctx: SyncStreamContext): AsyncGenerator<S
           yield { token_expires_in: 0 };
           return 'token_expired';
         }
-        const { results, resumeFrom } = await watcher.opPages.getOps(
+        const requestedAt = watcher.opPages.tick();
+        const page = await watcher.opPages.getOps(
           versionId,
           remaining.map((b) => ({ bucket: b, after: state.after(b) })),
           cp.opId,
           batchOps,
         );
+        const { results, resumeFrom } = page;
         for (const r of results) {
           const chunks = [...chunkOps(r.ops, chunkBytes)];
           for (let ci = 0; ci < chunks.length; ci++) {
@@ -156,7 +160,7 @@ export async function* streamSyncLines(ctx: SyncStreamContext): AsyncGenerator<S
             };
             for (const op of chunk) if (op.targetOp !== null && op.targetOp > cp.opId) invalidated = true;
             state.advance(r.bucket, last.opId);
-            downloaded.add(r.bucket);
+            downloaded.set(r.bucket, { page, requestedAt });
             opsSent += chunk.length;
           }
         }
@@ -167,9 +171,13 @@ export async function* streamSyncLines(ctx: SyncStreamContext): AsyncGenerator<S
       if (!invalidated && downloaded.size > 0) {
         // A compaction that ran while we were reading may have folded ops ≤ this checkpoint into a
         // CLEAR above it; then what we sent no longer sums to the checksum we announced.
-        const fresh = await watcher.checksums.fresh(versionId, [...downloaded], cp.opId);
-        for (const b of downloaded) {
-          if (fresh.get(b)?.checksum === state.announcedChecksum(b)) continue;
+        // The check is read once per page after the page was read (shared by every stream that asked
+        // for the page before), so after a fan-out it is ready by now.
+        const reads = [...downloaded.values()];
+        const sums = await Promise.all(reads.map((d) => watcher.opPages.verified(versionId, d.page, cp.opId, d.requestedAt)));
+        const checks = new Map<{ page: OpPage; requestedAt: number }, Map<string, BucketChecksum>>(reads.map((d, i) => [d, sums[i]!]));
+        for (const [b, d] of downloaded) {
+          if (checks.get(d)!.get(b)?.checksum === state.announcedChecksum(b)) continue;
           invalidated = true;
           state.invalidate(b);
           watcher.checksums.evict(b);

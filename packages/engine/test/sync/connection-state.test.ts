@@ -59,6 +59,32 @@ describe('ConnectionState', () => {
     expect(changed.plan.groups).toEqual([{ priority: 3, buckets: ['a'] }]);
   });
 
+  it('checks only the changed buckets of a large unchanged set, and every new bucket after the set changed', () => {
+    const s = new ConnectionState();
+    const many = Array.from({ length: 5000 }, (_, i) => bucket(`b[${i}]`));
+    s.setBuckets(many);
+    const all = s.bucketsToCheck(cp(1));
+    expect(all).toHaveLength(5000);
+    s.announce(cp(1), all, new Map(all.map((b) => [b, { checksum: 1, count: 1 }])), null, []);
+    s.completed();
+    // Unknown buckets in the changed set (other users') are not this connection's.
+    expect(s.bucketsToCheck(cp(2, ['b[7]', 'other[1]']))).toEqual(['b[7]']);
+    s.invalidate('b[9]');
+    expect(s.bucketsToCheck(cp(3, ['b[7]']))).toEqual(['b[7]', 'b[9]']);
+    expect(s.bucketsToCheck(cp(4, []))).toEqual([]);
+    // The set changes: the new bucket is checked (announced) although no op changed it.
+    s.setBuckets([...many.slice(1), bucket('b[new]')]);
+    const checked = s.bucketsToCheck(cp(5, []));
+    expect(checked).toEqual(['b[new]']);
+    const out = s.announce(cp(5, []), checked, sums({ 'b[new]': [3, 1] }), null, [])!;
+    expect(out.line).toEqual({
+      checkpoint_diff: { last_op_id: '5', updated_buckets: [{ bucket: 'b[new]', checksum: 3, count: 1, priority: 3, subscriptions: [{ default: 0 }] }], removed_buckets: ['b[0]'] },
+    });
+    s.completed();
+    expect(s.bucketsToCheck(cp(6, ['b[0]', 'b[new]']))).toEqual(['b[new]']);
+    expect(s.announce(cp(6, ['b[new]']), ['b[new]'], sums({ 'b[new]': [3, 1] }), null, [])).toBeNull();
+  });
+
   it('removes buckets that left the set and forgets their positions', () => {
     const s = new ConnectionState([{ name: 'b', after: '3' }]);
     s.setBuckets([bucket('a'), bucket('b')]);
