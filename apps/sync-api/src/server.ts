@@ -16,6 +16,10 @@ export async function buildServer(s: Services, logger: Logger): Promise<FastifyI
     logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: 'x-request-id',
     forceCloseConnections: true,
+    // While app.close() runs after a drain, requests still arriving on open connections reach our
+    // routes (a new stream gets 503 SYNC_DRAINING + Retry-After, an upload is still applied)
+    // instead of Fastify's generic 503 without a code.
+    return503OnClosing: false,
   });
   for (const type of ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/plain']) {
     app.addContentTypeParser(type, { parseAs: 'string' }, (_req, body, done) => done(null, body));
