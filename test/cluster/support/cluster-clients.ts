@@ -9,7 +9,7 @@
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { PowerSyncDatabase, Schema as PsSchema, SyncStreamConnectionMethod, Table as PsTable, column as psColumn, type LogRecord } from '@powersync/node';
 import { Schema, SynclineDatabase, Table, column, composeFetch, type FetchLike, type Logger } from '@syncline/client';
 import { openBetterSqlite3 } from '@syncline/client/node';
@@ -178,7 +178,10 @@ export async function openClient(kind: ClientKind, userId: string, target: Clien
   const logs: LogRecord[] = [];
   const db = new PowerSyncDatabase({
     schema: psSchema,
-    database: { dbFilename: 'client.db', dbLocation: dir, implementation: { type: 'better-sqlite3' }, readWorkerCount: 1 },
+    // A name unique in this process: @powersync/node keys its sync mutex by dbFilename, so SDK
+    // clients sharing one name sync one at a time — the others wait (connected and connecting
+    // both false) until the holder's stream ends, which looked like a hang in the final check.
+    database: { dbFilename: `${basename(dir)}.db`, dbLocation: dir, implementation: { type: 'better-sqlite3' }, readWorkerCount: 1 },
     logger: { log: (r) => void logs.push(r) },
   });
   let connects = 0;
