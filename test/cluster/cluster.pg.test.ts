@@ -18,6 +18,7 @@ import { describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { verifyAll } from '../chaos/support/oracle.ts';
 import { appendFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import { envNumber } from '../chaos/support/results.ts';
 import { SCHEMA, USERS, seed, startWriter } from '../chaos/support/workload.ts';
 import { startCluster, waitFor } from './support/cluster.ts';
@@ -85,11 +86,17 @@ const t0 = performance.now();
 /** Progress on stderr (a stuck step is visible while the run is going). */
 const progress = (msg: string) => process.stderr.write(`[cluster +${((performance.now() - t0) / 1000).toFixed(1)}s] ${msg}\n`);
 
+function cpuPercentSince(cpu: NodeJS.CpuUsage, since: number): number {
+  const used = process.cpuUsage(cpu);
+  return Math.round(((used.user + used.system) / 1000 / (performance.now() - since)) * 100);
+}
+
 const median = (xs: number[]) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]! : 0);
 
 describe('cluster: 2 replicators, 3 API processes, a balancer, clients of every kind', () => {
-  it(`survives ${ROUNDS} round(s) of every fault with ${CLIENTS} clients and a writer`, { retry: 0, timeout: 240_000 + ROUNDS * 240_000 + CLIENTS * 1_000 }, async () => {
+  it(`survives ${ROUNDS} round(s) of every fault with ${CLIENTS} clients and a writer`, { retry: 0, timeout: 300_000 + ROUNDS * 480_000 + CLIENTS * 4_000 }, async () => {
     const started = performance.now();
+    const cpuAtStart = process.cpuUsage();
     await using cluster = await startCluster({
       replicators: 2,
       apis: 3,
@@ -185,6 +192,9 @@ describe('cluster: 2 replicators, 3 API processes, a balancer, clients of every 
         rounds: ROUNDS,
         rows: ROWS,
         seconds: Math.round((performance.now() - started) / 1000),
+        // CPU of this (client) process over the run, in % of one core: near 100 means the clients, not the cluster, set the pace.
+        clientCpuPercent: cpuPercentSince(cpuAtStart, started),
+        load: loadavg().map((l) => Number(l.toFixed(1))),
         bootSeconds: Math.round(bootMs / 1000),
         connectedSeconds: Math.round(connectedMs / 1000),
         writerStatements: w.statements,
