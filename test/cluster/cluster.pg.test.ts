@@ -14,14 +14,14 @@
  * CLUSTER_LOG_LEVEL. The processes run the compiled bundle (built first when stale);
  * SYNCLINE_TEST_SPAWN=tsx runs the TypeScript sources instead.
  */
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { verifyAll } from '../chaos/support/oracle.ts';
 import { appendFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { envNumber } from '../chaos/support/results.ts';
 import { SCHEMA, USERS, seed, startWriter } from '../chaos/support/workload.ts';
-import { startCluster, waitFor } from './support/cluster.ts';
+import { startCluster, waitFor, type Cluster } from './support/cluster.ts';
 import { normalizeRows, openClient, type ClientKind, type ClusterClient, type Snapshot } from './support/cluster-clients.ts';
 import { JobMonitor } from './support/job-monitor.ts';
 import { CheckpointProbe, apiFault, replicatorFault, rollingRestart, type ApiFaultResult, type FailoverResult, type RollingRestartResult } from './support/faults.ts';
@@ -94,6 +94,15 @@ function cpuPercentSince(cpu: NodeJS.CpuUsage, since: number): number {
 const median = (xs: number[]) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]! : 0);
 
 describe('cluster: 2 replicators, 3 API processes, a balancer, clients of every kind', () => {
+  // A test that times out never reaches its `await using` disposal: without this its processes
+  // and both Postgres clusters outlive the run.
+  let running: Cluster | null = null;
+  const openClients: ClusterClient[] = [];
+  afterAll(async () => {
+    await Promise.allSettled(openClients.map((c) => c.close()));
+    await running?.[Symbol.asyncDispose]();
+  });
+
   it(`survives ${ROUNDS} round(s) of every fault with ${CLIENTS} clients and a writer`, { retry: 0, timeout: 300_000 + ROUNDS * 480_000 + CLIENTS * 4_000 }, async () => {
     const started = performance.now();
     const cpuAtStart = process.cpuUsage();
@@ -106,6 +115,7 @@ describe('cluster: 2 replicators, 3 API processes, a balancer, clients of every 
       },
       extraEnv: { DRAIN_TIMEOUT_MS: String(DRAIN_TIMEOUT_MS) },
     });
+    running = cluster;
     progress('cluster started');
     const v1 = await cluster.deploy(RULES);
     progress(`deployed version ${v1}`);
@@ -125,6 +135,7 @@ describe('cluster: 2 replicators, 3 API processes, a balancer, clients of every 
           }),
         );
         clients.push(...(await Promise.all(batch)));
+        openClients.splice(0, openClients.length, ...clients);
       }
       progress(`${clients.length} clients open`);
       const raw = clients.filter((c) => c.raw);

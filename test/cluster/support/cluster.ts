@@ -142,13 +142,21 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
       return { ...peaks };
     },
     async [Symbol.asyncDispose]() {
-      clearInterval(sampler);
-      await Promise.allSettled([...processes.values()].map((p) => p.stop('SIGTERM', 5_000)));
-      await balancer[Symbol.asyncDispose]();
-      await Promise.allSettled([source.end(), storage.end()]);
-      await storagePg[Symbol.asyncDispose]();
-      await sourcePg[Symbol.asyncDispose]();
+      // Idempotent: the test's `await using` and its afterAll (which runs after a test timeout,
+      // when the test body never reaches its disposal) may both call it.
+      if (disposed) return disposed;
+      disposed = disposeAll();
+      return disposed;
     },
+  };
+  let disposed: Promise<void> | null = null;
+  const disposeAll = async () => {
+    clearInterval(sampler);
+    await Promise.allSettled([...processes.values()].map((p) => p.stop('SIGTERM', 5_000)));
+    await balancer[Symbol.asyncDispose]();
+    await Promise.allSettled([source.end(), storage.end()]);
+    await storagePg[Symbol.asyncDispose]();
+    await sourcePg[Symbol.asyncDispose]();
   };
   try {
     // The first replicator takes the lock; the others wait on it as standbys.
