@@ -50,7 +50,11 @@ bucket_definitions:
  * Client kinds in proportion: half raw protocol clients, a quarter @syncline/client, the rest
  * @powersync/node. `powersync-ws` is opt-in (CLUSTER_KINDS=raw,syncline-http,powersync-http,powersync-ws):
  * in this test the SDK's WebSocket client was left with stale rows after the API faults (its
- * `connect()` also never resolved) — an open finding, reproducible with that setting.
+ * `connect()` also never resolved). Likely cause, fixed since in cluster-clients.ts: every SDK
+ * client was named `client.db`, and @powersync/node keys its sync mutex by that name, so with an
+ * HTTP and a WebSocket SDK client in one process only one synced at a time (the other's connect()
+ * waits for the mutex; shown standalone: two SDK clients sharing a dbFilename open 1 stream, with
+ * distinct names 2). Not yet re-run with WebSocket clients on.
  */
 const KINDS = (process.env.CLUSTER_KINDS ?? 'raw,syncline-http,powersync-http').split(',') as ClientKind[];
 function kindOf(i: number): ClientKind {
