@@ -13,6 +13,8 @@ import {
   deployFileIfChanged,
   ensureDatabase,
   migrateStorage,
+  withApplicationName,
+  withConnectionPurpose,
   type SyncRules,
 } from '@syncline/engine';
 import { jwtAudienceOf, jwtSecretsOf, type SyncApiConfig } from './config.ts';
@@ -45,12 +47,15 @@ export interface Services {
 }
 
 export async function createServices(config: SyncApiConfig, logger: Logger): Promise<Services> {
-  await ensureDatabase(config.STORAGE_DATABASE_URL).catch((e: Error) => {
+  // Every connection of this process carries its name (pg_stat_activity.application_name).
+  const storageUrl = withApplicationName(config.STORAGE_DATABASE_URL, config.PROCESS_NAME);
+  const sourceUrl = withApplicationName(config.SOURCE_DATABASE_URL, config.PROCESS_NAME);
+  await ensureDatabase(storageUrl).catch((e: Error) => {
     throw new Error(`Cannot reach or create the storage database (STORAGE_DATABASE_URL): ${e.message}`, { cause: e });
   });
-  await migrateStorage(config.STORAGE_DATABASE_URL);
-  const storage = new pg.Pool({ connectionString: config.STORAGE_DATABASE_URL, max: 20 });
-  const source = new pg.Pool({ connectionString: config.SOURCE_DATABASE_URL, max: 4 });
+  await migrateStorage(withConnectionPurpose(storageUrl, 'migrate'));
+  const storage = new pg.Pool({ connectionString: storageUrl, max: 20 });
+  const source = new pg.Pool({ connectionString: sourceUrl, max: 4 });
   storage.on('error', (e) => logger.warn({ error: e.message }, 'storage pool connection error'));
   source.on('error', (e) => logger.warn({ error: e.message }, 'source pool connection error'));
   // Checked-out clients have no pool error listener: without this a dropped connection during a
@@ -61,11 +66,11 @@ export async function createServices(config: SyncApiConfig, logger: Logger): Pro
 
   const runsApi = config.SYNC_RUNNER !== 'replicator';
   const runsReplication = config.SYNC_RUNNER !== 'api';
-  const watcher = runsApi ? new CheckpointWatcher(config.STORAGE_DATABASE_URL, storage, logger.child({ component: 'checkpoints' })) : null;
+  const watcher = runsApi ? new CheckpointWatcher(storageUrl, storage, logger.child({ component: 'checkpoints' })) : null;
   const replicator = runsReplication
     ? new Replicator({
-        sourceUrl: config.SOURCE_DATABASE_URL,
-        storageUrl: config.STORAGE_DATABASE_URL,
+        sourceUrl,
+        storageUrl,
         publication: config.PUBLICATION_NAME,
         logger: logger.child({ component: 'replicator' }),
       })

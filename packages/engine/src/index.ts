@@ -1,6 +1,7 @@
 export * from './sync-rules/index.ts';
 export * from './storage/storage-types.ts';
 export * from './storage/migrate.ts';
+export * from './storage/application-name.ts';
 export * from './storage/checkpoint-notify.ts';
 export * from './storage/pg-versions.ts';
 export * from './storage/pg-bucket-reader.ts';

@@ -3,4 +3,3 @@ export * from './free-port.ts';
 export * from './test-database.ts';
 export * from './bench-postgres.ts';
 export * from './sync-api-process.ts';
-export * from './sync-server-process.ts';

@@ -1,40 +1,39 @@
 /**
- * Runs the sync-api as a real child process for multi-process tests (drain, failover, cluster):
- * the compiled bundle `node apps/sync-api/dist/main.js` (plain node, NODE_OPTIONS cleared, no
- * loader) or the TypeScript sources through tsx. Output lines (pino JSON) are kept for assertions.
+ * Runs the sync-api as a real child process — the one spawner of every multi-process test (drain,
+ * failover, cluster, the client and React suites through `startSyncServer`): the compiled bundle
+ * `node apps/sync-api/dist/main.js` (plain node, a clean environment, no loader; built on demand
+ * when stale, see `sync-api-build.ts`) or the TypeScript sources through tsx (`compiled: false`,
+ * or SYNCLINE_TEST_SPAWN=tsx for every spawn). Output lines (pino JSON) are kept for assertions;
+ * peak RSS is sampled from /proc.
  *
  * @example
- * await buildSyncApi();
- * await using api = await startSyncApiProcess({ runner: 'api', compiled: true, env: { SOURCE_DATABASE_URL, ADMIN_TOKEN, JWT_SECRET } });
+ * await using api = await startSyncApiProcess({ runner: 'api', env: { SOURCE_DATABASE_URL, ADMIN_TOKEN, JWT_SECRET } });
  * await fetch(`${api.url}/probes/readiness`);
  * const exit = await api.stop('SIGTERM'); // { code: 0, signal: null, afterMs }
+ *
+ * // A unified server on fresh databases with deployed rules, ready to sync:
+ * await using server = await startSyncServer(inject('pgAdminUrl'), 'CREATE TABLE todos (…)', rulesYaml);
+ * const token = server.token('user-1');
  */
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHmac, randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort } from './free-port.ts';
+import { REPO_ROOT, SYNC_API_BUNDLE, ensureSyncApiBuild } from './sync-api-build.ts';
+import { createTestDatabase, type TestDatabase } from './test-database.ts';
 
-export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-export const SYNC_API_BUNDLE = path.join(REPO_ROOT, 'apps/sync-api/dist/main.js');
-
-let building: Promise<void> | null = null;
-
-/** Runs `npm run build --workspace @syncline/sync-api` once per test process. */
-export function buildSyncApi(): Promise<void> {
-  building ??= new Promise<void>((resolve, reject) => {
-    execFile('npm', ['run', 'build', '--workspace', '@syncline/sync-api'], { cwd: REPO_ROOT, timeout: 120_000 }, (e, _out, stderr) =>
-      e ? reject(new Error(`sync-api build failed: ${e.message}\n${stderr}`)) : resolve(),
-    );
-  });
-  return building;
-}
+export { REPO_ROOT, SYNC_API_BUNDLE, buildSyncApi, ensureSyncApiBuild } from './sync-api-build.ts';
 
 export interface SyncApiProcessOptions {
   /** Config env (SOURCE_DATABASE_URL, ADMIN_TOKEN, JWT_SECRET, …); SYNC_API_PORT is chosen unless given. */
   env: Record<string, string>;
   runner?: 'unified' | 'api' | 'replicator';
-  /** true: `node dist/main.js` (run buildSyncApi() first); false: the sources through tsx. Default true. */
+  /** true: `node dist/main.js` (built first when stale); false: the sources through tsx. Default true unless SYNCLINE_TEST_SPAWN=tsx. */
   compiled?: boolean;
+  /** Base log level when `env` sets none (default `info`). */
+  logLevel?: string;
   /** PROCESS_NAME (default `<runner>-<port>`). */
   name?: string;
   /** Wait until `/probes/liveness` (default) or `/probes/readiness` answers 200, or not at all. */
@@ -53,14 +52,25 @@ export interface SyncApiProcess extends AsyncDisposable {
   readonly name: string;
   readonly url: string;
   readonly port: number;
+  readonly pid: number;
+  readonly runner: 'unified' | 'api' | 'replicator';
   readonly child: ChildProcess;
-  /** Output lines so far (stdout and stderr). */
+  /** Output lines so far (stdout and stderr; the last 20,000). */
   readonly output: string[];
   /** stdout lines parsed as pino JSON (others skipped). */
   logs(): Array<Record<string, unknown>>;
   /** Resolves with the first log record matching, or rejects after timeoutMs. */
   waitForLog(match: (r: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
   readonly exited: Promise<ProcessExit>;
+  /** The last `lines` output lines as one string (for failure messages). */
+  tail(lines?: number): string;
+  alive(): boolean;
+  /** Sends `sig` if the process still runs (no wait). */
+  signal(sig: NodeJS.Signals): void;
+  /** Samples the peak resident memory (VmHWM) from /proc; call periodically and before a signal. */
+  sample(): Promise<void>;
+  /** Peak resident memory seen by `sample()` (bytes). */
+  peakRss(): number;
   /** Sends `signal` and waits for the exit (SIGKILL after timeoutMs). */
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<ProcessExit & { afterMs: number }>;
 }
@@ -69,12 +79,13 @@ export async function startSyncApiProcess(opts: SyncApiProcessOptions): Promise<
   const port = opts.env.SYNC_API_PORT ? Number(opts.env.SYNC_API_PORT) : await freePort();
   const runner = opts.runner ?? 'unified';
   const name = opts.name ?? `${runner}-${port}`;
-  const compiled = opts.compiled ?? true;
+  const compiled = opts.compiled ?? process.env.SYNCLINE_TEST_SPAWN !== 'tsx';
+  if (compiled) await ensureSyncApiBuild();
   // A clean environment: nothing of the test runner's (NODE_OPTIONS loaders, vitest vars) leaks in.
   const env: Record<string, string | undefined> = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     HOME: process.env.HOME ?? '/tmp',
-    LOG_LEVEL: 'info',
+    LOG_LEVEL: opts.logLevel ?? 'info',
     ...opts.env,
     SYNC_API_PORT: String(port),
     SYNC_API_HOST: '127.0.0.1',
@@ -119,14 +130,30 @@ export async function startSyncApiProcess(opts: SyncApiProcessOptions): Promise<
       }
     });
   const url = `http://127.0.0.1:${port}`;
+  let peak = 0;
+  const alive = () => !done && child.exitCode === null && child.signalCode === null;
   const proc: SyncApiProcess = {
     name,
     url,
     port,
+    pid: child.pid!,
+    runner,
     child,
     output,
     logs,
     exited,
+    tail: (lines = 60) => output.slice(-lines).join('\n'),
+    alive,
+    signal(sig) {
+      if (alive()) child.kill(sig);
+    },
+    async sample() {
+      if (!alive()) return;
+      const status = await readFile(`/proc/${child.pid}/status`, 'utf8').catch(() => '');
+      const m = /VmHWM:\s+(\d+) kB/.exec(status);
+      if (m) peak = Math.max(peak, Number(m[1]) * 1024);
+    },
+    peakRss: () => peak,
     waitForLog(match, timeoutMs = 30_000) {
       return new Promise((resolve, reject) => {
         const check = () => {
@@ -145,6 +172,7 @@ export async function startSyncApiProcess(opts: SyncApiProcessOptions): Promise<
       });
     },
     async stop(signal = 'SIGTERM', timeoutMs = 30_000) {
+      await proc.sample();
       const sent = Date.now();
       if (!done) child.kill(signal);
       const kill = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
@@ -173,4 +201,81 @@ export async function startSyncApiProcess(opts: SyncApiProcessOptions): Promise<
     }
   }
   return proc;
+}
+
+/** A unified sync-api process on fresh source + storage databases with rules deployed from a file. */
+export interface SyncServerProcess extends AsyncDisposable {
+  url: string;
+  db: TestDatabase;
+  process: SyncApiProcess;
+  /** Runs SQL on the source database. */
+  sql<R = Record<string, unknown>>(text: string, params?: unknown[]): Promise<R[]>;
+  /** An HS256 dev token for `userId`. */
+  token(userId: string, ttlSeconds?: number): string;
+  /** The child process's recent output (for failure messages). */
+  output(): string;
+}
+
+/**
+ * Starts the real Syncline sync API (unified runner, through {@link startSyncApiProcess}) against a
+ * fresh source + storage database on the shared test cluster, with `schemaSql` applied to the
+ * source and `rulesYaml` deployed; resolves once it is ready (an active version with a
+ * checkpoint). Clients talk to it over HTTP/WebSocket only, like any app. Disposing stops it
+ * (SIGTERM, SIGKILL after 15 s) and drops both databases.
+ */
+export async function startSyncServer(adminUrl: string, schemaSql: string, rulesYaml: string): Promise<SyncServerProcess> {
+  const db = await createTestDatabase(adminUrl, 'client');
+  const storageUrl = await db.createSibling('storage');
+  const pool = db.pool();
+  const dir = await mkdtemp(path.join(tmpdir(), 'syncline-client-it-'));
+  const cleanup = async () => {
+    await db[Symbol.asyncDispose]();
+    await rm(dir, { recursive: true, force: true });
+  };
+  let proc: SyncApiProcess;
+  const secret = randomBytes(32);
+  try {
+    await pool.query(schemaSql);
+    const rulesPath = path.join(dir, 'sync-rules.yaml');
+    await writeFile(rulesPath, rulesYaml);
+    proc = await startSyncApiProcess({
+      runner: 'unified',
+      name: `sync-server-${db.name}`.slice(0, 100),
+      waitFor: 'ready',
+      startTimeoutMs: 90_000,
+      logLevel: process.env.TEST_LOG_LEVEL ?? 'warn',
+      env: {
+        SOURCE_DATABASE_URL: db.url,
+        STORAGE_DATABASE_URL: storageUrl,
+        ADMIN_TOKEN: randomBytes(24).toString('hex'),
+        JWT_SECRET: secret.toString('base64url'),
+        JWT_SECRET_KID: 'syncline-dev',
+        SYNC_RULES_PATH: rulesPath,
+        PUBLICATION_NAME: `pub_${db.name}`,
+        DEV_MODE: 'true',
+      },
+    });
+  } catch (e) {
+    await cleanup();
+    throw e;
+  }
+  return {
+    url: proc.url,
+    db,
+    process: proc,
+    async sql<R>(text: string, params: unknown[] = []) {
+      return (await pool.query(text, params)).rows as R[];
+    },
+    token(userId, ttlSeconds = 3600) {
+      const now = Math.floor(Date.now() / 1000);
+      const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+      const signed = `${b64({ alg: 'HS256', typ: 'JWT', kid: 'syncline-dev' })}.${b64({ sub: userId, iat: now, exp: now + ttlSeconds })}`;
+      return `${signed}.${createHmac('sha256', secret).update(signed).digest('base64url')}`;
+    },
+    output: () => proc.tail(200),
+    async [Symbol.asyncDispose]() {
+      await proc.stop('SIGTERM', 15_000);
+      await cleanup();
+    },
+  };
 }

@@ -37,6 +37,8 @@ export interface ClusterClient {
   checksumProblems(): string[];
   /** Streams opened (SDK clients: HTTP stream requests; raw: connects). */
   connects(): number;
+  /** Where the client stands (status, last checkpoint, recent log lines): for a failure message. */
+  diagnose(): Promise<string>;
   /** The raw protocol client, for kinds that have one. */
   readonly raw: ChaosClient | null;
   /** Per-stream download sizes of `syncline-*` clients. */
@@ -130,14 +132,21 @@ export async function openClient(kind: ClientKind, userId: string, target: Clien
       },
       checksumProblems: () => (raw.stats.checksumFailures > 0 ? [`${raw.stats.checksumFailures} checksum failures`] : []),
       connects: () => raw.stats.connects,
+      diagnose: async () => {
+        const last = raw.samples.at(-1);
+        return `lastComplete ${raw.lastComplete}, stats ${JSON.stringify(raw.stats)}, last stream opened ${last ? Math.round(performance.now() - last.openedAt) : '?'} ms ago, ended ${JSON.stringify(last?.end ?? null)}`;
+      },
       close: () => raw.stop(),
     };
   }
   if (kind === 'syncline-http' || kind === 'syncline-ws') {
     const problems: string[] = [];
+    const recent: string[] = [];
     const note = (message: string, details?: Record<string, unknown>) => {
       const text = `${message} ${details ? JSON.stringify(details) : ''}`;
       if (CHECKSUM_PROBLEM.test(text)) problems.push(text);
+      recent.push(text.slice(0, 300));
+      if (recent.length > 8) recent.shift();
     };
     const logger: Logger = { debug: () => {}, info: () => {}, warn: note, error: note };
     const db = new SynclineDatabase({ schema: syncSchema, database: openBetterSqlite3({ path: ':memory:' }), logger });
@@ -171,6 +180,11 @@ export async function openClient(kind: ClientKind, userId: string, target: Clien
       snapshot: () => localSnapshot((sql) => db.getAll(sql) as Promise<Array<Record<string, unknown>>>),
       checksumProblems: () => [...problems],
       connects: () => streams.length + sockets,
+      diagnose: async () => {
+        const st = db.currentStatus;
+        const last = streams.at(-1);
+        return `status ${JSON.stringify({ connected: st.connected, connecting: st.connecting, downloading: st.downloading, lastSyncedAt: st.lastSyncedAt, downloadError: st.downloadError?.message, transport: st.transport })}, ${streams.length} streams, last opened ${last ? Math.round(performance.now() - last.openedAt) : '?'} ms ago (${last?.totalBytes ?? 0} bytes), recent warnings: ${JSON.stringify(recent)}`;
+      },
       close: () => db.close(),
     };
   }
@@ -207,6 +221,12 @@ export async function openClient(kind: ClientKind, userId: string, target: Clien
     snapshot: () => localSnapshot((sql) => db.getAll(sql)),
     checksumProblems: () => logs.map((r) => `${r.message} ${r.error === undefined ? '' : String(r.error)}`).filter((m) => CHECKSUM_PROBLEM.test(m)),
     connects: () => connects,
+    diagnose: async () => {
+      const buckets = await db.getAll('SELECT name, last_op, target_op FROM ps_buckets').catch((e: unknown) => String(e));
+      const recent = logs.slice(-8).map((r) => `${r.level} ${r.message} ${r.error === undefined ? '' : String(r.error)}`.slice(0, 300));
+      const st = db.currentStatus;
+      return `status ${st.getMessage()} (downloadError ${String(st.dataFlowStatus.downloadError ?? 'none')}), buckets ${JSON.stringify(buckets)}, ${logs.length} log records, recent: ${JSON.stringify(recent)}`;
+    },
     async close() {
       await db.disconnect().catch(() => {});
       await db.close().catch(() => {});

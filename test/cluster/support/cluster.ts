@@ -36,6 +36,8 @@ export interface Cluster extends AsyncDisposable {
   deploy(yaml: string): Promise<number>;
   /** The ACTIVE version's id and last checkpoint in storage. */
   activeCheckpoint(): Promise<{ id: number; checkpoint: bigint } | null>;
+  /** application_name of every client connection to the storage and the source database. */
+  connectionNames(): Promise<{ storage: string[]; source: string[] }>;
   /** Peak RSS per process name over the run (including replaced processes). */
   peakRss(): Record<string, number>;
 }
@@ -130,18 +132,31 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
       const r = rows[0];
       return r ? { id: r.id, checkpoint: BigInt(r.last_checkpoint ?? 0) } : null;
     },
+    async connectionNames() {
+      const q = `SELECT application_name FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name <> ''`;
+      const names = async (pool: pg.Pool) => (await pool.query<{ application_name: string }>(q)).rows.map((r) => r.application_name).sort();
+      return { storage: await names(storage), source: await names(source) };
+    },
     peakRss() {
       for (const p of processes.values()) peaks[p.name] = Math.max(peaks[p.name] ?? 0, p.peakRss());
       return { ...peaks };
     },
     async [Symbol.asyncDispose]() {
-      clearInterval(sampler);
-      await Promise.allSettled([...processes.values()].map((p) => p.stop(5_000)));
-      await balancer[Symbol.asyncDispose]();
-      await Promise.allSettled([source.end(), storage.end()]);
-      await storagePg[Symbol.asyncDispose]();
-      await sourcePg[Symbol.asyncDispose]();
+      // Idempotent: the test's `await using` and its afterAll (which runs after a test timeout,
+      // when the test body never reaches its disposal) may both call it.
+      if (disposed) return disposed;
+      disposed = disposeAll();
+      return disposed;
     },
+  };
+  let disposed: Promise<void> | null = null;
+  const disposeAll = async () => {
+    clearInterval(sampler);
+    await Promise.allSettled([...processes.values()].map((p) => p.stop('SIGTERM', 5_000)));
+    await balancer[Symbol.asyncDispose]();
+    await Promise.allSettled([source.end(), storage.end()]);
+    await storagePg[Symbol.asyncDispose]();
+    await sourcePg[Symbol.asyncDispose]();
   };
   try {
     // The first replicator takes the lock; the others wait on it as standbys.

@@ -8,6 +8,7 @@ import type { Cluster } from './cluster.ts';
 import { waitFor } from './cluster.ts';
 import type { ClusterClient } from './cluster-clients.ts';
 import type { ConnectionSample } from '../../chaos/support/chaos-client.ts';
+import type { JobMonitor } from './job-monitor.ts';
 
 /** Resolves when any raw client completes a checkpoint past a given op id. */
 export class CheckpointProbe {
@@ -45,7 +46,7 @@ export interface FailoverResult {
  * and measures until a client completes a checkpoint the old holder did not write. A killed
  * replicator is started again afterwards as the new standby.
  */
-export async function replicatorFault(cluster: Cluster, probe: CheckpointProbe, fault: FailoverResult['fault'], timeoutMs = 60_000): Promise<FailoverResult> {
+export async function replicatorFault(cluster: Cluster, probe: CheckpointProbe, monitor: JobMonitor, fault: FailoverResult['fault'], timeoutMs = 60_000): Promise<FailoverResult> {
   const active = await waitFor('an active replicator holding the lock', 60_000, () => cluster.activeReplicator());
   const t0 = performance.now();
   if (fault === 'replicator-sigkill') {
@@ -59,7 +60,10 @@ export async function replicatorFault(cluster: Cluster, probe: CheckpointProbe, 
   const at = await probe.next(cp, timeoutMs);
   const now = await waitFor('a replicator holding the lock again', 30_000, () => cluster.activeReplicator());
   if (fault === 'replicator-sigkill') await cluster.start(active.process.name, 'replicator');
-  else if (!active.process.alive()) throw new Error(`${active.process.name} exited after losing its lock connection:\n${active.process.output()}`);
+  else if (!active.process.alive()) throw new Error(`${active.process.name} exited after losing its lock connection:\n${active.process.tail()}`);
+  // The processes' own view agrees: only the new holder runs the job (the old one, if alive, stopped it).
+  const version = (await cluster.activeCheckpoint())!.id;
+  await monitor.settled(version, now.process.name, () => new Set(cluster.replicators().filter((p) => p.alive()).map((p) => p.pid)));
   return { fault, from: active.process.name, to: now.process.name, failoverMs: Math.round(at - t0) };
 }
 
@@ -115,11 +119,12 @@ export async function apiFault(cluster: Cluster, clients: ClusterClient[], fault
     .filter((p) => p.alive())
     .sort((a, b) => (open[b.name] ?? 0) - (open[a.name] ?? 0))[0]!;
   const t0 = performance.now();
+  const sent = Date.now();
   await victim.sample();
   victim.signal(fault === 'api-sigterm' ? 'SIGTERM' : 'SIGKILL');
   const exit = await victim.exited;
   await cluster.start(victim.name, 'api');
-  const result: ApiFaultResult = { fault, victim: victim.name, openConnections: open[victim.name] ?? 0, exitMs: Math.round(exit.at - t0), exitCode: exit.code, catchUps: [], sdkRatios: [] };
+  const result: ApiFaultResult = { fault, victim: victim.name, openConnections: open[victim.name] ?? 0, exitMs: exit.at - sent, exitCode: exit.code, catchUps: [], sdkRatios: [] };
   // Clients of the victim: their stream ended at or after the signal and they opened a new one.
   const moved = clients.filter((c) => c.raw?.samples.some((s) => s.openedAt < t0 && s.end && s.end.at >= t0));
   await waitFor('every moved client to complete a checkpoint on its new stream', 120_000, () =>
@@ -161,10 +166,10 @@ export async function rollingRestart(cluster: Cluster, rulesV2: string): Promise
   let deployedVersion = 0;
   for (const [i, name] of names.entries()) {
     const p = cluster.processes.get(name)!;
-    const t0 = performance.now();
+    const sent = Date.now();
     p.signal('SIGTERM');
     const exit = await p.exited;
-    exitMs.push(Math.round(exit.at - t0));
+    exitMs.push(exit.at - sent);
     await cluster.start(name, 'api');
     if (i === 0) deployedVersion = await cluster.deploy(rulesV2);
   }

@@ -11,6 +11,7 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { deployVersion, deleteVersionData, getVersionsInState, setFatalError, setVersionState } from '../storage/pg-versions.ts';
+import { withConnectionPurpose } from '../storage/application-name.ts';
 import { takeReplicationLease } from '../storage/pg-replication-lease.ts';
 import type { SyncRulesVersion } from '../storage/storage-types.ts';
 import { ReplicationError } from './replication-errors.ts';
@@ -249,7 +250,7 @@ export class Replicator {
 
   private async tryLock(versionId: number): Promise<LockSession | null> {
     // keepAlive: a silently dead connection is noticed by TCP too, not only by the periodic check.
-    const client = new pg.Client({ connectionString: this.o.storageUrl, keepAlive: true, query_timeout: 10_000 });
+    const client = new pg.Client({ connectionString: withConnectionPurpose(this.o.storageUrl, 'lock'), keepAlive: true, query_timeout: 10_000 });
     client.on('error', () => {});
     await client.connect();
     try {

@@ -9,6 +9,7 @@
  */
 import pg from 'pg';
 import type { Logger } from 'pino';
+import { withConnectionPurpose } from '../storage/application-name.ts';
 import type { PgReplicationWriter, SourceChange } from '../storage/pg-replication-writer.ts';
 import { saveSnapshotProgress } from '../storage/pg-source-tables.ts';
 import { normalizeLsn } from './lsn.ts';
@@ -50,7 +51,7 @@ export async function snapshotTable(
   signal?: AbortSignal,
 ): Promise<SnapshotResult> {
   const { info, keyColumns } = table;
-  const client = new pg.Client({ connectionString: connectionStringOf(source), types: RAW_TEXT_TYPES });
+  const client = new pg.Client({ connectionString: withConnectionPurpose(connectionStringOf(source), 'snapshot'), types: RAW_TEXT_TYPES });
   await client.connect();
   let copied = 0;
   try {

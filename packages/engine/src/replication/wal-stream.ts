@@ -9,6 +9,7 @@
 import { LogicalReplicationService } from 'pg-logical-replication';
 import type pg from 'pg';
 import type { Logger } from 'pino';
+import { withConnectionPurpose } from '../storage/application-name.ts';
 import type { PgReplicationWriter, SourceChange } from '../storage/pg-replication-writer.ts';
 import { CommitBuffer, type CommittedBatch } from './commit-buffer.ts';
 import { lsnToBigInt, bigIntToLsn } from './lsn.ts';
@@ -63,7 +64,7 @@ export async function streamWal(o: WalStreamOptions): Promise<void> {
   let ackedLsn = confirmed ? bigIntToLsn(lsnToBigInt(confirmed) - 1n) : '0/0';
 
   const service = new LogicalReplicationService(
-    { connectionString: o.sourceUrl },
+    { connectionString: withConnectionPurpose(o.sourceUrl, 'wal') },
     { acknowledge: { auto: false, timeoutSeconds: 0 }, flowControl: { enabled: true } },
   );
   const plugin = {

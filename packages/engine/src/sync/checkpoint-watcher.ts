@@ -6,6 +6,7 @@
  */
 import pg from 'pg';
 import type { Logger } from 'pino';
+import { withConnectionPurpose } from '../storage/application-name.ts';
 import { CHECKPOINT_CHANNEL, type CheckpointNotification } from '../storage/checkpoint-notify.ts';
 import { PgBucketReader } from '../storage/pg-bucket-reader.ts';
 import { getServingVersion } from '../storage/pg-versions.ts';
@@ -132,7 +133,7 @@ export class CheckpointWatcher {
   }
 
   private async connectListener(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.storageUrl });
+    const client = new pg.Client({ connectionString: withConnectionPurpose(this.storageUrl, 'listen') });
     client.on('notification', (msg) => {
       if (msg.channel === CHECKPOINT_CHANNEL) this.noteCheckpoint(msg.payload);
       void this.refresh();
