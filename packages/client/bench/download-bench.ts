@@ -4,7 +4,7 @@
  * (The real comparison against the Syncline server and @powersync/node lives in `npm run bench`.)
  */
 import { rmSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Schema, SynclineDatabase, Table, column } from '../src/index.ts';
 import { openBetterSqlite3 } from '../src/adapters/node/index.ts';
@@ -52,13 +52,15 @@ const body = new ReadableStream<Uint8Array>({
 });
 
 const started = performance.now();
+const cpu0 = process.cpuUsage();
 await db.connect(
   { fetchCredentials: async () => ({ endpoint: 'http://bench.invalid', token: 't' }), uploadData: async () => {} },
   { fetch: async () => new Response(body, { status: 200, headers: { 'content-type': 'application/x-ndjson' } }) },
 );
 await db.waitForFirstSync();
 const ms = performance.now() - started;
+const cpu = process.cpuUsage(cpu0);
 const { n } = await db.get<{ n: number }>('SELECT count(*) AS n FROM todos');
-process.stdout.write(`syncline client: ${n} rows in ${(ms / 1000).toFixed(2)} s (${Math.round(n / (ms / 1000))} rows/s)\n`);
+process.stdout.write(`syncline client: ${n} rows in ${(ms / 1000).toFixed(2)} s (${Math.round(n / (ms / 1000))} rows/s); CPU user ${(cpu.user / 1e6).toFixed(2)} s, sys ${(cpu.system / 1e6).toFixed(2)} s; load ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
 await db.close();
 rmSync(dir, { recursive: true, force: true });
