@@ -1,6 +1,7 @@
 /**
  * Local download benchmark: N rows (~150 B each) streamed from an in-process fake `fetch` into a
- * file database with this client. Run: `npx tsx packages/client/bench/download-bench.ts [N] [seq|uuid]`.
+ * file database with this client. Run: `npx tsx packages/client/bench/download-bench.ts [N] [seq|uuid]`
+ * (`UUID_SUBKEYS=1`: random subkeys with sequential ids, like the server's opaque subkeys).
  * (The real comparison against the Syncline server and @powersync/node lives in `npm run bench`.)
  */
 import { rmSync, mkdtempSync } from 'node:fs';
@@ -40,7 +41,7 @@ for (let next = 1; next <= N; ) {
     // seq: `row-<n>` ids, nearly in key order.
     const id = IDS === 'uuid' ? randomUUID() : `row-${next}`;
     const data = JSON.stringify({ id, list_id: 'list-1', description: `todo ${next} ${pad}`, done: 0 });
-    ops.push({ op_id: String(next), op: 'PUT', object_type: 'todos', object_id: id, subkey: IDS === 'uuid' ? randomUUID() : `1/${id}`, data, checksum: next });
+    ops.push({ op_id: String(next), op: 'PUT', object_type: 'todos', object_id: id, subkey: IDS === 'uuid' || process.env['UUID_SUBKEYS'] ? randomUUID() : `1/${id}`, data, checksum: next });
   }
   const line = encoder.encode(JSON.stringify({ data: { bucket: 'b', after: '0', has_more: true, data: ops } }) + '\n');
   // in 64 KiB pieces, as a socket delivers them
