@@ -83,6 +83,13 @@ const sections: Section[] = [
     run: async () => (await import('../packages/client/bench/browser.bench.ts')).benchBrowser(),
   },
   {
+    key: 'client-download',
+    title: 'Client download into SQLite on Node (issue 14)',
+    method:
+      'See apps/sync-api/bench/client-download.bench.ts: one client downloads 1,000,000 rows (~150 B, numeric ids) from a sync-api child process into a fresh better-sqlite3 file with @syncline/client, twice; client and server CPU and the load with each run. Target ≤ 15 s.',
+    run: async (url) => (await import('../apps/sync-api/bench/client-download.bench.ts')).benchClientDownload(url),
+  },
+  {
     key: 'sync',
     title: 'Sync API (issue 5)',
     method: 'See apps/sync-api/bench/sync.bench.ts. Targets: 1M rows into SQLite ≤ 15 s; write → client p50 ≤ 20 ms, p99 ≤ 100 ms at 1,000 clients; ≤ 50 KB per idle stream.',

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { addChecksums } from '@syncline/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -59,5 +62,41 @@ describe('SQL op storage matches the pure reduction', () => {
       }),
       { numRuns: 60 },
     );
+  });
+});
+
+describe('op log layout migration (internal schema 3)', () => {
+  it('replaces the (bucket, key) and row indexes of a version-2 database and keeps reducing its stored ops', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'syncline-oplog-migration-'));
+    try {
+      const path = join(dir, 'v2.db');
+      const put = (opId: number, id: string, checksum: number): OplogEntry => ({ opId: BigInt(opId), op: 'PUT', checksum, objectType: 'todos', objectId: id, subkey: 's', data: `{"n":${opId}}` });
+      const old = await openTestDb(path);
+      await new BucketStorage((old as unknown as { internals: DatabaseInternals }).internals).storeData('b', [put(1, 'a', 10), put(2, 'b', 20)], 0);
+      // Back to the version-2 layout, as a database written before this migration has it.
+      await old.execute(`DROP INDEX sl_oplog_by_row_key`);
+      await old.execute(`CREATE UNIQUE INDEX sl_oplog_by_key ON sl_oplog (bucket, key)`);
+      await old.execute(`CREATE INDEX sl_oplog_by_row ON sl_oplog (row_type, row_id, op_id)`);
+      await old.execute(`DELETE FROM sl_migrations WHERE version > 2`);
+      await old.close();
+
+      const migrated = await openTestDb(path);
+      expect(await migrated.getAll(`SELECT version FROM sl_migrations ORDER BY version`)).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
+      expect(await migrated.getAll(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'sl_oplog' ORDER BY name`)).toEqual([
+        { name: 'sl_oplog_by_op' },
+        { name: 'sl_oplog_by_row_key' },
+      ]);
+      // The stored PUT of 'a' is found through the new index: superseded (not duplicated) by op 3.
+      await new BucketStorage((migrated as unknown as { internals: DatabaseInternals }).internals).storeData('b', [put(3, 'a', 30)], 0);
+      expect(await migrated.getAll(`SELECT row_id, op_id, hash FROM sl_oplog ORDER BY row_id`)).toEqual([
+        { row_id: 'a', op_id: 3, hash: 30 },
+        { row_id: 'b', op_id: 2, hash: 20 },
+      ]);
+      const parts = await migrated.get<{ add_checksum: number; op_checksum: number }>(`SELECT add_checksum, op_checksum FROM sl_buckets WHERE name = 'b'`);
+      expect(addChecksums(parts.add_checksum, parts.op_checksum)).toBe(10 + 20 + 30);
+      await migrated.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

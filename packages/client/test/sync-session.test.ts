@@ -165,6 +165,20 @@ describe('sync session over scripted lines', () => {
     expect(await todos(db)).toEqual([]);
   });
 
+  it('publishes the highest op of a row across buckets, whatever the order of ids, buckets and lines', async () => {
+    db = await openTestDb();
+    // Ids out of op order (the apply sorts by row id); every row is in both buckets, the newer op
+    // in b1 for even rows and in b2 for odd ones.
+    const ids = Array.from({ length: 40 }, (_, i) => `r-${String((i * 17) % 40).padStart(2, '0')}`);
+    const b1: FixtureBucket = { bucket: 'b1', ops: ids.map((id, i) => putOp(i % 2 === 0 ? 100 + i : 1 + i, 'todos', id, { description: `b1 ${id}` }, `k1-${id}`)) };
+    const b2: FixtureBucket = { bucket: 'b2', ops: ids.map((id, i) => putOp(i % 2 === 0 ? 1 + i + 40 : 100 + i, 'todos', id, { description: `b2 ${id}` }, `k2-${id}`)) };
+    const sorted = (b: FixtureBucket): FixtureBucket => ({ bucket: b.bucket, ops: [...b.ops].sort((x, y) => Number(BigInt(x.op_id) - BigInt(y.op_id))) });
+    const { feed } = await newSession(db);
+    await feed(lines.checkpoint(200, [sorted(b2), sorted(b1)]), lines.data('b2', sorted(b2).ops), lines.data('b1', sorted(b1).ops), lines.complete(200));
+    const expected = ids.map((id, i) => ({ id, description: `${i % 2 === 0 ? 'b1' : 'b2'} ${id}` })).sort((x, y) => (x.id < y.id ? -1 : 1));
+    expect(await todos(db)).toEqual(expected);
+  });
+
   it('deletes local buckets missing from the first checkpoint of a connection', async () => {
     db = await openTestDb();
     const b1: FixtureBucket = { bucket: 'old', ops: [putOp(1, 'todos', 'a', { description: 'A' })] };

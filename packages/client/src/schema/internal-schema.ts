@@ -5,7 +5,7 @@
  * |---|---|
  * | `sl_kv` | key/value state: `client_id`, write-checkpoint gate (`target_write_checkpoint`, `last_seen_write_checkpoint`) |
  * | `sl_buckets` | one row per downloaded bucket: positions (`last_op`, `last_applied_op`), checksum parts, progress counters |
- * | `sl_oplog` | the reduced op log: the latest live PUT per (bucket, row key) |
+ * | `sl_oplog` | the reduced op log: the latest live PUT per (bucket, row key); indexed by (bucket, op_id) and by row (type, id, bucket, key, op_id) |
  * | `sl_updated_rows` | rows to re-evaluate at the next complete apply (local writes, removed/cleared buckets) |
  * | `sl_crud` | the upload queue (FIFO by AUTOINCREMENT id, grouped by `tx_id`) |
  * | `sl_tx` | transaction-id counter for `sl_crud` (`current_tx` is non-NULL only inside a writing transaction) |
@@ -74,6 +74,17 @@ const MIGRATIONS: readonly (readonly string[])[] = [
        is_default INTEGER NOT NULL DEFAULT 0,
        last_synced_at INTEGER,
        UNIQUE (stream_name, params))`,
+  ],
+  [
+    // One row-ordered index instead of two (by (bucket, key) and by (row_type, row_id, op_id)):
+    // with random row ids every insert of a large download touched two random places in two
+    // B-trees bigger than the page cache. This one serves the key lookups of the reduction (row
+    // type and id are known from the op) and the winner lookups of the apply (covering, op_id
+    // included). (bucket, key) stays unique through the reduction (bucket-storage.ts), not a
+    // constraint.
+    `DROP INDEX IF EXISTS sl_oplog_by_key`,
+    `DROP INDEX IF EXISTS sl_oplog_by_row`,
+    `CREATE INDEX IF NOT EXISTS sl_oplog_by_row_key ON sl_oplog (row_type, row_id, bucket, key, op_id)`,
   ],
 ];
 

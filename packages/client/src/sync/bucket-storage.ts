@@ -9,7 +9,7 @@ import type { DatabaseInternals } from '../db/syncline-database.ts';
 import type { SqliteAdapter, SqliteValue } from '../db/sqlite-adapter.ts';
 import { FULL_SYNC_PRIORITY, KV } from '../schema/internal-schema.ts';
 import { DATA_PREFIX, quoteIdent } from '../schema/schema-ddl.ts';
-import { reduceDataLine, type OplogEntry, type StoredOp } from './op-log-reduction.ts';
+import { reduceDataLine, rowKey, type OplogEntry, type StoredOp } from './op-log-reduction.ts';
 import type { BucketChecksum, Checkpoint } from './sync-lines.ts';
 
 export interface BucketPosition {
@@ -88,17 +88,27 @@ export class BucketStorage {
     const b = (await a.execute(`SELECT id, last_applied_op, add_checksum, op_checksum FROM sl_buckets WHERE name = ?`, [bucket])).rows[0];
     if (!b) throw new Error(`bucket row for ${bucket} vanished`);
     const id = Number(b['id']);
-    const keys = new Set<string>();
-    for (const op of ops) if ((op.op === 'PUT' || op.op === 'REMOVE') && op.objectType && op.objectId !== undefined) keys.add(`${op.objectType}/${op.objectId}/${op.subkey ?? 'null'}`);
+    // Stored ops for the keys this line touches, looked up by (row_type, row_id, bucket, key) —
+    // the row-ordered index (internal-schema.ts) — in one statement per line.
+    const lookups = new Map<string, [string, string, string]>();
+    for (const op of ops) {
+      if ((op.op === 'PUT' || op.op === 'REMOVE') && op.objectType && op.objectId !== undefined) {
+        const key = rowKey(op.objectType, op.objectId, op.subkey);
+        lookups.set(key, [op.objectType, op.objectId, key]);
+      }
+    }
     const existing = new Map<string, StoredOp>();
-    if (keys.size > 0) {
+    const rowids = new Map<string, number>();
+    if (lookups.size > 0) {
       const { rows } = await a.execute(
-        `SELECT key, row_type, row_id, hash FROM sl_oplog WHERE bucket = ? AND key IN (SELECT value FROM json_each(?))`,
-        [id, json([...keys])],
+        `SELECT o.rowid AS r, o.key, o.row_type, o.row_id, o.hash FROM json_each(?) j CROSS JOIN sl_oplog o ` +
+          `ON o.row_type = json_extract(j.value, '$[0]') AND o.row_id = json_extract(j.value, '$[1]') AND o.bucket = ? AND o.key = json_extract(j.value, '$[2]')`,
+        [json([...lookups.values()]), id],
       );
       for (const r of rows) {
         const key = String(r['key']);
         existing.set(key, { key, opId: 0n, rowType: String(r['row_type']), rowId: String(r['row_id']), data: '', hash: Number(r['hash']) });
+        rowids.set(key, Number(r['r']));
       }
     }
     const r = reduceDataLine(ops, existing, Number(b['last_applied_op']) === 0);
@@ -112,7 +122,8 @@ export class BucketStorage {
       opSum = r.opDelta;
     } else {
       if (r.deleteKeys.length > 0) {
-        await a.execute(`DELETE FROM sl_oplog WHERE bucket = ? AND key IN (SELECT value FROM json_each(?))`, [id, json(r.deleteKeys)]);
+        // deleteKeys are keys of stored ops, all looked up above.
+        await a.execute(`DELETE FROM sl_oplog WHERE rowid IN (SELECT value FROM json_each(?))`, [json(r.deleteKeys.map((k) => rowids.get(k)))]);
       }
       add = addChecksums(add, r.addDelta);
       opSum = addChecksums(opSum, r.opDelta);
@@ -215,13 +226,14 @@ export class BucketStorage {
   private async applyRows(a: SqliteAdapter, names: readonly string[], complete: boolean): Promise<string[]> {
     const scope = json(names);
     const scopeIds = `SELECT id FROM sl_buckets WHERE name IN (SELECT value FROM json_each(?))`;
-    const changedOps = `sl_buckets b JOIN sl_oplog o ON o.bucket = b.id AND o.op_id > b.last_applied_op WHERE b.id IN (${scopeIds})`;
+    // Driven by (bucket, op_id): only ops newer than the last apply, however large the bucket.
+    const changedOps = `sl_buckets b JOIN sl_oplog o INDEXED BY sl_oplog_by_op ON o.bucket = b.id AND o.op_id > b.last_applied_op WHERE b.id IN (${scopeIds})`;
     const typeRows = await a.execute(
       `SELECT DISTINCT o.row_type AS t FROM ${changedOps}` + (complete ? ` UNION SELECT row_type FROM sl_updated_rows` : ''),
       [scope],
     );
     // Winner test: no op of the same row with a higher op_id (in scope, for a partial apply).
-    const newest = `NOT EXISTS (SELECT 1 FROM sl_oplog o2 WHERE o2.row_type = o.row_type AND o2.row_id = o.row_id AND o2.op_id > o.op_id${complete ? '' : ` AND o2.bucket IN (${scopeIds})`})`;
+    const newest = `NOT EXISTS (SELECT 1 FROM sl_oplog o2 WHERE o2.row_type = c.row_type AND o2.row_id = c.row_id AND o2.op_id > c.op_id${complete ? '' : ` AND o2.bucket IN (${scopeIds})`})`;
     const winnerData = `(SELECT o.data FROM sl_oplog o WHERE o.row_type = u.row_type AND o.row_id = u.row_id ORDER BY o.op_id DESC LIMIT 1)`;
     const touched: string[] = [];
     for (const row of typeRows.rows) {
@@ -233,8 +245,13 @@ export class BucketStorage {
       const typeColumn = typed ? '' : '?, ';
       const typeParam: SqliteValue[] = typed ? [] : [type];
       const newestParams: SqliteValue[] = complete ? [] : [scope];
+      // Changed ops in row-id order (sorted in memory; LIMIT -1 keeps SQLite from flattening the
+      // subquery so the sort happens before the winner test): the winner lookups walk the row index
+      // and the inserts walk the table's primary key in order instead of jumping around B-trees
+      // larger than the page cache (random UUID ids made both dominate a large download).
       await a.execute(
-        `INSERT OR REPLACE INTO ${target} SELECT ${typeColumn}o.row_id, o.data FROM ${changedOps} AND o.row_type = ? AND ${newest}`,
+        `INSERT OR REPLACE INTO ${target} SELECT ${typeColumn}c.row_id, c.data FROM ` +
+          `(SELECT o.row_type, o.row_id, o.op_id, o.data FROM ${changedOps} AND o.row_type = ? ORDER BY o.row_id LIMIT -1) c WHERE ${newest}`,
         [...typeParam, scope, type, ...newestParams],
       );
       if (complete) {

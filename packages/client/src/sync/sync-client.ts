@@ -22,9 +22,18 @@ import { Mutex } from '../db/mutex.ts';
 import type { StreamConnection } from '../streams/stream-connection.ts';
 import type { StreamManager } from '../streams/stream-manager.ts';
 
-/** Consecutive data lines stored per transaction: at most this many lines / ops. */
+/**
+ * Consecutive data lines are stored in one transaction, up to these bounds. Fewer, larger
+ * transactions matter most where a commit is expensive (OPFS: several hundred ms per commit) and
+ * where the op log's index pages would otherwise be rewritten once per commit; the bounds keep the
+ * parsed lines held in memory (and the time the write lock is held) moderate.
+ * Over WebSocket the smaller bounds stay: lines are credited back only once stored, so a batch
+ * must fill well within the flow-control window (whose floor is DATA_BATCH_LINES).
+ */
 export const DATA_BATCH_LINES = 16;
 const DATA_BATCH_OPS = 10_000;
+const HTTP_BATCH = { lines: 128, ops: 50_000, bytes: 16 * 2 ** 20 };
+const WEBSOCKET_BATCH = { lines: DATA_BATCH_LINES, ops: DATA_BATCH_OPS, bytes: Infinity };
 
 type IterationOutcome = { type: 'ended' } | { type: 'restart' } | { type: 'aborted' };
 
@@ -286,11 +295,14 @@ export class SyncClient {
     // stored (their bucket positions did not advance), so an abort loses nothing.
     let batch: { line: Extract<SyncLine, { type: 'data' }>; byteLength: number }[] = [];
     let batchOps = 0;
+    let batchBytes = 0;
+    const bounds = stream.transport === 'http' ? HTTP_BATCH : WEBSOCKET_BATCH;
     const flush = async (): Promise<void> => {
       if (batch.length === 0) return;
       const lines = batch;
       batch = [];
       batchOps = 0;
+      batchBytes = 0;
       await session.handleDataLines(lines);
       stream.applied(lines.length);
     };
@@ -303,7 +315,8 @@ export class SyncClient {
       if (line.type === 'data') {
         batch.push({ line, byteLength: size });
         batchOps += line.ops.length;
-        if (batchOps >= DATA_BATCH_OPS || batch.length >= DATA_BATCH_LINES) await flush();
+        batchBytes += size;
+        if (batchOps >= bounds.ops || batchBytes >= bounds.bytes || batch.length >= bounds.lines) await flush();
         continue;
       }
       await flush();

@@ -1,0 +1,142 @@
+/**
+ * One client downloads N rows (default 1,000,000, ~150 B each; `CLIENT_DOWNLOAD_ROWS`) from a real
+ * sync-api child process into a fresh SQLite file with @syncline/client (better-sqlite3), twice —
+ * the `sync` bench's "1M rows into SQLite" row on its own, without the 1,000-stream parts, for
+ * iterating on the client's download path: `BENCH_ONLY=client-download npm run bench`.
+ * Reports wall time, the client's CPU (this process; the server and Postgres are other processes),
+ * the server's CPU and the load average with every number.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os, { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createTestDatabase } from '@syncline/test-utils';
+import { SynclineDatabase, Schema, Table, column } from '@syncline/client';
+import { openBetterSqlite3 } from '@syncline/client/node';
+import { mintDevToken } from '../src/auth.ts';
+import { startChildServer, type BenchResult } from './sync.bench.ts';
+
+const RULES = `
+bucket_definitions:
+  by_owner:
+    parameters: SELECT request.user_id() AS owner_id
+    data:
+      - SELECT * FROM items WHERE owner_id = bucket.owner_id
+`;
+const CLIENT_SCHEMA = new Schema({
+  items: new Table({ owner_id: column.text, title: column.text, body: column.text, done: column.integer, score: column.real, created_at: column.text }),
+});
+
+const load = (): string => `load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`;
+const log = (m: string): void => void process.stderr.write(`[client-download bench] ${m}\n`);
+
+/** CPU time (user + system) of a process in ms, from /proc/<pid>/stat. */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
+
+async function download(url: string, token: string, expected: number, serverPid: number): Promise<{ ms: number; clientCpuMs: number; serverCpuMs: number }> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'syncline-client-download-'));
+  const noop = (): void => {};
+  const db = new SynclineDatabase({ schema: CLIENT_SCHEMA, database: openBetterSqlite3({ path: path.join(dir, 'bench.db') }), logger: { debug: noop, info: noop, warn: noop, error: noop } });
+  try {
+    await db.ready;
+    const cpu0 = process.cpuUsage();
+    const server0 = cpuMs(serverPid);
+    const started = performance.now();
+    await db.connect({ fetchCredentials: async () => ({ endpoint: url, token }), uploadData: async () => {} });
+    await db.waitForFirstSync({ signal: AbortSignal.timeout(300_000) });
+    const ms = performance.now() - started;
+    const cpu = process.cpuUsage(cpu0);
+    const serverCpuMs = cpuMs(serverPid) - server0;
+    await db.disconnect();
+    const { n } = await db.get<{ n: number }>('SELECT count(*) AS n FROM items');
+    if (n !== expected) throw new Error(`the client synced ${n} of ${expected} rows`);
+    return { ms, clientCpuMs: (cpu.user + cpu.system) / 1000, serverCpuMs };
+  } finally {
+    await db.close().catch(() => {});
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Polls the first line (the checkpoint) of a sync stream until the user's buckets hold `rows` ops. */
+async function waitForCount(url: string, token: string, rows: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const controller = new AbortController();
+    const res = await fetch(`${url}/sync/stream`, {
+      method: 'POST',
+      headers: { authorization: `Token ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ raw_data: true, buckets: [] }),
+      signal: controller.signal,
+    });
+    const reader = res.body!.getReader();
+    let text = '';
+    const decoder = new TextDecoder();
+    while (!text.includes('\n')) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+    }
+    controller.abort();
+    const first = JSON.parse(text.slice(0, text.indexOf('\n'))) as { checkpoint?: { buckets: { count?: number }[] } };
+    const count = first.checkpoint?.buckets.reduce((n, b) => n + (b.count ?? 0), 0) ?? 0;
+    if (count >= rows) return;
+    if (Date.now() > deadline) throw new Error(`only ${count} of ${rows} rows replicated in ${timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+}
+
+export async function benchClientDownload(adminUrl: string, rows = Number(process.env['CLIENT_DOWNLOAD_ROWS'] ?? 1_000_000)): Promise<BenchResult[]> {
+  await using db = await createTestDatabase(adminUrl, 'bench_client_dl');
+  const storageUrl = await db.createSibling('storage');
+  const source = db.pool();
+  await source.query(
+    `CREATE TABLE items (id bigint PRIMARY KEY, owner_id text NOT NULL, title text NOT NULL, body text, done boolean NOT NULL, score double precision, created_at timestamptz NOT NULL DEFAULT now())`,
+  );
+  const dir = mkdtempSync(path.join(tmpdir(), 'syncline-client-download-rules-'));
+  const rulesPath = path.join(dir, 'rules.yaml');
+  writeFileSync(rulesPath, RULES);
+  const jwtSecret = randomBytes(32).toString('base64url');
+  const server = await startChildServer({
+    SOURCE_DATABASE_URL: db.url,
+    STORAGE_DATABASE_URL: storageUrl,
+    ADMIN_TOKEN: randomBytes(24).toString('hex'),
+    JWT_SECRET: jwtSecret,
+    DEV_MODE: 'true',
+    SYNC_RULES_PATH: rulesPath,
+    PUBLICATION_NAME: `pub_${db.name}`,
+  });
+  const results: BenchResult[] = [];
+  try {
+    const token = (await mintDevToken(jwtSecret, 'dl', { ttlSeconds: 3600 })).token;
+    // The rows are inserted once the service is up (and replicated as one transaction): a snapshot
+    // of 1M rows can outlast the service's readiness wait on a loaded machine.
+    let t = performance.now();
+    await source.query(
+      `INSERT INTO items (id, owner_id, title, body, done, score) SELECT i, 'dl', 'Item number ' || i, repeat('lorem ipsum ', 4), i % 2 = 0, i * 0.5 FROM generate_series(1, ${rows}) i`,
+    );
+    log(`${rows} rows inserted in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    t = performance.now();
+    await waitForCount(server.url, token, rows, 1_200_000);
+    log(`replicated in ${((performance.now() - t) / 1000).toFixed(1)} s; ${load()}`);
+    const label = rows.toLocaleString('en');
+    for (const run of [1, 2]) {
+      const loadBefore = load();
+      const r = await download(server.url, token, rows, server.pid);
+      const result: BenchResult = {
+        name: `download ${label} rows into SQLite, @syncline/client (better-sqlite3), run ${run}`,
+        value: Math.round((rows / r.ms) * 1000),
+        unit: 'rows/s',
+        note: `${(r.ms / 1000).toFixed(2)} s (target for 1M: ≤ 15 s); client CPU ${(r.clientCpuMs / 1000).toFixed(1)} s, server CPU ${(r.serverCpuMs / 1000).toFixed(1)} s; ${loadBefore} → ${load()}`,
+      };
+      log(`${result.name}: ${result.value} ${result.unit} (${result.note})`);
+      results.push(result);
+    }
+  } finally {
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return results;
+}
