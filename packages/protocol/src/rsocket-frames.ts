@@ -58,7 +58,11 @@ export const RSOCKET_MAX_REQUEST_N = 0x7fffffff;
 const HEADER = 6;
 const EMPTY = new Uint8Array(0);
 
-export type RSocketFrame =
+/**
+ * One decoded frame. `B` is the byte type of its payload fields: decoding a Node Buffer yields
+ * Buffer views, so the server reads them as `RSocketFrame<Buffer>`.
+ */
+export type RSocketFrame<B extends Uint8Array = Uint8Array> =
   | {
       type: typeof FrameType.SETUP;
       streamId: 0;
@@ -67,33 +71,33 @@ export type RSocketFrame =
       minorVersion: number;
       keepAlive: number;
       lifetime: number;
-      resumeToken: Uint8Array | null;
+      resumeToken: B | null;
       metadataMimeType: string;
       dataMimeType: string;
-      metadata: Uint8Array | null;
-      data: Uint8Array;
+      metadata: B | null;
+      data: B;
     }
-  | { type: typeof FrameType.KEEPALIVE; streamId: 0; flags: number; lastReceivedPosition: bigint; data: Uint8Array }
+  | { type: typeof FrameType.KEEPALIVE; streamId: 0; flags: number; lastReceivedPosition: bigint; data: B }
   | {
       type: typeof FrameType.REQUEST_STREAM | typeof FrameType.REQUEST_CHANNEL;
       streamId: number;
       flags: number;
       requestN: number;
-      metadata: Uint8Array | null;
-      data: Uint8Array;
+      metadata: B | null;
+      data: B;
     }
   | {
       type: typeof FrameType.REQUEST_RESPONSE | typeof FrameType.REQUEST_FNF | typeof FrameType.PAYLOAD;
       streamId: number;
       flags: number;
-      metadata: Uint8Array | null;
-      data: Uint8Array;
+      metadata: B | null;
+      data: B;
     }
   | { type: typeof FrameType.REQUEST_N; streamId: number; flags: number; requestN: number }
   | { type: typeof FrameType.CANCEL; streamId: number; flags: number }
   | { type: typeof FrameType.ERROR; streamId: number; flags: number; code: number; message: string }
-  | { type: typeof FrameType.METADATA_PUSH | typeof FrameType.LEASE | typeof FrameType.RESUME | typeof FrameType.RESUME_OK; streamId: number; flags: number; body: Uint8Array }
-  | { type: typeof FrameType.EXT; streamId: number; flags: number; extendedType: number; body: Uint8Array };
+  | { type: typeof FrameType.METADATA_PUSH | typeof FrameType.LEASE | typeof FrameType.RESUME | typeof FrameType.RESUME_OK; streamId: number; flags: number; body: B }
+  | { type: typeof FrameType.EXT; streamId: number; flags: number; extendedType: number; body: B };
 
 export class FrameDecodeError extends Error {
   constructor(message: string) {

@@ -4,7 +4,7 @@
  * Buffer methods. Decoding a Buffer yields Buffer views (subarray of a Buffer is a Buffer);
  * encoders wrap the encoded bytes without copying.
  */
-import type { FrameType } from '@syncline/protocol';
+import type { RSocketFrame } from '@syncline/protocol';
 import {
   FrameFlags,
   RSOCKET_MAX_REQUEST_N,
@@ -25,42 +25,7 @@ export const Flags = FrameFlags;
 export const ErrorCode = RSocketErrorCode;
 export const MAX_REQUEST_N = RSOCKET_MAX_REQUEST_N;
 
-export type Frame =
-  | {
-      type: typeof FrameType.SETUP;
-      streamId: 0;
-      flags: number;
-      majorVersion: number;
-      minorVersion: number;
-      keepAlive: number;
-      lifetime: number;
-      resumeToken: Buffer | null;
-      metadataMimeType: string;
-      dataMimeType: string;
-      metadata: Buffer | null;
-      data: Buffer;
-    }
-  | { type: typeof FrameType.KEEPALIVE; streamId: 0; flags: number; lastReceivedPosition: bigint; data: Buffer }
-  | {
-      type: typeof FrameType.REQUEST_STREAM | typeof FrameType.REQUEST_CHANNEL;
-      streamId: number;
-      flags: number;
-      requestN: number;
-      metadata: Buffer | null;
-      data: Buffer;
-    }
-  | {
-      type: typeof FrameType.REQUEST_RESPONSE | typeof FrameType.REQUEST_FNF | typeof FrameType.PAYLOAD;
-      streamId: number;
-      flags: number;
-      metadata: Buffer | null;
-      data: Buffer;
-    }
-  | { type: typeof FrameType.REQUEST_N; streamId: number; flags: number; requestN: number }
-  | { type: typeof FrameType.CANCEL; streamId: number; flags: number }
-  | { type: typeof FrameType.ERROR; streamId: number; flags: number; code: number; message: string }
-  | { type: typeof FrameType.METADATA_PUSH | typeof FrameType.LEASE | typeof FrameType.RESUME | typeof FrameType.RESUME_OK; streamId: number; flags: number; body: Buffer }
-  | { type: typeof FrameType.EXT; streamId: number; flags: number; extendedType: number; body: Buffer };
+export type Frame = RSocketFrame<Buffer>;
 
 const asBuffer = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 
