@@ -7,7 +7,6 @@
  * on the next process downloading only what changed.
  */
 import http from 'node:http';
-import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -20,6 +19,7 @@ import { buildSyncApi, createTestDatabase, startSyncApiProcess, type SyncApiProc
 import { mintDevToken } from '../../src/auth.ts';
 import { ErrorCode, FrameType } from '../../src/websocket/rsocket-frames.ts';
 import { connectRSocket } from '../websocket/rsocket-test-client.ts';
+import { startTcpSwitch, type TcpSwitch } from '../support/tcp-switch.ts';
 
 const ROWS_PER_USER = 200;
 const DRAIN_TIMEOUT_MS = 3_000;
@@ -31,49 +31,13 @@ bucket_definitions:
       - SELECT id, owner, description, payload FROM todos WHERE owner = bucket.owner
 `;
 
-/** TCP switch: every new connection goes to the current target port (existing ones stay put). */
-function startSwitch(): Promise<{ url: string; target: number; close(): Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  const state = { target: 0 };
-  const server = net.createServer((client) => {
-    const upstream = net.connect(state.target, '127.0.0.1');
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('error', () => {});
-      s.on('close', () => sockets.delete(s));
-    }
-    client.pipe(upstream).pipe(client);
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
-  });
-  return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as net.AddressInfo).port;
-      resolve({
-        url: `http://127.0.0.1:${port}`,
-        get target() {
-          return state.target;
-        },
-        set target(p: number) {
-          state.target = p;
-        },
-        close: () =>
-          new Promise<void>((r) => {
-            for (const s of sockets) s.destroy();
-            server.close(() => r());
-          }),
-      });
-    }),
-  );
-}
-
 let db: TestDatabase;
 let dir: string;
 let env: Record<string, string>;
 let jwtSecret: string;
 let replicator: SyncApiProcess;
 const apis: SyncApiProcess[] = [];
-let lb: Awaited<ReturnType<typeof startSwitch>>;
+let lb: TcpSwitch;
 let syncline: SynclineDatabase;
 const powersync: Array<{ db: PowerSyncDatabase; statuses: SyncStatus[]; user: string }> = [];
 
@@ -127,7 +91,7 @@ beforeAll(async () => {
   replicator = await startSyncApiProcess({ env, runner: 'replicator', name: 'replicator-1' });
   const a1 = await startApi('api-1');
   await startApi('api-2');
-  lb = await startSwitch();
+  lb = await startTcpSwitch();
   lb.target = a1.port;
 
   syncline = new SynclineDatabase({
