@@ -84,6 +84,11 @@ const fieldsSchema = z.object({
       .min(0)
       .default(10_000)
       .describe('On SIGTERM: how long open sync streams may take to end before they are cut and the process exits.'),
+    EXIT_ON_STDIN_CLOSE: z
+      .enum(['true', 'false', '1', '0'])
+      .default('false')
+      .transform((v) => v === 'true' || v === '1')
+      .describe('Shut down (drain, then exit) when stdin closes — for supervisors and test harnesses that spawn the process with a stdin pipe, so it never outlives its parent.'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     MAX_CONCURRENT_STREAMS: z.coerce.number().int().positive().default(10_000).describe('Max open sync streams per process.'),
     MAX_BUCKETS_PER_CONNECTION: z.coerce.number().int().positive().default(10_000),

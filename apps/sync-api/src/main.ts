@@ -52,6 +52,12 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  if (config.EXIT_ON_STDIN_CLOSE) {
+    // The parent holds the other end of the pipe: when it dies (even by SIGKILL) stdin ends.
+    process.stdin.on('end', () => void shutdown('stdin closed'));
+    process.stdin.on('close', () => void shutdown('stdin closed'));
+    process.stdin.resume();
+  }
 }
 
 main().catch((e) => {

@@ -91,10 +91,13 @@ export async function startSyncApiProcess(opts: SyncApiProcessOptions): Promise<
     SYNC_API_HOST: '127.0.0.1',
     SYNC_RUNNER: runner,
     PROCESS_NAME: name,
+    // Our end of its stdin pipe closes when this process dies (even by SIGKILL or a test timeout):
+    // the service then drains and exits instead of outliving the test as an orphan.
+    EXIT_ON_STDIN_CLOSE: 'true',
   };
   const args = compiled ? [SYNC_API_BUNDLE] : ['--import', 'tsx', path.join(REPO_ROOT, 'apps/sync-api/src/main.ts')];
   // Next's types (the dashboard compiles this file too) make NODE_ENV required in ProcessEnv.
-  const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env: env as unknown as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env: env as unknown as NodeJS.ProcessEnv, stdio: ['pipe', 'pipe', 'pipe'] });
   const output: string[] = [];
   const waiters = new Set<() => void>();
   const collect = (stream: NodeJS.ReadableStream) => {

@@ -207,6 +207,15 @@ describe('compiled sync-api: graceful drain on SIGTERM', () => {
     expect(await metric(a2, 'syncline_connections')).toBe(3);
   });
 
+  it('a spawned process never outlives its parent: when its stdin pipe closes it drains and exits 0', async () => {
+    const orphan = await startSyncApiProcess({ env, runner: 'api', name: 'api-orphan', waitFor: 'ready' });
+    // What the kernel does to the pipe when the test process dies, done by hand.
+    orphan.child.stdin!.end();
+    const exit = await Promise.race([orphan.exited, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`still running:\n${orphan.tail(20)}`)), 30_000))]);
+    expect(exit.code).toBe(0);
+    expect(orphan.logs().some((r) => r.msg === 'shutting down' && r.signal === 'stdin closed')).toBe(true);
+  });
+
   it('a drain with every client reading ends all streams at once, well before the timeout', async () => {
     const a2 = apis[1]!;
     const a3 = await startApi('api-3');
