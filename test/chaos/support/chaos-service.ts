@@ -85,8 +85,9 @@ export async function startChaosServiceProcess(o: { sourceUrl: string; storageUr
       PUBLICATION_NAME: o.publication,
       SYNC_RUNNER: 'unified',
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+      EXIT_ON_STDIN_CLOSE: 'true', // never outlives this test process (see sync-api-process.ts)
     },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['pipe', 'ignore', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; ; i++) {

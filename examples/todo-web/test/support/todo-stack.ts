@@ -61,8 +61,9 @@ export async function startTodoStack(adminUrl: string): Promise<TodoStack> {
         SYNC_RULES_PATH: join(REPO, 'demo/sync-rules.streams.yaml'),
         PUBLICATION_NAME: `pub_${db.name}`,
         LOG_LEVEL: process.env['TEST_LOG_LEVEL'] ?? 'warn',
+        EXIT_ON_STDIN_CLOSE: 'true', // never outlives this test process (see sync-api-process.ts)
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe'],
     });
     const collect = (chunk: Buffer) => {
       output = (output + chunk.toString('utf8')).slice(-20_000);
