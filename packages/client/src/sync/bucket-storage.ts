@@ -9,7 +9,6 @@ import type { DatabaseInternals } from '../db/syncline-database.ts';
 import type { SqliteAdapter, SqliteValue } from '../db/sqlite-adapter.ts';
 import { FULL_SYNC_PRIORITY, KV } from '../schema/internal-schema.ts';
 import { DATA_PREFIX, quoteIdent } from '../schema/schema-ddl.ts';
-import { yieldToIo } from './sleep.ts';
 import { reduceDataLine, rowKey, type OplogEntry, type StoredOp } from './op-log-reduction.ts';
 import type { BucketChecksum, Checkpoint } from './sync-lines.ts';
 
@@ -80,12 +79,7 @@ export class BucketStorage {
   async storeDataLines(lines: readonly { bucket: string; ops: readonly OplogEntry[]; byteLength: number }[]): Promise<void> {
     if (!lines.some((l) => l.ops.length > 0)) return;
     await this.db.write(async (a) => {
-      for (const l of lines) {
-        if (l.ops.length === 0) continue;
-        await this.storeLine(a, l.bucket, l.ops, l.byteLength);
-        // The stream's read-ahead (sync-client.ts) reads the socket between lines.
-        await yieldToIo();
-      }
+      for (const l of lines) if (l.ops.length > 0) await this.storeLine(a, l.bucket, l.ops, l.byteLength);
     });
   }
 

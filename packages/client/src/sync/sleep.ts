@@ -11,14 +11,3 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener('abort', done, { once: true });
   });
 }
-
-/**
- * Lets pending I/O callbacks run (Node: `setImmediate`), e.g. between the statements of a long
- * transaction on a synchronous SQLite binding, so the sync stream keeps being read meanwhile.
- * Where there is no `setImmediate` (browsers: the database runs in a worker, its calls already
- * yield) it only yields to microtasks.
- */
-export function yieldToIo(): Promise<void> {
-  const immediate = (globalThis as { setImmediate?: (fn: () => void) => unknown }).setImmediate;
-  return immediate ? new Promise((resolve) => immediate(resolve)) : Promise.resolve();
-}

@@ -18,7 +18,6 @@ import { DEFAULT_USER_AGENT, SyncRemote, type StreamingSyncRequest } from './syn
 import { textLineStream, type SyncLineStream } from './sync-line-stream.ts';
 import { DEFAULT_FLOW_WINDOW, openWebSocketStream, WebSocketUnavailableError, type WebSocketConstructor } from './websocket-stream.ts';
 import { SyncSession } from './sync-session.ts';
-import { readAhead } from './read-ahead.ts';
 import { Mutex } from '../db/mutex.ts';
 import type { StreamConnection } from '../streams/stream-connection.ts';
 import type { StreamManager } from '../streams/stream-manager.ts';
@@ -298,20 +297,16 @@ export class SyncClient {
     let batchOps = 0;
     let batchBytes = 0;
     const bounds = stream.transport === 'http' ? HTTP_BATCH : WEBSOCKET_BATCH;
-    // HTTP: lines keep being read (and parsed) while a batch is stored, up to one batch ahead, so
-    // the server keeps sending meanwhile. (WebSocket flow control already bounds what is sent
-    // ahead to the window, which is credited as lines are stored.)
-    const lines = stream.transport === 'http' ? readAhead(stream.lines, (l) => l.size, HTTP_BATCH.bytes) : stream.lines;
     const flush = async (): Promise<void> => {
       if (batch.length === 0) return;
-      const stored = batch;
+      const lines = batch;
       batch = [];
       batchOps = 0;
       batchBytes = 0;
-      await session.handleDataLines(stored);
-      stream.applied(stored.length);
+      await session.handleDataLines(lines);
+      stream.applied(lines.length);
     };
-    for await (const { line, size } of lines) {
+    for await (const { line, size } of stream.lines) {
       if (signal.aborted) return { type: 'aborted' };
       if (first) {
         first = false;
