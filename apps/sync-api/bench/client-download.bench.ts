@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createTestDatabase } from '@syncline/test-utils';
-import { SynclineDatabase, Schema, Table, column } from '@syncline/client';
+import { SynclineDatabase, Schema, Table, column, composeFetch, withHeaders } from '@syncline/client';
 import { openBetterSqlite3 } from '@syncline/client/node';
 import { mintDevToken } from '../src/auth.ts';
 import { startChildServer, type BenchResult } from './sync.bench.ts';
@@ -88,7 +88,13 @@ async function download(url: string, token: string, expected: number, serverPid:
     const started = performance.now();
     await db.connect(
       { fetchCredentials: async () => ({ endpoint: url, token }), uploadData: async () => {} },
-      process.env['CLIENT_DOWNLOAD_COUNT_LINES'] ? { fetch: countingFetch(counts) } : {},
+      {
+        fetch: composeFetch(
+          process.env['CLIENT_DOWNLOAD_COUNT_LINES'] ? countingFetch(counts) : (u, init) => fetch(u, init),
+          // CLIENT_DOWNLOAD_IDENTITY=1: ask for an uncompressed stream (Node's fetch asks for gzip).
+          ...(process.env['CLIENT_DOWNLOAD_IDENTITY'] ? [withHeaders({ 'accept-encoding': 'identity' })] : []),
+        ),
+      },
     );
     await db.waitForFirstSync({ signal: AbortSignal.timeout(300_000) });
     const ms = performance.now() - started;
