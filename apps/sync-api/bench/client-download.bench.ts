@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createTestDatabase } from '@syncline/test-utils';
-import { SynclineDatabase, Schema, Table, column } from '@syncline/client';
+import { SynclineDatabase, Schema, Table, column, composeFetch, withHeaders } from '@syncline/client';
 import { openBetterSqlite3 } from '@syncline/client/node';
 import { mintDevToken } from '../src/auth.ts';
 import { startChildServer, type BenchResult } from './sync.bench.ts';
@@ -36,20 +36,72 @@ function cpuMs(pid: number): number {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
 }
 
+/**
+ * Counts the stream's lines by kind (first JSON key) and their sizes, scanning bytes only (no
+ * decoding or parsing), so the client's own work is what the CPU numbers measure.
+ */
+function countingFetch(counts: Map<string, { lines: number; bytes: number }>): (url: string, init: RequestInit) => Promise<Response> {
+  return async (url, init) => {
+    const response = await fetch(url, init);
+    if (!url.endsWith('/sync/stream') || !response.body) return response;
+    let head = '';
+    let lineBytes = 0;
+    const count = (): void => {
+      const kind = /^\{"(\w+)"/.exec(head)?.[1] ?? head.slice(0, 16);
+      const c = counts.get(kind) ?? { lines: 0, bytes: 0 };
+      c.lines++;
+      c.bytes += lineBytes;
+      counts.set(kind, c);
+      head = '';
+      lineBytes = 0;
+    };
+    const body = response.body.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, controller) {
+          let start = 0;
+          for (let nl = chunk.indexOf(10); nl !== -1; nl = chunk.indexOf(10, start)) {
+            if (head.length < 24) head += Buffer.from(chunk.subarray(start, Math.min(nl, start + 24))).toString('latin1');
+            lineBytes += nl + 1 - start;
+            count();
+            start = nl + 1;
+          }
+          if (head.length < 24) head += Buffer.from(chunk.subarray(start, Math.min(chunk.length, start + 24))).toString('latin1');
+          lineBytes += chunk.length - start;
+          controller.enqueue(chunk);
+        },
+      }),
+    );
+    return new Response(body, { status: response.status, headers: response.headers });
+  };
+}
+
 async function download(url: string, token: string, expected: number, serverPid: number): Promise<{ ms: number; clientCpuMs: number; serverCpuMs: number }> {
+  const counts = new Map<string, { lines: number; bytes: number }>();
   const dir = mkdtempSync(path.join(tmpdir(), 'syncline-client-download-'));
-  const noop = (): void => {};
-  const db = new SynclineDatabase({ schema: CLIENT_SCHEMA, database: openBetterSqlite3({ path: path.join(dir, 'bench.db') }), logger: { debug: noop, info: noop, warn: noop, error: noop } });
+  const messages = new Map<string, number>();
+  const note = (m: string): void => void messages.set(m, (messages.get(m) ?? 0) + 1);
+  const db = new SynclineDatabase({ schema: CLIENT_SCHEMA, database: openBetterSqlite3({ path: path.join(dir, 'bench.db') }), logger: { debug: note, info: note, warn: note, error: note } });
   try {
     await db.ready;
     const cpu0 = process.cpuUsage();
     const server0 = cpuMs(serverPid);
     const started = performance.now();
-    await db.connect({ fetchCredentials: async () => ({ endpoint: url, token }), uploadData: async () => {} });
+    await db.connect(
+      { fetchCredentials: async () => ({ endpoint: url, token }), uploadData: async () => {} },
+      {
+        fetch: composeFetch(
+          process.env['CLIENT_DOWNLOAD_COUNT_LINES'] ? countingFetch(counts) : (u, init) => fetch(u, init),
+          // CLIENT_DOWNLOAD_IDENTITY=1: ask for an uncompressed stream (Node's fetch asks for gzip).
+          ...(process.env['CLIENT_DOWNLOAD_IDENTITY'] ? [withHeaders({ 'accept-encoding': 'identity' })] : []),
+        ),
+      },
+    );
     await db.waitForFirstSync({ signal: AbortSignal.timeout(300_000) });
     const ms = performance.now() - started;
     const cpu = process.cpuUsage(cpu0);
     const serverCpuMs = cpuMs(serverPid) - server0;
+    if (counts.size > 0) log(`client log messages: ${[...messages].map(([m, n]) => `${m} ×${n}`).join('; ')}`);
+    if (counts.size > 0) log(`lines received: ${[...counts].map(([k, c]) => `${k} ${c.lines} (${(c.bytes / c.lines / 1024).toFixed(1)} KiB avg)`).join(', ')}`);
     await db.disconnect();
     const { n } = await db.get<{ n: number }>('SELECT count(*) AS n FROM items');
     if (n !== expected) throw new Error(`the client synced ${n} of ${expected} rows`);
