@@ -84,6 +84,7 @@ export async function startRealSyncApi(opts: {
           DEV_MODE: 'true',
           PUBLICATION_NAME: `pub_${db.name}`,
           LOG_LEVEL: 'info',
+          EXIT_ON_STDIN_CLOSE: 'true', // never outlives a killed e2e run
           ...extra,
         },
       });
