@@ -3,3 +3,5 @@ export * from './free-port.ts';
 export * from './test-database.ts';
 export * from './bench-postgres.ts';
 export * from './sync-api-process.ts';
+export * from './service-env.ts';
+export * from './chromium.ts';
