@@ -13,13 +13,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Page } from 'playwright-core';
-import type { BenchResult } from '@syncline/test-utils';
+import { CHROMIUM, CHROMIUM_FLAGS, type BenchResult } from '@syncline/test-utils';
 import { buildBrowserBundle } from '../test/browser/build.ts';
 import { lines, putOp, type FixtureBucket } from '../test/scripted-lines.ts';
 import { ScriptedSyncServer } from '../test/scripted-server.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 const OPS_PER_LINE = 1_000;
 
 function call(page: Page, name: string, ...args: unknown[]): Promise<unknown> {
@@ -30,7 +28,7 @@ export async function benchBrowser(rows = 100_000): Promise<BenchResult[]> {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing (apt-get install -y chromium)`);
   const outdir = mkdtempSync(join(tmpdir(), 'syncline-browser-bench-'));
   const server = await new ScriptedSyncServer(outdir).start();
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS });
   try {
     await buildBrowserBundle(outdir);
     const ops = Array.from({ length: rows }, (_, i) => putOp(i + 1, 'todos', `row-${i}`, { description: `todo ${i} ${'x'.repeat(100)}`, big: i }));

@@ -14,9 +14,8 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBrowserBundle } from './browser/build.ts';
 import { ScriptedSyncServer, waitFor } from './scripted-server.ts';
+import { CHROMIUM, CHROMIUM_FLAGS } from '@syncline/test-utils';
 
-const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 
 function call<T = unknown>(page: Page, name: string, ...args: unknown[]): Promise<T> {
   return page.evaluate(([n, a]) => (globalThis as unknown as { multiTab: Record<string, (...x: unknown[]) => unknown> }).multiTab[n as string]!(...(a as unknown[])), [name, args] as const) as Promise<T>;
@@ -31,7 +30,7 @@ describe.skipIf(!existsSync(CHROMIUM))('multi-tab handover with a follower write
     outdir = mkdtempSync(join(tmpdir(), 'syncline-multi-tab-handover-'));
     await buildBrowserBundle(outdir);
     statics = await new ScriptedSyncServer(outdir).start();
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS });
   }, 60_000);
 
   afterAll(async () => {

@@ -15,9 +15,8 @@ import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import { buildBrowserBundle } from './browser/build.ts';
 import { ScriptedSyncServer, waitFor } from './scripted-server.ts';
 import { startSyncServer, type SyncServerProcess } from './support/sync-server-process.ts';
+import { CHROMIUM, CHROMIUM_FLAGS } from '@syncline/test-utils';
 
-const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 const RULES = `
 bucket_definitions:
   everything:
@@ -72,7 +71,7 @@ describe.skipIf(!existsSync(CHROMIUM))('multi-tab: one sync connection per datab
         else await server.sql(`INSERT INTO todos (id, owner_id, description) VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE SET owner_id = coalesce(EXCLUDED.owner_id, todos.owner_id), description = coalesce(EXCLUDED.description, todos.description)`, [e.id, e.data?.['owner_id'] ?? null, e.data?.['description'] ?? null]);
       }
     };
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS });
   }, 120_000);
 
   afterAll(async () => {

@@ -13,9 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBrowserBundle } from './browser/build.ts';
 import { lines, putOp, type FixtureBucket } from './scripted-lines.ts';
 import { ScriptedSyncServer, waitFor } from './scripted-server.ts';
+import { CHROMIUM, CHROMIUM_FLAGS } from '@syncline/test-utils';
 
-const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm' };
 
 function call(page: Page, name: string, ...args: unknown[]): Promise<unknown> {
@@ -31,7 +30,7 @@ describe.skipIf(!existsSync(CHROMIUM))('offline on OPFS in headless Chromium', (
     outdir = mkdtempSync(join(tmpdir(), 'syncline-offline-'));
     await buildBrowserBundle(outdir);
     server = await new ScriptedSyncServer(outdir).start();
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS });
   }, 60_000);
 
   afterAll(async () => {

@@ -11,9 +11,8 @@ import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import { buildBrowserBundle } from './browser/build.ts';
 import { ScriptedSyncServer, waitFor } from './scripted-server.ts';
 import { startSyncServer, type SyncServerProcess } from './support/sync-server-process.ts';
+import { CHROMIUM, CHROMIUM_FLAGS } from '@syncline/test-utils';
 
-const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 const RULES = `
 bucket_definitions:
   mine:
@@ -37,7 +36,7 @@ describe.skipIf(!existsSync(CHROMIUM))('WebSocket transport in Chromium against 
     await buildBrowserBundle(outdir);
     statics = await new ScriptedSyncServer(outdir).start();
     server = await startSyncServer(inject('pgAdminUrl'), `CREATE TABLE todos (id text PRIMARY KEY, owner_id text NOT NULL, description text, big bigint);`, RULES);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS });
   }, 120_000);
 
   afterAll(async () => {

@@ -13,17 +13,14 @@
  *
  * At the end every client's tables equal what the rules select from the source (SQL).
  */
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type pg from 'pg';
 import WebSocket from 'ws';
 import { PowerSyncDatabase, Schema as PsSchema, SyncStreamConnectionMethod, Table as PsTable, column as psColumn, type LogRecord } from '@powersync/node';
 import { Schema, SynclineDatabase, Table, column, type WebSocketConstructor } from '@syncline/client';
 import { openBetterSqlite3 } from '@syncline/client/node';
-import { buildSyncApi, createTestDatabase, startSyncApiProcess, type SyncApiProcess, type TestDatabase } from '@syncline/test-utils';
+import { buildSyncApi, createServiceEnv, createTestDatabase, startSyncApiProcess, type SyncApiProcess, type TestDatabase } from '@syncline/test-utils';
 import { mintDevToken } from '../../src/auth.ts';
 import { Flags, FrameType, type Frame } from '../../src/websocket/rsocket-frames.ts';
 import { connectRSocket, type RSocketTestClient } from '../websocket/rsocket-test-client.ts';
@@ -207,18 +204,7 @@ beforeAll(async () => {
   await source.query(`CREATE TABLE todos (id text PRIMARY KEY, list_id text, description text, payload text)`);
   await source.query(`INSERT INTO lists SELECT 'l' || i, 'u' || (1 + i % 3), 'list ' || i FROM generate_series(1, ${LISTS}) i`);
   await source.query(`INSERT INTO todos SELECT 't' || i, 'l' || (1 + i % ${LISTS}), 'todo ' || i, NULL FROM generate_series(1, ${TODOS}) i`);
-  dir = await mkdtemp(join(tmpdir(), 'syncline-psws-'));
-  await writeFile(join(dir, 'rules.yaml'), RULES);
-  jwtSecret = randomBytes(32).toString('base64url');
-  env = {
-    SOURCE_DATABASE_URL: db.url,
-    STORAGE_DATABASE_URL: storageUrl,
-    ADMIN_TOKEN: randomBytes(24).toString('hex'),
-    JWT_SECRET: jwtSecret,
-    PUBLICATION_NAME: `pub_${db.name}`,
-    SYNC_RULES_PATH: join(dir, 'rules.yaml'),
-    DRAIN_TIMEOUT_MS: String(DRAIN_TIMEOUT_MS),
-  };
+  ({ env, jwtSecret, dir } = await createServiceEnv({ db, storageUrl, rules: RULES, extra: { DRAIN_TIMEOUT_MS: String(DRAIN_TIMEOUT_MS) } }));
   replicator = await startSyncApiProcess({ env, runner: 'replicator', name: 'replicator-1' });
   const [a1, a2] = await Promise.all([startApi('api-1'), startApi('api-2')]);
   first = [a1, a2];

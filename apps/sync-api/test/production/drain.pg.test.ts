@@ -7,15 +7,12 @@
  * on the next process downloading only what changed.
  */
 import http from 'node:http';
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { PowerSyncDatabase, Schema as PsSchema, Table as PsTable, column as psColumn, SyncStreamConnectionMethod, type SyncStatus } from '@powersync/node';
 import { Schema, SynclineDatabase, Table, column } from '@syncline/client';
 import { openBetterSqlite3 } from '@syncline/client/node';
-import { buildSyncApi, createTestDatabase, startSyncApiProcess, type SyncApiProcess, type TestDatabase } from '@syncline/test-utils';
+import { buildSyncApi, createServiceEnv, createTestDatabase, startSyncApiProcess, type SyncApiProcess, type TestDatabase } from '@syncline/test-utils';
 import { mintDevToken } from '../../src/auth.ts';
 import { ErrorCode, FrameType } from '../../src/websocket/rsocket-frames.ts';
 import { connectRSocket } from '../websocket/rsocket-test-client.ts';
@@ -76,18 +73,7 @@ beforeAll(async () => {
   }
   // A user with ~8 MB of rows: its reader never reads, so its stream cannot finish within the drain.
   await source.query(`INSERT INTO todos SELECT 'big-' || i, 'big', 'b', repeat(md5(i::text), 640) FROM generate_series(1, 400) i`);
-  dir = await mkdtemp(join(tmpdir(), 'syncline-drain-'));
-  await writeFile(join(dir, 'rules.yaml'), RULES);
-  jwtSecret = randomBytes(32).toString('base64url');
-  env = {
-    SOURCE_DATABASE_URL: db.url,
-    STORAGE_DATABASE_URL: storageUrl,
-    ADMIN_TOKEN: randomBytes(24).toString('hex'),
-    JWT_SECRET: jwtSecret,
-    PUBLICATION_NAME: `pub_${db.name}`,
-    SYNC_RULES_PATH: join(dir, 'rules.yaml'),
-    DRAIN_TIMEOUT_MS: String(DRAIN_TIMEOUT_MS),
-  };
+  ({ env, jwtSecret, dir } = await createServiceEnv({ db, storageUrl, rules: RULES, extra: { DRAIN_TIMEOUT_MS: String(DRAIN_TIMEOUT_MS) } }));
   replicator = await startSyncApiProcess({ env, runner: 'replicator', name: 'replicator-1' });
   const a1 = await startApi('api-1');
   await startApi('api-2');

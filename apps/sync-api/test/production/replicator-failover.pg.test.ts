@@ -6,13 +6,10 @@
  * client of the API process), leases stay strictly increasing (never two jobs on one epoch), and
  * the client ends with every source row exactly once.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { buildSyncApi, createTestDatabase, startSyncApiProcess, type SyncApiProcess, type TestDatabase } from '@syncline/test-utils';
+import { buildSyncApi, createServiceEnv, createTestDatabase, startSyncApiProcess, type SyncApiProcess, type TestDatabase } from '@syncline/test-utils';
 import type { SyncLine } from '@syncline/protocol';
 import { mintDevToken } from '../../src/auth.ts';
 import { openSyncStream, type OpenStream } from '../support/sync-client.ts';
@@ -67,17 +64,7 @@ beforeAll(async () => {
   storage.on('error', () => {});
   await db.pool().query('CREATE TABLE items (id text PRIMARY KEY, label text)');
   await db.pool().query(`INSERT INTO items SELECT 'seed-' || i, 's' FROM generate_series(1, 100) i`);
-  dir = await mkdtemp(join(tmpdir(), 'syncline-failover-'));
-  await writeFile(join(dir, 'rules.yaml'), RULES);
-  jwtSecret = randomBytes(32).toString('base64url');
-  env = {
-    SOURCE_DATABASE_URL: db.url,
-    STORAGE_DATABASE_URL: storageUrl,
-    ADMIN_TOKEN: randomBytes(24).toString('hex'),
-    JWT_SECRET: jwtSecret,
-    PUBLICATION_NAME: `pub_${db.name}`,
-    SYNC_RULES_PATH: join(dir, 'rules.yaml'),
-  };
+  ({ env, jwtSecret, dir } = await createServiceEnv({ db, storageUrl, rules: RULES }));
   const r1 = await startReplicator('replicator-1');
   await r1.waitForLog((l) => l.msg === 'replication job starting');
   await startReplicator('replicator-2');

@@ -1,6 +1,5 @@
 /** Schema, rules, seed data and helpers shared by the React and pack-and-install browser tests. */
-export const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
-export const CHROMIUM_FLAGS = ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+export { CHROMIUM, CHROMIUM_FLAGS } from '@syncline/test-utils';
 
 export const REACT_SCHEMA = `
   CREATE TABLE lists (id text PRIMARY KEY, owner_id text NOT NULL, name text NOT NULL);
