@@ -14,8 +14,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import { buildBrowserBundle } from './browser/build.ts';
 import { ScriptedSyncServer, waitFor } from './scripted-server.ts';
-import { startSyncServer, type SyncServerProcess } from './support/sync-server-process.ts';
-import { CHROMIUM, CHROMIUM_FLAGS } from '@syncline/test-utils';
+import { CHROMIUM, CHROMIUM_FLAGS, startSyncServer, type SyncServerProcess } from '@syncline/test-utils';
 
 const RULES = `
 bucket_definitions:

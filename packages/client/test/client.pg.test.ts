@@ -6,7 +6,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, inject } from 'vitest';
 import { Schema, SynclineDatabase, Table, column, type BackendConnector, type CrudEntry } from '../src/index.ts';
 import { openBetterSqlite3 } from '../src/adapters/node/index.ts';
-import { startSyncServer, type SyncServerProcess } from './support/sync-server-process.ts';
+import { startSyncServer, type SyncServerProcess } from '@syncline/test-utils';
 
 const SOURCE_SCHEMA = `
   CREATE TABLE lists (id text PRIMARY KEY, owner_id text NOT NULL, name text NOT NULL);

@@ -10,7 +10,7 @@ import { FrameFlags, FrameType, decodeRSocketFrame } from '@syncline/protocol';
 import { Schema, SynclineDatabase, Table, column, type BackendConnector, type WebSocketConstructor } from '../src/index.ts';
 import { openBetterSqlite3 } from '../src/adapters/node/index.ts';
 import type { SqliteAdapter } from '../src/db/sqlite-adapter.ts';
-import { startSyncServer, type SyncServerProcess } from './support/sync-server-process.ts';
+import { startSyncServer, type SyncServerProcess } from '@syncline/test-utils';
 
 const SOURCE_SCHEMA = `CREATE TABLE todos (id text PRIMARY KEY, owner_id text NOT NULL, description text, big bigint);`;
 const RULES = `
