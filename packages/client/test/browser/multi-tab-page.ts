@@ -13,6 +13,8 @@ let live: { id: string; description: string | null }[] = [];
 let promotedAt: number | undefined;
 let pending: Promise<string> | undefined;
 let leaderConnectedAt: number | undefined;
+let churning = false;
+const churnedIds: number[] = [];
 const errors: string[] = [];
 const log: string[] = [];
 const logger = Object.fromEntries(
@@ -121,6 +123,38 @@ const api = {
   async crudFor(id: string): Promise<number> {
     return (await db!.get<{ n: number }>(`SELECT count(*) AS n FROM sl_crud WHERE json_extract(data, '$.id') = ?`, [id])).n;
   },
+  /**
+   * Stress hooks (handover test): `churn(tag)` runs large write transactions back to back in this
+   * tab — a todo `tag-n` (queued for upload) plus ~1 MiB in a local table, replacing the previous
+   * round's — so that a tab closed or crashed at a random moment is likely in the middle of a
+   * commit; `churned()` lists the `n` whose transaction resolved.
+   */
+  churn(tag: string): void {
+    churning = true;
+    void (async () => {
+      await db!.execute(`CREATE TABLE IF NOT EXISTS bulk (id INTEGER PRIMARY KEY, tag TEXT, v BLOB)`);
+      for (let n = 0; churning; n++) {
+        await db!.writeTransaction(async (tx) => {
+          await tx.execute(`DELETE FROM bulk`);
+          await tx.execute(`WITH RECURSIVE g(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM g WHERE x < 1000) INSERT INTO bulk (tag, v) SELECT ?, randomblob(1000) FROM g`, [`${tag}-${n}`]);
+          await tx.execute('INSERT INTO todos (id, owner_id, description) VALUES (?, ?, ?)', [`${tag}-${String(n).padStart(4, '0')}`, 'tabs', 'churn']);
+        });
+        churnedIds.push(n);
+      }
+    })().catch((e: unknown) => errors.push(`churn: ${String(e)}`));
+  },
+  stopChurn(): void {
+    churning = false;
+  },
+  churned: () => churnedIds,
+  /** `PRAGMA quick_check` of the database (['ok'] when sound) and the churned todo ids present. */
+  async check(prefix: string): Promise<{ quick: string[]; ids: string[]; crud: number }> {
+    const quick = (await db!.getAll<Record<string, string>>('PRAGMA quick_check')).map((r) => String(Object.values(r)[0]));
+    const ids = (await db!.getAll<{ id: string }>(`SELECT id FROM todos WHERE id LIKE ? ORDER BY id`, [`${prefix}%`])).map((r) => r.id);
+    const crud = (await db!.get<{ n: number }>(`SELECT count(*) AS n FROM sl_crud WHERE json_extract(data, '$.id') LIKE ?`, [`${prefix}%`])).n;
+    return { quick, ids, crud };
+  },
+  errors: () => errors,
   log: () => log.slice(-50),
   status(): unknown {
     const s = db?.currentStatus;

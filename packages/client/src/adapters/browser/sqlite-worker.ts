@@ -10,6 +10,7 @@
  */
 import sqlite3InitModule from '@sqlite.org/sqlite-wasm';
 import { createSqlFunctions } from '../../db/sql-functions.ts';
+import { enableHotJournalRollback } from './sahpool-recovery.ts';
 import type { QueryResult, SqliteRow, SqliteValue } from '../../db/sqlite-adapter.ts';
 import type { WasmVfs, WorkerRequest, WorkerResponse } from './worker-protocol.ts';
 
@@ -99,6 +100,8 @@ async function open(filename: string, vfs: WasmVfs, wasmUrl: string | undefined,
     try {
       const pool = await installPool(s, opfsWaitMs);
       db = new pool.OpfsSAHPoolDb(`/${filename}`);
+      // Before the first statement: a journal left by a worker that died mid-commit is rolled back.
+      enableHotJournalRollback(s, db.pointer as number);
       // opfs-sahpool cannot do WAL (the pragma used to be ignored: the database stayed in DELETE
       // mode). TRUNCATE keeps the journal file instead of deleting and recreating it per commit,
       // and a 64 MiB page cache (as on Node) keeps the op-log's index pages in memory during a
