@@ -20,6 +20,7 @@ import { ScriptedSyncServer, waitFor } from './scripted-server.ts';
 import { CHROMIUM, CHROMIUM_FLAGS } from '@syncline/test-utils';
 
 const HANDOVERS = Number(process.env['MULTI_TAB_HANDOVERS'] ?? 6);
+const RACES = Number(process.env['MULTI_TAB_RACES'] ?? 20);
 
 function call<T = unknown>(page: Page, name: string, ...args: unknown[]): Promise<T> {
   return page.evaluate(([n, a]) => (globalThis as unknown as { multiTab: Record<string, (...x: unknown[]) => unknown> }).multiTab[n as string]!(...(a as unknown[])), [name, args] as const) as Promise<T>;
@@ -106,5 +107,24 @@ describe.skipIf(!existsSync(CHROMIUM))('multi-tab handover while the leader is w
     } finally {
       await context.close();
     }
+  });
+
+  it('a worker taking over the OPFS pool while the old one exits never loses the database', { retry: 0, timeout: 120_000 }, async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${statics.url}/multi-tab.html`);
+    await page.waitForFunction(() => 'multiTab' in globalThis);
+    const outcomes: string[] = [];
+    for (let i = 0; i < RACES; i++) {
+      const started = Date.now();
+      const found = await call<string>(page, 'raceOpen', 'race.db', Math.floor(Math.random() * 60));
+      outcomes.push(found === `markers=${i + 1}` ? 'ok' : `race ${i}: ${found}`);
+      if (process.env['MULTI_TAB_DEBUG']) console.log(`race ${i}: ${outcomes.at(-1)} in ${Date.now() - started} ms`);
+    }
+    await context.close();
+    const counts = new Map<string, number>();
+    for (const o of outcomes) counts.set(o, (counts.get(o) ?? 0) + 1);
+    console.log(`[multi-tab churn] ${RACES} pool takeovers racing the old worker's exit: ${JSON.stringify([...counts])}`);
+    expect(outcomes.filter((o) => o !== 'ok')).toEqual([]);
   });
 });

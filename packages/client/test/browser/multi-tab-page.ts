@@ -155,6 +155,46 @@ const api = {
     return { quick, ids, crud };
   },
   errors: () => errors,
+  /**
+   * Takeover racing the old worker's exit (no coordinator): worker A owns the pool and a marker
+   * row more; worker B starts opening (waiting for the pool) and A is terminated after `delayMs`.
+   * Returns what B found: the marker count, or the error B's open or query failed with.
+   */
+  async raceOpen(filename: string, delayMs: number): Promise<string> {
+    const ask = (w: Worker, request: Record<string, unknown>): Promise<{ ok: boolean; result?: { rows?: { n: number }[] }; error?: { message: string } }> =>
+      new Promise((resolve) => {
+        const id = Math.floor(Math.random() * 1e9);
+        const listener = (e: MessageEvent<{ id: number }>): void => {
+          if (e.data.id !== id) return;
+          w.removeEventListener('message', listener as never);
+          resolve(e.data as never);
+        };
+        w.addEventListener('message', listener as never);
+        w.postMessage({ ...request, id });
+      });
+    const a = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+    const opened = await ask(a, { type: 'open', filename, vfs: 'opfs-sahpool', opfsWaitMs: 5_000 });
+    if (!opened.ok) {
+      a.terminate();
+      return `A: ${opened.error?.message}`;
+    }
+    await ask(a, { type: 'execute', sql: 'CREATE TABLE IF NOT EXISTS marker (n INTEGER)', params: [] });
+    await ask(a, { type: 'execute', sql: 'INSERT INTO marker VALUES (1)', params: [] });
+    const b = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+    await ask(b, { type: 'init' });
+    const bOpen = ask(b, { type: 'open', filename, vfs: 'opfs-sahpool', opfsWaitMs: 5_000 });
+    await new Promise((r) => setTimeout(r, delayMs));
+    a.terminate();
+    const bOpened = await bOpen;
+    try {
+      if (!bOpened.ok) return `B open: ${bOpened.error?.message}`;
+      const count = await ask(b, { type: 'execute', sql: 'SELECT count(*) AS n FROM marker', params: [] });
+      return count.ok ? `markers=${count.result?.rows?.[0]?.n}` : `B query: ${count.error?.message}`;
+    } finally {
+      await ask(b, { type: 'close' });
+      b.terminate();
+    }
+  },
   log: () => log.slice(-50),
   status(): unknown {
     const s = db?.currentStatus;

@@ -10,6 +10,7 @@
  */
 import sqlite3InitModule from '@sqlite.org/sqlite-wasm';
 import { createSqlFunctions } from '../../db/sql-functions.ts';
+import { holdPoolGuard } from './opfs-pool-guard.ts';
 import { enableHotJournalRollback } from './sahpool-recovery.ts';
 import type { QueryResult, SqliteRow, SqliteValue } from '../../db/sqlite-adapter.ts';
 import type { WasmVfs, WorkerRequest, WorkerResponse } from './worker-protocol.ts';
@@ -26,6 +27,7 @@ let persist: (() => Promise<void>) | undefined;
 let poolWaitMs = 0;
 const statements = new Map<string, Stmt>();
 const IDB_NAME = 'syncline-sqlite';
+const POOL_DIRECTORY = '.syncline-sahpool';
 
 function idbRequest<T>(request: IDBRequest<T>): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -76,7 +78,9 @@ async function installPool(s: Sqlite3, waitMs: number): Promise<Awaited<ReturnTy
   for (let delay = 10; ; delay = Math.min(delay * 2, 100)) {
     try {
       poolWaitMs = Date.now() - started;
-      return await s.installOpfsSAHPoolVfs({ name: 'syncline-sahpool', directory: '.syncline-sahpool', forceReinitIfPreviouslyFailed: true } as never);
+      // First the guard: a failed install below must not be able to delete the pool's files.
+      if (typeof FileSystemFileHandle !== 'undefined' && 'createSyncAccessHandle' in FileSystemFileHandle.prototype) await holdPoolGuard(POOL_DIRECTORY);
+      return await s.installOpfsSAHPoolVfs({ name: 'syncline-sahpool', directory: POOL_DIRECTORY, forceReinitIfPreviouslyFailed: true } as never);
     } catch (e) {
       if (!isPoolBusy(e) || Date.now() + delay > deadline) {
         throw new Error(`${e instanceof Error ? `${e.name}: ${e.message}` : String(e)} (OPFS pool, waited ${waitMs - (deadline - Date.now())} ms)`, { cause: e });
