@@ -91,7 +91,7 @@ describe.skipIf(!existsSync(CHROMIUM))('multi-tab handover while the leader is w
         try {
           check = await call<Check>(follower, 'check', 'churn-');
         } catch (e) {
-          throw new Error(`round ${round} (${how} after ${done.length} commits): ${String(e)}; earlier rounds: ${outcomes.join(', ')}; log: ${JSON.stringify(await call(follower, 'log'))}`);
+          throw new Error(`round ${round} (${how} after ${done.length} commits): ${String(e)}; earlier rounds: ${outcomes.join(', ')}; log: ${JSON.stringify(await call(follower, 'log'))}`, { cause: e });
         }
         outcomes.push(`${how}:${done.length}`);
         expect(check.quick, `round ${round} (${how})`).toEqual(['ok']);
