@@ -43,6 +43,9 @@ function Root({ userId }: { userId: string }) {
         opened = o;
         document.documentElement.dataset['vfs'] = o.vfs;
         document.documentElement.dataset['openAttempts'] = String(o.openAttempts);
+        const showRole = () => (document.documentElement.dataset['tabRole'] = o.tabRole());
+        showRole();
+        o.onPromoted(showRole);
         setDb(o.db);
       })
       .catch((e: unknown) => {

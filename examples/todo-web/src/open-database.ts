@@ -41,6 +41,10 @@ export interface OpenedDatabase {
   vfs: string;
   /** How many tries opening OPFS took (more than 1: the previous page still held it). */
   openAttempts: number;
+  /** This tab's part in multi-tab mode (`single` without it); shown as `<html data-tab-role>`. */
+  tabRole(): 'leader' | 'follower' | 'single';
+  /** Calls `fn` when this tab becomes the leader (the previous leader tab closed). */
+  onPromoted(fn: () => void): () => void;
   /** Stops syncing and closes the database. */
   close(): Promise<void>;
 }
@@ -67,6 +71,8 @@ export async function openDatabase(userId: string, onRejected: (r: RejectedWrite
     db,
     vfs: database.vfs,
     openAttempts: attempts,
+    tabRole: () => database.multiTab?.role ?? 'single',
+    onPromoted: (fn) => database.multiTab?.subscribe({ changes: () => {}, status: () => {}, promoted: fn }) ?? (() => {}),
     async close() {
       window.removeEventListener('online', connect);
       window.removeEventListener('offline', disconnect);

@@ -70,9 +70,10 @@ export const ERROR_CODES = {
    */
   DRAINING: { code: 'SYNC_DRAINING', status: 503 },
   /**
-   * A WebSocket sync stream was ended (admin disconnect, new sync rules) before it sent its first
-   * line. Reconnect. (An RSocket stream ended that early is failed with this instead of COMPLETE:
-   * the official SDKs only settle their connect on the first payload or an error.)
+   * A WebSocket sync stream was ended by the server: an admin disconnect (at any point, also while
+   * the stream waits for REQUEST_N credits or for its first checkpoint), or another end before its
+   * first line. Reconnect. (An RSocket stream ended that early is failed with this instead of
+   * COMPLETE: the official SDKs only settle their connect on the first payload or an error.)
    */
   STREAM_ENDED: { code: 'SYNC_STREAM_ENDED', status: 503 },
   /** Dev tokens are only available when DEV_MODE is on. */

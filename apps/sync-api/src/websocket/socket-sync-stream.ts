@@ -4,10 +4,15 @@
  * REQUEST_N credits, and sends each line as a BSON PAYLOAD(NEXT). Ends with COMPLETE, or ERROR
  * carrying the serialised service error; CANCEL or a closed socket abort it.
  *
- * A stream that ends before its first PAYLOAD (a drain or an admin disconnect that lands while it
- * registers or computes its first checkpoint) ends with ERROR, never COMPLETE: the official SDKs'
- * RSocket requester settles its connect only on the first payload or an error, so a bare COMPLETE
- * leaves `@powersync/node` waiting forever — it never reconnects and its tables go stale.
+ * A stream that ends before its first PAYLOAD (a drain that lands while it registers or computes
+ * its first checkpoint) ends with ERROR, never COMPLETE: the official SDKs' RSocket requester
+ * settles its connect only on the first payload or an error, so a bare COMPLETE leaves
+ * `@powersync/node` waiting forever — it never reconnects and its tables go stale.
+ *
+ * An abort from the server side (admin disconnect, drain) ends the stream at once: it stops waiting
+ * for REQUEST_N credits and for a generator step still in progress (a slow storage query), and
+ * sends nothing the generator produces after the abort. An admin disconnect always ends with ERROR
+ * `SYNC_STREAM_ENDED` (the server cut the stream; not a normal completion), so the SDK reconnects.
  */
 import type { Logger } from 'pino';
 import { ServiceError, streamingSyncRequestSchema, toServiceError, type StreamingSyncRequest, type SyncLine } from '@syncline/protocol';
@@ -36,6 +41,9 @@ export interface StreamSession {
 export function serializeServiceError(e: ServiceError): string {
   return JSON.stringify({ code: e.code, status: e.status, message: e.message });
 }
+
+/** What the abort race resolves with when the server aborted the stream. */
+const SERVER_ABORT = Symbol('server-abort');
 
 export class SocketSyncStream {
   readonly credits: RequestCredits;
@@ -77,14 +85,21 @@ export class SocketSyncStream {
     let lines = 0;
     let reason = 'client_closed';
     let disarmExpiry = () => {};
+    /** The generator finished and `end()` sent the terminal frame. */
+    let ended = false;
     try {
       const request = parseBody(streamingSyncRequestSchema, rawRequest ?? {});
       const versionId = await this.checkAdmission();
-      // Drain aborts the stream through the registry: stop waiting for credits and COMPLETE it
-      // (COMPLETE needs no credit), so the client ends the stream cleanly and reconnects. Listening
-      // before registering: a drain can land while the registry row is being inserted.
-      this.abort.signal.addEventListener('abort', () => {
-        if (s.shuttingDown && !this.cancelled) this.credits.close();
+      // A drain or an admin disconnect aborts the stream through the registry: stop waiting for
+      // credits (the terminal frame needs none) and for the generator. Listening before
+      // registering: a drain can land while the registry row is being inserted.
+      const serverAbort = new Promise<typeof SERVER_ABORT>((resolve) => {
+        const onAbort = () => {
+          if (!this.cancelled) this.credits.close();
+          resolve(SERVER_ABORT);
+        };
+        if (this.abort.signal.aborted) onAbort();
+        else this.abort.signal.addEventListener('abort', onAbort, { once: true });
       });
       connectionId = await s.connections.register(
         { userId: session.token.userId, clientId: request.client_id ?? null, userAgent: session.userAgent, transport: 'websocket', versionId },
@@ -120,10 +135,13 @@ export class SocketSyncStream {
       for (;;) {
         // Backpressure: no credit, no pull. The generator stays suspended until REQUEST_N.
         if (!(await this.credits.take())) break;
-        const next = await generator.next();
-        if (this.cancelled || !this.sink.open) break;
+        // Raced with the abort: a step blocked in storage must not hold an aborted stream open,
+        // and what it yields after the abort is not sent.
+        const next = await Promise.race([generator.next(), serverAbort]);
+        if (next === SERVER_ABORT || this.cancelled || !this.sink.open || this.abort.signal.aborted) break;
         if (next.done) {
           reason = next.value;
+          ended = true;
           await this.end();
           break;
         }
@@ -135,9 +153,9 @@ export class SocketSyncStream {
         await this.sink.send(encodePayload(this.streamId, { data: payload }));
       }
       if (this.cancelled && reason !== 'token_expired') reason = 'client_closed';
-      else if (s.shuttingDown && this.abort.signal.aborted && reason !== 'token_expired') {
-        if (reason === 'client_closed' && this.sink.open) await this.end();
-        reason = 'draining';
+      else if (this.abort.signal.aborted && !ended && reason !== 'token_expired') {
+        reason = s.shuttingDown ? 'draining' : 'disconnected';
+        if (this.sink.open) await this.end();
       }
     } catch (e) {
       const err = toServiceError(e);
@@ -163,14 +181,18 @@ export class SocketSyncStream {
   }
 
   /**
-   * Ends the stream normally: COMPLETE once it has sent a line; before that an ERROR the client
+   * Sends the terminal frame. Aborted by the server but not draining (an admin disconnect): ERROR
+   * SYNC_STREAM_ENDED. Otherwise COMPLETE once it has sent a line; before that an ERROR the client
    * retries on (SYNC_DRAINING while draining), since an SDK waits for its first payload forever.
    */
   private async end(): Promise<void> {
-    if (this.payloads > 0) return this.sink.send(encodeComplete(this.streamId));
+    const disconnected = this.abort.signal.aborted && !this.s.shuttingDown;
+    if (this.payloads > 0 && !disconnected) return this.sink.send(encodeComplete(this.streamId));
     const e = this.s.shuttingDown
       ? new ServiceError('DRAINING', `This process is draining before it exits; retry in ${DRAIN_RETRY_AFTER_SECONDS} s (another process will serve you).`)
-      : new ServiceError('STREAM_ENDED', 'The sync stream was ended before its first line; reconnect.');
+      : disconnected
+        ? new ServiceError('STREAM_ENDED', 'The server ended this sync stream (disconnected by an operator); reconnect.')
+        : new ServiceError('STREAM_ENDED', 'The sync stream was ended before its first line; reconnect.');
     return this.sink.send(encodeError(this.streamId, ErrorCode.APPLICATION_ERROR, serializeServiceError(e)));
   }
 

@@ -35,6 +35,7 @@ const WRITABLE: Record<string, string[]> = {
 
 const CHECKSUM_PROBLEM = /checksums? (didn't|did not) match|checksum mismatch|failed for:/i;
 const PROTOCOL_PROBLEM = /Unknown sync line|without previous checkpoint|even after completed upload|Conversion error/i;
+let clientCount = 0;
 const describe = (r: LogRecord) => `${r.message} ${r.error === undefined ? '' : String(r.error)}`;
 
 export interface InteropClient extends AsyncDisposable {
@@ -53,14 +54,22 @@ export async function openInteropClient(
   server: TestServer,
   userId: string,
   connectionMethod: SyncStreamConnectionMethod,
-  opts: { tokenTtlSeconds?: number; checkpointMode?: 'legacy' | 'requests' } = {},
+  opts: {
+    tokenTtlSeconds?: number;
+    checkpointMode?: 'legacy' | 'requests';
+    /** false: return once the sync loop started, not when the first connection attempt settled. */
+    waitForConnect?: boolean;
+  } = {},
 ): Promise<InteropClient> {
   const dir = await mkdtemp(join(tmpdir(), 'syncline-interop-'));
+  // The SDK keys its sync and CRUD mutexes by dbFilename across the process: clients sharing a
+  // name (even in different directories) would sync one at a time.
+  const dbFilename = `client-${++clientCount}-${userId.replace(/[^\w-]/g, '_')}.db`;
   const logs: LogRecord[] = [];
   const statuses: SyncStatus[] = [];
   const db = new PowerSyncDatabase({
     schema: AppSchema,
-    database: { dbFilename: 'client.db', dbLocation: dir, implementation: { type: 'better-sqlite3' } },
+    database: { dbFilename, dbLocation: dir, implementation: { type: 'better-sqlite3' } },
     logger: { log: (r) => void logs.push(r) },
   });
   const client: InteropClient = {
@@ -108,7 +117,9 @@ export async function openInteropClient(
     },
   };
   await db.init();
-  await db.connect(connector, { connectionMethod, retryDelayMs: 300, crudUploadThrottleMs: 50, checkpointMode: opts.checkpointMode ?? 'legacy' });
+  const connected = db.connect(connector, { connectionMethod, retryDelayMs: 300, crudUploadThrottleMs: 50, checkpointMode: opts.checkpointMode ?? 'legacy' });
+  if (opts.waitForConnect === false) connected.catch(() => {});
+  else await connected;
   return client;
 }
 

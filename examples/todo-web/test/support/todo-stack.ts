@@ -26,11 +26,18 @@ export interface TodoStack extends AsyncDisposable {
   appUrl: string;
   syncUrl: string;
   pool: pg.Pool;
+  /** Where the built app is. */
+  distDir: string;
   /** Recent output of the sync API (for failure messages). */
   syncOutput(): string;
 }
 
-export async function startTodoStack(adminUrl: string): Promise<TodoStack> {
+/**
+ * Starts the stack. `production`: the app is built by `vite build` in a child process with
+ * NODE_ENV=production (React's production build, as `npm run build`) and served by the example's
+ * own server process (`server/main.ts`, as `npm start`), configured only through its environment.
+ */
+export async function startTodoStack(adminUrl: string, opts: { production?: boolean } = {}): Promise<TodoStack> {
   const cleanups: Array<() => Promise<void> | void> = [];
   const dispose = async () => {
     for (const c of cleanups.reverse()) await c();
@@ -85,7 +92,10 @@ export async function startTodoStack(adminUrl: string): Promise<TodoStack> {
     // Built while the sync API starts (both take seconds). Under vitest NODE_ENV is `test`, so Vite
     // bundles React's development build: StrictMode mounts effects twice, as in `npm run dev`.
     // Kept on purpose — the double mount is what exposed the app's racing database opens.
-    const built = build({ root: EXAMPLE, configFile: join(EXAMPLE, 'vite.config.ts'), logLevel: 'warn', build: { outDir: distDir, emptyOutDir: true } });
+    const built = opts.production
+      ? runToEnd(join(REPO, 'node_modules/.bin/vite'), ['build', '--outDir', distDir, '--emptyOutDir', '--logLevel', 'warn'], { ...process.env, NODE_ENV: 'production' })
+      : build({ root: EXAMPLE, configFile: join(EXAMPLE, 'vite.config.ts'), logLevel: 'warn', build: { outDir: distDir, emptyOutDir: true } });
+    built.catch(() => {}); // awaited below; a failure while the sync API starts must not go unhandled
 
     const deadline = Date.now() + 90_000;
     for (;;) {
@@ -99,13 +109,52 @@ export async function startTodoStack(adminUrl: string): Promise<TodoStack> {
     }
     await built;
 
+    if (opts.production) {
+      const appPort = await freePort();
+      let appOutput = '';
+      const app = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+        cwd: EXAMPLE,
+        env: { PATH: process.env['PATH'] ?? '', NODE_ENV: 'production', SOURCE_DATABASE_URL: db.url, JWT_SECRET: secret, SYNC_API_URL: syncUrl, TODO_PORT: String(appPort), TODO_DIST_DIR: distDir, DEV_MODE: 'true' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const appExited = new Promise<void>((r) => app.once('exit', () => r()));
+      const collectApp = (chunk: Buffer) => (appOutput = (appOutput + chunk.toString('utf8')).slice(-5_000));
+      app.stdout.on('data', collectApp);
+      app.stderr.on('data', collectApp);
+      cleanups.push(async () => {
+        if (app.exitCode !== null || app.signalCode !== null) return;
+        app.kill('SIGKILL');
+        await appExited;
+      });
+      const appUrl = `http://127.0.0.1:${appPort}`;
+      const appDeadline = Date.now() + 30_000;
+      while (!(await fetch(`${appUrl}/api/config`).then((r) => r.ok).catch(() => false))) {
+        if (app.exitCode !== null) throw new Error(`todo-web server exited with ${app.exitCode}:\n${appOutput}`);
+        if (Date.now() > appDeadline) throw new Error(`todo-web server did not start:\n${appOutput}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return { appUrl, syncUrl, pool, distDir, syncOutput: () => `${output}\ntodo-web server:\n${appOutput}`, [Symbol.asyncDispose]: dispose };
+    }
     const server: Server = createAppServer({ pool, keys: keysFromSecret(secret, undefined), syncUrl, distDir, devMode: true });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     cleanups.push(() => new Promise<void>((r) => { server.close(() => r()); server.closeAllConnections(); }));
     const appUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    return { appUrl, syncUrl, pool, syncOutput: () => output, [Symbol.asyncDispose]: dispose };
+    return { appUrl, syncUrl, pool, distDir, syncOutput: () => output, [Symbol.asyncDispose]: dispose };
   } catch (e) {
     await dispose();
     throw e;
   }
+}
+
+/** Runs a command to its end; rejects with its output when it fails. */
+function runToEnd(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(cmd, args, { cwd: EXAMPLE, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const collect = (chunk: Buffer) => (out = (out + chunk.toString('utf8')).slice(-10_000));
+    child.stdout.on('data', collect);
+    child.stderr.on('data', collect);
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? resolvePromise() : reject(new Error(`${cmd} ${args.join(' ')} exited with ${code}:\n${out}`))));
+  });
 }
