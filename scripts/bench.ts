@@ -79,7 +79,7 @@ const sections: Section[] = [
     key: 'browser',
     title: 'Browser client on OPFS (issue 14)',
     method:
-      'See packages/client/bench/browser.bench.ts: headless Chromium, SQLite WASM on OPFS (opfs-sahpool) in a worker, 100,000 rows (~170 B) from the scripted protocol server (NDJSON, 1,000 ops per line), timed until the checkpoint is applied. Target ≤ 5 s.',
+      'See packages/client/bench/browser.bench.ts: headless Chromium with an on-disk profile (BENCH_BROWSER_INCOGNITO=1: Incognito), SQLite WASM on OPFS (opfs-sahpool) in a worker, 100,000 rows (~170 B) from the scripted protocol server (NDJSON, 1,000 ops per line), timed until the checkpoint is applied. Target ≤ 5 s.',
     run: async () => (await import('../packages/client/bench/browser.bench.ts')).benchBrowser(),
   },
   {

@@ -49,6 +49,23 @@ describe('connect() against a scripted protocol server', () => {
     expect(seen.some((s) => s.downloading && s.downloadProgress?.totalOperations === 2)).toBe(true);
   });
 
+  it('stores data batches in stream order while reading the next one, and applies them with the checkpoint', async () => {
+    server = await new ScriptedSyncServer().start();
+    db = await openTestDb();
+    await db.connect(connector(server.url), fast);
+    const stream = await server.nextStream();
+    // 600 one-op lines (several 128-line batches, so one is stored while the next is read); the
+    // same row is rewritten in every batch, so a batch stored out of order would leave an old value.
+    const ops = Array.from({ length: 600 }, (_, i) => putOp(i + 1, 'todos', i % 2 === 0 ? 'same' : `row-${String(i).padStart(3, '0')}`, { description: `v${i}` }));
+    const b: FixtureBucket = { bucket: 'b', ops };
+    stream.send(lines.checkpoint(600, [b]), ...ops.map((op, i) => lines.data('b', [op], i === 0 ? '0' : String(i))), lines.complete(600));
+    await db.waitForFirstSync();
+    const rows = await db.getAll<{ id: string; description: string }>('SELECT id, description FROM todos ORDER BY id');
+    expect(rows).toHaveLength(301);
+    expect(rows.find((r) => r.id === 'same')?.description).toBe('v598');
+    expect(db.currentStatus).toMatchObject({ hasSynced: true, downloadError: undefined });
+  });
+
   it('re-runs a watched query when synced data is applied', async () => {
     server = await new ScriptedSyncServer().start();
     db = await openTestDb();

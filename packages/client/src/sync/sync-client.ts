@@ -293,51 +293,70 @@ export class SyncClient {
     // Consecutive data lines are stored together (one transaction); any other line flushes them
     // first, so every line still takes effect in stream order. Unflushed lines are simply not
     // stored (their bucket positions did not advance), so an abort loses nothing.
+    // A full batch is stored while the next one is read and parsed (at most one batch in flight;
+    // the session's queue keeps stores in order anyway): parsing and SQLite then overlap, which in
+    // the browser means the page thread and the SQLite worker. Any other line, the end of the
+    // stream and every return wait for that store first, and its error surfaces there.
     let batch: { line: Extract<SyncLine, { type: 'data' }>; byteLength: number }[] = [];
     let batchOps = 0;
     let batchBytes = 0;
+    let storing: Promise<void> | undefined;
     const bounds = stream.transport === 'http' ? HTTP_BATCH : WEBSOCKET_BATCH;
-    const flush = async (): Promise<void> => {
+    const settle = async (): Promise<void> => {
+      const pending = storing;
+      storing = undefined;
+      await pending;
+    };
+    const flush = async (overlap: boolean): Promise<void> => {
+      await settle();
       if (batch.length === 0) return;
       const lines = batch;
       batch = [];
       batchOps = 0;
       batchBytes = 0;
-      await session.handleDataLines(lines);
-      stream.applied(lines.length);
+      const stored = session.handleDataLines(lines).then(() => stream.applied(lines.length));
+      if (!overlap) return stored;
+      stored.catch(() => undefined); // awaited (and thrown) by the next settle()
+      storing = stored;
     };
-    for await (const { line, size } of stream.lines) {
+    try {
+      for await (const { line, size } of stream.lines) {
+        if (signal.aborted) return { type: 'aborted' };
+        if (first) {
+          first = false;
+          this.uploads.trigger();
+        }
+        if (line.type === 'data') {
+          batch.push({ line, byteLength: size });
+          batchOps += line.ops.length;
+          batchBytes += size;
+          if (batchOps >= bounds.ops || batchBytes >= bounds.bytes || batch.length >= bounds.lines) await flush(true);
+          continue;
+        }
+        await flush(false);
+        if (signal.aborted) return { type: 'aborted' };
+        const action = await session.handleLine(line, size);
+        stream.applied(1);
+        if (signal.aborted) return { type: 'aborted' };
+        if (line.type === 'checkpoint') this.dispatch({ type: 'healthy' });
+        if (action?.type === 'close') {
+          if (action.invalidateCredentials) this.credentials.invalidate();
+          throw action.error;
+        }
+        // Keepalives are when a TTL that ran out is noticed (besides the expiry timer).
+        if (line.type === 'token_expires_in') void this.checkStreams();
+        if (action?.type === 'refresh_credentials') {
+          await this.credentials.refresh();
+          return { type: 'restart' };
+        }
+      }
       if (signal.aborted) return { type: 'aborted' };
-      if (first) {
-        first = false;
-        this.uploads.trigger();
-      }
-      if (line.type === 'data') {
-        batch.push({ line, byteLength: size });
-        batchOps += line.ops.length;
-        batchBytes += size;
-        if (batchOps >= bounds.ops || batchBytes >= bounds.bytes || batch.length >= bounds.lines) await flush();
-        continue;
-      }
-      await flush();
-      if (signal.aborted) return { type: 'aborted' };
-      const action = await session.handleLine(line, size);
-      stream.applied(1);
-      if (signal.aborted) return { type: 'aborted' };
-      if (line.type === 'checkpoint') this.dispatch({ type: 'healthy' });
-      if (action?.type === 'close') {
-        if (action.invalidateCredentials) this.credentials.invalidate();
-        throw action.error;
-      }
-      // Keepalives are when a TTL that ran out is noticed (besides the expiry timer).
-      if (line.type === 'token_expires_in') void this.checkStreams();
-      if (action?.type === 'refresh_credentials') {
-        await this.credentials.refresh();
-        return { type: 'restart' };
-      }
+      await flush(false);
+      return signal.aborted ? { type: 'aborted' } : { type: 'ended' };
+    } finally {
+      // Never leave a store running behind the next connection attempt (its error, if any, was
+      // either thrown above or no longer matters: the iteration is over).
+      await storing?.catch(() => undefined);
     }
-    if (signal.aborted) return { type: 'aborted' };
-    await flush();
-    return signal.aborted ? { type: 'aborted' } : { type: 'ended' };
   }
 }

@@ -12,12 +12,11 @@ import sqlite3InitModule from '@sqlite.org/sqlite-wasm';
 import { createSqlFunctions } from '../../db/sql-functions.ts';
 import { holdPoolGuard } from './opfs-pool-guard.ts';
 import { enableHotJournalRollback } from './sahpool-recovery.ts';
-import type { QueryResult, SqliteRow, SqliteValue } from '../../db/sqlite-adapter.ts';
+import type { QueryResult, SqliteValue } from '../../db/sqlite-adapter.ts';
+import { WasmStatements, type Sqlite3 } from './wasm-statement.ts';
 import type { WasmVfs, WorkerRequest, WorkerResponse } from './worker-protocol.ts';
 
-type Sqlite3 = Awaited<ReturnType<typeof sqlite3InitModule>>;
 type Db = InstanceType<Sqlite3['oo1']['DB']>;
-type Stmt = ReturnType<Db['prepare']>;
 
 const functions = createSqlFunctions();
 let sqlite3: Sqlite3 | undefined;
@@ -25,7 +24,8 @@ let db: Db | undefined;
 let persist: (() => Promise<void>) | undefined;
 /** How long the last open waited for the OPFS pool (another worker still held it). */
 let poolWaitMs = 0;
-const statements = new Map<string, Stmt>();
+/** Prepared statements of the open database (the raw C API; see wasm-statement.ts). */
+let statements: WasmStatements | undefined;
 const IDB_NAME = 'syncline-sqlite';
 const POOL_DIRECTORY = '.syncline-sahpool';
 
@@ -136,39 +136,11 @@ async function open(filename: string, vfs: WasmVfs, wasmUrl: string | undefined,
   return chosen;
 }
 
-function prepare(sql: string): Stmt {
-  if (!db) throw new Error('database is not open');
-  let stmt = statements.get(sql);
-  if (!stmt) {
-    stmt = db.prepare(sql);
-    statements.set(sql, stmt);
-    if (statements.size > 200) {
-      const [oldestSql, oldest] = statements.entries().next().value as [string, Stmt];
-      oldest.finalize();
-      statements.delete(oldestSql);
-    }
-  }
-  return stmt;
-}
-
 function run(sql: string, params: readonly SqliteValue[], collect: boolean): QueryResult {
   const s = sqlite3;
-  const d = db;
-  if (!s || !d) throw new Error('database is not open');
-  const stmt = prepare(sql);
-  try {
-    if (params.length > 0) stmt.bind(params as never);
-    const rows: SqliteRow[] = [];
-    const reader = stmt.columnCount > 0;
-    while (stmt.step()) if (collect && reader) rows.push(stmt.get({}) as SqliteRow);
-    return {
-      rows,
-      rowsAffected: reader ? 0 : s.capi.sqlite3_changes(d.pointer as number),
-      insertId: reader ? undefined : Number(s.capi.sqlite3_last_insert_rowid(d.pointer as number)),
-    };
-  } finally {
-    stmt.reset(true);
-  }
+  if (!s || !db) throw new Error('database is not open');
+  statements ??= new WasmStatements(s, db.pointer as number);
+  return statements.run(sql, params, collect);
 }
 
 async function handle(request: WorkerRequest): Promise<WorkerResponse> {
@@ -190,8 +162,8 @@ async function handle(request: WorkerRequest): Promise<WorkerResponse> {
       await init(request.wasmUrl);
       return { id: request.id, ok: true, changed: [] };
     case 'close':
-      for (const stmt of statements.values()) stmt.finalize();
-      statements.clear();
+      statements?.close();
+      statements = undefined;
       await persist?.();
       db?.close();
       db = undefined;
