@@ -4,7 +4,9 @@
  * the `sync` bench's "1M rows into SQLite" row on its own, without the 1,000-stream parts, for
  * iterating on the client's download path: `BENCH_ONLY=client-download npm run bench`.
  * Reports wall time, the client's CPU (this process; the server and Postgres are other processes),
- * the server's CPU and the load average with every number.
+ * the server's CPU and the load average with every number. The client reads the stream with the
+ * Node adapter's HTTP client unless `CLIENT_DOWNLOAD_FETCH=global` (Node's fetch) is set.
+ * `CLIENT_DOWNLOAD_RUNS` (default 2): downloads per replicated data set.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -86,15 +88,20 @@ async function download(url: string, token: string, expected: number, serverPid:
     const cpu0 = process.cpuUsage();
     const server0 = cpuMs(serverPid);
     const started = performance.now();
+    // Default: the Node adapter's own HTTP client (node:http; identity encoding on loopback).
+    // CLIENT_DOWNLOAD_FETCH=global: Node's global fetch (undici, gzip) as before; counting lines or
+    // CLIENT_DOWNLOAD_IDENTITY=1 (ask for an uncompressed stream) wrap the global fetch too.
+    const viaGlobal = process.env['CLIENT_DOWNLOAD_FETCH'] === 'global' || process.env['CLIENT_DOWNLOAD_COUNT_LINES'] || process.env['CLIENT_DOWNLOAD_IDENTITY'];
     await db.connect(
       { fetchCredentials: async () => ({ endpoint: url, token }), uploadData: async () => {} },
-      {
-        fetch: composeFetch(
-          process.env['CLIENT_DOWNLOAD_COUNT_LINES'] ? countingFetch(counts) : (u, init) => fetch(u, init),
-          // CLIENT_DOWNLOAD_IDENTITY=1: ask for an uncompressed stream (Node's fetch asks for gzip).
-          ...(process.env['CLIENT_DOWNLOAD_IDENTITY'] ? [withHeaders({ 'accept-encoding': 'identity' })] : []),
-        ),
-      },
+      viaGlobal
+        ? {
+            fetch: composeFetch(
+              process.env['CLIENT_DOWNLOAD_COUNT_LINES'] ? countingFetch(counts) : (u, init) => fetch(u, init),
+              ...(process.env['CLIENT_DOWNLOAD_IDENTITY'] ? [withHeaders({ 'accept-encoding': 'identity' })] : []),
+            ),
+          }
+        : {},
     );
     await db.waitForFirstSync({ signal: AbortSignal.timeout(300_000) });
     const ms = performance.now() - started;
@@ -174,7 +181,8 @@ export async function benchClientDownload(adminUrl: string, rows = Number(proces
     await waitForCount(server.url, token, rows, 1_200_000);
     log(`replicated in ${((performance.now() - t) / 1000).toFixed(1)} s; ${load()}`);
     const label = rows.toLocaleString('en');
-    for (const run of [1, 2]) {
+    const runs = Number(process.env['CLIENT_DOWNLOAD_RUNS'] ?? 2);
+    for (let run = 1; run <= runs; run++) {
       const loadBefore = load();
       const r = await download(server.url, token, rows, server.pid);
       const result: BenchResult = {

@@ -74,17 +74,17 @@ describe('op log layout migration (internal schema 3)', () => {
       const old = await openTestDb(path);
       await new BucketStorage((old as unknown as { internals: DatabaseInternals }).internals).storeData('b', [put(1, 'a', 10), put(2, 'b', 20)], 0);
       // Back to the version-2 layout, as a database written before this migration has it.
-      await old.execute(`DROP INDEX sl_oplog_by_row_key`);
+      await old.execute(`DROP INDEX sl_oplog_by_row_bucket`);
       await old.execute(`CREATE UNIQUE INDEX sl_oplog_by_key ON sl_oplog (bucket, key)`);
       await old.execute(`CREATE INDEX sl_oplog_by_row ON sl_oplog (row_type, row_id, op_id)`);
       await old.execute(`DELETE FROM sl_migrations WHERE version > 2`);
       await old.close();
 
       const migrated = await openTestDb(path);
-      expect(await migrated.getAll(`SELECT version FROM sl_migrations ORDER BY version`)).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
+      expect(await migrated.getAll(`SELECT version FROM sl_migrations ORDER BY version`)).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }]);
       expect(await migrated.getAll(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'sl_oplog' ORDER BY name`)).toEqual([
         { name: 'sl_oplog_by_op' },
-        { name: 'sl_oplog_by_row_key' },
+        { name: 'sl_oplog_by_row_bucket' },
       ]);
       // The stored PUT of 'a' is found through the new index: superseded (not duplicated) by op 3.
       await new BucketStorage((migrated as unknown as { internals: DatabaseInternals }).internals).storeData('b', [put(3, 'a', 30)], 0);
@@ -94,6 +94,46 @@ describe('op log layout migration (internal schema 3)', () => {
       ]);
       const parts = await migrated.get<{ add_checksum: number; op_checksum: number }>(`SELECT add_checksum, op_checksum FROM sl_buckets WHERE name = 'b'`);
       expect(addChecksums(parts.add_checksum, parts.op_checksum)).toBe(10 + 20 + 30);
+      await migrated.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('op log index without the key (internal schema 4)', () => {
+  it('replaces the (row_type, row_id, bucket, key, op_id) index of a version-3 database; stored ops are still found, superseded and removed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'syncline-oplog-migration-4-'));
+    try {
+      const path = join(dir, 'v3.db');
+      const put = (opId: number, id: string, subkey: string, checksum: number): OplogEntry => ({ opId: BigInt(opId), op: 'PUT', checksum, objectType: 'todos', objectId: id, subkey, data: `{"n":${opId}}` });
+      const old = await openTestDb(path);
+      const oldStorage = new BucketStorage((old as unknown as { internals: DatabaseInternals }).internals);
+      await oldStorage.storeData('b', [put(1, 'a', 's1', 10), put(2, 'a', 's2', 20), put(3, 'c', 's1', 40)], 0);
+      await oldStorage.storeData('other', [put(4, 'a', 's1', 50)], 0);
+      // Back to the version-3 layout.
+      await old.execute(`DROP INDEX sl_oplog_by_row_bucket`);
+      await old.execute(`CREATE INDEX sl_oplog_by_row_key ON sl_oplog (row_type, row_id, bucket, key, op_id)`);
+      await old.execute(`DELETE FROM sl_migrations WHERE version > 3`);
+      await old.close();
+
+      const migrated = await openTestDb(path);
+      expect(await migrated.getAll(`SELECT max(version) AS v FROM sl_migrations`)).toEqual([{ v: 4 }]);
+      expect(await migrated.getAll(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'sl_oplog' ORDER BY name`)).toEqual([
+        { name: 'sl_oplog_by_op' },
+        { name: 'sl_oplog_by_row_bucket' },
+      ]);
+      // Same row, two subkeys, and the same key in another bucket: only (b, a/s1) is superseded,
+      // (b, c/s1) is removed.
+      const storage = new BucketStorage((migrated as unknown as { internals: DatabaseInternals }).internals);
+      await storage.storeData('b', [put(5, 'a', 's1', 60), { opId: 6n, op: 'REMOVE', checksum: 70, objectType: 'todos', objectId: 'c', subkey: 's1' }], 0);
+      expect(await migrated.getAll(`SELECT b.name, o.key, o.op_id FROM sl_oplog o JOIN sl_buckets b ON b.id = o.bucket ORDER BY b.name, o.key`)).toEqual([
+        { name: 'b', key: 'todos/a/s1', op_id: 5 },
+        { name: 'b', key: 'todos/a/s2', op_id: 2 },
+        { name: 'other', key: 'todos/a/s1', op_id: 4 },
+      ]);
+      const parts = await migrated.get<{ add_checksum: number; op_checksum: number }>(`SELECT add_checksum, op_checksum FROM sl_buckets WHERE name = 'b'`);
+      expect(addChecksums(parts.add_checksum, parts.op_checksum)).toBe(10 + 20 + 40 + 60 + 70);
       await migrated.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });

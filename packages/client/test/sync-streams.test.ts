@@ -462,7 +462,7 @@ describe('Sync Streams: persistence', () => {
     await db.execute(`DELETE FROM sl_migrations WHERE version > 1`);
     await db.close();
     db = await openTestDb(path);
-    expect(await db.getAll('SELECT version FROM sl_migrations ORDER BY version')).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
+    expect(await db.getAll('SELECT version FROM sl_migrations ORDER BY version')).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }]);
     await db.syncStream('todos').subscribe();
     expect(db.currentStatus.syncStreams).toHaveLength(1);
     expect(await ids(db)).toEqual(['kept']);

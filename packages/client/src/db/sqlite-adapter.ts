@@ -11,6 +11,7 @@
  *   (see `createSqlFunctions()` in `sql-functions.ts`), and the tables reported through
  *   `syncline_table_changed(name)` are returned by {@link SqliteAdapter.takeChangedTables}.
  */
+import type { FetchLike } from '../sync/fetch.ts';
 import type { MultiTabLink } from './multi-tab-link.ts';
 
 export type SqliteValue = null | number | bigint | string | Uint8Array;
@@ -33,6 +34,12 @@ export interface SqliteAdapter {
   /** Table names reported by `syncline_table_changed()` since the previous call, then resets. */
   takeChangedTables(): Promise<string[]>;
   close(): Promise<void>;
+  /**
+   * The platform's HTTP client for the sync service, used when `connect()` is given no `fetch`
+   * (the Node adapter supplies one over `node:http`, see `adapters/node/node-fetch.ts`); absent =
+   * the global `fetch`.
+   */
+  readonly platformFetch?: FetchLike;
   /** Present when the database is shared between browser tabs (see `multi-tab-link.ts`). */
   readonly multiTab?: MultiTabLink;
 }

@@ -5,7 +5,7 @@
  * |---|---|
  * | `sl_kv` | key/value state: `client_id`, write-checkpoint gate (`target_write_checkpoint`, `last_seen_write_checkpoint`) |
  * | `sl_buckets` | one row per downloaded bucket: positions (`last_op`, `last_applied_op`), checksum parts, progress counters |
- * | `sl_oplog` | the reduced op log: the latest live PUT per (bucket, row key); indexed by (bucket, op_id) and by row (type, id, bucket, key, op_id) |
+ * | `sl_oplog` | the reduced op log: the latest live PUT per (bucket, row key); indexed by (bucket, op_id) and by row (type, id, bucket, op_id) |
  * | `sl_updated_rows` | rows to re-evaluate at the next complete apply (local writes, removed/cleared buckets) |
  * | `sl_crud` | the upload queue (FIFO by AUTOINCREMENT id, grouped by `tx_id`) |
  * | `sl_tx` | transaction-id counter for `sl_crud` (`current_tx` is non-NULL only inside a writing transaction) |
@@ -85,6 +85,14 @@ const MIGRATIONS: readonly (readonly string[])[] = [
     `DROP INDEX IF EXISTS sl_oplog_by_key`,
     `DROP INDEX IF EXISTS sl_oplog_by_row`,
     `CREATE INDEX IF NOT EXISTS sl_oplog_by_row_key ON sl_oplog (row_type, row_id, bucket, key, op_id)`,
+  ],
+  [
+    // The same row order without the key: the key (type/id/subkey, ~80 B with UUID ids and opaque
+    // subkeys) repeated type and id and made this the largest B-tree a download writes. Key
+    // lookups find a row's ops in a bucket through (row_type, row_id, bucket) and compare the key
+    // on the table row (a row has one op per bucket and subkey, almost always one in total).
+    `DROP INDEX IF EXISTS sl_oplog_by_row_key`,
+    `CREATE INDEX IF NOT EXISTS sl_oplog_by_row_bucket ON sl_oplog (row_type, row_id, bucket, op_id)`,
   ],
 ];
 

@@ -7,6 +7,7 @@
 import { addChecksums } from '@syncline/protocol';
 import type { DatabaseInternals } from '../db/syncline-database.ts';
 import type { SqliteAdapter, SqliteValue } from '../db/sqlite-adapter.ts';
+import { chunked, flatParams, valuesPlaceholders } from '../db/multi-row-sql.ts';
 import { FULL_SYNC_PRIORITY, KV } from '../schema/internal-schema.ts';
 import { DATA_PREFIX, quoteIdent } from '../schema/schema-ddl.ts';
 import { reduceDataLine, rowKey, type OplogEntry, type StoredOp } from './op-log-reduction.ts';
@@ -88,8 +89,8 @@ export class BucketStorage {
     const b = (await a.execute(`SELECT id, last_applied_op, add_checksum, op_checksum FROM sl_buckets WHERE name = ?`, [bucket])).rows[0];
     if (!b) throw new Error(`bucket row for ${bucket} vanished`);
     const id = Number(b['id']);
-    // Stored ops for the keys this line touches, looked up by (row_type, row_id, bucket, key) —
-    // the row-ordered index (internal-schema.ts) — in one statement per line.
+    // Stored ops for the keys this line touches, looked up by (row_type, row_id, bucket) — the
+    // row-ordered index (internal-schema.ts) — with bound keys, one statement per chunk of keys.
     const lookups = new Map<string, [string, string, string]>();
     for (const op of ops) {
       if ((op.op === 'PUT' || op.op === 'REMOVE') && op.objectType && op.objectId !== undefined) {
@@ -99,11 +100,12 @@ export class BucketStorage {
     }
     const existing = new Map<string, StoredOp>();
     const rowids = new Map<string, number>();
-    if (lookups.size > 0) {
+    for (const chunk of chunked([...lookups.values()])) {
       const { rows } = await a.execute(
-        `SELECT o.rowid AS r, o.key, o.row_type, o.row_id, o.hash FROM json_each(?) j CROSS JOIN sl_oplog o ` +
-          `ON o.row_type = json_extract(j.value, '$[0]') AND o.row_id = json_extract(j.value, '$[1]') AND o.bucket = ? AND o.key = json_extract(j.value, '$[2]')`,
-        [json([...lookups.values()]), id],
+        `WITH k (t, i, key) AS (VALUES ${valuesPlaceholders(chunk.length, 3)}) ` +
+          `SELECT o.rowid AS r, o.key, o.row_type, o.row_id, o.hash FROM k CROSS JOIN sl_oplog o INDEXED BY sl_oplog_by_row_bucket ` +
+          `ON o.row_type = k.t AND o.row_id = k.i AND o.bucket = ? AND o.key = k.key`,
+        [...flatParams(chunk, (l) => l), id],
       );
       for (const r of rows) {
         const key = String(r['key']);
@@ -128,15 +130,14 @@ export class BucketStorage {
       add = addChecksums(add, r.addDelta);
       opSum = addChecksums(opSum, r.opDelta);
     }
-    if (r.inserts.length > 0) {
-      // Prepared once, bound per row: cheaper than one JSON text parsed by json_each.
-      await a.executeBatch(
-        `INSERT INTO sl_oplog (bucket, op_id, row_type, row_id, key, data, hash) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-        r.inserts.map((s) => [id, s.opId, s.rowType, s.rowId, s.key, s.data, s.hash]),
+    for (const chunk of chunked(r.inserts)) {
+      await a.execute(
+        `INSERT INTO sl_oplog (bucket, op_id, row_type, row_id, key, data, hash) VALUES ${valuesPlaceholders(chunk.length, 7)}`,
+        flatParams(chunk, (s) => [id, s.opId, s.rowType, s.rowId, s.key, s.data, s.hash]),
       );
     }
-    if (r.updatedRows.length > 0) {
-      await a.executeBatch(`INSERT OR IGNORE INTO sl_updated_rows (row_type, row_id) VALUES (?, ?)`, r.updatedRows.map((u) => [u.rowType, u.rowId]));
+    for (const chunk of chunked(r.updatedRows)) {
+      await a.execute(`INSERT OR IGNORE INTO sl_updated_rows (row_type, row_id) VALUES ${valuesPlaceholders(chunk.length, 2)}`, flatParams(chunk, (u) => [u.rowType, u.rowId]));
     }
     await a.execute(
       `UPDATE sl_buckets SET last_op = ?, add_checksum = ?, op_checksum = ?, count_since_last = count_since_last + ?, downloaded_bytes = downloaded_bytes + ? WHERE id = ?`,

@@ -70,7 +70,8 @@ export class SyncClient {
     private readonly clientId: () => Promise<string>,
   ) {
     this.credentials = new CredentialsCache(connector);
-    this.remote = new SyncRemote(options.fetch ?? defaultFetch(), this.credentials, options.userAgent);
+    // An app's own fetch wins over the adapter's platform client (Node: node:http), then the global one.
+    this.remote = new SyncRemote(options.fetch ?? db.adapter.platformFetch ?? defaultFetch(), this.credentials, options.userAgent);
     this.storage = new BucketStorage(db);
     this.backoff = { ...DEFAULT_BACKOFF, ...options.retry };
     this.uploads = new UploadLoop({

@@ -11,6 +11,8 @@ import Database from 'better-sqlite3';
 import { SynclineError, ClientErrorCodes } from '../../errors.ts';
 import { createSqlFunctions } from '../../db/sql-functions.ts';
 import type { QueryResult, SqliteAdapter, SqliteRow, SqliteValue } from '../../db/sqlite-adapter.ts';
+import type { FetchLike } from '../../sync/fetch.ts';
+import { nodeFetch } from './node-fetch.ts';
 
 export interface BetterSqlite3Options {
   /** File path, or `:memory:`. */
@@ -21,8 +23,19 @@ export interface BetterSqlite3Options {
   synchronous?: 'OFF' | 'NORMAL' | 'FULL';
   /** SQLite page cache in KiB (default 65 536 = 64 MiB; big downloads touch several large indexes). */
   cacheSizeKb?: number;
+  /**
+   * WAL size in pages (4 KiB) at which a commit checkpoints it (default 16 384 = 64 MiB, SQLite's
+   * default is 1,000): a large download checkpoints a few times instead of every ~4 MB, writing
+   * each hot index page to the database file once per checkpoint rather than once per few commits.
+   */
+  walAutocheckpointPages?: number;
   /** Statement cache size (default 200). */
   statementCacheSize?: number;
+  /**
+   * The HTTP client for the sync service when `connect()` gets no `fetch` (default: `nodeFetch()`
+   * over `node:http`, identity encoding on loopback, gzip elsewhere; `null` = the global `fetch`).
+   */
+  platformFetch?: FetchLike | null;
 }
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
@@ -34,6 +47,7 @@ export function openBetterSqlite3(options: BetterSqlite3Options): SqliteAdapter 
 
 class BetterSqlite3Adapter implements SqliteAdapter {
   readonly name: string;
+  readonly platformFetch: FetchLike | undefined;
   private readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
   private readonly cacheSize: number;
@@ -42,12 +56,14 @@ class BetterSqlite3Adapter implements SqliteAdapter {
   constructor(options: BetterSqlite3Options) {
     this.name = `better-sqlite3:${options.path}`;
     this.cacheSize = options.statementCacheSize ?? 200;
+    this.platformFetch = options.platformFetch === null ? undefined : (options.platformFetch ?? nodeFetch());
     try {
       this.db = options.database ?? new Database(options.path);
       if (options.path !== ':memory:') this.db.pragma('journal_mode = WAL');
       this.db.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);
       this.db.pragma(`cache_size = -${options.cacheSizeKb ?? 65536}`);
       this.db.pragma('temp_store = MEMORY');
+      this.db.pragma(`wal_autocheckpoint = ${options.walAutocheckpointPages ?? 16384}`);
       for (const f of this.functions.functions) {
         this.db.function(f.name, { deterministic: f.deterministic, varargs: true }, (...args: unknown[]) =>
           f.fn(...(args as SqliteValue[])),
