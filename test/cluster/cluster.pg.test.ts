@@ -222,6 +222,8 @@ describe('cluster: 2 replicators, 3 API processes, a balancer, clients of every 
           fault: f.fault,
           victim: f.victim,
           open: f.openConnections,
+          servedRaw: f.servedRawClients,
+          notMoved: f.notMoved.length,
           exitMs: f.exitMs,
           exitCode: f.exitCode,
           moved: f.catchUps.length,
@@ -262,6 +264,7 @@ describe('cluster: 2 replicators, 3 API processes, a balancer, clients of every 
       for (const f of failovers) expect(f.failoverMs, `${f.fault} ${f.from} → ${f.to}`).toBeLessThanOrEqual(FAILOVER_LIMIT_MS);
       for (const f of apiFaults) {
         expect(f.catchUps.length, `${f.fault}: no client was on ${f.victim}`).toBeGreaterThan(0);
+        expect(f.notMoved, `${f.fault}: clients of ${f.victim} that did not resume elsewhere`).toEqual([]);
         if (f.fault === 'api-sigterm') {
           expect(f.exitCode, `${f.victim} exit code after SIGTERM`).toBe(0);
           expect(f.exitMs).toBeLessThanOrEqual(DRAIN_TIMEOUT_MS + 5_000);
