@@ -10,7 +10,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['packages/*/test/**/*.test.ts', 'apps/sync-api/test/**/*.test.ts', 'apps/dashboard/test/**/*.test.ts', 'scripts/test/**/*.test.ts', 'examples/*/test/**/*.test.ts'],
+          include: ['packages/*/test/**/*.test.ts', 'apps/sync-api/test/**/*.test.ts', 'apps/dashboard/test/**/*.test.ts', 'scripts/test/**/*.test.ts', 'examples/*/test/**/*.test.ts', 'test/cluster/*.test.ts'],
           exclude: ['**/*.pg.test.ts', '**/node_modules/**'],
           testTimeout: 20_000,
           // Unit tests run first, then the integration group with its own worker limit.

@@ -60,6 +60,8 @@ export class ChaosClient {
   /** Called with the time of every complete checkpoint (failover probes). */
   onComplete: ((lastOpId: bigint, at: number) => void) | null = null;
   private sample: ConnectionSample | null = null;
+  /** `client_id` sent with every stream (shows in the server's connection registry). */
+  clientId: string;
   /** Called for every PUT received (latency probes). */
   onPut: ((key: string, data: string) => void) | null = null;
 
@@ -67,7 +69,9 @@ export class ChaosClient {
     readonly userId: string,
     private readonly url: () => string,
     private readonly token: () => Promise<string>,
-  ) {}
+  ) {
+    this.clientId = `chaos-${userId}`;
+  }
 
   start(): this {
     this.loop = this.run();
@@ -104,7 +108,7 @@ export class ChaosClient {
         const buckets = [...this.buckets].map(([name, b]) => ({ name, after: b.after }));
         const openedAt = performance.now();
         this.sample = null;
-        this.stream = await openSyncStream(this.url(), await this.token(), { buckets, client_id: `chaos-${this.userId}` });
+        this.stream = await openSyncStream(this.url(), await this.token(), { buckets, client_id: this.clientId });
         this.sample = this.keepSamples ? { openedAt, resumeFrom: new Map(buckets.map((b) => [b.name, b.after])), catchUpOps: 0, catchUpBytes: 0, firstComplete: null, end: null } : null;
         if (this.sample) this.samples.push(this.sample);
         for (;;) {

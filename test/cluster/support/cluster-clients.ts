@@ -51,6 +51,9 @@ export interface ClientTarget {
   token(userId: string): Promise<string>;
 }
 
+/** Raw clients opened in this process (their client_id suffix). */
+let rawClients = 0;
+
 const CHECKSUM_PROBLEM = /checksums? (didn't|did not) match|checksum mismatch|failed for:/i;
 
 const syncSchema = new Schema({
@@ -112,6 +115,8 @@ export async function openClient(kind: ClientKind, userId: string, target: Clien
   if (kind === 'raw') {
     const raw = new ChaosClient(userId, () => target.url, () => target.token(userId));
     raw.keepSamples = true;
+    // Unique per client (several clients share a user), so the victim's registry rows name it.
+    raw.clientId = `raw-${userId}-${++rawClients}`;
     raw.start();
     return {
       kind,

@@ -9,6 +9,7 @@ import { waitFor } from './cluster.ts';
 import type { ClusterClient } from './cluster-clients.ts';
 import type { ConnectionSample } from '../../chaos/support/chaos-client.ts';
 import type { JobMonitor } from './job-monitor.ts';
+import { countMoved } from './moved-clients.ts';
 
 /** Resolves when any raw client completes a checkpoint past a given op id. */
 export class CheckpointProbe {
@@ -86,6 +87,10 @@ export interface ApiFaultResult {
   victim: string;
   /** Connections the balancer had open to the victim when it was signalled. */
   openConnections: number;
+  /** Raw clients the victim's connection registry listed just before the signal (SDK clients' rows not counted). */
+  servedRawClients: number;
+  /** Of those, the ones that had not ended their stream and completed a checkpoint on a new one within 120 s. */
+  notMoved: string[];
   /** Signal → process exit (ms). */
   exitMs: number;
   exitCode: number | null;
@@ -110,7 +115,7 @@ async function changedOps(cluster: Cluster, s: ConnectionSample): Promise<number
 /**
  * SIGTERM or SIGKILL of the API process with the most open connections; the process is started
  * again (same name, new port) once it exited. Returns the catch-up of every raw client whose
- * stream it served.
+ * stream it served (named by its connection registry just before the signal; see moved-clients.ts).
  */
 export async function apiFault(cluster: Cluster, clients: ClusterClient[], fault: ApiFaultResult['fault']): Promise<ApiFaultResult> {
   const open = cluster.balancer.open();
@@ -118,21 +123,39 @@ export async function apiFault(cluster: Cluster, clients: ClusterClient[], fault
     .apis()
     .filter((p) => p.alive())
     .sort((a, b) => (open[b.name] ?? 0) - (open[a.name] ?? 0))[0]!;
+  await victim.sample();
+  // Raw clients the victim serves, by its own connection registry (client ids are unique per client).
+  const { rows } = await cluster.storage.query<{ client_id: string }>(
+    `SELECT c.client_id FROM syncline.connections c JOIN syncline.processes p ON p.id = c.process_id
+      WHERE p.name = $1 AND p.pid = $2 AND c.client_id IS NOT NULL`,
+    [victim.name, victim.pid],
+  );
+  const onVictim = new Set(rows.map((r) => r.client_id));
+  const raws = clients.filter((c) => c.raw);
   const t0 = performance.now();
   const sent = Date.now();
-  await victim.sample();
   victim.signal(fault === 'api-sigterm' ? 'SIGTERM' : 'SIGKILL');
   const exit = await victim.exited;
   await cluster.start(victim.name, 'api');
-  const result: ApiFaultResult = { fault, victim: victim.name, openConnections: open[victim.name] ?? 0, exitMs: exit.at - sent, exitCode: exit.code, catchUps: [], sdkRatios: [] };
-  // Clients of the victim: their stream ended at or after the signal and they opened a new one.
-  const moved = clients.filter((c) => c.raw?.samples.some((s) => s.openedAt < t0 && s.end && s.end.at >= t0));
-  await waitFor('every moved client to complete a checkpoint on its new stream', 120_000, () =>
-    moved.every((c) => c.raw!.samples.some((s) => s.openedAt >= t0 && s.firstComplete)),
-  );
-  for (const c of moved) {
-    const old = c.raw!.samples.find((s) => s.openedAt < t0 && s.end && s.end.at >= t0)!;
-    const next = c.raw!.samples.find((s) => s.openedAt >= t0 && s.firstComplete)!;
+  const count = () => countMoved(raws, onVictim, t0, (c) => c.raw!.clientId, (c) => c.raw!.samples);
+  let moves = count();
+  const deadline = Date.now() + 120_000;
+  while (moves.pending.length > 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 250));
+    moves = count();
+  }
+  const result: ApiFaultResult = {
+    fault,
+    victim: victim.name,
+    openConnections: open[victim.name] ?? 0,
+    servedRawClients: raws.filter((c) => onVictim.has(c.raw!.clientId)).length,
+    notMoved: moves.pending.map((c) => `${c.userId} (${c.raw!.clientId})`),
+    exitMs: exit.at - sent,
+    exitCode: exit.code,
+    catchUps: [],
+    sdkRatios: [],
+  };
+  for (const { client: c, old, next } of moves.moved) {
     let heldRows = 0;
     for (const b of c.raw!.buckets.values()) heldRows += b.rows.size;
     result.catchUps.push({

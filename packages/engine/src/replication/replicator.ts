@@ -1,7 +1,9 @@
 /**
  * Supervisor of replication jobs in one process. Every version in PROCESSING or ACTIVE state gets
  * exactly one job across all processes, guarded by a session-level advisory lock on the storage
- * database: a second replicator waits, and takes over when the holder dies (its session ends).
+ * database: a second replicator (standby) waits on the lock itself — a blocking
+ * `pg_advisory_lock` on a dedicated connection — so Postgres hands it the lock the moment the
+ * holder's session ends (process died or its lock connection dropped), not at its next poll.
  * A job whose lock session ends (error/end event, or the periodic pg_locks check fails) is stopped
  * at once, and its writes are fenced by a lease epoch (pg-replication-lease.ts), so a process that
  * lost its lock cannot commit after another one took over.
@@ -10,15 +12,14 @@
  */
 import pg from 'pg';
 import type { Logger } from 'pino';
-import { deployVersion, deleteVersionData, getVersionsInState, setFatalError, setVersionState } from '../storage/pg-versions.ts';
+import { deployVersion, deleteVersionData, getVersion, getVersionsInState, setFatalError, setVersionState } from '../storage/pg-versions.ts';
 import { withConnectionPurpose } from '../storage/application-name.ts';
 import { takeReplicationLease } from '../storage/pg-replication-lease.ts';
 import type { SyncRulesVersion } from '../storage/storage-types.ts';
 import { ReplicationError } from './replication-errors.ts';
+import { LOCK_CLASS, timedQuery, trackLockSession, type LockSession, type LockWait } from './replication-lock.ts';
 import { ReplicationMetrics } from './replication-metrics.ts';
 import { runReplicationJob } from './replication-job.ts';
-
-const LOCK_CLASS = 0x5359; // 'SY'
 
 export interface ReplicatorOptions {
   sourceUrl: string;
@@ -45,19 +46,13 @@ interface RunningJob {
   releasing: boolean;
 }
 
-/** A dedicated storage connection holding one version's session-level advisory lock. */
-interface LockSession {
-  client: pg.Client;
-  /** Backend pid of the lock session (what pg_locks shows as the holder). */
-  pid: number;
-}
-
 export class Replicator {
   readonly source: pg.Pool;
   readonly storage: pg.Pool;
   private readonly jobs = new Map<number, RunningJob>();
   private readonly failures = new Map<number, { count: number; retryAt: number }>();
   private readonly cleanups = new Map<number, Promise<void>>();
+  private readonly waits = new Map<number, LockWait>();
   private readonly cleanupAbort = new AbortController();
   private timer: NodeJS.Timeout | null = null;
   private ticking: Promise<void> | null = null;
@@ -116,6 +111,8 @@ export class Replicator {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     await this.ticking;
+    for (const w of this.waits.values()) this.cancelWait(w);
+    await Promise.allSettled([...this.waits.values()].map((w) => w.done));
     this.cleanupAbort.abort();
     await Promise.all([...this.jobs.values()].map((j) => this.stopJob(j)));
     await Promise.allSettled([...this.cleanups.values()]);
@@ -135,21 +132,65 @@ export class Replicator {
         this.startCleanup(v);
         continue;
       }
-      if (this.jobs.has(v.id)) continue;
+      if (this.jobs.has(v.id) || this.waits.has(v.id)) continue;
       const f = this.failures.get(v.id);
       if (f && Date.now() < f.retryAt) continue;
-      const lock = await this.tryLock(v.id);
-      if (!lock) continue;
-      let epoch: number;
-      try {
-        epoch = await takeReplicationLease(this.storage, v.id);
-      } catch (e) {
-        await lock.client.end().catch(() => {});
-        throw e;
-      }
-      this.startJob(v, lock, epoch);
+      this.waitForLock(v.id);
     }
+    for (const [id, w] of this.waits) if (!wanted.has(id)) this.cancelWait(w);
     this.standby = [...wanted].filter((id) => !this.jobs.has(id));
+  }
+
+  /**
+   * Waits for a version's lock on a dedicated connection (a blocking `pg_advisory_lock`: granted
+   * by Postgres as soon as the holder's session ends), then takes a new lease and starts the job.
+   * A wait that fails (connection lost) is retried by the next pass.
+   */
+  private waitForLock(versionId: number): void {
+    const client = new pg.Client({ connectionString: withConnectionPurpose(this.o.storageUrl, 'lock'), keepAlive: true });
+    const wait: LockWait = { client, cancelled: false, done: Promise.resolve() };
+    const session = trackLockSession(client);
+    wait.done = (async () => {
+      let pid: number;
+      try {
+        await client.connect();
+        // No query timeout: this blocks for as long as another process holds the lock.
+        const { rows } = await client.query<{ pid: number }>('SELECT pg_advisory_lock($1, $2), pg_backend_pid() AS pid', [LOCK_CLASS, versionId]);
+        pid = rows[0]!.pid;
+      } catch (e) {
+        if (!wait.cancelled && !this.stopped) this.o.logger.warn({ err: e, version: versionId }, 'waiting for the replication lock failed; retried on the next pass');
+        await client.end().catch(() => {});
+        return;
+      }
+      try {
+        // The wait may have lasted long: act on the version as it is now.
+        const version = wait.cancelled || this.stopped ? null : await getVersion(this.storage, versionId);
+        if (!version || (version.state !== 'PROCESSING' && version.state !== 'ACTIVE') || this.stopped) {
+          await client.end().catch(() => {});
+          return;
+        }
+        const epoch = await takeReplicationLease(this.storage, versionId);
+        if (this.stopped) {
+          await client.end().catch(() => {});
+          return;
+        }
+        session.pid = pid;
+        this.startJob(version, session, epoch);
+      } catch (e) {
+        this.o.logger.warn({ err: e, version: versionId }, 'starting a replication job after taking its lock failed; retried after a backoff');
+        this.backOff(versionId);
+        await client.end().catch(() => {});
+      }
+    })().finally(() => {
+      if (this.waits.get(versionId) === wait) this.waits.delete(versionId);
+    });
+    this.waits.set(versionId, wait);
+  }
+
+  /** Ends a lock wait (its connection closes, so Postgres drops the pending lock request). */
+  private cancelWait(w: LockWait): void {
+    w.cancelled = true;
+    void w.client.end().catch(() => {});
   }
 
   private startJob(version: SyncRulesVersion, lock: LockSession, epoch: number): void {
@@ -204,14 +245,17 @@ export class Replicator {
       job.abort.abort();
     };
     const { client } = job.lock;
-    client.on('error', (e: Error) => lost('lock session error', e));
-    client.on('end', () => lost('lock session ended'));
+    job.lock.onLost = lost;
+    // Lost between the grant and now (while the lease was taken): stop at once.
+    if (job.lock.lost) lost(job.lock.lost.reason, job.lock.lost.err);
     const timer = setInterval(() => {
       client
         .query<{ held: boolean }>(
-          `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = $1 AND objid = $2
-                            AND objsubid = 2 AND pid = pg_backend_pid() AND granted) AS held`,
-          [LOCK_CLASS, job.version.id],
+          timedQuery(
+            `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = $1 AND objid = $2
+                              AND objsubid = 2 AND pid = pg_backend_pid() AND granted) AS held`,
+            [LOCK_CLASS, job.version.id],
+          ),
         )
         .then((r) => {
           if (!r.rows[0]?.held) lost('lock no longer held by the lock session');
@@ -248,14 +292,18 @@ export class Replicator {
     await job.done;
   }
 
+  /** Takes a version's lock if it is free (cleanup of stopped versions; never waits). */
   private async tryLock(versionId: number): Promise<LockSession | null> {
     // keepAlive: a silently dead connection is noticed by TCP too, not only by the periodic check.
-    const client = new pg.Client({ connectionString: withConnectionPurpose(this.o.storageUrl, 'lock'), keepAlive: true, query_timeout: 10_000 });
-    client.on('error', () => {});
+    const client = new pg.Client({ connectionString: withConnectionPurpose(this.o.storageUrl, 'lock'), keepAlive: true });
+    const session = trackLockSession(client);
     await client.connect();
     try {
-      const { rows } = await client.query<{ ok: boolean; pid: number }>('SELECT pg_try_advisory_lock($1, $2) AS ok, pg_backend_pid() AS pid', [LOCK_CLASS, versionId]);
-      if (rows[0]?.ok) return { client, pid: rows[0].pid };
+      const { rows } = await client.query<{ ok: boolean; pid: number }>(timedQuery('SELECT pg_try_advisory_lock($1, $2) AS ok, pg_backend_pid() AS pid', [LOCK_CLASS, versionId]));
+      if (rows[0]?.ok) {
+        session.pid = rows[0].pid;
+        return session;
+      }
     } catch (e) {
       await client.end().catch(() => {});
       throw e;

@@ -149,6 +149,34 @@ describe('replicator availability', () => {
     }
   });
 
+  it('a standby waits on the lock itself: it takes over when the active replicator stops, without waiting for its next poll', async () => {
+    await using h = await createReplicationHarness(inject('pgAdminUrl'), SCHEMA);
+    const v = await h.deploy(RULES);
+    const a = replicator(h);
+    // A standby whose supervision pass (practically) never comes again: only a blocking lock wait
+    // can let it take over.
+    const b = replicator(h, { pollMs: 3_600_000 });
+    try {
+      await h.waitCaughtUp(v);
+      await until('the second replicator is a standby', () => b.standbyVersions().includes(v));
+      expect(a.runningVersions()).toEqual([v]);
+      expect(b.runningVersions()).toEqual([]);
+      const t0 = performance.now();
+      await a.stop();
+      await h.source.query(`INSERT INTO todos VALUES ('after-stop', 'l1', 'x')`);
+      const { rows: wal } = await h.source.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn');
+      const target = normalizeLsn(wal[0]!.lsn);
+      await until('the standby runs the job', () => b.runningVersions().includes(v), 30_000);
+      const takeoverMs = performance.now() - t0;
+      await until('a checkpoint past the fault', async () => ((await getVersion(h.storage, v))?.lastCheckpointLsn ?? '') >= target, 30_000);
+      process.stdout.write(`[availability] active replicator stopped → standby job started after ${Math.round(takeoverMs)} ms, first new checkpoint after ${Math.round(performance.now() - t0)} ms\n`);
+      expect((await checkBucketConsistency(h.source, h.storage, v)).problems).toEqual([]);
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+  });
+
   it('a writer whose lease was taken over cannot commit', async () => {
     await using h = await createReplicationHarness(inject('pgAdminUrl'), SCHEMA);
     const v = await h.deploy(RULES);
