@@ -37,9 +37,12 @@ export interface StreamSession {
   logger: Logger;
 }
 
-/** Serialised form of a service error inside an RSocket ERROR frame (same fields as HTTP bodies). */
+/**
+ * Serialised form of a service error inside an RSocket ERROR frame: the fields of HTTP bodies plus
+ * the PowerSync code the official SDKs decide on (re-fetch credentials only for auth errors).
+ */
 export function serializeServiceError(e: ServiceError): string {
-  return JSON.stringify({ code: e.code, status: e.status, message: e.message });
+  return JSON.stringify({ code: e.code, status: e.status, message: e.message, psync: e.psyncCode });
 }
 
 /** What the abort race resolves with when the server aborted the stream. */

@@ -59,6 +59,8 @@ export async function openInteropClient(
     checkpointMode?: 'legacy' | 'requests';
     /** false: return once the sync loop started, not when the first connection attempt settled. */
     waitForConnect?: boolean;
+    /** The token of the n-th credentials fetch (1-based); default a fresh dev token each time. */
+    tokenFor?: (fetch: number) => Promise<string>;
   } = {},
 ): Promise<InteropClient> {
   const dir = await mkdtemp(join(tmpdir(), 'syncline-interop-'));
@@ -95,8 +97,9 @@ export async function openInteropClient(
   db.registerListener({ statusChanged: (s) => void statuses.push(s) });
   const connector: PowerSyncBackendConnector = {
     async fetchCredentials() {
-      client.credentialFetches++;
-      return { endpoint: server.url, token: await server.token(userId, opts.tokenTtlSeconds ? { ttlSeconds: opts.tokenTtlSeconds } : {}) };
+      const n = ++client.credentialFetches;
+      const token = opts.tokenFor ? await opts.tokenFor(n) : await server.token(userId, opts.tokenTtlSeconds ? { ttlSeconds: opts.tokenTtlSeconds } : {});
+      return { endpoint: server.url, token };
     },
     async uploadData(database: AbstractPowerSyncDatabase) {
       const tx = await database.getNextCrudTransaction();
