@@ -14,13 +14,9 @@ import { SyncStreamConnectionMethod } from '@powersync/node';
 import { FrameType, type Frame } from '../../src/websocket/rsocket-frames.ts';
 import { startTestServer, type TestServer } from '../support/test-server.ts';
 import { connectRSocket } from '../websocket/rsocket-test-client.ts';
-import { openInteropClient } from './powersync-client.ts';
+import { INTEROP_TABLES_SQL, waitFor, openInteropClient } from './powersync-client.ts';
 
-const SCHEMA = `
-  CREATE TABLE lists (id text PRIMARY KEY, owner_id text NOT NULL, name text NOT NULL);
-  CREATE TABLE todos (id text PRIMARY KEY, list_id text NOT NULL, description text, done boolean NOT NULL DEFAULT false,
-                      big bigint, server_seen integer NOT NULL DEFAULT 0);
-`;
+const SCHEMA = INTEROP_TABLES_SQL;
 // A parameter query: the first checkpoint reads syncline.bucket_parameters, which the test can lock.
 const RULES = `
 bucket_definitions:
@@ -55,15 +51,6 @@ async function connections(userId: string): Promise<Listed[]> {
   const res = await server.admin(`/api/admin/v1/connections?userId=${encodeURIComponent(userId)}`);
   const body = (await res.json()) as { data: { connections: Listed[] } };
   return body.data.connections;
-}
-async function waitFor<T>(what: string, get: () => Promise<T> | T, ok: (v: T) => boolean, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await get();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(v)?.slice(0, 300)})`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 /** Requests the disconnect through the admin REST API and applies it now (the registry flush, every 5 s otherwise). */
 async function adminDisconnect(id: string): Promise<void> {

@@ -11,13 +11,9 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { SyncStreamConnectionMethod } from '@powersync/node';
 import { startTestServer, type TestServer } from '../support/test-server.ts';
-import { openInteropClient } from './powersync-client.ts';
+import { INTEROP_TABLES_SQL, waitFor, openInteropClient } from './powersync-client.ts';
 
-const SCHEMA = `
-  CREATE TABLE lists (id text PRIMARY KEY, owner_id text NOT NULL, name text NOT NULL);
-  CREATE TABLE todos (id text PRIMARY KEY, list_id text NOT NULL, description text, done boolean NOT NULL DEFAULT false,
-                      big bigint, server_seen integer NOT NULL DEFAULT 0);
-`;
+const SCHEMA = INTEROP_TABLES_SQL;
 const RULES = `
 bucket_definitions:
   user_lists:
@@ -41,15 +37,6 @@ afterAll(async () => {
   await server?.[Symbol.asyncDispose]();
 });
 
-async function waitFor<T>(what: string, get: () => Promise<T> | T, ok: (v: T) => boolean, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await get();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(v)?.slice(0, 300)})`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 const todoCount = async (db: { getAll<T>(sql: string): Promise<T[]> }) => (await db.getAll<{ n: number }>('SELECT count(*) AS n FROM todos'))[0]!.n;
 
 describe('@powersync/node over WebSocket: credentials after a server-side error', () => {

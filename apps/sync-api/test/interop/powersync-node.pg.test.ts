@@ -7,12 +7,9 @@
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import { SyncStreamConnectionMethod } from '@powersync/node';
 import { startTestServer, type TestServer } from '../support/test-server.ts';
-import { openInteropClient, type InteropClient } from './powersync-client.ts';
+import { INTEROP_TABLES_SQL, openInteropClient, type InteropClient } from './powersync-client.ts';
 
-const SCHEMA = `
-  CREATE TABLE lists (id text PRIMARY KEY, owner_id text NOT NULL, name text NOT NULL);
-  CREATE TABLE todos (id text PRIMARY KEY, list_id text NOT NULL, description text, done boolean NOT NULL DEFAULT false,
-                      big bigint, server_seen integer NOT NULL DEFAULT 0);
+const SCHEMA = `${INTEROP_TABLES_SQL}
   -- Every write that reaches Postgres bumps server_seen, so a client can tell server data from its own.
   CREATE FUNCTION bump_seen() RETURNS trigger LANGUAGE plpgsql AS $$
   BEGIN NEW.server_seen := CASE WHEN TG_OP = 'UPDATE' THEN OLD.server_seen + 1 ELSE 1 END; RETURN NEW; END $$;

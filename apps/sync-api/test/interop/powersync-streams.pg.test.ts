@@ -10,13 +10,9 @@ import { SyncStreamConnectionMethod } from '@powersync/node';
 import { Schema, SynclineDatabase, Table, column } from '@syncline/client';
 import { openBetterSqlite3 } from '@syncline/client/node';
 import { startTestServer, type TestServer } from '../support/test-server.ts';
-import { openInteropClient, type InteropClient } from './powersync-client.ts';
+import { INTEROP_TABLES_SQL, openInteropClient, type InteropClient } from './powersync-client.ts';
 
-const SCHEMA = `
-  CREATE TABLE lists (id text PRIMARY KEY, owner_id text NOT NULL, name text NOT NULL);
-  CREATE TABLE todos (id text PRIMARY KEY, list_id text NOT NULL, description text, done boolean NOT NULL DEFAULT false,
-                      big bigint, server_seen integer NOT NULL DEFAULT 0);
-`;
+const SCHEMA = INTEROP_TABLES_SQL;
 const RULES = `
 config:
   edition: 3
