@@ -42,6 +42,11 @@ export const ClientErrorCodes = {
   /** A SQLite adapter could not be opened or is unsupported in this environment. */
   ADAPTER_ERROR: 'ADAPTER_ERROR',
   /**
+   * Browser: the database's OPFS pool (`opfs-sahpool`) could not make room for the database file
+   * and its journal, even after growing (storage quota?). See "Several databases" in the README.
+   */
+  OPFS_POOL_FULL: 'OPFS_POOL_FULL',
+  /**
    * Multi-tab: the leader tab (which owns the database) closed or crashed while this tab's
    * transaction was running on it. The transaction was NOT committed (the new leader checked);
    * run it again. `execute`/`getAll`/… retry on their own; `readTransaction`/`writeTransaction`

@@ -310,7 +310,10 @@ export class SyncClient {
     };
     const flush = async (overlap: boolean): Promise<void> => {
       await settle();
-      if (batch.length === 0) return;
+      // Aborted while the previous batch was being stored: the stream is over, so the lines read
+      // behind it are dropped, not stored (their positions did not advance; the next connection
+      // asks for them again). Storing them would write after disconnect()/close() began.
+      if (batch.length === 0 || signal.aborted) return;
       const lines = batch;
       batch = [];
       batchOps = 0;

@@ -32,6 +32,52 @@ const api = {
     await db.ready;
     return vfs;
   },
+  /**
+   * Opens `n` databases (`many-0.db` …) side by side in this origin, each in its own worker, writes
+   * a row into each and reads it back; returns each one's VFS or its error (code and message).
+   */
+  async openMany(n: number, requestedVfs: 'auto' | 'opfs-sahpool' = 'opfs-sahpool', multiTab = false): Promise<{ vfs?: string; rows?: number; error?: string }[]> {
+    const out: { vfs?: string; rows?: number; error?: string }[] = [];
+    const open: SynclineDatabase[] = [];
+    for (let i = 0; i < n; i++) {
+      try {
+        const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+        const database = await openWasmSqlite({ filename: `many-${i}.db`, worker, vfs: requestedVfs, multiTab });
+        const d = new SynclineDatabase({ schema, database });
+        await d.ready;
+        open.push(d);
+        await d.execute('INSERT INTO todos (id, description) VALUES (uuid(), ?)', [`db ${i}`]);
+        const rows = (await d.get<{ n: number }>('SELECT count(*) AS n FROM todos'))?.n ?? -1;
+        out.push({ vfs: database.vfs, rows });
+      } catch (e) {
+        out.push({ error: `${(e as { code?: string }).code ?? ''} ${e instanceof Error ? e.message : String(e)}` });
+      }
+    }
+    for (const d of open) await d.close();
+    return out;
+  },
+  /** Opens `many-0.db` … one after another (open, write one row, close); returns each one's VFS and row count. */
+  async openOneByOne(n: number, requestedVfs: 'auto' | 'opfs-sahpool' = 'opfs-sahpool'): Promise<{ vfs?: string; rows?: number; error?: string }[]> {
+    const out: { vfs?: string; rows?: number; error?: string }[] = [];
+    for (let i = 0; i < n; i++) {
+      try {
+        const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+        const database = await openWasmSqlite({ filename: `many-${i}.db`, worker, vfs: requestedVfs, multiTab: false });
+        const d = new SynclineDatabase({ schema, database });
+        await d.ready;
+        await d.execute('INSERT INTO todos (id, description) VALUES (uuid(), ?)', [`db ${i}`]);
+        out.push({ vfs: database.vfs, rows: (await d.get<{ n: number }>('SELECT count(*) AS n FROM todos'))?.n ?? -1 });
+        await d.close();
+      } catch (e) {
+        out.push({ error: `${(e as { code?: string }).code ?? ''} ${e instanceof Error ? e.message : String(e)}` });
+      }
+    }
+    return out;
+  },
+  /** Creates the pool directory all databases shared up to 0.1 (as an origin that used it has). */
+  async createLegacyPool(): Promise<void> {
+    await (await navigator.storage.getDirectory()).getDirectoryHandle('.syncline-sahpool', { create: true });
+  },
   /** Optionally against another sync service (e.g. the real one) and over WebSocket. */
   async connect(remote?: { endpoint: string; token: string; transport?: 'http' | 'websocket' }): Promise<void> {
     if (remote) credentials = { endpoint: remote.endpoint, token: remote.token };

@@ -10,6 +10,10 @@
  * COMMIT records a marker row in the same transaction, and the follower asks the new leader
  * whether the marker exists — committed (the call succeeds) or not (`TAB_LEADER_CHANGED`, safe
  * to run again).
+ *
+ * Parts: the leader answers followers in `tab-lease-server.ts`; a follower's lease requests and
+ * calls on the leader are matched with the answers in `tab-follower-relay.ts`; this file holds the
+ * election, the roles and the `SqliteAdapter`/`MultiTabLink` faces.
  */
 import { Mutex } from '../../db/mutex.ts';
 import type { MultiTabEvents, MultiTabLink, TabRole } from '../../db/multi-tab-link.ts';
@@ -18,6 +22,7 @@ import { ClientErrorCodes, SynclineError } from '../../errors.ts';
 import type { Logger } from '../../logger.ts';
 import { decodeStatus, encodeStatus, type WireStatus } from '../../sync/status-codec.ts';
 import type { SyncStatus } from '../../sync/sync-status.ts';
+import { FollowerRelay, LeaderGone, leaderChanged, type CallResult, type Lease } from './tab-follower-relay.ts';
 import { LeaseServer } from './tab-lease-server.ts';
 import { holdLock } from './web-locks.ts';
 import { channelName, COMMITS_TABLE_DDL, leaderLockName, tabLockName, type RemoteOp, type TabMessage } from './tab-protocol.ts';
@@ -29,32 +34,6 @@ type OpenLocal = (vfs: WasmVfs) => Promise<WasmSqliteAdapter>;
 
 /** How long a new tab waits for the current leader to answer before giving up. */
 const LEADER_ANSWER_MS = 15_000;
-
-interface Lease {
-  id: string;
-  leaderId: string;
-  seq: number;
-  broken: boolean;
-}
-
-interface PendingCall {
-  leaderId: string;
-  resolve: (r: QueryResult | { rowsAffected: number }) => void;
-  reject: (e: Error) => void;
-}
-
-/** Thrown inside a follower when the leader its lease was on went away. */
-class LeaderGone extends Error {
-  override name = 'LeaderGone';
-}
-
-function leaderChanged(cause?: unknown): SynclineError {
-  return new SynclineError(
-    ClientErrorCodes.TAB_LEADER_CHANGED,
-    'The tab that owned the database closed while this transaction ran on it; nothing was committed — run it again',
-    { cause },
-  );
-}
 
 export class TabCoordinator implements MultiTabLink {
   readonly tabId = globalThis.crypto.randomUUID();
@@ -69,8 +48,7 @@ export class TabCoordinator implements MultiTabLink {
   private localReady: Promise<void> | undefined;
   private leader: { id: string; vfs: Vfs } | undefined;
   private leaderWaiters: (() => void)[] = [];
-  private readonly grants = new Map<string, { leaderId: string; resolve: (granted: boolean) => void }>();
-  private readonly calls = new Map<string, PendingCall>();
+  private readonly relay: FollowerRelay;
   private lease: Lease | undefined;
   private readonly changed = new Set<string>();
   private lastStatus: WireStatus | undefined;
@@ -84,6 +62,7 @@ export class TabCoordinator implements MultiTabLink {
   ) {
     this.channel = new BroadcastChannel(channelName(filename));
     this.channel.onmessage = (event: MessageEvent<TabMessage>) => this.onMessage(event.data);
+    this.relay = new FollowerRelay(this.tabId, (m) => this.post(m), this.changed);
     this.server = new LeaseServer({
       filename,
       tabId: this.tabId,
@@ -162,8 +141,7 @@ export class TabCoordinator implements MultiTabLink {
     this.logger.error('Taking over the database failed', { tabId: this.tabId, message: String(e) });
     this.closed = true;
     const error = new SynclineError(ClientErrorCodes.ADAPTER_ERROR, `Taking over the database "${this.filename}" failed: ${String(e)}`, { cause: e });
-    for (const c of this.calls.values()) c.reject(error);
-    this.calls.clear();
+    this.relay.rejectAll(error);
     this.shutdown();
   }
 
@@ -189,18 +167,7 @@ export class TabCoordinator implements MultiTabLink {
 
   /** A new leader: everything pending on any other leader fails (retried by the callers). */
   private dropLeader(newLeaderId: string): void {
-    for (const [id, g] of this.grants) {
-      if (g.leaderId !== newLeaderId) {
-        this.grants.delete(id);
-        g.resolve(false);
-      }
-    }
-    for (const [key, c] of this.calls) {
-      if (c.leaderId !== newLeaderId) {
-        this.calls.delete(key);
-        c.reject(new LeaderGone('leader changed'));
-      }
-    }
+    this.relay.dropLeader(newLeaderId);
     if (this.lease && this.lease.leaderId !== newLeaderId) this.lease.broken = true;
     const waiters = this.leaderWaiters;
     this.leaderWaiters = [];
@@ -240,30 +207,12 @@ export class TabCoordinator implements MultiTabLink {
       case 'call':
         if (this.role === 'leader') this.server.call(m.from, m.lease, m.seq, m.op);
         break;
-      case 'granted': {
-        const g = this.grants.get(m.lease);
-        this.grants.delete(m.lease);
-        if (g && g.leaderId === m.from) g.resolve(true);
-        else this.post({ t: 'release', from: this.tabId, to: m.from, lease: m.lease }); // nobody waits for it any more
+      case 'granted':
+        this.relay.onGranted(m);
         break;
-      }
-      case 'reply': {
-        const key = `${m.lease}:${m.seq}`;
-        const c = this.calls.get(key);
-        this.calls.delete(key);
-        if (!c) break;
-        if (m.ok) {
-          for (const t of m.changed) this.changed.add(t);
-          c.resolve(m.result);
-        } else if (m.error.name === 'LeaseLost') {
-          c.reject(new LeaderGone(m.error.message));
-        } else {
-          const error = new Error(m.error.message);
-          error.name = m.error.name;
-          c.reject(error);
-        }
+      case 'reply':
+        this.relay.onReply(m);
         break;
-      }
     }
   }
 
@@ -322,34 +271,20 @@ export class TabCoordinator implements MultiTabLink {
         await this.localReady;
         return undefined;
       }
-      const leaderId = this.leader!.id;
-      const id = globalThis.crypto.randomUUID();
-      const granted = await new Promise<boolean>((resolve) => {
-        this.grants.set(id, { leaderId, resolve });
-        this.post({ t: 'acquire', from: this.tabId, to: leaderId, lease: id });
-      });
-      if (granted) return { id, leaderId, seq: 0, broken: false };
+      const lease = await this.relay.requestLease(this.leader!.id);
+      if (lease) return lease;
     }
   }
 
-  private call(lease: Lease, op: RemoteOp): Promise<QueryResult | { rowsAffected: number }> {
-    if (lease.broken) return Promise.reject(new LeaderGone('leader changed'));
-    const seq = ++lease.seq;
-    return new Promise((resolve, reject) => {
-      this.calls.set(`${lease.id}:${seq}`, { leaderId: lease.leaderId, resolve, reject });
-      this.post({ t: 'call', from: this.tabId, to: lease.leaderId, lease: lease.id, seq, op });
-    });
-  }
-
   /** Runs `op` here (leader, or a follower outside a lease: a lease of its own) or on the leader. */
-  private async run(op: RemoteOp, local: () => Promise<QueryResult | { rowsAffected: number }>): Promise<QueryResult | { rowsAffected: number }> {
+  private async run(op: RemoteOp, local: () => Promise<CallResult>): Promise<CallResult> {
     const lease = this.lease;
     if (!lease) {
       if (this.role === 'leader') return local();
       return this.exclusive(() => this.run(op, local));
     }
     try {
-      return await this.call(lease, op);
+      return await this.relay.call(lease, op);
     } catch (e) {
       if (!(e instanceof LeaderGone)) throw e;
       lease.broken = true;
@@ -365,7 +300,7 @@ export class TabCoordinator implements MultiTabLink {
       const lease = await this.acquire();
       if (!lease) return (await this.requireLocal().execute(sql, [marker])).rows.length > 0;
       try {
-        const result = (await this.call(lease, { kind: 'execute', sql, params: [marker] })) as QueryResult;
+        const result = (await this.relay.call(lease, { kind: 'execute', sql, params: [marker] })) as QueryResult;
         return result.rows.length > 0;
       } catch (e) {
         if (!(e instanceof LeaderGone)) throw e;
@@ -400,8 +335,7 @@ export class TabCoordinator implements MultiTabLink {
       this.closed = true;
       await this.local?.close();
     });
-    for (const c of this.calls.values()) c.reject(new SynclineError(ClientErrorCodes.DATABASE_CLOSED, 'The database is closed'));
-    this.calls.clear();
+    this.relay.rejectAll(new SynclineError(ClientErrorCodes.DATABASE_CLOSED, 'The database is closed'));
     this.shutdown();
   }
 

@@ -12,7 +12,7 @@ import { ClientErrorCodes, SynclineError } from '../../errors.ts';
 import type { QueryResult, SqliteAdapter, SqliteValue } from '../../db/sqlite-adapter.ts';
 import { silentLogger, type Logger } from '../../logger.ts';
 import { TabCoordinator } from './multi-tab-adapter.ts';
-import type { WasmVfs, WorkerRequest, WorkerResponse } from './worker-protocol.ts';
+import { POOL_FULL_ERROR, type WasmVfs, type WorkerRequest, type WorkerResponse } from './worker-protocol.ts';
 
 export interface WasmSqliteOptions {
   /** Database file name (one per app/user). */
@@ -144,7 +144,8 @@ async function openInWorker(options: WasmSqliteOptions): Promise<WasmSqliteAdapt
     });
   } catch (e) {
     worker.terminate();
-    throw new SynclineError(ClientErrorCodes.ADAPTER_ERROR, `Could not open SQLite WASM database "${options.filename}": ${String(e)}`, { cause: e });
+    const code = e instanceof Error && e.name === POOL_FULL_ERROR ? ClientErrorCodes.OPFS_POOL_FULL : ClientErrorCodes.ADAPTER_ERROR;
+    throw new SynclineError(code, `Could not open SQLite WASM database "${options.filename}": ${String(e)}`, { cause: e });
   }
   const { vfs, poolWaitMs } = opened.result as { vfs: Exclude<WasmVfs, 'auto'>; poolWaitMs?: number };
 

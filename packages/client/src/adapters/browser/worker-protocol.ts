@@ -18,3 +18,6 @@ export type WorkerRequest =
 export type WorkerResponse =
   | { id: number; ok: true; result?: QueryResult | { rowsAffected: number } | { vfs: Exclude<WasmVfs, 'auto'>; poolWaitMs?: number }; changed: string[] }
   | { id: number; ok: false; error: { message: string; name: string }; changed: string[] };
+
+/** `error.name` of a worker's answer when the OPFS pool cannot hold the database (→ `OPFS_POOL_FULL`). */
+export const POOL_FULL_ERROR = 'SynclineOpfsPoolFull';
