@@ -18,7 +18,8 @@
  * Run: `BENCH_ONLY=cluster-scale npm run bench` (CLUSTER_SCALE_STREAMS, CLUSTER_SCALE_LATENCY_STREAMS,
  * CLUSTER_SCALE_ROUNDS, CLUSTER_SCALE_CLIENT_PROCS size it down for a quick look;
  * CLUSTER_SCALE_PART=latency runs only (b), starting 3 API processes directly — a few minutes instead
- * of the 10,000-stream open; CLUSTER_SCALE_PART=idle runs only (a)).
+ * of the 10,000-stream open; CLUSTER_SCALE_PART=idle runs only (a); CLUSTER_SCALE_CPU_PROF=<dir> has
+ * every service process write a V8 CPU profile there on exit).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -195,15 +196,18 @@ export async function benchClusterScale(adminUrl: string): Promise<BenchResult[]
     LOG_LEVEL: 'warn',
     NODE_OPTIONS: '--expose-gc',
   };
+  // CLUSTER_SCALE_CPU_PROF=<dir>: every service process writes a V8 CPU profile there when it exits.
+  const profDir = process.env.CLUSTER_SCALE_CPU_PROF;
+  const nodeArgs = profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
   const procs: SyncApiProcess[] = [];
   let clients: ClientProcess[] = [];
   const listener = new pg.Client({ connectionString: storageUrl });
   listener.on('error', () => {});
   try {
-    const replicator = await startSyncApiProcess({ env, runner: 'replicator', name: 'replicator', waitFor: 'live', startTimeoutMs: 180_000 });
+    const replicator = await startSyncApiProcess({ env, runner: 'replicator', name: 'replicator', nodeArgs, waitFor: 'live', startTimeoutMs: 180_000 });
     procs.push(replicator);
     const apis = await Promise.all(
-      Array.from({ length: runIdle ? idleApis : latencyApis }, (_, i) => startSyncApiProcess({ env, runner: 'api', name: `api-${i}`, waitFor: 'ready', startTimeoutMs: 180_000 })),
+      Array.from({ length: runIdle ? idleApis : latencyApis }, (_, i) => startSyncApiProcess({ env, runner: 'api', name: `api-${i}`, nodeArgs, waitFor: 'ready', startTimeoutMs: 180_000 })),
     );
     procs.push(...apis);
     log(`replicator + ${apis.length} API processes ready`);
@@ -323,6 +327,8 @@ export async function benchClusterScale(adminUrl: string): Promise<BenchResult[]
   } finally {
     await listener.end().catch(() => {});
     await Promise.all(clients.map((c) => c.close().catch(() => {})));
+    // A profile is written only on a clean exit: SIGTERM (drain, then exit) instead of SIGKILL.
+    if (profDir) await Promise.all(procs.map((p) => p.stop('SIGTERM', 30_000).catch(() => {})));
     for (const p of procs) await p[Symbol.asyncDispose]();
     rmSync(dir, { recursive: true, force: true });
   }
