@@ -16,7 +16,10 @@
  *     insert (fan-out), per API process, and CPU per insert of each process.
  *
  * Run: `BENCH_ONLY=cluster-scale npm run bench` (CLUSTER_SCALE_STREAMS, CLUSTER_SCALE_LATENCY_STREAMS,
- * CLUSTER_SCALE_ROUNDS, CLUSTER_SCALE_CLIENT_PROCS size it down for a quick look).
+ * CLUSTER_SCALE_ROUNDS, CLUSTER_SCALE_CLIENT_PROCS size it down for a quick look;
+ * CLUSTER_SCALE_PART=latency runs only (b), starting 3 API processes directly — a few minutes instead
+ * of the 10,000-stream open; CLUSTER_SCALE_PART=idle runs only (a); CLUSTER_SCALE_CPU_PROF=<dir> has
+ * every service process write a V8 CPU profile there on exit).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -152,10 +155,14 @@ export async function benchClusterScale(adminUrl: string): Promise<BenchResult[]
   const rounds = envInt('CLUSTER_SCALE_ROUNDS', 20);
   const clientProcs = envInt('CLUSTER_SCALE_CLIENT_PROCS', 4);
   const concurrency = envInt('CLUSTER_SCALE_CONNECTING', 250);
+  const part = process.env.CLUSTER_SCALE_PART ?? 'all';
+  if (!['all', 'idle', 'latency'].includes(part)) throw new Error(`CLUSTER_SCALE_PART must be all, idle or latency (got ${part})`);
+  const runIdle = part !== 'latency';
+  const runLatency = part !== 'idle';
   const idleApis = 4;
   const latencyApis = 3;
   // Each API process holds its share of the sockets, each client process its share (plus slack).
-  const needFiles = Math.ceil(idleStreams / Math.min(idleApis, clientProcs)) + 500;
+  const needFiles = Math.ceil((runIdle ? idleStreams : latencyStreams) / Math.min(idleApis, clientProcs)) + 500;
   if (openFilesLimit() < needFiles) {
     throw new Error(`open-files limit ${openFilesLimit()} is below the ${needFiles} sockets one process holds here: run with \`ulimit -n ${needFiles * 2}\` (or fewer CLUSTER_SCALE_STREAMS)`);
   }
@@ -169,7 +176,7 @@ export async function benchClusterScale(adminUrl: string): Promise<BenchResult[]
   await using db = await createTestDatabase(adminUrl, 'bench_scale');
   const storageUrl = await db.createSibling('storage');
   const source = db.pool();
-  const users = Math.max(idleStreams, latencyStreams);
+  const users = runIdle ? Math.max(idleStreams, latencyStreams) : latencyStreams;
   await source.query(`
     CREATE TABLE items (id bigint PRIMARY KEY, owner_id text NOT NULL, title text NOT NULL, body text);
     CREATE TABLE announcements (id bigint PRIMARY KEY, body text NOT NULL);
@@ -189,15 +196,18 @@ export async function benchClusterScale(adminUrl: string): Promise<BenchResult[]
     LOG_LEVEL: 'warn',
     NODE_OPTIONS: '--expose-gc',
   };
+  // CLUSTER_SCALE_CPU_PROF=<dir>: every service process writes a V8 CPU profile there when it exits.
+  const profDir = process.env.CLUSTER_SCALE_CPU_PROF;
+  const nodeArgs = profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
   const procs: SyncApiProcess[] = [];
   let clients: ClientProcess[] = [];
   const listener = new pg.Client({ connectionString: storageUrl });
   listener.on('error', () => {});
   try {
-    const replicator = await startSyncApiProcess({ env, runner: 'replicator', name: 'replicator', waitFor: 'live', startTimeoutMs: 180_000 });
+    const replicator = await startSyncApiProcess({ env, runner: 'replicator', name: 'replicator', nodeArgs, waitFor: 'live', startTimeoutMs: 180_000 });
     procs.push(replicator);
     const apis = await Promise.all(
-      Array.from({ length: idleApis }, (_, i) => startSyncApiProcess({ env, runner: 'api', name: `api-${i}`, waitFor: 'ready', startTimeoutMs: 180_000 })),
+      Array.from({ length: runIdle ? idleApis : latencyApis }, (_, i) => startSyncApiProcess({ env, runner: 'api', name: `api-${i}`, nodeArgs, waitFor: 'ready', startTimeoutMs: 180_000 })),
     );
     procs.push(...apis);
     log(`replicator + ${apis.length} API processes ready`);
@@ -205,45 +215,50 @@ export async function benchClusterScale(adminUrl: string): Promise<BenchResult[]
     const tokens = await Promise.all(Array.from({ length: users }, async (_, i) => (await mintDevToken(jwtSecret, `u-${i}`, { ttlSeconds: 7200 })).token));
     log(`${users} tokens minted in ${Math.round(performance.now() - t0)} ms`);
 
-    // Warm-up: a few streams per process open, complete and close before the memory baseline.
-    clients = Array.from({ length: clientProcs }, () => new ClientProcess());
-    await openStreams(clients.slice(0, 1), apis.map((a) => a.url), tokens.slice(0, 20 * apis.length), 50);
-    await Promise.all(clients.map((c) => c.close()));
-    await sleep(3000);
-    const before = await Promise.all(apis.map((a) => memory(a, adminToken)));
+    if (runIdle) {
+      // Warm-up: a few streams per process open, complete and close before the memory baseline.
+      clients = Array.from({ length: clientProcs }, () => new ClientProcess());
+      await openStreams(clients.slice(0, 1), apis.map((a) => a.url), tokens.slice(0, 20 * apis.length), 50);
+      await Promise.all(clients.map((c) => c.close()));
+      await sleep(3000);
+      const before = await Promise.all(apis.map((a) => memory(a, adminToken)));
 
-    // (a) N idle streams over 4 API processes.
-    clients = Array.from({ length: clientProcs }, () => new ClientProcess());
-    await Promise.all(clients.map((c) => c.ready)); // client processes load their code before the clock starts
-    const cpu0 = apis.map((a) => cpuMs(a.child.pid!));
-    const clientCpu0 = clients.map((c) => cpuMs(c.child.pid!));
-    const loadOpen = load();
-    const opened = await openStreams(clients, apis.map((a) => a.url), tokens.slice(0, idleStreams), concurrency);
-    const serverCpu = apis.reduce((n, a, i) => n + cpuMs(a.child.pid!) - cpu0[i]!, 0);
-    const clientCpu = clients.reduce((n, c, i) => n + cpuMs(c.child.pid!) - clientCpu0[i]!, 0);
-    push({
-      name: `${idleStreams.toLocaleString('en')} streams over ${idleApis} API processes: all have their first checkpoint_complete`,
-      value: Math.round(opened.ms),
-      unit: 'ms',
-      note: `${opened.firsts.length} ok, ${opened.errors} errors${opened.firstErrors.length ? ` (${opened.firstErrors.join('; ')})` : ''}; per stream open → first complete p50 ${Math.round(pct(opened.firsts, 50))} ms, p99 ${Math.round(pct(opened.firsts, 99))} ms; ${clientProcs} client processes, ≤ ${concurrency} connecting each; CPU: API processes ${Math.round(serverCpu)} ms, clients ${Math.round(clientCpu)} ms; ${loadOpen}`,
-    });
-    await sleep(5000);
-    const after = await Promise.all(apis.map((a) => memory(a, adminToken)));
-    const perStream = apis.map((_, i) => (after[i]!.live - before[i]!.live) / Math.max(1, after[i]!.connections - before[i]!.connections));
-    const rssPerStream = apis.map((_, i) => (after[i]!.rss - before[i]!.rss) / Math.max(1, after[i]!.connections - before[i]!.connections));
-    push({
-      name: 'memory per idle stream (live JS heap + external after GC, per API process)',
-      value: r1(perStream.reduce((a, b) => a + b, 0) / perStream.length / 1024),
-      unit: 'KB',
-      note: `mean over ${idleApis} processes; per process ${perStream.map((b) => r1(b / 1024)).join(' / ')} KB with ${after.map((m) => m.connections).join(' / ')} streams; live heap+external ${before.map((m) => r1(m.live / 2 ** 20)).join(' / ')} → ${after.map((m) => r1(m.live / 2 ** 20)).join(' / ')} MB; RSS ${after.map((m) => r1(m.rss / 2 ** 20)).join(' / ')} MB (RSS delta per stream ${rssPerStream.map((b) => r1(b / 1024)).join(' / ')} KB); target ≤ 25 KB; ${load()}`,
-    });
-    await Promise.all(clients.map((c) => c.close()));
-    clients = [];
+      // (a) N idle streams over 4 API processes.
+      clients = Array.from({ length: clientProcs }, () => new ClientProcess());
+      await Promise.all(clients.map((c) => c.ready)); // client processes load their code before the clock starts
+      const cpu0 = apis.map((a) => cpuMs(a.child.pid!));
+      const clientCpu0 = clients.map((c) => cpuMs(c.child.pid!));
+      const loadOpen = load();
+      const opened = await openStreams(clients, apis.map((a) => a.url), tokens.slice(0, idleStreams), concurrency);
+      const serverCpu = apis.reduce((n, a, i) => n + cpuMs(a.child.pid!) - cpu0[i]!, 0);
+      const clientCpu = clients.reduce((n, c, i) => n + cpuMs(c.child.pid!) - clientCpu0[i]!, 0);
+      push({
+        name: `${idleStreams.toLocaleString('en')} streams over ${idleApis} API processes: all have their first checkpoint_complete`,
+        value: Math.round(opened.ms),
+        unit: 'ms',
+        note: `${opened.firsts.length} ok, ${opened.errors} errors${opened.firstErrors.length ? ` (${opened.firstErrors.join('; ')})` : ''}; per stream open → first complete p50 ${Math.round(pct(opened.firsts, 50))} ms, p99 ${Math.round(pct(opened.firsts, 99))} ms; ${clientProcs} client processes, ≤ ${concurrency} connecting each; CPU: API processes ${Math.round(serverCpu)} ms, clients ${Math.round(clientCpu)} ms; ${loadOpen}`,
+      });
+      await sleep(5000);
+      const after = await Promise.all(apis.map((a) => memory(a, adminToken)));
+      const perStream = apis.map((_, i) => (after[i]!.live - before[i]!.live) / Math.max(1, after[i]!.connections - before[i]!.connections));
+      const rssPerStream = apis.map((_, i) => (after[i]!.rss - before[i]!.rss) / Math.max(1, after[i]!.connections - before[i]!.connections));
+      push({
+        name: 'memory per idle stream (live JS heap + external after GC, per API process)',
+        value: r1(perStream.reduce((a, b) => a + b, 0) / perStream.length / 1024),
+        unit: 'KB',
+        note: `mean over ${idleApis} processes; per process ${perStream.map((b) => r1(b / 1024)).join(' / ')} KB with ${after.map((m) => m.connections).join(' / ')} streams; live heap+external ${before.map((m) => r1(m.live / 2 ** 20)).join(' / ')} → ${after.map((m) => r1(m.live / 2 ** 20)).join(' / ')} MB; RSS ${after.map((m) => r1(m.rss / 2 ** 20)).join(' / ')} MB (RSS delta per stream ${rssPerStream.map((b) => r1(b / 1024)).join(' / ')} KB); target ≤ 25 KB; ${load()}`,
+      });
+      await Promise.all(clients.map((c) => c.close()));
+      clients = [];
+    }
+    if (!runLatency) return results;
 
     // (b) Write → client latency, M streams over 3 API processes.
-    const gone = apis.pop()!;
-    await gone.stop('SIGTERM', 30_000);
-    await sleep(3000);
+    if (apis.length > latencyApis) {
+      const gone = apis.pop()!;
+      await gone.stop('SIGTERM', 30_000);
+      await sleep(3000);
+    }
     clients = Array.from({ length: Math.min(clientProcs, 2) }, () => new ClientProcess());
     await Promise.all(clients.map((c) => c.ready));
     const latOpen = await openStreams(clients, apis.map((a) => a.url), tokens.slice(0, latencyStreams), concurrency);
@@ -312,6 +327,8 @@ export async function benchClusterScale(adminUrl: string): Promise<BenchResult[]
   } finally {
     await listener.end().catch(() => {});
     await Promise.all(clients.map((c) => c.close().catch(() => {})));
+    // A profile is written only on a clean exit: SIGTERM (drain, then exit) instead of SIGKILL.
+    if (profDir) await Promise.all(procs.map((p) => p.stop('SIGTERM', 30_000).catch(() => {})));
     for (const p of procs) await p[Symbol.asyncDispose]();
     rmSync(dir, { recursive: true, force: true });
   }

@@ -39,6 +39,8 @@ export interface SyncApiProcessOptions {
   /** Wait until `/probes/liveness` (default) or `/probes/readiness` answers 200, or not at all. */
   waitFor?: 'live' | 'ready' | 'none';
   startTimeoutMs?: number;
+  /** Extra node flags before the script (e.g. `--cpu-prof`, which NODE_OPTIONS does not allow). */
+  nodeArgs?: string[];
 }
 
 export interface ProcessExit {
@@ -95,7 +97,7 @@ export async function startSyncApiProcess(opts: SyncApiProcessOptions): Promise<
     // the service then drains and exits instead of outliving the test as an orphan.
     EXIT_ON_STDIN_CLOSE: 'true',
   };
-  const args = compiled ? [SYNC_API_BUNDLE] : ['--import', 'tsx', path.join(REPO_ROOT, 'apps/sync-api/src/main.ts')];
+  const args = [...(opts.nodeArgs ?? []), ...(compiled ? [SYNC_API_BUNDLE] : ['--import', 'tsx', path.join(REPO_ROOT, 'apps/sync-api/src/main.ts')])];
   // Next's types (the dashboard compiles this file too) make NODE_ENV required in ProcessEnv.
   const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env: env as unknown as NodeJS.ProcessEnv, stdio: ['pipe', 'pipe', 'pipe'] });
   const output: string[] = [];
