@@ -1,7 +1,8 @@
 /**
  * Local download benchmark: N rows (~150 B each) streamed from an in-process fake `fetch` into a
  * file database with this client. Run: `npx tsx packages/client/bench/download-bench.ts [N] [seq|uuid]`
- * (`UUID_SUBKEYS=1`: random subkeys with sequential ids, like the server's opaque subkeys).
+ * (`UUID_SUBKEYS=1`: random subkeys with sequential ids, like the server's opaque subkeys;
+ * `BENCH_STATEMENT_TIMES=1`: prints the synchronous time spent in each SQL statement text).
  * (The real comparison against the Syncline server and @powersync/node lives in `npm run bench`.)
  */
 import { rmSync, mkdtempSync } from 'node:fs';
@@ -10,6 +11,7 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Schema, SynclineDatabase, Table, column } from '../src/index.ts';
 import { openBetterSqlite3 } from '../src/adapters/node/index.ts';
+import type { SqliteAdapter } from '../src/db/sqlite-adapter.ts';
 
 const N = Number(process.argv[2] ?? 1_000_000);
 const PER_LINE = 1000;
@@ -19,9 +21,35 @@ const schema = new Schema({ todos: new Table({ list_id: column.text, description
 const log = (m: string, d?: Record<string, unknown>): void => {
   if (process.env['BENCH_DEBUG']) process.stdout.write(`${m} ${JSON.stringify(d ?? {})}\n`);
 };
+// Statement timing: better-sqlite3 runs each statement synchronously inside `execute`, so the time
+// until the call returns is the statement's own time. Statements are grouped by their text with the
+// VALUES lists folded.
+const statementTimes = new Map<string, { calls: number; ms: number }>();
+function timed(adapter: SqliteAdapter): SqliteAdapter {
+  const record = (sql: string, ms: number): void => {
+    const key = sql.replace(/(\(\?(, \?)*\)(, )?)+/g, '(…)').slice(0, 160);
+    const t = statementTimes.get(key) ?? { calls: 0, ms: 0 };
+    t.calls++;
+    t.ms += ms;
+    statementTimes.set(key, t);
+  };
+  return new Proxy(adapter, {
+    get(target, prop, receiver) {
+      const v: unknown = Reflect.get(target, prop, receiver);
+      if ((prop !== 'execute' && prop !== 'executeBatch') || typeof v !== 'function') return v;
+      return (sql: string, params: unknown) => {
+        const t0 = performance.now();
+        const result: unknown = v.call(target, sql, params);
+        record(sql, performance.now() - t0);
+        return result;
+      };
+    },
+  });
+}
+const adapter = openBetterSqlite3({ path: join(dir, 'bench.db') });
 const db = new SynclineDatabase({
   schema,
-  database: openBetterSqlite3({ path: join(dir, 'bench.db') }),
+  database: process.env['BENCH_STATEMENT_TIMES'] ? timed(adapter) : adapter,
   logger: { debug: log, info: log, warn: log, error: log },
 });
 await db.ready;
@@ -70,5 +98,10 @@ const ms = performance.now() - started;
 const cpu = process.cpuUsage(cpu0);
 const { n } = await db.get<{ n: number }>('SELECT count(*) AS n FROM todos');
 process.stdout.write(`syncline client (${IDS} ids): ${n} rows in ${(ms / 1000).toFixed(2)} s (${Math.round(n / (ms / 1000))} rows/s); CPU user ${(cpu.user / 1e6).toFixed(2)} s, sys ${(cpu.system / 1e6).toFixed(2)} s; load ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
+if (statementTimes.size > 0) {
+  for (const [sql, t] of [...statementTimes].sort((x, y) => y[1].ms - x[1].ms).slice(0, 15)) {
+    process.stdout.write(`${(t.ms / 1000).toFixed(2).padStart(7)} s ${String(t.calls).padStart(7)}× ${sql}\n`);
+  }
+}
 await db.close();
 rmSync(dir, { recursive: true, force: true });
