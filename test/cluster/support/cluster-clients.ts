@@ -51,7 +51,7 @@ export interface ClientTarget {
   token(userId: string): Promise<string>;
 }
 
-/** Raw clients opened in this process (their client_id suffix). */
+/** Raw clients opened in this process (their client_id suffix when no index is given). */
 let rawClients = 0;
 
 const CHECKSUM_PROBLEM = /checksums? (didn't|did not) match|checksum mismatch|failed for:/i;
@@ -111,12 +111,13 @@ function countStreamBytes(streams: StreamBytes[]): (next: FetchLike) => FetchLik
   };
 }
 
-export async function openClient(kind: ClientKind, userId: string, target: ClientTarget): Promise<ClusterClient> {
+/** `index`: the client's number in the whole test (names a raw client's client_id uniquely across client hosts). */
+export async function openClient(kind: ClientKind, userId: string, target: ClientTarget, index?: number): Promise<ClusterClient> {
   if (kind === 'raw') {
     const raw = new ChaosClient(userId, () => target.url, () => target.token(userId));
     raw.keepSamples = true;
     // Unique per client (several clients share a user), so the victim's registry rows name it.
-    raw.clientId = `raw-${userId}-${++rawClients}`;
+    raw.clientId = `raw-${userId}-${index ?? ++rawClients}`;
     raw.start();
     return {
       kind,
