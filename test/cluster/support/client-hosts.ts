@@ -30,6 +30,8 @@ interface Host {
 
 export interface ClientHosts extends AsyncDisposable {
   readonly count: number;
+  /** Process ids of the hosts. */
+  pids(): number[];
   /** Opens every client (each host in batches of 10). */
   open(clients: HostClientSpec[], url: string, jwtSecret: string): Promise<number>;
   /** Called with (op id, this process's performance.now()) when a raw client completes a checkpoint past every one reported before. */
@@ -123,6 +125,7 @@ export async function startClientHosts(count: number, progress: (m: string) => v
 
   const hostsApi: ClientHosts = {
     count,
+    pids: () => hosts.map((h) => h.child.pid!),
     onComplete: null,
     async open(specs, url, jwtSecret) {
       specs.forEach((s, i) => hosts[i % count]!.specs.push(s));
