@@ -233,6 +233,8 @@ describe('cluster: 2 replicators, 3 API processes, a balancer, clients of every 
           catchUpBytesMedian: median(f.catchUps.map((c) => c.bytes)),
           heldRowsMedian: median(f.catchUps.map((c) => c.heldRows)),
           sdkBytesRatioMedian: Number(median(f.sdkRatios).toFixed(3)),
+          // syncline-* clients with a stream after the fault that completed a checkpoint (the ratios' count).
+          sdkResumed: f.sdkRatios.length,
         })),
         rollingExitMs: rolling.map((r) => r.exitMs),
         jobSamples: jobs.samples,
