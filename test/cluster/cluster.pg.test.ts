@@ -134,10 +134,14 @@ describe('cluster: 2 replicators, 3 API processes, a balancer, clients of every 
       const probe = new CheckpointProbe(hosts);
       const opened = await hosts.open(specs, cluster.balancer.url, cluster.env.jwtSecret);
       progress(`${opened} clients open in ${hosts.count} client host(s)`);
+      let raw = await hosts.rawStatus();
       await waitFor('every raw client to complete its first checkpoint', 120_000, async () => {
-        const st = await hosts.rawStatus();
-        return st.completed === st.raw;
+        raw = await hosts.rawStatus();
+        return raw.completed === raw.raw;
+      }).catch((e: Error) => {
+        throw new Error(`${e.message}: ${raw.completed} of ${raw.raw} did; waiting: ${raw.waiting.join(' | ')}`);
       });
+      progress(`${raw.raw} raw clients completed a checkpoint`);
       const connectedMs = performance.now() - started;
 
       // Every connection a process opens carries its PROCESS_NAME (pg_stat_activity.application_name).

@@ -41,7 +41,8 @@ export type HostRequest =
 
 export interface HostResults {
   open: { opened: number };
-  rawStatus: { raw: number; completed: number };
+  /** `waiting`: where the first few raw clients without a complete checkpoint stand. */
+  rawStatus: { raw: number; completed: number; waiting: string[] };
   moves: { served: number; moved: HostMove[]; pending: string[] };
   sdkRatios: number[];
   verifyRaw: { problems: string[]; rowsChecked: number };

@@ -133,7 +133,12 @@ async function handle(req: HostRequest): Promise<unknown> {
       return open(req);
     case 'rawStatus': {
       const raws = clients.filter((c) => c.raw);
-      return { raw: raws.length, completed: raws.filter((c) => c.raw!.lastComplete >= 0n).length } satisfies HostResults['rawStatus'];
+      const waiting = raws.filter((c) => c.raw!.lastComplete < 0n);
+      return {
+        raw: raws.length,
+        completed: raws.length - waiting.length,
+        waiting: await Promise.all(waiting.slice(0, 3).map(async (c) => `${c.raw!.clientId}: ${await c.diagnose()}`)),
+      } satisfies HostResults['rawStatus'];
     }
     case 'moves':
       return moves(req);
