@@ -22,7 +22,7 @@ describe('client hosts of the cluster test', () => {
     const progress: string[] = [];
     const hosts = await startClientHosts(2, (m) => progress.push(m));
     expect(await hosts.open([], 'http://127.0.0.1:9', 'secret')).toBe(0);
-    expect(await hosts.rawStatus()).toEqual({ raw: 0, completed: 0, waiting: [] });
+    expect(await hosts.rawStatus()).toEqual({ raw: 0, completed: 0, waiting: [], waitingIds: [] });
     const summary = await hosts.summary();
     expect(summary.clients).toBe(0);
     expect(summary.cpuPercent).toHaveLength(2);

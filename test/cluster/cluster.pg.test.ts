@@ -138,8 +138,14 @@ describe('cluster: 2 replicators, 3 API processes, a balancer, clients of every 
       await waitFor('every raw client to complete its first checkpoint', 120_000, async () => {
         raw = await hosts.rawStatus();
         return raw.completed === raw.raw;
-      }).catch((e: Error) => {
-        throw new Error(`${e.message}: ${raw.completed} of ${raw.raw} did; waiting: ${raw.waiting.join(' | ')}`);
+      }).catch(async (e: Error) => {
+        // The server's side of the waiting clients' streams: which process, what it sent.
+        const { rows: served } = await cluster.storage.query(
+          `SELECT c.client_id, p.name, c.transport, c.connected_at, c.last_seen_at, c.bucket_count, c.ops_sent, c.bytes_sent, c.last_checkpoint
+             FROM syncline.connections c JOIN syncline.processes p ON p.id = c.process_id WHERE c.client_id = ANY($1)`,
+          [raw.waitingIds],
+        );
+        throw new Error(`${e.message}: ${raw.completed} of ${raw.raw} did; waiting: ${raw.waiting.join(' | ')}; server side: ${JSON.stringify(served)}`);
       });
       progress(`${raw.raw} raw clients completed a checkpoint`);
       const connectedMs = performance.now() - started;

@@ -42,7 +42,7 @@ export type HostRequest =
 export interface HostResults {
   open: { opened: number };
   /** `waiting`: where the first few raw clients without a complete checkpoint stand. */
-  rawStatus: { raw: number; completed: number; waiting: string[] };
+  rawStatus: { raw: number; completed: number; waiting: string[]; waitingIds: string[] };
   moves: { served: number; moved: HostMove[]; pending: string[] };
   sdkRatios: number[];
   verifyRaw: { problems: string[]; rowsChecked: number };

@@ -138,6 +138,7 @@ async function handle(req: HostRequest): Promise<unknown> {
         raw: raws.length,
         completed: raws.length - waiting.length,
         waiting: await Promise.all(waiting.slice(0, 3).map(async (c) => `${c.raw!.clientId}: ${await c.diagnose()}`)),
+        waitingIds: waiting.slice(0, 20).map((c) => c.raw!.clientId),
       } satisfies HostResults['rawStatus'];
     }
     case 'moves':

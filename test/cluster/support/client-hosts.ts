@@ -135,7 +135,7 @@ export async function startClientHosts(count: number, progress: (m: string) => v
     },
     async rawStatus() {
       const all = await askAll({ op: 'rawStatus' });
-      return { raw: all.reduce((a, r) => a + r.raw, 0), completed: all.reduce((a, r) => a + r.completed, 0), waiting: all.flatMap((r) => r.waiting) };
+      return { raw: all.reduce((a, r) => a + r.raw, 0), completed: all.reduce((a, r) => a + r.completed, 0), waiting: all.flatMap((r) => r.waiting), waitingIds: all.flatMap((r) => r.waitingIds) };
     },
     async moves(onVictim, signalAt) {
       const all = await askAll({ op: 'moves', onVictim: [...onVictim], signalAt: toEpoch(signalAt) });

@@ -140,7 +140,9 @@ export async function openClient(kind: ClientKind, userId: string, target: Clien
       connects: () => raw.stats.connects,
       diagnose: async () => {
         const last = raw.samples.at(-1);
-        return `lastComplete ${raw.lastComplete}, stats ${JSON.stringify(raw.stats)}, last stream opened ${last ? Math.round(performance.now() - last.openedAt) : '?'} ms ago, ended ${JSON.stringify(last?.end ?? null)}`;
+        let rows = 0;
+        for (const b of raw.buckets.values()) rows += b.rows.size;
+        return `lastComplete ${raw.lastComplete}, pending ${raw.pending}, ${raw.buckets.size} buckets, ${rows} rows, stats ${JSON.stringify(raw.stats)}, last stream opened ${last ? Math.round(performance.now() - last.openedAt) : '?'} ms ago (${last?.catchUpOps ?? 0} ops before a complete checkpoint), ended ${JSON.stringify(last?.end ?? null)}`;
       },
       close: () => raw.stop(),
     };
