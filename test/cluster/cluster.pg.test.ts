@@ -46,6 +46,14 @@ const DRAIN_TIMEOUT_MS = envNumber('CLUSTER_DRAIN_TIMEOUT_MS', 10_000);
 const convergeBoundMs = () =>
   process.env.CLUSTER_CONVERGE_MS ? envNumber('CLUSTER_CONVERGE_MS', 60_000) : Math.round((60_000 + 200 * CLIENTS) * Math.max(1, loadavg()[0]! / 8));
 
+/**
+ * How long the raw clients get to complete their first checkpoint once all are open: 120 s ×
+ * max(1, 1-minute load / 8). A first sync downloads the whole op history written so far (the
+ * writer runs from the start); at 300 clients and load 15–19 the API processes served ~35 KB/s
+ * per stream, and 23 of 152 raw clients were still downloading (22,000–26,000 ops each) at 120 s.
+ */
+const connectBoundMs = () => Math.round(120_000 * Math.max(1, loadavg()[0]! / 8));
+
 /** Each row in exactly one bucket per table a client sees: its lists and their todos, and an index of every todo. */
 const RULES = `
 bucket_definitions:
@@ -135,7 +143,7 @@ describe('cluster: 2 replicators, 3 API processes, a balancer, clients of every 
       const opened = await hosts.open(specs, cluster.balancer.url, cluster.env.jwtSecret);
       progress(`${opened} clients open in ${hosts.count} client host(s)`);
       let raw = await hosts.rawStatus();
-      await waitFor('every raw client to complete its first checkpoint', 120_000, async () => {
+      await waitFor('every raw client to complete its first checkpoint', connectBoundMs(), async () => {
         raw = await hosts.rawStatus();
         return raw.completed === raw.raw;
       }).catch(async (e: Error) => {

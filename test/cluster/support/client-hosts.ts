@@ -32,7 +32,7 @@ export interface ClientHosts extends AsyncDisposable {
   readonly count: number;
   /** Process ids of the hosts. */
   pids(): number[];
-  /** Opens every client (each host in batches of 10). */
+  /** Opens every client (each host in batches of 30). */
   open(clients: HostClientSpec[], url: string, jwtSecret: string): Promise<number>;
   /** Called with (op id, this process's performance.now()) when a raw client completes a checkpoint past every one reported before. */
   onComplete: ((opId: bigint, at: number) => void) | null;
