@@ -8,37 +8,51 @@
  * from the source for its user, the stored op-log and checksums agree with the source, and no
  * client saw a checksum problem.
  *
+ * The clients run in child "client host" processes (client-host.ts; ~60 clients each, at most 6,
+ * CLUSTER_CLIENT_HOSTS overrides), which answer the test over IPC; this process runs the cluster,
+ * the faults and the checks.
+ *
  * Short by default (part of `npm test`); `npm run test:cluster` runs 300 clients and 3 rounds.
- * Env: CLUSTER_CLIENTS, CLUSTER_ROUNDS, CLUSTER_ROWS, CLUSTER_KINDS, CLUSTER_FAILOVER_LIMIT_MS, CLUSTER_CONVERGE_MS,
+ * Env: CLUSTER_CLIENTS, CLUSTER_CLIENT_HOSTS, CLUSTER_ROUNDS, CLUSTER_ROWS, CLUSTER_KINDS, CLUSTER_FAILOVER_LIMIT_MS, CLUSTER_CONVERGE_MS,
  * CLUSTER_DRAIN_TIMEOUT_MS, CLUSTER_RESULTS (a JSONL file the figures are appended to), CLUSTER_VERBOSE,
  * CLUSTER_LOG_LEVEL. The processes run the compiled bundle (built first when stale);
  * SYNCLINE_TEST_SPAWN=tsx runs the TypeScript sources instead.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
-import { verifyAll } from '../chaos/support/oracle.ts';
+import { bucketsOf, verifyStorage } from '../chaos/support/oracle.ts';
 import { appendFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { envNumber } from '../chaos/support/results.ts';
 import { SCHEMA, USERS, seed, startWriter } from '../chaos/support/workload.ts';
 import { startCluster, waitFor, type Cluster } from './support/cluster.ts';
-import { normalizeRows, openClient, type ClientKind, type ClusterClient, type Snapshot } from './support/cluster-clients.ts';
+import { normalizeRows, type ClientKind, type Snapshot } from './support/cluster-clients.ts';
+import { hostCount, startClientHosts, type ClientHosts } from './support/client-hosts.ts';
 import { JobMonitor } from './support/job-monitor.ts';
 import { CheckpointProbe, apiFault, replicatorFault, rollingRestart, type ApiFaultResult, type FailoverResult, type RollingRestartResult } from './support/faults.ts';
 
 const CLIENTS = envNumber('CLUSTER_CLIENTS', 8);
+const CLIENT_HOSTS = envNumber('CLUSTER_CLIENT_HOSTS', hostCount(CLIENTS));
 const ROUNDS = envNumber('CLUSTER_ROUNDS', 1);
 const ROWS = envNumber('CLUSTER_ROWS', 2_000);
 const FAILOVER_LIMIT_MS = envNumber('CLUSTER_FAILOVER_LIMIT_MS', 5_000);
 const DRAIN_TIMEOUT_MS = envNumber('CLUSTER_DRAIN_TIMEOUT_MS', 10_000);
 /**
  * How long each client gets to converge after the writer stopped: (60 s + 200 ms per client) ×
- * max(1, 1-minute load / 8). All clients run in this process and catch up at once: a fixed 60 s
- * left one @powersync/node client of 100 still downloading (load 8–10, this process at 59 % CPU).
+ * max(1, 1-minute load / 8). All clients catch up at once: a fixed 60 s left one @powersync/node
+ * client of 100 still downloading when they all ran in the test process (load 8–10, 59 % CPU).
  * CLUSTER_CONVERGE_MS overrides it.
  */
 const convergeBoundMs = () =>
   process.env.CLUSTER_CONVERGE_MS ? envNumber('CLUSTER_CONVERGE_MS', 60_000) : Math.round((60_000 + 200 * CLIENTS) * Math.max(1, loadavg()[0]! / 8));
+
+/**
+ * How long the raw clients get to complete their first checkpoint once all are open: 120 s ×
+ * max(1, 1-minute load / 8). A first sync downloads the whole op history written so far (the
+ * writer runs from the start); at 300 clients and load 15–19 the API processes served ~35 KB/s
+ * per stream, and 23 of 152 raw clients were still downloading (22,000–26,000 ops each) at 120 s.
+ */
+const connectBoundMs = () => Math.round(120_000 * Math.max(1, loadavg()[0]! / 8));
 
 /** Each row in exactly one bucket per table a client sees: its lists and their todos, and an index of every todo. */
 const RULES = `
@@ -77,20 +91,6 @@ async function expectedFor(source: pg.Pool, user: string): Promise<Snapshot> {
   };
 }
 
-function diff(expected: Snapshot, actual: Snapshot): string | null {
-  for (const table of ['lists', 'todos', 'todo_index'] as const) {
-    const e = new Map(expected[table].map((r) => [r[0], JSON.stringify(r)]));
-    const a = new Map(actual[table].map((r) => [r[0], JSON.stringify(r)]));
-    const missing = [...e.keys()].filter((k) => !a.has(k));
-    const extra = [...a.keys()].filter((k) => !e.has(k));
-    const wrong = [...e.keys()].filter((k) => a.has(k) && a.get(k) !== e.get(k));
-    if (missing.length || extra.length || wrong.length || actual[table].length !== a.size) {
-      return `${table}: ${missing.length} missing (${missing.slice(0, 3).join(',')}), ${extra.length} extra (${extra.slice(0, 3).join(',')}), ${wrong.length} different (${wrong.slice(0, 2).map((k) => `${a.get(k)} ≠ ${e.get(k)}`).join('; ')}), ${actual[table].length - a.size} duplicates`;
-    }
-  }
-  return null;
-}
-
 const t0 = performance.now();
 /** Progress on stderr (a stuck step is visible while the run is going). */
 const progress = (msg: string) => process.stderr.write(`[cluster +${((performance.now() - t0) / 1000).toFixed(1)}s] ${msg}\n`);
@@ -106,9 +106,9 @@ describe('cluster: 2 replicators, 3 API processes, a balancer, clients of every 
   // A test that times out never reaches its `await using` disposal: without this its processes
   // and both Postgres clusters outlive the run.
   let running: Cluster | null = null;
-  const openClients: ClusterClient[] = [];
+  let runningHosts: ClientHosts | null = null;
   afterAll(async () => {
-    await Promise.allSettled(openClients.map((c) => c.close()));
+    await runningHosts?.close();
     await running?.[Symbol.asyncDispose]();
   });
 
@@ -132,25 +132,31 @@ describe('cluster: 2 replicators, 3 API processes, a balancer, clients of every 
     const bootMs = performance.now() - started;
     progress('version 1 active');
 
-    const clients: ClusterClient[] = [];
+    // Started before the writer, so a failing start leaves no writer behind.
+    const hosts = await startClientHosts(CLIENT_HOSTS, progress);
+    runningHosts = hosts;
     const writer = startWriter(cluster.source, ROWS, { pauseEvery: 1 });
     try {
-      const target = { url: cluster.balancer.url, token: (u: string) => cluster.token(u) };
-      for (let i = 0; i < CLIENTS; i += 10) {
-        const batch = Array.from({ length: Math.min(10, CLIENTS - i) }, (_, j) =>
-          openClient(kindOf(i + j), `u${(i + j) % USERS}`, target).then((c) => {
-            if (process.env.CLUSTER_VERBOSE) progress(`opened ${c.kind} ${c.userId}`);
-            return c;
-          }),
+      const specs = Array.from({ length: CLIENTS }, (_, i) => ({ index: i + 1, kind: kindOf(i), userId: `u${i % USERS}` }));
+      const users = [...new Set(specs.map((s) => s.userId))];
+      const probe = new CheckpointProbe(hosts);
+      const opened = await hosts.open(specs, cluster.balancer.url, cluster.env.jwtSecret);
+      progress(`${opened} clients open in ${hosts.count} client host(s)`);
+      let raw = await hosts.rawStatus();
+      await waitFor('every raw client to complete its first checkpoint', connectBoundMs(), async () => {
+        raw = await hosts.rawStatus();
+        return raw.completed === raw.raw;
+      }).catch(async (e: Error) => {
+        // The server's side of the waiting clients' streams: which process, what it sent.
+        const { rows: served } = await cluster.storage.query(
+          `SELECT c.client_id, p.name, c.transport, c.connected_at, c.last_seen_at, c.bucket_count, c.ops_sent, c.bytes_sent, c.last_checkpoint
+             FROM syncline.connections c JOIN syncline.processes p ON p.id = c.process_id WHERE c.client_id = ANY($1)`,
+          [raw.waitingIds],
         );
-        clients.push(...(await Promise.all(batch)));
-        openClients.splice(0, openClients.length, ...clients);
-      }
-      progress(`${clients.length} clients open`);
-      const raw = clients.filter((c) => c.raw);
-      await waitFor('every raw client to complete its first checkpoint', 120_000, () => raw.every((c) => c.raw!.lastComplete >= 0n));
+        throw new Error(`${e.message}: ${raw.completed} of ${raw.raw} did; waiting: ${raw.waiting.join(' | ')}; server side: ${JSON.stringify(served)}`);
+      });
+      progress(`${raw.raw} raw clients completed a checkpoint`);
       const connectedMs = performance.now() - started;
-      const probe = new CheckpointProbe(clients);
 
       // Every connection a process opens carries its PROCESS_NAME (pg_stat_activity.application_name).
       const active = await waitFor('an active replicator', 60_000, () => cluster.activeReplicator());
@@ -173,9 +179,9 @@ describe('cluster: 2 replicators, 3 API processes, a balancer, clients of every 
         progress(`round ${round + 1}: lock connection dropped (${JSON.stringify(failovers.at(-1))})`);
         failovers.push(await replicatorFault(cluster, probe, monitor, 'lock-connection-dropped'));
         progress(`round ${round + 1}: API SIGTERM (${JSON.stringify(failovers.at(-1))})`);
-        apiFaults.push(await apiFault(cluster, clients, 'api-sigterm'));
+        apiFaults.push(await apiFault(cluster, hosts, 'api-sigterm'));
         progress(`round ${round + 1}: API SIGKILL (exit ${apiFaults.at(-1)!.exitMs} ms, ${apiFaults.at(-1)!.catchUps.length} moved)`);
-        apiFaults.push(await apiFault(cluster, clients, 'api-sigkill'));
+        apiFaults.push(await apiFault(cluster, hosts, 'api-sigkill'));
         progress(`round ${round + 1}: rolling restart (${apiFaults.at(-1)!.catchUps.length} moved)`);
         rolling.push(await rollingRestart(cluster, `${RULES}\n# deploy of round ${round + 1}\n`));
       }
@@ -188,29 +194,29 @@ describe('cluster: 2 replicators, 3 API processes, a balancer, clients of every 
       await cluster.source.query(`INSERT INTO todos VALUES ((SELECT max(id) + 1 FROM todos), 1, 'final write', 0)`);
       progress(`writer stopped after ${w.statements} statements; verifying`);
 
-      // Storage and the raw clients against the rules evaluated over the source (after catch-up).
-      const oracle = await verifyAll(cluster.source, cluster.storage, raw.map((c) => c.raw!), 60_000);
+      // Storage against the rules evaluated over the source (after catch-up), then the raw clients
+      // against it in their hosts: each completes the last checkpoint and holds exactly its buckets' rows.
+      const verdict = await verifyStorage(cluster.source, cluster.storage, 60_000);
+      const should: Record<string, string[]> = {};
+      for (const u of users) should[u] = [...(await bucketsOf(cluster.source, verdict.versionId, u))];
+      const wanted = new Set(Object.values(should).flat());
+      const rawCheck = await hosts.verifyRaw({
+        versionId: verdict.versionId,
+        target: verdict.target,
+        expected: new Map([...verdict.expected].filter(([b]) => wanted.has(b))),
+        should,
+        timeoutMs: 60_000,
+      });
+      const oracle = { versionId: verdict.versionId, rowsChecked: verdict.rowsChecked, clientRowsChecked: rawCheck.rowsChecked, problems: [...verdict.problems, ...rawCheck.problems] };
       const CLIENT_CONVERGE_MS = convergeBoundMs();
       // Every client's tables against SQL on the source: each client gets CLIENT_CONVERGE_MS to
-      // converge (all checked at once); one that does not is reported with where it stands.
-      const expected = new Map<string, Promise<Snapshot>>();
-      const expectedOf = (user: string) => expected.get(user) ?? expected.set(user, expectedFor(cluster.source, user)).get(user)!;
-      const mismatches = (
-        await Promise.all(
-          clients.map(async (c) => {
-            const e = await expectedOf(c.userId);
-            const deadline = Date.now() + CLIENT_CONVERGE_MS;
-            let last: string | null = diff(e, await c.snapshot());
-            while (last !== null && Date.now() < deadline) {
-              await new Promise((r) => setTimeout(r, 250));
-              last = diff(e, await c.snapshot());
-            }
-            return last === null ? null : `${c.kind} ${c.userId}: ${last} — not converged within ${CLIENT_CONVERGE_MS} ms; ${await c.diagnose()}`;
-          }),
-        )
-      ).filter((m): m is string => m !== null);
-      const checksumProblems = clients.flatMap((c) => c.checksumProblems().map((p) => `${c.kind} ${c.userId}: ${p}`));
-      const serverErrors = raw.flatMap((c) => c.raw!.stats.serverErrorSamples).filter((s) => !s.includes('SYNC_DRAINING'));
+      // converge (all checked at once, in their hosts); one that does not is reported with where it stands.
+      const expected = new Map<string, Snapshot>();
+      for (const u of users) expected.set(u, await expectedFor(cluster.source, u));
+      const mismatches = await hosts.converge(expected, CLIENT_CONVERGE_MS);
+      const summary = await hosts.summary();
+      const checksumProblems = summary.checksumProblems;
+      const serverErrors = summary.serverErrorSamples.filter((s) => !s.includes('SYNC_DRAINING'));
       const catchUps = apiFaults.flatMap((f) => f.catchUps);
       const peaks = cluster.peakRss();
       const figures = {
@@ -218,8 +224,11 @@ describe('cluster: 2 replicators, 3 API processes, a balancer, clients of every 
         rounds: ROUNDS,
         rows: ROWS,
         seconds: Math.round((performance.now() - started) / 1000),
-        // CPU of this (client) process over the run, in % of one core: near 100 means the clients, not the cluster, set the pace.
-        clientCpuPercent: cpuPercentSince(cpuAtStart, started),
+        clientHosts: hosts.count,
+        // CPU of this (test) process and of each client host over the run, in % of one core: near
+        // 100 for a host means its clients, not the cluster, set the pace.
+        testCpuPercent: cpuPercentSince(cpuAtStart, started),
+        hostCpuPercent: summary.cpuPercent,
         load: loadavg().map((l) => Number(l.toFixed(1))),
         convergeBoundMs: CLIENT_CONVERGE_MS,
         bootSeconds: Math.round(bootMs / 1000),
@@ -242,6 +251,8 @@ describe('cluster: 2 replicators, 3 API processes, a balancer, clients of every 
           catchUpBytesMedian: median(f.catchUps.map((c) => c.bytes)),
           heldRowsMedian: median(f.catchUps.map((c) => c.heldRows)),
           sdkBytesRatioMedian: Number(median(f.sdkRatios).toFixed(3)),
+          // syncline-* clients with a stream after the fault that completed a checkpoint (the ratios' count).
+          sdkResumed: f.sdkRatios.length,
         })),
         rollingExitMs: rolling.map((r) => r.exitMs),
         jobSamples: jobs.samples,
@@ -254,7 +265,7 @@ describe('cluster: 2 replicators, 3 API processes, a balancer, clients of every 
         maxApiRssMb: Math.round(Math.max(...Object.entries(peaks).filter(([n]) => n.startsWith('api')).map(([, v]) => v)) / 2 ** 20),
         maxReplicatorRssMb: Math.round(Math.max(...Object.entries(peaks).filter(([n]) => n.startsWith('replicator')).map(([, v]) => v)) / 2 ** 20),
         balancer: cluster.balancer.stats,
-        connects: Object.fromEntries(['raw', 'syncline-http', 'powersync-http', 'powersync-ws'].map((k) => [k, clients.filter((c) => c.kind === k).reduce((a, c) => a + c.connects(), 0)])),
+        connects: Object.fromEntries((['raw', 'syncline-http', 'powersync-http', 'powersync-ws'] as const).map((k) => [k, summary.connects[k]])),
       };
       console.log(`cluster result: ${JSON.stringify(figures)}`);
       if (process.env.CLUSTER_RESULTS) {
@@ -287,7 +298,7 @@ describe('cluster: 2 replicators, 3 API processes, a balancer, clients of every 
       }
     } finally {
       await writer.stop().catch(() => {});
-      await Promise.allSettled(clients.map((c) => c.close()));
+      await hosts.close();
     }
   });
 });

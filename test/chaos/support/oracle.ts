@@ -41,7 +41,7 @@ export async function waitCaughtUp(source: pg.Pool, storage: pg.Pool, timeoutMs 
 }
 
 /** Buckets user `u` should hold: the global one and one per list it owns (evaluated on the source). */
-async function bucketsOf(source: pg.Pool, versionId: number, userId: string): Promise<Set<string>> {
+export async function bucketsOf(source: pg.Pool, versionId: number, userId: string): Promise<Set<string>> {
   const { rows } = await source.query<{ id: number }>('SELECT id FROM lists WHERE owner_id = $1', [userId]);
   return new Set([`${versionId}#everything[]`, ...rows.map((r) => `${versionId}#by_owner[${r.id}]`)]);
 }
@@ -51,7 +51,7 @@ async function bucketsOf(source: pg.Pool, versionId: number, userId: string): Pr
  * change) writes no row changes to the WAL, so rows not changed since keep their old shape (as in
  * PowerSync); scenarios with such DDL compare the other columns exactly and ignore those.
  */
-function normalizer(ignore: string[]): (data: string | undefined) => string | undefined {
+export function normalizer(ignore: string[]): (data: string | undefined) => string | undefined {
   if (ignore.length === 0) return (d) => d;
   return (d) => {
     if (d === undefined) return d;
@@ -61,7 +61,20 @@ function normalizer(ignore: string[]): (data: string | undefined) => string | un
   };
 }
 
-export async function verifyAll(source: pg.Pool, storage: pg.Pool, clients: ChaosClient[], timeoutMs = 180_000, ignoreColumns: string[] = []): Promise<OracleResult> {
+/** What the storage side of the oracle found; the client side (`checkClient`) compares against `expected`. */
+export interface StorageVerdict {
+  versionId: number;
+  /** The serving version's last checkpoint: every client must complete it. */
+  target: bigint;
+  /** Rows per bucket the rules select from the source (`table/id` → data). */
+  expected: Map<string, Map<string, string>>;
+  rowsChecked: number;
+  bucketsChecked: number;
+  problems: string[];
+}
+
+/** Replication caught up, and the stored op-log and checksums equal the rules evaluated over the source. */
+export async function verifyStorage(source: pg.Pool, storage: pg.Pool, timeoutMs = 180_000, ignoreColumns: string[] = []): Promise<StorageVerdict> {
   const versionId = await waitCaughtUp(source, storage, timeoutMs);
   const version = (await getVersion(storage, versionId))!;
   const report = await checkBucketConsistency(source, storage, versionId, version.lastCheckpoint ?? undefined);
@@ -77,34 +90,61 @@ export async function verifyAll(source: pg.Pool, storage: pg.Pool, clients: Chao
   }
   let rowsChecked = 0;
   for (const m of report.expected.values()) rowsChecked += m.size;
-  let clientRowsChecked = 0;
-  const target = version.lastCheckpoint ?? 0n;
-  for (const c of clients) {
-    const deadline = Date.now() + timeoutMs;
-    while ((c.lastComplete < target || c.pending || ![...c.buckets.keys()].some((b) => b.startsWith(`${versionId}#`))) && Date.now() < deadline) {
-      await Promise.race([c.nextComplete(), new Promise((r) => setTimeout(r, 500))]);
-    }
-    if (c.lastComplete < target) {
-      problems.push(`client ${c.userId}: last complete checkpoint ${c.lastComplete} < ${target}`);
+  return { versionId, target: version.lastCheckpoint ?? 0n, expected: report.expected, rowsChecked, bucketsChecked: report.expected.size, problems };
+}
+
+/** The parts of a ChaosClient the oracle reads (a client host passes its own clients). */
+export type OracleClient = Pick<ChaosClient, 'userId' | 'lastComplete' | 'pending' | 'buckets' | 'nextComplete'>;
+
+/**
+ * One client against the storage verdict: it completes the target checkpoint (waiting up to
+ * `timeoutMs`), then holds exactly the rows of the buckets it `should` hold and no other bucket.
+ */
+export async function checkClient(
+  c: OracleClient,
+  verdict: Pick<StorageVerdict, 'versionId' | 'target' | 'expected'>,
+  should: ReadonlySet<string>,
+  timeoutMs: number,
+  ignoreColumns: string[] = [],
+): Promise<{ problems: string[]; rowsChecked: number }> {
+  const { versionId, target } = verdict;
+  const norm = normalizer(ignoreColumns);
+  const problems: string[] = [];
+  let rowsChecked = 0;
+  const deadline = Date.now() + timeoutMs;
+  while ((c.lastComplete < target || c.pending || ![...c.buckets.keys()].some((b) => b.startsWith(`${versionId}#`))) && Date.now() < deadline) {
+    await Promise.race([c.nextComplete(), new Promise((r) => setTimeout(r, 500))]);
+  }
+  if (c.lastComplete < target) {
+    problems.push(`client ${c.userId}: last complete checkpoint ${c.lastComplete} < ${target}`);
+    return { problems, rowsChecked };
+  }
+  for (const name of should) {
+    const expected = verdict.expected.get(name) ?? new Map<string, string>();
+    const actual = c.buckets.get(name)?.rows;
+    if (!actual) {
+      problems.push(`client ${c.userId}: bucket ${name} missing`);
       continue;
     }
-    // The writer has stopped, so the source rows (and the expected buckets) no longer change.
-    const should = await bucketsOf(source, versionId, c.userId);
-    const fresh = report;
-    for (const name of should) {
-      const expected = fresh.expected.get(name) ?? new Map<string, string>();
-      const actual = c.buckets.get(name)?.rows;
-      if (!actual) {
-        problems.push(`client ${c.userId}: bucket ${name} missing`);
-        continue;
-      }
-      for (const [k, v] of expected) {
-        clientRowsChecked++;
-        if (norm(actual.get(k)) !== norm(v)) problems.push(`client ${c.userId} ${name} ${k}: expected ${v}, has ${actual.get(k) ?? '(missing)'}`);
-      }
-      for (const k of actual.keys()) if (!expected.has(k)) problems.push(`client ${c.userId} ${name} ${k}: has a row the rules do not select`);
+    for (const [k, v] of expected) {
+      rowsChecked++;
+      if (norm(actual.get(k)) !== norm(v)) problems.push(`client ${c.userId} ${name} ${k}: expected ${v}, has ${actual.get(k) ?? '(missing)'}`);
     }
-    for (const [name, b] of c.buckets) if (!should.has(name) && b.rows.size > 0) problems.push(`client ${c.userId}: holds bucket ${name} it should not have`);
+    for (const k of actual.keys()) if (!expected.has(k)) problems.push(`client ${c.userId} ${name} ${k}: has a row the rules do not select`);
   }
-  return { versionId, rowsChecked, bucketsChecked: report.expected.size, clientRowsChecked, problems };
+  for (const [name, b] of c.buckets) if (!should.has(name) && b.rows.size > 0) problems.push(`client ${c.userId}: holds bucket ${name} it should not have`);
+  return { problems, rowsChecked };
+}
+
+export async function verifyAll(source: pg.Pool, storage: pg.Pool, clients: ChaosClient[], timeoutMs = 180_000, ignoreColumns: string[] = []): Promise<OracleResult> {
+  const verdict = await verifyStorage(source, storage, timeoutMs, ignoreColumns);
+  const problems = [...verdict.problems];
+  let clientRowsChecked = 0;
+  for (const c of clients) {
+    // The writer has stopped, so the source rows (and the expected buckets) no longer change.
+    const r = await checkClient(c, verdict, await bucketsOf(source, verdict.versionId, c.userId), timeoutMs, ignoreColumns);
+    problems.push(...r.problems);
+    clientRowsChecked += r.rowsChecked;
+  }
+  return { versionId: verdict.versionId, rowsChecked: verdict.rowsChecked, bucketsChecked: verdict.bucketsChecked, clientRowsChecked, problems };
 }

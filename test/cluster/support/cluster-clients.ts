@@ -51,7 +51,7 @@ export interface ClientTarget {
   token(userId: string): Promise<string>;
 }
 
-/** Raw clients opened in this process (their client_id suffix). */
+/** Raw clients opened in this process (their client_id suffix when no index is given). */
 let rawClients = 0;
 
 const CHECKSUM_PROBLEM = /checksums? (didn't|did not) match|checksum mismatch|failed for:/i;
@@ -111,12 +111,13 @@ function countStreamBytes(streams: StreamBytes[]): (next: FetchLike) => FetchLik
   };
 }
 
-export async function openClient(kind: ClientKind, userId: string, target: ClientTarget): Promise<ClusterClient> {
+/** `index`: the client's number in the whole test (names a raw client's client_id uniquely across client hosts). */
+export async function openClient(kind: ClientKind, userId: string, target: ClientTarget, index?: number): Promise<ClusterClient> {
   if (kind === 'raw') {
     const raw = new ChaosClient(userId, () => target.url, () => target.token(userId));
     raw.keepSamples = true;
     // Unique per client (several clients share a user), so the victim's registry rows name it.
-    raw.clientId = `raw-${userId}-${++rawClients}`;
+    raw.clientId = `raw-${userId}-${index ?? ++rawClients}`;
     raw.start();
     return {
       kind,
@@ -139,7 +140,9 @@ export async function openClient(kind: ClientKind, userId: string, target: Clien
       connects: () => raw.stats.connects,
       diagnose: async () => {
         const last = raw.samples.at(-1);
-        return `lastComplete ${raw.lastComplete}, stats ${JSON.stringify(raw.stats)}, last stream opened ${last ? Math.round(performance.now() - last.openedAt) : '?'} ms ago, ended ${JSON.stringify(last?.end ?? null)}`;
+        let rows = 0;
+        for (const b of raw.buckets.values()) rows += b.rows.size;
+        return `lastComplete ${raw.lastComplete}, pending ${raw.pending}, ${raw.buckets.size} buckets, ${rows} rows, stats ${JSON.stringify(raw.stats)}, last stream opened ${last ? Math.round(performance.now() - last.openedAt) : '?'} ms ago (${last?.catchUpOps ?? 0} ops before a complete checkpoint), ended ${JSON.stringify(last?.end ?? null)}`;
       },
       close: () => raw.stop(),
     };

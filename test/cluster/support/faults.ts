@@ -6,24 +6,23 @@
  */
 import type { Cluster } from './cluster.ts';
 import { waitFor } from './cluster.ts';
-import type { ClusterClient } from './cluster-clients.ts';
-import type { ConnectionSample } from '../../chaos/support/chaos-client.ts';
+import type { ClientHosts } from './client-hosts.ts';
+import type { HostMove } from './client-host-protocol.ts';
 import type { JobMonitor } from './job-monitor.ts';
-import { countMoved } from './moved-clients.ts';
 
-/** Resolves when any raw client completes a checkpoint past a given op id. */
+/**
+ * Resolves when any raw client completes a checkpoint past a given op id (at the time the client
+ * completed it, in this process's clock: the hosts report it with their event).
+ */
 export class CheckpointProbe {
   private waiters: Array<{ after: bigint; resolve: (at: number) => void }> = [];
 
-  constructor(clients: ClusterClient[]) {
-    for (const c of clients) {
-      if (!c.raw) continue;
-      c.raw.onComplete = (opId, at) => {
-        const ready = this.waiters.filter((w) => opId > w.after);
-        this.waiters = this.waiters.filter((w) => opId <= w.after);
-        for (const w of ready) w.resolve(at);
-      };
-    }
+  constructor(hosts: ClientHosts) {
+    hosts.onComplete = (opId, at) => {
+      const ready = this.waiters.filter((w) => opId > w.after);
+      this.waiters = this.waiters.filter((w) => opId <= w.after);
+      for (const w of ready) w.resolve(at);
+    };
   }
 
   next(after: bigint, timeoutMs: number): Promise<number> {
@@ -99,11 +98,12 @@ export interface ApiFaultResult {
   sdkRatios: number[];
 }
 
-async function changedOps(cluster: Cluster, s: ConnectionSample): Promise<number> {
-  const fc = s.firstComplete!;
+async function changedOps(cluster: Cluster, m: HostMove): Promise<number> {
+  const fc = m.firstComplete;
+  const resumeFrom = new Map(m.resumeFrom);
   const version = Number(fc.buckets[0]?.split('#')[0] ?? 0);
   const names = fc.buckets;
-  const afters = names.map((b) => s.resumeFrom.get(b) ?? '0');
+  const afters = names.map((b) => resumeFrom.get(b) ?? '0');
   const { rows } = await cluster.storage.query<{ n: string }>(
     `SELECT count(*) AS n FROM syncline.bucket_data d JOIN unnest($2::text[], $3::bigint[]) AS r(bucket, after) ON d.bucket = r.bucket
       WHERE d.version_id = $1 AND d.op_id > r.after AND d.op_id <= $4`,
@@ -117,7 +117,7 @@ async function changedOps(cluster: Cluster, s: ConnectionSample): Promise<number
  * again (same name, new port) once it exited. Returns the catch-up of every raw client whose
  * stream it served (named by its connection registry just before the signal; see moved-clients.ts).
  */
-export async function apiFault(cluster: Cluster, clients: ClusterClient[], fault: ApiFaultResult['fault']): Promise<ApiFaultResult> {
+export async function apiFault(cluster: Cluster, hosts: ClientHosts, fault: ApiFaultResult['fault']): Promise<ApiFaultResult> {
   const open = cluster.balancer.open();
   const victim = cluster
     .apis()
@@ -131,48 +131,41 @@ export async function apiFault(cluster: Cluster, clients: ClusterClient[], fault
     [victim.name, victim.pid],
   );
   const onVictim = new Set(rows.map((r) => r.client_id));
-  const raws = clients.filter((c) => c.raw);
   const t0 = performance.now();
   const sent = Date.now();
   victim.signal(fault === 'api-sigterm' ? 'SIGTERM' : 'SIGKILL');
   const exit = await victim.exited;
   await cluster.start(victim.name, 'api');
-  const count = () => countMoved(raws, onVictim, t0, (c) => c.raw!.clientId, (c) => c.raw!.samples);
-  let moves = count();
+  // Counted in the client hosts (moved-clients.ts over each raw client's stream samples).
+  let moves = await hosts.moves(onVictim, t0);
   const deadline = Date.now() + 120_000;
   while (moves.pending.length > 0 && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 250));
-    moves = count();
+    moves = await hosts.moves(onVictim, t0);
   }
   const result: ApiFaultResult = {
     fault,
     victim: victim.name,
     openConnections: open[victim.name] ?? 0,
-    servedRawClients: raws.filter((c) => onVictim.has(c.raw!.clientId)).length,
-    notMoved: moves.pending.map((c) => `${c.userId} (${c.raw!.clientId})`),
+    servedRawClients: moves.served,
+    notMoved: moves.pending,
     exitMs: exit.at - sent,
     exitCode: exit.code,
     catchUps: [],
     sdkRatios: [],
   };
-  for (const { client: c, old, next } of moves.moved) {
-    let heldRows = 0;
-    for (const b of c.raw!.buckets.values()) heldRows += b.rows.size;
+  for (const m of moves.moved) {
     result.catchUps.push({
-      user: c.userId,
-      ops: next.catchUpOps,
-      bytes: next.catchUpBytes,
-      changedOps: await changedOps(cluster, next),
-      heldRows,
-      resumedBuckets: next.resumeFrom.size,
-      endedCleanly: old.end!.clean,
+      user: m.user,
+      ops: m.ops,
+      bytes: m.bytes,
+      changedOps: await changedOps(cluster, m),
+      heldRows: m.heldRows,
+      resumedBuckets: m.resumeFrom.length,
+      endedCleanly: m.endedCleanly,
     });
   }
-  for (const c of clients) {
-    const first = c.streams.find((s) => s.bytesUntilComplete !== null);
-    const after = c.streams.find((s) => s.openedAt >= t0 && s.bytesUntilComplete !== null);
-    if (first && after && first !== after) result.sdkRatios.push(after.bytesUntilComplete! / first.bytesUntilComplete!);
-  }
+  result.sdkRatios = await hosts.sdkRatios(t0);
   return result;
 }
 
