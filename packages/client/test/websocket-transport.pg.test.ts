@@ -112,19 +112,21 @@ describe('WebSocket transport against the real sync API', () => {
     let release: () => void = () => undefined;
     const gate = new Promise<void>((r) => (release = r));
     let batches = 0;
+    // Storing downloaded ops is the slow part: after a few op-log inserts (multi-row statements,
+    // bucket-storage.ts) every later one stops until released.
+    const gated = async <T>(sql: string, run: () => Promise<T>): Promise<T> => {
+      if (/^INSERT INTO sl_oplog/i.test(sql) && ++batches > 3) {
+        blocked = true;
+        await gate;
+      }
+      return run();
+    };
     const slow: SqliteAdapter = {
       name: inner.name,
-      execute: (sql, params) => inner.execute(sql, params),
+      execute: (sql, params) => gated(sql, () => inner.execute(sql, params)),
+      executeBatch: (sql, params) => gated(sql, () => inner.executeBatch(sql, params)),
       takeChangedTables: () => inner.takeChangedTables(),
       close: () => inner.close(),
-      // Storing downloaded ops is the slow part: after a few batches it stops until released.
-      executeBatch: async (sql, params) => {
-        if (/sl_oplog|sl_bucket/i.test(sql) && ++batches > 3) {
-          blocked = true;
-          await gate;
-        }
-        return inner.executeBatch(sql, params);
-      },
     };
     const db = await openClient(slow);
     const window = 16;
