@@ -153,12 +153,16 @@ describe('replicator availability', () => {
     await using h = await createReplicationHarness(inject('pgAdminUrl'), SCHEMA);
     const v = await h.deploy(RULES);
     const a = replicator(h);
-    // A standby whose supervision pass (practically) never comes again: only a blocking lock wait
-    // can let it take over.
-    const b = replicator(h, { pollMs: 3_600_000 });
+    let b: ReturnType<typeof replicator> | undefined;
     try {
+      // Started only once `a` holds the lock: started together, either may win it, and a `b` that
+      // won would never hand over (its next supervision pass is an hour away).
       await h.waitCaughtUp(v);
-      await until('the second replicator is a standby', () => b.standbyVersions().includes(v));
+      await until('the first replicator runs the job', () => a.runningVersions().includes(v));
+      // A standby whose supervision pass (practically) never comes again: only a blocking lock wait
+      // can let it take over.
+      b = replicator(h, { pollMs: 3_600_000 });
+      await until('the second replicator is a standby', () => b!.standbyVersions().includes(v));
       expect(a.runningVersions()).toEqual([v]);
       expect(b.runningVersions()).toEqual([]);
       const t0 = performance.now();
@@ -166,14 +170,14 @@ describe('replicator availability', () => {
       await h.source.query(`INSERT INTO todos VALUES ('after-stop', 'l1', 'x')`);
       const { rows: wal } = await h.source.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn');
       const target = normalizeLsn(wal[0]!.lsn);
-      await until('the standby runs the job', () => b.runningVersions().includes(v), 30_000);
+      await until('the standby runs the job', () => b!.runningVersions().includes(v), 30_000);
       const takeoverMs = performance.now() - t0;
       await until('a checkpoint past the fault', async () => ((await getVersion(h.storage, v))?.lastCheckpointLsn ?? '') >= target, 30_000);
       process.stdout.write(`[availability] active replicator stopped → standby job started after ${Math.round(takeoverMs)} ms, first new checkpoint after ${Math.round(performance.now() - t0)} ms\n`);
       expect((await checkBucketConsistency(h.source, h.storage, v)).problems).toEqual([]);
     } finally {
       await a.stop();
-      await b.stop();
+      await b?.stop();
     }
   });
 
