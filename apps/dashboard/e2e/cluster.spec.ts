@@ -56,14 +56,23 @@ test('cluster: every process with runner, status and figures; the active replica
   }
   await expect(page.locator('[data-process="sync-api"]')).toContainText('unified');
   await expect(page.locator('[data-process="sync-api-api"]')).toContainText('api');
-  await expect(page.locator('[data-process="sync-api-replicator"]')).toContainText('standby v');
-  await expect(page.locator('[data-process="sync-api"]')).toContainText('active v');
+  // Both replicating processes wait for the version's lock; whichever got it first is active and
+  // the other a standby (the start order does not decide it).
+  const roleOf = async (name: string) => {
+    const text = (await page.locator(`[data-process="${name}"]`).textContent()) ?? '';
+    return /active v/.test(text) ? 'active' : /standby v/.test(text) ? 'standby' : 'none';
+  };
+  await expect
+    .poll(async () => [await roleOf('sync-api'), await roleOf('sync-api-replicator')].sort().join(','), { timeout: 20_000 })
+    .toBe('active,standby');
+  const active = (await roleOf('sync-api')) === 'active' ? 'sync-api' : 'sync-api-replicator';
+  const standby = active === 'sync-api' ? 'sync-api-replicator' : 'sync-api';
 
   const version = page.getByTestId('version-replicators');
   await expect(version).toHaveCount(1);
   await expect(version).toContainText('ACTIVE');
-  await expect(version.getByTestId('active-replicator')).toContainText('sync-api');
-  await expect(version.getByTestId('standby-replicators')).toHaveText('standby: sync-api-replicator', { timeout: 20_000 });
+  await expect(version.getByTestId('active-replicator')).toContainText(active);
+  await expect(version.getByTestId('standby-replicators')).toHaveText(`standby: ${standby}`, { timeout: 20_000 });
 
   // Processes sample every 10 s: the charts draw a line per process once two samples exist.
   const connections = page.getByTestId('chart-connections');
