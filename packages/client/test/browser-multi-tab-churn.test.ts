@@ -10,14 +10,12 @@
  * `SQLITE_CORRUPT: database disk image is malformed`: the old leader's torn commit was never
  * rolled back from its journal.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildBrowserBundle } from './browser/build.ts';
-import { ScriptedSyncServer, waitFor } from './scripted-server.ts';
-import { CHROMIUM, CHROMIUM_FLAGS } from '@syncline/test-utils';
+import { existsSync } from 'node:fs';
+import { type BrowserContext, type Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { useBrowserFixture } from './browser/fixture.ts';
+import { waitFor } from './scripted-server.ts';
+import { CHROMIUM } from '@syncline/test-utils';
 
 const HANDOVERS = Number(process.env['MULTI_TAB_HANDOVERS'] ?? 6);
 const RACES = Number(process.env['MULTI_TAB_RACES'] ?? 20);
@@ -33,26 +31,11 @@ interface Check {
 }
 
 describe.skipIf(!existsSync(CHROMIUM))('multi-tab handover while the leader is writing', () => {
-  let outdir: string;
-  let statics: ScriptedSyncServer;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    outdir = mkdtempSync(join(tmpdir(), 'syncline-multi-tab-churn-'));
-    await buildBrowserBundle(outdir);
-    statics = await new ScriptedSyncServer(outdir).start();
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS });
-  }, 60_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await statics?.close();
-    rmSync(outdir, { recursive: true, force: true });
-  });
+  const fx = useBrowserFixture('syncline-multi-tab-churn-');
 
   async function openTab(context: BrowserContext, expected: string): Promise<Page> {
     const page = await context.newPage();
-    await page.goto(`${statics.url}/multi-tab.html`);
+    await page.goto(`${fx.server.url}/multi-tab.html`);
     await page.waitForFunction(() => 'multiTab' in globalThis);
     expect(await call(page, 'open')).toBe(expected);
     return page;
@@ -68,7 +51,7 @@ describe.skipIf(!existsSync(CHROMIUM))('multi-tab handover while the leader is w
   }
 
   it(`keeps the database sound and every committed write over ${HANDOVERS} handovers mid-commit`, { retry: 0, timeout: 60_000 + HANDOVERS * 20_000 }, async () => {
-    const context = await browser.newContext();
+    const context = await fx.browser.newContext();
     let leader = await openTab(context, 'leader');
     let follower = await openTab(context, 'follower');
     /** Every churn round any leader reported committed, as todo ids. */
@@ -110,9 +93,9 @@ describe.skipIf(!existsSync(CHROMIUM))('multi-tab handover while the leader is w
   });
 
   it('a worker taking over the OPFS pool while the old one exits never loses the database', { retry: 0, timeout: 120_000 }, async () => {
-    const context = await browser.newContext();
+    const context = await fx.browser.newContext();
     const page = await context.newPage();
-    await page.goto(`${statics.url}/multi-tab.html`);
+    await page.goto(`${fx.server.url}/multi-tab.html`);
     await page.waitForFunction(() => 'multiTab' in globalThis);
     const outcomes: string[] = [];
     for (let i = 0; i < RACES; i++) {

@@ -7,14 +7,12 @@
  * `TAB_LEADER_CHANGED` instead of being applied or re-run behind the app's back. The faults are
  * injected by the test page, which drops one BroadcastChannel message.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildBrowserBundle } from './browser/build.ts';
-import { ScriptedSyncServer, waitFor } from './scripted-server.ts';
-import { CHROMIUM, CHROMIUM_FLAGS } from '@syncline/test-utils';
+import { existsSync } from 'node:fs';
+import { type Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { useBrowserFixture } from './browser/fixture.ts';
+import { waitFor } from './scripted-server.ts';
+import { CHROMIUM } from '@syncline/test-utils';
 
 
 function call<T = unknown>(page: Page, name: string, ...args: unknown[]): Promise<T> {
@@ -22,30 +20,15 @@ function call<T = unknown>(page: Page, name: string, ...args: unknown[]): Promis
 }
 
 describe.skipIf(!existsSync(CHROMIUM))('multi-tab handover with a follower write in flight', () => {
-  let outdir: string;
-  let statics: ScriptedSyncServer;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    outdir = mkdtempSync(join(tmpdir(), 'syncline-multi-tab-handover-'));
-    await buildBrowserBundle(outdir);
-    statics = await new ScriptedSyncServer(outdir).start();
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS });
-  }, 60_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await statics?.close();
-    rmSync(outdir, { recursive: true, force: true });
-  });
+  const fx = useBrowserFixture('syncline-multi-tab-handover-');
 
   /** A leader and a follower on a fresh database (a new context has its own OPFS). */
   async function twoTabs(): Promise<{ leader: Page; follower: Page; close: () => Promise<void> }> {
-    const context = await browser.newContext();
+    const context = await fx.browser.newContext();
     const pages: Page[] = [];
     for (const expected of ['leader', 'follower']) {
       const page = await context.newPage();
-      await page.goto(`${statics.url}/multi-tab.html`);
+      await page.goto(`${fx.server.url}/multi-tab.html`);
       await page.waitForFunction(() => 'multiTab' in globalThis);
       expect(await call(page, 'open')).toBe(expected);
       pages.push(page);

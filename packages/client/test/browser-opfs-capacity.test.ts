@@ -2,44 +2,26 @@
  * Several databases in one origin on OPFS (`opfs-sahpool`), in headless Chromium: each database
  * is opened in its own worker, side by side, and must open on OPFS, take a write and read it back.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM, CHROMIUM_FLAGS } from '@syncline/test-utils';
-import { buildBrowserBundle } from './browser/build.ts';
-import { ScriptedSyncServer } from './scripted-server.ts';
+import { existsSync } from 'node:fs';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { CHROMIUM } from '@syncline/test-utils';
+import { useBrowserFixture } from './browser/fixture.ts';
 
 type Opened = { vfs?: string; rows?: number; error?: string };
 
 describe.skipIf(!existsSync(CHROMIUM))('several OPFS databases in one origin (Chromium)', () => {
-  let outdir: string;
-  let server: ScriptedSyncServer;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    outdir = mkdtempSync(join(tmpdir(), 'syncline-opfs-capacity-'));
-    await buildBrowserBundle(outdir);
-    server = await new ScriptedSyncServer(outdir).start();
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS });
-  }, 60_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-    rmSync(outdir, { recursive: true, force: true });
-  });
+  const fx = useBrowserFixture('syncline-opfs-capacity-');
 
   type PageApi = { openMany(n: number): Promise<Opened[]>; openOneByOne(n: number): Promise<Opened[]>; createLegacyPool(): Promise<void> };
-  const run = <K extends keyof PageApi>(page: import('playwright-core').Page, name: K, n = 0): Promise<Awaited<ReturnType<PageApi[K]>>> =>
+  const run = <K extends keyof PageApi>(page: Page, name: K, n = 0): Promise<Awaited<ReturnType<PageApi[K]>>> =>
     page.evaluate(([k, arg]) => (globalThis as unknown as { synclineTest: Record<string, (x: number) => Promise<unknown>> }).synclineTest[k]!(arg), [name, n] as const) as Promise<
       Awaited<ReturnType<PageApi[K]>>
     >;
   const fresh = async () => {
-    const context = await browser.newContext();
+    const context = await fx.browser.newContext();
     const page = await context.newPage();
-    await page.goto(`${server.url}/index.html`);
+    await page.goto(`${fx.server.url}/index.html`);
     await page.waitForFunction(() => 'synclineTest' in globalThis);
     return { context, page };
   };

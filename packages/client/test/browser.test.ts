@@ -3,15 +3,13 @@
  * SQLite WASM in a worker with OPFS (opfs-sahpool) — and the IndexedDB fallback — syncs from a
  * scripted protocol server, writes locally, uploads, reloads the page and still has the data.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildBrowserBundle } from './browser/build.ts';
+import { existsSync } from 'node:fs';
+import { type Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { useBrowserFixture } from './browser/fixture.ts';
 import { lines, putOp, type FixtureBucket } from './scripted-lines.ts';
-import { ScriptedSyncServer, waitFor } from './scripted-server.ts';
-import { CHROMIUM, CHROMIUM_FLAGS } from '@syncline/test-utils';
+import { waitFor } from './scripted-server.ts';
+import { CHROMIUM } from '@syncline/test-utils';
 
 
 type Api = {
@@ -33,40 +31,25 @@ function call<K extends keyof Api>(page: Page, name: K, ...args: Parameters<Api[
 }
 
 describe.skipIf(!existsSync(CHROMIUM))('browser adapter in headless Chromium', () => {
-  let outdir: string;
-  let server: ScriptedSyncServer;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    outdir = mkdtempSync(join(tmpdir(), 'syncline-browser-'));
-    await buildBrowserBundle(outdir);
-    server = await new ScriptedSyncServer(outdir).start();
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS });
-  }, 60_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-    rmSync(outdir, { recursive: true, force: true });
-  });
+  const fx = useBrowserFixture('syncline-browser-');
 
   async function openPage(): Promise<Page> {
-    const page = await browser.newPage();
-    await page.goto(`${server.url}/index.html`);
+    const page = await fx.browser.newPage();
+    await page.goto(`${fx.server.url}/index.html`);
     await page.waitForFunction(() => 'synclineTest' in globalThis);
     return page;
   }
 
   for (const vfs of ['opfs-sahpool', 'indexeddb'] as const) {
     it(`syncs, writes, uploads, reloads and keeps the data (${vfs})`, async () => {
-      const context = await browser.newContext();
+      const context = await fx.browser.newContext();
       const page = await context.newPage();
-      await page.goto(`${server.url}/index.html`);
+      await page.goto(`${fx.server.url}/index.html`);
       await page.waitForFunction(() => 'synclineTest' in globalThis);
       expect(await call(page, 'open', vfs)).toBe(vfs);
 
       await call(page, 'connect');
-      const stream = await server.nextStream();
+      const stream = await fx.server.nextStream();
       const b: FixtureBucket = {
         bucket: `b-${vfs}`,
         ops: [putOp(1, 'todos', 'server-1', { description: 'from server' }), putOp(2, 'todos', 'big', '{"id":"big","big":9223372036854775807}')],
@@ -78,13 +61,13 @@ describe.skipIf(!existsSync(CHROMIUM))('browser adapter in headless Chromium', (
         { id: 'server-1', description: 'from server', big: null },
       ]);
 
-      const uploadsBefore = server.uploads.length;
-      const checkpointsBefore = server.writeCheckpointRequests.length;
+      const uploadsBefore = fx.server.uploads.length;
+      const checkpointsBefore = fx.server.writeCheckpointRequests.length;
       await call(page, 'insert', 'local-1', 'written in the browser');
-      await waitFor(async () => server.uploads.length > uploadsBefore && (await call(page, 'queued')) === 0, 10_000, 'browser upload');
-      expect(server.uploads.at(-1)).toMatchObject([{ op: 'PUT', type: 'todos', id: 'local-1', data: { description: 'written in the browser' } }]);
-      await waitFor(() => server.writeCheckpointRequests.length > checkpointsBefore, 10_000, 'write checkpoint request');
-      const wc = String(server.nextWriteCheckpoint - 1);
+      await waitFor(async () => fx.server.uploads.length > uploadsBefore && (await call(page, 'queued')) === 0, 10_000, 'browser upload');
+      expect(fx.server.uploads.at(-1)).toMatchObject([{ op: 'PUT', type: 'todos', id: 'local-1', data: { description: 'written in the browser' } }]);
+      await waitFor(() => fx.server.writeCheckpointRequests.length > checkpointsBefore, 10_000, 'write checkpoint request');
+      const wc = String(fx.server.nextWriteCheckpoint - 1);
       const b2: FixtureBucket = { ...b, ops: [...b.ops, putOp(3, 'todos', 'local-1', { description: 'written in the browser' })] };
       stream.send(lines.diff(3, [b2], [], wc), lines.data(b.bucket, b2.ops.slice(2), '2'), lines.complete(3));
       await waitFor(async () => (await call(page, 'rows')).length === 3, 10_000, 'applied upload');
