@@ -164,15 +164,26 @@ describe('a data batch whose store fails', () => {
   });
 });
 
+/** Runs `body`, then fails if any promise rejected without a handler meanwhile (or within 100 ms). */
+async function withoutUnhandledRejections(body: () => Promise<void>): Promise<void> {
+  const unhandled: unknown[] = [];
+  const onUnhandled = (e: unknown): void => void unhandled.push(e);
+  process.on('unhandledRejection', onUnhandled);
+  try {
+    await body();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(unhandled).toEqual([]);
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+  }
+}
+
 describe('aborting the stream while a data batch is being stored', () => {
   it('rejects nothing unhandled, stores nothing after the abort beyond the batch in flight, and close() runs no statement after closing', async () => {
-    server = await new ScriptedSyncServer().start();
-    const adapter = new FaultyAdapter();
-    db = await open(adapter);
-    const unhandled: unknown[] = [];
-    const onUnhandled = (e: unknown): void => void unhandled.push(e);
-    process.on('unhandledRejection', onUnhandled);
-    try {
+    await withoutUnhandledRejections(async () => {
+      server = await new ScriptedSyncServer().start();
+      const adapter = new FaultyAdapter();
+      db = await open(adapter);
       adapter.holdAt = 64; // inside batch 1; batch 2 fills behind it
       await db.connect(connector(server.url), fast);
       const first = await server.nextStream();
@@ -191,21 +202,14 @@ describe('aborting the stream while a data batch is being stored', () => {
       await db.close();
       db = undefined;
       expect(adapter.statementsAfterClose).toBe(0);
-      await new Promise((r) => setTimeout(r, 100));
-      expect(unhandled).toEqual([]);
-    } finally {
-      process.off('unhandledRejection', onUnhandled);
-    }
+    });
   });
 
   it('lets close() finish while a store is in flight without an unhandled rejection', async () => {
-    server = await new ScriptedSyncServer().start();
-    const adapter = new FaultyAdapter();
-    db = await open(adapter);
-    const unhandled: unknown[] = [];
-    const onUnhandled = (e: unknown): void => void unhandled.push(e);
-    process.on('unhandledRejection', onUnhandled);
-    try {
+    await withoutUnhandledRejections(async () => {
+      server = await new ScriptedSyncServer().start();
+      const adapter = new FaultyAdapter();
+      db = await open(adapter);
       adapter.holdAt = 10;
       await db.connect(connector(server.url), fast);
       const first = await server.nextStream();
@@ -219,10 +223,6 @@ describe('aborting the stream while a data batch is being stored', () => {
       db = undefined;
       expect(adapter.statementsAfterClose).toBe(0);
       expect(adapter.insertsAfterEnd).toBe(128 - 10);
-      await new Promise((r) => setTimeout(r, 100));
-      expect(unhandled).toEqual([]);
-    } finally {
-      process.off('unhandledRejection', onUnhandled);
-    }
+    });
   });
 });
