@@ -147,13 +147,23 @@ describe('cluster: 2 replicators, 3 API processes, a balancer, clients of every 
         raw = await hosts.rawStatus();
         return raw.completed === raw.raw;
       }).catch(async (e: Error) => {
-        // The server's side of the waiting clients' streams: which process, what it sent.
-        const { rows: served } = await cluster.storage.query(
-          `SELECT c.client_id, p.name, c.transport, c.connected_at, c.last_seen_at, c.bucket_count, c.ops_sent, c.bytes_sent, c.last_checkpoint
-             FROM syncline.connections c JOIN syncline.processes p ON p.id = c.process_id WHERE c.client_id = ANY($1)`,
-          [raw.waitingIds],
+        // The server's side of the waiting clients' streams: which process, what it sent — twice,
+        // 30 s apart, to tell a stalled stream from a slow one.
+        const served = async () =>
+          (
+            await cluster.storage.query(
+              `SELECT c.client_id, p.name, c.transport, c.connected_at, c.last_seen_at, c.bucket_count, c.ops_sent, c.bytes_sent, c.last_checkpoint
+                 FROM syncline.connections c JOIN syncline.processes p ON p.id = c.process_id WHERE c.client_id = ANY($1)`,
+              [raw.waitingIds],
+            )
+          ).rows;
+        const before = await served();
+        await new Promise((r) => setTimeout(r, 30_000));
+        const later = await hosts.rawStatus();
+        throw new Error(
+          `${e.message}: ${raw.completed} of ${raw.raw} did; waiting: ${raw.waiting.join(' | ')}; server side: ${JSON.stringify(before)}; ` +
+            `30 s later ${later.completed} of ${later.raw} did; waiting: ${later.waiting.join(' | ')}; server side: ${JSON.stringify(await served())}`,
         );
-        throw new Error(`${e.message}: ${raw.completed} of ${raw.raw} did; waiting: ${raw.waiting.join(' | ')}; server side: ${JSON.stringify(served)}`);
       });
       progress(`${raw.raw} raw clients completed a checkpoint`);
       const connectedMs = performance.now() - started;
