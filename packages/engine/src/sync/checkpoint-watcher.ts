@@ -170,6 +170,16 @@ export class CheckpointWatcher {
     return this.refreshing;
   }
 
+  /**
+   * Re-reads the serving version and checkpoint from storage now, never from a NOTIFY this process
+   * has not handled yet: for a client that holds ops past this process's checkpoint (it resumes
+   * from another process that is ahead).
+   */
+  refreshFromStorage(): Promise<void> {
+    this.notifiedOther = true;
+    return this.refresh();
+  }
+
   /** Remembers the checkpoint a NOTIFY announced, so the refresh it triggers need not re-read the version. */
   private noteCheckpoint(payload: string | undefined): void {
     const n = parseNotification(payload);

@@ -17,6 +17,8 @@ import type { BucketDescription, BucketQuerier, ParameterLookupSource, SqliteRow
 import { ConnectionState } from './connection-state.ts';
 import type { BucketChecksum, StoredOp } from '../storage/storage-types.ts';
 import type { CheckpointEvent, CheckpointWatcher } from './checkpoint-watcher.ts';
+
+type ServingCheckpoint = NonNullable<ReturnType<CheckpointWatcher['current']>>;
 import type { OpPage } from './op-page-cache.ts';
 
 export interface SyncStreamContext {
@@ -52,8 +54,9 @@ export async function* streamSyncLines(ctx: SyncStreamContext): AsyncGenerator<S
   const state = new ConnectionState(request.buckets ?? []);
 
   await using sub = watcher.subscribe();
-  const serving = watcher.current() ?? (await watcher.waitForCheckpoint(10_000, signal));
+  let serving = watcher.current() ?? (await watcher.waitForCheckpoint(10_000, signal));
   if (!serving) throw new ServiceError('NO_SYNC_RULES', 'No sync rules are active yet: deploy sync rules, or wait until the first version finishes its snapshot.');
+  serving = await coverPositions(watcher, serving, state.positions);
   const versionId = serving.version.id;
   const rules = ctx.rulesFor(versionId, serving.version.content);
   const querier = rules.createQuerier(
@@ -194,6 +197,23 @@ export async function* streamSyncLines(ctx: SyncStreamContext): AsyncGenerator<S
     ctx.onProgress?.({ ops: opsSent, checkpoint: cp.opId, buckets: state.bucketCount });
   }
   return 'aborted';
+}
+
+/**
+ * The checkpoint to start from when the client holds ops past this process's checkpoint: it resumes
+ * from another API process that is ahead (its NOTIFY not handled here yet). A first checkpoint below
+ * a position fails the checksum of every bucket with ops past it — the client discards and
+ * downloads those buckets again — so the checkpoint is read from storage once. If storage has no
+ * checkpoint that far either, the positions are stale or bogus: start anyway, and the client's
+ * checksum check discards what does not match.
+ */
+async function coverPositions(watcher: CheckpointWatcher, serving: ServingCheckpoint, positions: ReadonlyMap<string, bigint>): Promise<ServingCheckpoint> {
+  let held = 0n;
+  for (const after of positions.values()) if (after > held) held = after;
+  if (held <= serving.opId) return serving;
+  await watcher.refreshFromStorage();
+  const now = watcher.current();
+  return now && now.version.id === serving.version.id && now.opId > serving.opId ? now : serving;
 }
 
 /** Resolves the bucket set; the engine's TooManyBucketsError becomes the service error clients see. */
