@@ -54,8 +54,11 @@ test('cluster: every process with runner, status and figures; the active replica
     await expect(row).toContainText('0.1.0');
     await expect(row).toContainText(/\d+(\.\d)? (MB|KB)/);
   }
-  await expect(page.locator('[data-process="sync-api"]')).toContainText('unified');
-  await expect(page.locator('[data-process="sync-api-api"]')).toContainText('api');
+  // The runner cell (second column), exactly: every row's name already contains "api".
+  const runnerOf = (name: string) => page.locator(`[data-process="${name}"] td`).nth(1);
+  await expect(runnerOf('sync-api')).toHaveText('unified');
+  await expect(runnerOf('sync-api-api')).toHaveText('api');
+  await expect(runnerOf('sync-api-replicator')).toHaveText('replicator');
   // Both replicating processes wait for the version's lock; whichever got it first is active and
   // the other a standby (the start order does not decide it).
   const roleOf = async (name: string) => {
@@ -71,7 +74,8 @@ test('cluster: every process with runner, status and figures; the active replica
   const version = page.getByTestId('version-replicators');
   await expect(version).toHaveCount(1);
   await expect(version).toContainText('ACTIVE');
-  await expect(version.getByTestId('active-replicator')).toContainText(active);
+  // Exact: "sync-api" is a prefix of "sync-api-replicator", so a substring check would pass for either.
+  await expect(version.getByTestId('active-replicator')).toHaveText(new RegExp(`^active: ${active} · lag (—|\\d+ ms|\\d+\\.\\d s)$`));
   await expect(version.getByTestId('standby-replicators')).toHaveText(`standby: ${standby}`, { timeout: 20_000 });
 
   // Processes sample every 10 s: the charts draw a line per process once two samples exist.

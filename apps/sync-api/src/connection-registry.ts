@@ -7,13 +7,15 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import {
-  deleteConnection,
+  deleteConnections,
   deleteProcessConnections,
   deleteStaleConnections,
   flushConnectionCounters,
   insertConnections,
   type ConnectionCounters,
+  type NewConnection,
 } from '@syncline/engine';
+import { StatementBatcher } from './statement-batcher.ts';
 
 export interface ConnectionInfo {
   userId: string;
@@ -34,29 +36,29 @@ interface Tracked {
   inserted: Promise<void>;
 }
 
-interface PendingInsert {
-  id: string;
-  info: ConnectionInfo;
-  resolve(): void;
-  reject(e: unknown): void;
-}
-
-/** Rows per INSERT statement when registrations are batched. */
-const MAX_INSERT_ROWS = 500;
+/** Rows per INSERT or DELETE statement when registrations and unregistrations are batched. */
+const MAX_BATCH_ROWS = 500;
 
 export class ConnectionRegistry {
   readonly processId = randomUUID();
   private readonly open = new Map<string, Tracked>();
   private timer: NodeJS.Timeout | null = null;
-  private pendingInserts: PendingInsert[] = [];
-  private inserting = false;
-  private insertScheduled = false;
+  private readonly inserts: StatementBatcher<NewConnection>;
+  private readonly deletes: StatementBatcher<string>;
 
   constructor(
     private readonly db: pg.Pool,
     private readonly logger: Logger,
     private readonly flushMs = 5_000,
-  ) {}
+  ) {
+    this.inserts = new StatementBatcher((rows) => insertConnections(this.db, this.processId, rows), MAX_BATCH_ROWS);
+    // A failed delete is not retried: the row goes with the process's rows at stop(), or as stale
+    // (no heartbeat) at another process's flush.
+    this.deletes = new StatementBatcher(
+      (ids) => deleteConnections(this.db, ids).catch((e: unknown) => this.logger.debug({ err: e, rows: ids.length }, 'connection rows delete failed')),
+      MAX_BATCH_ROWS,
+    );
+  }
 
   get size(): number {
     return this.open.size;
@@ -67,10 +69,12 @@ export class ConnectionRegistry {
     this.timer.unref();
   }
 
+  /** Ends every stream and removes every row of this process, including rows whose INSERT is still running. */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     for (const t of this.open.values()) t.abort.abort();
-    await deleteProcessConnections(this.db, this.processId).catch(() => {});
+    await this.inserts.idle();
+    await deleteProcessConnections(this.db, this.processId).catch((e: unknown) => this.logger.debug({ err: e }, 'process connection rows delete failed'));
   }
 
   /** Ends every open stream (drain): each one finishes its current line and closes cleanly. */
@@ -93,42 +97,10 @@ export class ConnectionRegistry {
    */
   registerBatched(info: ConnectionInfo, abort: AbortController): { id: string; inserted: Promise<void> } {
     const id = randomUUID();
-    const inserted = new Promise<void>((resolve, reject) => this.pendingInserts.push({ id, info, resolve, reject }));
+    const inserted = this.inserts.add({ id, ...info });
     inserted.catch(() => {});
     this.open.set(id, { info, bucketCount: 0, opsSent: 0, bytesSent: 0, lastCheckpoint: null, abort, inserted });
-    this.scheduleInsert();
     return { id, inserted };
-  }
-
-  private scheduleInsert(): void {
-    if (this.inserting || this.insertScheduled || this.pendingInserts.length === 0) return;
-    this.insertScheduled = true;
-    setImmediate(() => {
-      this.insertScheduled = false;
-      void this.insertPending();
-    });
-  }
-
-  private async insertPending(): Promise<void> {
-    if (this.inserting) return;
-    this.inserting = true;
-    try {
-      while (this.pendingInserts.length > 0) {
-        const batch = this.pendingInserts.splice(0, MAX_INSERT_ROWS);
-        try {
-          await insertConnections(
-            this.db,
-            this.processId,
-            batch.map((p) => ({ id: p.id, ...p.info })),
-          );
-          for (const p of batch) p.resolve();
-        } catch (e) {
-          for (const p of batch) p.reject(e);
-        }
-      }
-    } finally {
-      this.inserting = false;
-    }
   }
 
   update(id: string, p: { bucketCount?: number; opsSent?: number; bytesSent?: number; lastCheckpoint?: bigint }): void {
@@ -140,12 +112,17 @@ export class ConnectionRegistry {
     if (p.lastCheckpoint !== undefined) t.lastCheckpoint = p.lastCheckpoint;
   }
 
+  /**
+   * Stops tracking the stream and resolves once its row is gone (or its delete failed, logged at
+   * debug). Unregistrations that arrive together (a drain, a rolling restart) or while a delete
+   * runs share one DELETE, like registrations share one INSERT.
+   */
   async unregister(id: string): Promise<void> {
     const t = this.open.get(id);
     this.open.delete(id);
     // A row still being inserted is deleted after its insert (never left behind).
     if (t) await t.inserted.catch(() => {});
-    await deleteConnection(this.db, id).catch(() => {});
+    await this.deletes.add(id);
   }
 
   /** Writes the counters of all open connections (a heartbeat), applies disconnect requests, drops stale rows. */

@@ -77,8 +77,9 @@ export async function flushConnectionCounters(db: Queryable, counters: readonly 
   return rows.filter((r) => r.disconnect_requested).map((r) => r.id);
 }
 
-export async function deleteConnection(db: Queryable, id: string): Promise<void> {
-  await db.query('DELETE FROM syncline.connections WHERE id = $1', [id]);
+/** Removes the rows of ended streams in one statement (callers chunk large id lists). */
+export async function deleteConnections(db: Queryable, ids: readonly string[]): Promise<void> {
+  await db.query('DELETE FROM syncline.connections WHERE id = ANY($1::text[])', [ids]);
 }
 
 export async function deleteProcessConnections(db: Queryable, processId: string): Promise<void> {
