@@ -13,7 +13,7 @@
  * the faults and the checks.
  *
  * Short by default (part of `npm test`); `npm run test:cluster` runs 300 clients and 3 rounds.
- * Env: CLUSTER_CLIENTS, CLUSTER_CLIENT_HOSTS, CLUSTER_ROUNDS, CLUSTER_ROWS, CLUSTER_KINDS, CLUSTER_FAILOVER_LIMIT_MS, CLUSTER_CONVERGE_MS,
+ * Env: CLUSTER_CLIENTS, CLUSTER_CLIENT_HOSTS, CLUSTER_WRITER_PAUSE_MS, CLUSTER_ROUNDS, CLUSTER_ROWS, CLUSTER_KINDS, CLUSTER_FAILOVER_LIMIT_MS, CLUSTER_CONVERGE_MS,
  * CLUSTER_DRAIN_TIMEOUT_MS, CLUSTER_RESULTS (a JSONL file the figures are appended to), CLUSTER_VERBOSE,
  * CLUSTER_LOG_LEVEL. The processes run the compiled bundle (built first when stale);
  * SYNCLINE_TEST_SPAWN=tsx runs the TypeScript sources instead.
@@ -52,6 +52,15 @@ const convergeBoundMs = () =>
  * writer runs from the start); at 300 clients and load 15–19 the API processes served ~35 KB/s
  * per stream, and 23 of 152 raw clients were still downloading (22,000–26,000 ops each) at 120 s.
  */
+/**
+ * The writer's pause after each statement: 10 ms up to 16 clients, then 0.6 ms per client (180 ms
+ * at 300). Every client holds the global `todo_index` bucket, so each op the writer makes is sent
+ * to every client: at 300 clients and a 10 ms pause (~117 ops/s under load) the 2 cores here were
+ * busy just keeping clients current, and a checkpoint no client could reach in 60 s looked like a
+ * failover that never finished. CLUSTER_WRITER_PAUSE_MS overrides it.
+ */
+const WRITER_PAUSE_MS = envNumber('CLUSTER_WRITER_PAUSE_MS', Math.max(10, Math.round(CLIENTS * 0.6)));
+
 const connectBoundMs = () => Math.round(120_000 * Math.max(1, loadavg()[0]! / 8));
 
 /** Each row in exactly one bucket per table a client sees: its lists and their todos, and an index of every todo. */
@@ -135,7 +144,7 @@ describe('cluster: 2 replicators, 3 API processes, a balancer, clients of every 
     // Started before the writer, so a failing start leaves no writer behind.
     const hosts = await startClientHosts(CLIENT_HOSTS, progress);
     runningHosts = hosts;
-    const writer = startWriter(cluster.source, ROWS, { pauseEvery: 1 });
+    const writer = startWriter(cluster.source, ROWS, { pauseEvery: 1, pauseMs: WRITER_PAUSE_MS });
     try {
       const specs = Array.from({ length: CLIENTS }, (_, i) => ({ index: i + 1, kind: kindOf(i), userId: `u${i % USERS}` }));
       const users = [...new Set(specs.map((s) => s.userId))];
@@ -244,6 +253,7 @@ describe('cluster: 2 replicators, 3 API processes, a balancer, clients of every 
         bootSeconds: Math.round(bootMs / 1000),
         connectedSeconds: Math.round(connectedMs / 1000),
         writerStatements: w.statements,
+        writerPauseMs: WRITER_PAUSE_MS,
         writerErrors: w.errors,
         failoverMs: failovers.map((f) => `${f.fault}:${f.from}->${f.to}:${f.failoverMs}`),
         apiFaults: apiFaults.map((f) => ({

@@ -34,7 +34,8 @@ export interface Writer {
   stop(): Promise<{ statements: number; errors: number }>;
 }
 
-export function startWriter(source: pg.Pool, rows: number, opts: { pauseEvery?: number } = {}): Writer {
+/** `pauseEvery` statements the writer sleeps `pauseMs` (default every 20 statements, 10 ms). */
+export function startWriter(source: pg.Pool, rows: number, opts: { pauseEvery?: number; pauseMs?: number } = {}): Writer {
   let writing = true;
   let statements = 0;
   let errors = 0;
@@ -56,7 +57,7 @@ export function startWriter(source: pg.Pool, rows: number, opts: { pauseEvery?: 
         errors++;
         await new Promise((res) => setTimeout(res, 200));
       }
-      if (step % (opts.pauseEvery ?? 20) === 0) await new Promise((res) => setTimeout(res, 10));
+      if (step % (opts.pauseEvery ?? 20) === 0) await new Promise((res) => setTimeout(res, opts.pauseMs ?? 10));
     }
   })();
   return {
