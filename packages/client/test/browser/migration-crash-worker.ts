@@ -15,6 +15,7 @@ setMigrationTestHook(async (step, { target, path }) => {
   if (step !== crashAt) return;
   if (tamper) {
     const bytes = await target.exportFile(path);
+    target.unlink(path); // importDb over an existing file would write in place and keep its length
     await target.importDb(path, bytes.subarray(0, Math.max(512, Math.floor(bytes.byteLength / 1024) * 512)));
   }
   new BroadcastChannel('migration-test').postMessage(step);
