@@ -22,9 +22,9 @@
  */
 import { enableHotJournalRollback } from './sahpool-recovery.ts';
 import { releasePoolGuard } from './opfs-pool-guard.ts';
-import { FREE_POOL_SLOTS, installPool, isQuotaError, poolFullError, type Db, type Pool } from './opfs-pool.ts';
+import { describeError, FREE_POOL_SLOTS, installPool, isQuotaError, poolFullError, type Db, type Pool } from './opfs-pool.ts';
 import type { Sqlite3 } from './wasm-statement.ts';
-import { LEGACY_POOL_ERROR } from './worker-protocol.ts';
+import { LEGACY_POOL_ERROR, POOL_FULL_ERROR } from './worker-protocol.ts';
 
 /** The pool all databases of an origin shared up to 0.1. */
 export const LEGACY_POOL_DIRECTORY = '.syncline-sahpool';
@@ -75,6 +75,7 @@ async function withLegacyPool(s: Sqlite3, filename: string, waitMs: number, body
     legacy = (await installPool(s, LEGACY_POOL_DIRECTORY, LEGACY_VFS, waitMs, filename)).pool;
   } catch (e) {
     releasePoolGuard(LEGACY_POOL_DIRECTORY);
+    if (e instanceof Error && e.name === POOL_FULL_ERROR) throw e;
     throw legacyError(filename, 'could not open the shared pool of version 0.1 to look for it there (another tab of an older version of the app may hold it)', e);
   }
   try {
@@ -149,7 +150,7 @@ function removeOrphanSideFiles(pool: Pool): void {
 }
 
 function legacyError(filename: string, what: string, cause: unknown): Error {
-  const error = new Error(`"${filename}" ${what}: ${cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause)}. Close other tabs of this site and open it again.`, { cause });
+  const error = new Error(`"${filename}" ${what}: ${describeError(cause)}. Close other tabs of this site and open it again.`, { cause });
   error.name = LEGACY_POOL_ERROR;
   return error;
 }

@@ -6,7 +6,7 @@
  * so any number of databases can be open side by side. (Up to 0.1 every database of the origin
  * shared one pool; `opfs-legacy-migration.ts` moves them out of it.)
  */
-import { holdPoolGuard } from './opfs-pool-guard.ts';
+import { holdPoolGuard, releasePoolGuard } from './opfs-pool-guard.ts';
 import type { Sqlite3 } from './wasm-statement.ts';
 import { POOL_FULL_ERROR } from './worker-protocol.ts';
 
@@ -30,12 +30,21 @@ export function isPoolBusy(e: unknown): boolean {
   return e instanceof Error && (e.name === 'NoModificationAllowedError' || e.name === 'InvalidStateError' || /access handle/i.test(e.message));
 }
 
-/** The origin's storage quota is used up (OPFS raises `QuotaExceededError`, possibly as the cause of a wrapper). */
+/**
+ * The origin's storage quota is used up: OPFS raises `QuotaExceededError` (possibly as the cause of
+ * a wrapper) — except a sync access handle's `write`, which Chromium 156 lets return a bogus count
+ * instead, so sqlite-wasm's `importDb` reports a short write ("Expected to write …").
+ */
 export function isQuotaError(e: unknown): boolean {
   for (let c: unknown = e, depth = 0; c instanceof Error && depth < 5; c = c.cause, depth++) {
-    if (c.name === 'QuotaExceededError' || /quota/i.test(c.message)) return true;
+    if (c.name === 'QuotaExceededError' || /quota|Expected to write \d+ bytes but wrote/i.test(c.message)) return true;
   }
   return false;
+}
+
+/** `name: message` of a thrown value, without a final full stop (it goes inside a sentence). */
+export function describeError(e: unknown): string {
+  return (e instanceof Error ? `${e.name}: ${e.message}` : String(e)).replace(/\.+$/, '');
 }
 
 /**
@@ -51,7 +60,7 @@ export async function poolFullError(filename: string, what: string, cause: unkno
     // no estimate: the message goes without it
   }
   const error = new Error(
-    `OPFS has no room for "${filename}": ${what}${usage}: ${cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause)}. ${state} ` +
+    `OPFS has no room for "${filename}": ${what}${usage}: ${describeError(cause)}. ${state} ` +
       'Free storage for this site (delete databases or cached data the app no longer needs; ask the user to allow persistent storage with navigator.storage.persist()), then open the database again.',
     { cause },
   );
@@ -65,6 +74,7 @@ export async function poolFullError(filename: string, what: string, cause: unkno
  * {@link POOL_FULL_ERROR}.
  */
 export async function installPool(s: Sqlite3, directory: string, vfsName: string, waitMs: number, filename: string): Promise<{ pool: Pool; waitedMs: number }> {
+  const existed = await opfsDirectory(directory) !== undefined;
   const started = Date.now();
   const deadline = started + waitMs;
   for (let delay = 10; ; delay = Math.min(delay * 2, 100)) {
@@ -77,13 +87,39 @@ export async function installPool(s: Sqlite3, directory: string, vfsName: string
       if (pool.isPaused()) await pool.unpauseVfs();
       return { pool, waitedMs };
     } catch (e) {
-      if (isQuotaError(e)) throw await poolFullError(filename, `could not create its pool in ${directory}`, e, 'Nothing was written.');
+      if (isQuotaError(e)) {
+        // A pool this attempt created holds no data: remove what it got to, so that it takes none of the little room left.
+        if (!existed) await removeNewPool(directory);
+        throw await poolFullError(filename, `could not open or create the pool in ${directory}`, e, 'Nothing was written.');
+      }
       if (!isPoolBusy(e) || Date.now() + delay > deadline) {
         throw new Error(`${e instanceof Error ? `${e.name}: ${e.message}` : String(e)} (OPFS pool, waited ${waitMs - (deadline - Date.now())} ms)`, { cause: e });
       }
       await new Promise((r) => setTimeout(r, delay));
     }
   }
+}
+
+/** The OPFS directory at `path`, or undefined where it does not exist. */
+async function opfsDirectory(path: string): Promise<FileSystemDirectoryHandle | undefined> {
+  const storage = (globalThis.navigator as Navigator | undefined)?.storage;
+  if (!storage?.getDirectory) return undefined;
+  let dir = await storage.getDirectory();
+  try {
+    for (const part of path.split('/').filter(Boolean)) dir = await dir.getDirectoryHandle(part);
+    return dir;
+  } catch (e) {
+    if (e instanceof Error && (e.name === 'NotFoundError' || e.name === 'TypeMismatchError')) return undefined;
+    throw e;
+  }
+}
+
+async function removeNewPool(directory: string): Promise<void> {
+  releasePoolGuard(directory);
+  const parts = directory.split('/').filter(Boolean);
+  const name = parts.pop();
+  const parent = await opfsDirectory(parts.join('/'));
+  await parent?.removeEntry(name ?? '', { recursive: true }).catch(() => undefined);
 }
 
 /**
