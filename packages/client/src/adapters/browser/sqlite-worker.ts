@@ -1,6 +1,8 @@
 /**
  * The SQLite worker for browsers (a dedicated Web Worker; OPFS needs one). Storage, best first:
  * 1. `opfs-sahpool` — OPFS sync access handles; persistent and fast, needs no COOP/COEP headers;
+ *    a pool per database (`opfs-pool.ts`), moved there from the shared pool of 0.1 on open
+ *    (`opfs-legacy-migration.ts`);
  * 2. `indexeddb` — where OPFS is missing: an in-memory database whose image is written to
  *    IndexedDB after every committed change (durable before the call returns; O(size) per commit);
  * 3. `memory` — nothing persisted.
