@@ -13,6 +13,8 @@ import { useBrowserFixture } from './browser/fixture.ts';
 import type { Contents, OpenOptions } from './browser/opfs-migration-page.ts';
 
 const ROWS = 50;
+/** Rounds of the random-moment crash test (`OPFS_MIGRATION_CRASHES`). */
+const RANDOM_CRASHES = Number(process.env['OPFS_MIGRATION_CRASHES'] ?? 4);
 
 function call<T = unknown>(page: Page, name: string, ...args: unknown[]): Promise<T> {
   return page.evaluate(([n, a]) => (globalThis as unknown as { opfsTest: Record<string, (...x: unknown[]) => unknown> }).opfsTest[n as string]!(...(a as unknown[])), [name, args] as const) as Promise<T>;
@@ -116,4 +118,30 @@ describe.skipIf(!existsSync(CHROMIUM))('moving databases out of the shared OPFS 
       await context.close();
     }, 120_000);
   }
+
+  it(`keeps every row when the page crashes at a random moment of opening (${RANDOM_CRASHES} rounds)`, async () => {
+    const rows = 3000;
+    const outcomes: string[] = [];
+    for (let round = 0; round < RANDOM_CRASHES; round++) {
+      const context = await fx.browser.newContext();
+      const page = await openPage(context);
+      await call(page, 'createLegacy', 'big.db', rows);
+      const delay = Math.floor(Math.random() * 1500);
+      const started = Date.now();
+      const opened = call(page, 'open', 'big.db').then(() => Date.now() - started).catch(() => undefined);
+      await new Promise((r) => setTimeout(r, delay));
+      await crash(context, page);
+      const state = await (async () => {
+        const next = await openPage(context);
+        const before = await call<{ legacyFiles: number | null }>(next, 'opfs');
+        expect(await openAndRead(next, 'big.db'), `round ${round}, crash after ${delay} ms`).toEqual(complete('big.db', rows));
+        expect(await call(next, 'opfs')).toMatchObject({ legacy: null, pools: ['big.db'] });
+        return before.legacyFiles ? 'shared pool still there' : 'shared pool already removed';
+      })();
+      const openMs = await Promise.race([opened, new Promise<undefined>((r) => setTimeout(() => r(undefined), 0))]);
+      outcomes.push(`crash at ${delay} ms: ${state}${openMs !== undefined ? ` (open had finished in ${openMs} ms)` : ''}`);
+      await context.close();
+    }
+    console.info(`random crashes:\n  ${outcomes.join('\n  ')}`);
+  }, 60_000 + RANDOM_CRASHES * 40_000);
 });

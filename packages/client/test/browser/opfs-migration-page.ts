@@ -44,13 +44,15 @@ async function listDir(path: string[]): Promise<string[] | null> {
 }
 
 const api = {
-  /** Creates `filename` in the shared pool as version 0.1 did, with `n` rows, each with its upload-queue entry. */
+  /** Creates `filename` in the shared pool as version 0.1 did, with `n` rows (one transaction), each with its upload-queue entry. */
   async createLegacy(filename: string, n: number): Promise<void> {
     const worker = new Worker(new URL('./legacy-pool-worker.js', import.meta.url), { type: 'module' });
     const database = await openWasmSqlite({ filename, worker, vfs: 'opfs-sahpool', multiTab: false });
     const db = new SynclineDatabase({ schema, database });
     await db.ready;
-    for (let i = 0; i < n; i++) await db.execute('INSERT INTO todos (id, description) VALUES (?, ?)', [`${filename}-${String(i).padStart(4, '0')}`, `row ${i} `.padEnd(400, 'x')]);
+    await db.writeTransaction(async (tx) => {
+      for (let i = 0; i < n; i++) await tx.execute('INSERT INTO todos (id, description) VALUES (?, ?)', [`${filename}-${String(i).padStart(4, '0')}`, `row ${i} `.padEnd(400, 'x')]);
+    });
     await db.close();
   },
   /**
