@@ -22,7 +22,7 @@
  */
 import { enableHotJournalRollback } from './sahpool-recovery.ts';
 import { releasePoolGuard } from './opfs-pool-guard.ts';
-import { describeError, FREE_POOL_SLOTS, installPool, isQuotaError, poolFullError, type Db, type Pool } from './opfs-pool.ts';
+import { describeError, FREE_POOL_SLOTS, installPool, isQuotaError, opfsDirectory, poolFullError, type Db, type Pool } from './opfs-pool.ts';
 import type { Sqlite3 } from './wasm-statement.ts';
 import { LEGACY_POOL_ERROR, POOL_FULL_ERROR } from './worker-protocol.ts';
 
@@ -47,13 +47,7 @@ export function setMigrationTestHook(hook: MigrationTestHook | undefined): void 
 }
 
 async function legacyPoolExists(): Promise<boolean> {
-  try {
-    await (await navigator.storage.getDirectory()).getDirectoryHandle(LEGACY_POOL_DIRECTORY);
-    return true;
-  } catch (e) {
-    if (e instanceof Error && e.name === 'NotFoundError') return false;
-    throw e;
-  }
+  return (await opfsDirectory(LEGACY_POOL_DIRECTORY)) !== undefined;
 }
 
 /**
@@ -76,7 +70,7 @@ async function withLegacyPool(s: Sqlite3, filename: string, waitMs: number, body
   } catch (e) {
     releasePoolGuard(LEGACY_POOL_DIRECTORY);
     if (e instanceof Error && e.name === POOL_FULL_ERROR) throw e;
-    throw legacyError(filename, 'could not open the shared pool of version 0.1 to look for it there (another tab of an older version of the app may hold it)', e);
+    throw legacyError(filename, 'could not open the shared pool of version 0.1 to look for it there', e, 'Close other tabs of this site (one may run an older version of the app) and open it again.');
   }
   try {
     const moved = await body(legacy);
@@ -118,7 +112,7 @@ async function moveDatabase(s: Sqlite3, legacy: Pool, target: Pool, filename: st
   } catch (e) {
     target.unlink(path);
     if (isQuotaError(e)) throw await poolFullError(filename, 'moving it out of the shared pool of version 0.1 needs room for a second copy', e, 'Its data is still in the shared pool, unchanged.');
-    throw legacyError(filename, 'could not move it out of the shared pool of version 0.1 (its data is still there, unchanged)', e);
+    throw legacyError(filename, 'could not move it out of the shared pool of version 0.1', e, 'Its data is still there, unchanged; opening it again retries the move.');
   }
   // 4. The commit point: from here on the own pool's copy is the database.
   legacy.unlink(path);
@@ -149,8 +143,8 @@ function removeOrphanSideFiles(pool: Pool): void {
   }
 }
 
-function legacyError(filename: string, what: string, cause: unknown): Error {
-  const error = new Error(`"${filename}" ${what}: ${describeError(cause)}. Close other tabs of this site and open it again.`, { cause });
+function legacyError(filename: string, what: string, cause: unknown, todo: string): Error {
+  const error = new Error(`"${filename}": ${what}: ${describeError(cause)}. ${todo}`, { cause });
   error.name = LEGACY_POOL_ERROR;
   return error;
 }

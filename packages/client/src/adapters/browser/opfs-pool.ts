@@ -74,7 +74,7 @@ export async function poolFullError(filename: string, what: string, cause: unkno
  * {@link POOL_FULL_ERROR}.
  */
 export async function installPool(s: Sqlite3, directory: string, vfsName: string, waitMs: number, filename: string): Promise<{ pool: Pool; waitedMs: number }> {
-  const existed = await opfsDirectory(directory) !== undefined;
+  const existed = (await opfsDirectory(directory)) !== undefined;
   const started = Date.now();
   const deadline = started + waitMs;
   for (let delay = 10; ; delay = Math.min(delay * 2, 100)) {
@@ -93,15 +93,15 @@ export async function installPool(s: Sqlite3, directory: string, vfsName: string
         throw await poolFullError(filename, `could not open or create the pool in ${directory}`, e, 'Nothing was written.');
       }
       if (!isPoolBusy(e) || Date.now() + delay > deadline) {
-        throw new Error(`${e instanceof Error ? `${e.name}: ${e.message}` : String(e)} (OPFS pool, waited ${waitMs - (deadline - Date.now())} ms)`, { cause: e });
+        throw new Error(`${describeError(e)} (OPFS pool, waited ${waitMs - (deadline - Date.now())} ms)`, { cause: e });
       }
       await new Promise((r) => setTimeout(r, delay));
     }
   }
 }
 
-/** The OPFS directory at `path`, or undefined where it does not exist. */
-async function opfsDirectory(path: string): Promise<FileSystemDirectoryHandle | undefined> {
+/** The OPFS directory at `path`, or undefined where it (or OPFS) does not exist. */
+export async function opfsDirectory(path: string): Promise<FileSystemDirectoryHandle | undefined> {
   const storage = (globalThis.navigator as Navigator | undefined)?.storage;
   if (!storage?.getDirectory) return undefined;
   let dir = await storage.getDirectory();
