@@ -78,10 +78,15 @@ async function withLegacyPool(s: Sqlite3, filename: string, waitMs: number, body
     removeOrphanSideFiles(legacy);
     return moved;
   } finally {
-    // Hand the pool on: the next worker's database may be in it too.
-    releasePoolGuard(LEGACY_POOL_DIRECTORY);
-    if (legacy.getFileCount() === 0) await legacy.removeVfs();
-    else legacy.pauseVfs();
+    // Hand the pool on: the next worker's database may be in it too. The guard goes first only
+    // when the pool is removed (it would block that); otherwise last, after the pool's files.
+    if (legacy.getFileCount() === 0) {
+      releasePoolGuard(LEGACY_POOL_DIRECTORY);
+      await legacy.removeVfs();
+    } else {
+      legacy.pauseVfs();
+      releasePoolGuard(LEGACY_POOL_DIRECTORY);
+    }
   }
 }
 
