@@ -42,8 +42,11 @@ export const ClientErrorCodes = {
   /** A SQLite adapter could not be opened or is unsupported in this environment. */
   ADAPTER_ERROR: 'ADAPTER_ERROR',
   /**
-   * Browser: the database's OPFS pool (`opfs-sahpool`) could not make room for the database file
-   * and its journal, even after growing (storage quota?). See "Several databases" in the README.
+   * Browser: the origin's storage quota leaves no room for the database's OPFS pool
+   * (`opfs-sahpool`): its files, the database file and its journal, or the copy a move out of the
+   * shared pool of 0.1 needs. The message says what is on disk (nothing written / still in the
+   * shared pool). Free storage for the site or ask for persistent storage, then open again. See
+   * "Storage quota" in the README.
    */
   OPFS_POOL_FULL: 'OPFS_POOL_FULL',
   /**

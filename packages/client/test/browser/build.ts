@@ -30,9 +30,13 @@ export async function buildBrowserBundle(outdir: string): Promise<void> {
   await build({ ...common, entryPoints: [join(here, 'page.ts')], outfile: join(outdir, 'page.js') });
   await build({ ...common, entryPoints: [join(here, 'multi-tab-page.ts')], outfile: join(outdir, 'multi-tab-page.js') });
   await build({ ...common, entryPoints: [join(here, '../../src/adapters/browser/sqlite-worker.ts')], outfile: join(outdir, 'worker.js') });
+  await build({ ...common, entryPoints: [join(here, 'opfs-migration-page.ts')], outfile: join(outdir, 'opfs-migration-page.js') });
+  await build({ ...common, entryPoints: [join(here, 'legacy-pool-worker.ts')], outfile: join(outdir, 'legacy-pool-worker.js') });
+  await build({ ...common, entryPoints: [join(here, 'migration-crash-worker.ts')], outfile: join(outdir, 'migration-crash-worker.js') });
   const require = createRequire(import.meta.url);
   const wasm = join(dirname(require.resolve('@sqlite.org/sqlite-wasm/package.json')), 'sqlite-wasm/jswasm/sqlite3.wasm');
   copyFileSync(wasm, join(outdir, 'sqlite3.wasm'));
   writeFileSync(join(outdir, 'multi-tab.html'), `<!doctype html><meta charset="utf-8"><title>syncline multi-tab test</title><script type="module" src="./multi-tab-page.js"></script>`);
+  writeFileSync(join(outdir, 'opfs.html'), `<!doctype html><meta charset="utf-8"><title>syncline OPFS pool test</title><script type="module" src="./opfs-migration-page.js"></script>`);
   writeFileSync(join(outdir, 'index.html'), `<!doctype html><meta charset="utf-8"><title>syncline browser test</title><script type="module" src="./page.js"></script>`);
 }

@@ -9,7 +9,9 @@
  * The worker therefore holds a sync access handle on a file in a subdirectory of the pool's
  * `.opaque` directory (the pool only uses the files directly in it) for as long as it lives: the
  * recursive removal then always fails and the files stay. A dying worker's guard is released with
- * its other handles, so taking the guard is also the first sign that the old owner is gone.
+ * its other handles, so taking the guard is also the first sign that the old owner is gone. A worker
+ * that hands a pool on while it lives (the legacy shared pool after a migration, see
+ * `opfs-legacy-migration.ts`) releases that pool's guard with the pool.
  */
 
 const OPAQUE_DIR = '.opaque';
@@ -21,13 +23,20 @@ interface SyncAccessHandle {
   close(): void;
 }
 
-let guard: SyncAccessHandle | undefined;
+/** Guards held by this worker, by pool directory. */
+const guards = new Map<string, SyncAccessHandle>();
 
-/** Takes the guard of the pool in `directory` (once per worker); throws the OPFS busy error while another worker holds it. */
+/** Takes the guard of the pool in `directory` (once per worker and directory); throws the OPFS busy error while another worker holds it. */
 export async function holdPoolGuard(directory: string): Promise<void> {
-  if (guard) return;
+  if (guards.has(directory)) return;
   let dir = await navigator.storage.getDirectory();
   for (const part of [...directory.split('/').filter(Boolean), OPAQUE_DIR, GUARD_DIR]) dir = await dir.getDirectoryHandle(part, { create: true });
   const file = await dir.getFileHandle(GUARD_FILE, { create: true });
-  guard = await (file as unknown as { createSyncAccessHandle(): Promise<SyncAccessHandle> }).createSyncAccessHandle();
+  guards.set(directory, await (file as unknown as { createSyncAccessHandle(): Promise<SyncAccessHandle> }).createSyncAccessHandle());
+}
+
+/** Lets go of the guard of `directory` (before this worker hands the pool on, or removes it). */
+export function releasePoolGuard(directory: string): void {
+  guards.get(directory)?.close();
+  guards.delete(directory);
 }

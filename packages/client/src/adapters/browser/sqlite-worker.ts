@@ -1,6 +1,8 @@
 /**
  * The SQLite worker for browsers (a dedicated Web Worker; OPFS needs one). Storage, best first:
  * 1. `opfs-sahpool` — OPFS sync access handles; persistent and fast, needs no COOP/COEP headers;
+ *    a pool per database (`opfs-pool.ts`), moved there from the shared pool of 0.1 on open
+ *    (`opfs-legacy-migration.ts`);
  * 2. `indexeddb` — where OPFS is missing: an in-memory database whose image is written to
  *    IndexedDB after every committed change (durable before the call returns; O(size) per commit);
  * 3. `memory` — nothing persisted.
@@ -10,13 +12,12 @@
  */
 import sqlite3InitModule from '@sqlite.org/sqlite-wasm';
 import { createSqlFunctions } from '../../db/sql-functions.ts';
-import { holdPoolGuard } from './opfs-pool-guard.ts';
+import { migrateFromLegacyPool } from './opfs-legacy-migration.ts';
+import { installPool, isPoolBusy, openInPool, ownPoolDirectory, POOL_VFS, type Db } from './opfs-pool.ts';
 import { enableHotJournalRollback } from './sahpool-recovery.ts';
 import type { QueryResult, SqliteValue } from '../../db/sqlite-adapter.ts';
 import { WasmStatements, type Sqlite3 } from './wasm-statement.ts';
-import { POOL_FULL_ERROR, type WasmVfs, type WorkerRequest, type WorkerResponse } from './worker-protocol.ts';
-
-type Db = InstanceType<Sqlite3['oo1']['DB']>;
+import { LEGACY_POOL_ERROR, POOL_FULL_ERROR, type WasmVfs, type WorkerRequest, type WorkerResponse } from './worker-protocol.ts';
 
 const functions = createSqlFunctions();
 let sqlite3: Sqlite3 | undefined;
@@ -27,16 +28,6 @@ let poolWaitMs = 0;
 /** Prepared statements of the open database (the raw C API; see wasm-statement.ts). */
 let statements: WasmStatements | undefined;
 const IDB_NAME = 'syncline-sqlite';
-/**
- * The pool every database shared up to 0.1 (one OPFS directory for the origin). The pool's
- * worker holds every file in it exclusively, so only one database of the origin could be open at
- * a time. Where it exists it is still used (it may hold a database and its upload queue);
- * otherwise each database gets a pool of its own under {@link POOL_ROOT}.
- */
-const LEGACY_POOL_DIRECTORY = '.syncline-sahpool';
-const POOL_ROOT = '.syncline-sahpool-db';
-/** Free pool slots kept before opening: the database file and its journal need one each. */
-const FREE_POOL_SLOTS = 2;
 
 function idbRequest<T>(request: IDBRequest<T>): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -75,68 +66,6 @@ async function openIndexedDb(s: Sqlite3, filename: string): Promise<Db> {
   return opened;
 }
 
-/** Another worker (a closing leader tab, this tab before a reload) still holds the OPFS pool's files. */
-function isPoolBusy(e: unknown): boolean {
-  return e instanceof Error && (e.name === 'NoModificationAllowedError' || e.name === 'InvalidStateError' || /access handle/i.test(e.message));
-}
-
-/** Installs the OPFS pool VFS, retrying with a short backoff for up to `waitMs` while it is busy. */
-async function installPool(s: Sqlite3, directory: string, waitMs: number): Promise<Awaited<ReturnType<Sqlite3['installOpfsSAHPoolVfs']>>> {
-  const started = Date.now();
-  const deadline = started + waitMs;
-  for (let delay = 10; ; delay = Math.min(delay * 2, 100)) {
-    try {
-      poolWaitMs = Date.now() - started;
-      // First the guard: a failed install below must not be able to delete the pool's files.
-      if (typeof FileSystemFileHandle !== 'undefined' && 'createSyncAccessHandle' in FileSystemFileHandle.prototype) await holdPoolGuard(directory);
-      return await s.installOpfsSAHPoolVfs({ name: 'syncline-sahpool', directory, forceReinitIfPreviouslyFailed: true } as never);
-    } catch (e) {
-      if (!isPoolBusy(e) || Date.now() + delay > deadline) {
-        throw new Error(`${e instanceof Error ? `${e.name}: ${e.message}` : String(e)} (OPFS pool, waited ${waitMs - (deadline - Date.now())} ms)`, { cause: e });
-      }
-      await new Promise((r) => setTimeout(r, delay));
-    }
-  }
-}
-
-/** The pool directory for `filename`: the legacy shared pool where one exists, else one per database. */
-async function poolDirectory(filename: string): Promise<string> {
-  const storage = (globalThis.navigator as Navigator | undefined)?.storage;
-  if (storage?.getDirectory) {
-    try {
-      await (await storage.getDirectory()).getDirectoryHandle(LEGACY_POOL_DIRECTORY);
-      return LEGACY_POOL_DIRECTORY;
-    } catch (e) {
-      if (!(e instanceof Error) || e.name !== 'NotFoundError') throw e;
-    }
-  }
-  return `${POOL_ROOT}/${encodeURIComponent(filename)}`;
-}
-
-type Pool = Awaited<ReturnType<Sqlite3['installOpfsSAHPoolVfs']>>;
-
-/**
- * Opens `/filename` in the pool, first growing the pool so that it has free slots for the file
- * and its journal (a pool holds a fixed number of files, 6 by default; databases opened one
- * after another in the legacy shared pool used them up). Throws {@link POOL_FULL_ERROR} if it
- * still cannot open the file.
- */
-async function openInPool(pool: Pool, filename: string): Promise<Db> {
-  const path = `/${filename}`;
-  const needed = pool.getFileCount() + (pool.getFileNames().includes(path) ? 1 : FREE_POOL_SLOTS);
-  try {
-    if (pool.getCapacity() < needed) await pool.reserveMinimumCapacity(needed);
-    return new pool.OpfsSAHPoolDb(path);
-  } catch (e) {
-    const error = new Error(
-      `the OPFS pool cannot hold "${filename}" (capacity ${pool.getCapacity()}, ${pool.getFileCount()} files in use; storage quota?): ${e instanceof Error ? e.message : String(e)}`,
-      { cause: e },
-    );
-    error.name = POOL_FULL_ERROR;
-    throw error;
-  }
-}
-
 async function init(wasmUrl: string | undefined): Promise<Sqlite3> {
   sqlite3 ??= await sqlite3InitModule(wasmUrl ? { locateFile: (file: string) => (file.endsWith('.wasm') ? wasmUrl : file) } : undefined);
   return sqlite3;
@@ -149,8 +78,11 @@ async function open(filename: string, vfs: WasmVfs, wasmUrl: string | undefined,
   let chosen: Exclude<WasmVfs, 'auto'> | undefined;
   if (vfs === 'auto' || vfs === 'opfs-sahpool') {
     try {
-      const pool = await installPool(s, await poolDirectory(filename), opfsWaitMs);
-      db = await openInPool(pool, filename);
+      const installed = await installPool(s, ownPoolDirectory(filename), POOL_VFS, opfsWaitMs, filename);
+      poolWaitMs = installed.waitedMs;
+      // Holding the database's own pool makes this worker its owner: move it out of the old shared pool.
+      await migrateFromLegacyPool(s, installed.pool, filename, opfsWaitMs);
+      db = await openInPool(installed.pool, filename);
       // Before the first statement: a journal left by a worker that died mid-commit is rolled back.
       enableHotJournalRollback(s, db.pointer as number);
       // opfs-sahpool cannot do WAL (the pragma used to be ignored: the database stayed in DELETE
@@ -162,8 +94,9 @@ async function open(filename: string, vfs: WasmVfs, wasmUrl: string | undefined,
       chosen = 'opfs-sahpool';
     } catch (e) {
       // A busy pool after waiting means another tab owns the file: never fall back to another store.
-      // A full pool is an error too (falling back would hide the data already on OPFS).
-      if (vfs !== 'auto' || (opfsWaitMs > 0 && isPoolBusy(e)) || (e instanceof Error && e.name === POOL_FULL_ERROR)) throw e;
+      // A full pool is an error too (falling back would hide the data already on OPFS), and so is a
+      // database that may still be in the old shared pool.
+      if (vfs !== 'auto' || (opfsWaitMs > 0 && isPoolBusy(e)) || (e instanceof Error && (e.name === POOL_FULL_ERROR || e.name === LEGACY_POOL_ERROR))) throw e;
     }
   }
   if (!chosen && (vfs === 'auto' || vfs === 'indexeddb') && typeof indexedDB !== 'undefined') {

@@ -21,3 +21,8 @@ export type WorkerResponse =
 
 /** `error.name` of a worker's answer when the OPFS pool cannot hold the database (→ `OPFS_POOL_FULL`). */
 export const POOL_FULL_ERROR = 'SynclineOpfsPoolFull';
+/**
+ * `error.name` of a worker's answer when the database may be in the OPFS pool all databases shared
+ * up to 0.1 and could not be checked or moved out of it (→ `ADAPTER_ERROR`; its data is unchanged).
+ */
+export const LEGACY_POOL_ERROR = 'SynclineOpfsLegacyPool';
