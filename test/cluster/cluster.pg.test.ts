@@ -102,7 +102,7 @@ async function expectedFor(source: pg.Pool, user: string): Promise<Snapshot> {
 
 const t0 = performance.now();
 /** Progress on stderr (a stuck step is visible while the run is going). */
-const progress = (msg: string) => process.stderr.write(`[cluster +${((performance.now() - t0) / 1000).toFixed(1)}s] ${msg}\n`);
+const progress = (msg: string) => process.stderr.write(`[cluster +${((performance.now() - t0) / 1000).toFixed(1)}s ${new Date().toISOString().slice(11, 23)}] ${msg}\n`);
 
 function cpuPercentSince(cpu: NodeJS.CpuUsage, since: number): number {
   const used = process.cpuUsage(cpu);

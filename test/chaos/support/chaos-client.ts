@@ -22,6 +22,8 @@ export interface ChaosClientStats {
   serverErrors: number;
   /** The first few of those, as `status body`. */
   serverErrorSamples: string[];
+  /** The first few checksum failures: when, which bucket, and where the stream stood. */
+  checksumFailureSamples: string[];
 }
 
 /**
@@ -44,7 +46,7 @@ export interface ConnectionSample {
 
 export class ChaosClient {
   readonly buckets = new Map<string, LocalBucket>();
-  readonly stats: ChaosClientStats = { connects: 0, streamErrors: 0, checksumFailures: 0, checkpointsCompleted: 0, serverErrors: 0, serverErrorSamples: [] };
+  readonly stats: ChaosClientStats = { connects: 0, streamErrors: 0, checksumFailures: 0, checkpointsCompleted: 0, serverErrors: 0, serverErrorSamples: [], checksumFailureSamples: [] };
   /** Op id of the last checkpoint whose checksums all matched (and no data since). */
   lastComplete = -1n;
   /** Data received since the last complete checkpoint. */
@@ -175,6 +177,13 @@ export class ChaosClient {
         if ((local | 0) !== (checksum | 0)) {
           ok = false;
           this.stats.checksumFailures++;
+          if (this.stats.checksumFailureSamples.length < 5) {
+            const s = this.sample;
+            this.stats.checksumFailureSamples.push(
+              `${new Date().toISOString()} ${name} expected ${checksum | 0} has ${local | 0} after ${this.buckets.get(name)?.after ?? '-'} at ${line.checkpoint_complete.last_op_id}` +
+                (s ? `; stream ${Math.round(performance.now() - s.openedAt)} ms old, resumed from ${s.resumeFrom.get(name) ?? 'nothing'} (${s.resumeFrom.size} buckets), ${s.firstComplete ? 'completed before' : 'first completion'}` : ''),
+            );
+          }
           this.buckets.delete(name); // re-downloaded from scratch on the next connection
         }
       }

@@ -136,7 +136,7 @@ export async function openClient(kind: ClientKind, userId: string, target: Clien
         }
         return { lists: normalizeRows(tables.lists!), todos: normalizeRows(tables.todos!), todo_index: normalizeRows(tables.todo_index!) };
       },
-      checksumProblems: () => (raw.stats.checksumFailures > 0 ? [`${raw.stats.checksumFailures} checksum failures`] : []),
+      checksumProblems: () => (raw.stats.checksumFailures > 0 ? [`${raw.stats.checksumFailures} checksum failures: ${raw.stats.checksumFailureSamples.join(' | ')}`] : []),
       connects: () => raw.stats.connects,
       diagnose: async () => {
         const last = raw.samples.at(-1);
@@ -152,7 +152,7 @@ export async function openClient(kind: ClientKind, userId: string, target: Clien
     const recent: string[] = [];
     const note = (message: string, details?: Record<string, unknown>) => {
       const text = `${message} ${details ? JSON.stringify(details) : ''}`;
-      if (CHECKSUM_PROBLEM.test(text)) problems.push(text);
+      if (CHECKSUM_PROBLEM.test(text)) problems.push(`${new Date().toISOString()} ${text}`);
       recent.push(text.slice(0, 300));
       if (recent.length > 8) recent.shift();
     };
