@@ -35,7 +35,7 @@ describe('NDJSON line encoding', () => {
     expect(parsed.data.data).toHaveLength(data.length);
     parsed.data.data.forEach((op, i) => {
       const source = data[i]!;
-      expect(op).toEqual({ ...source, ...(source.data === undefined ? {} : { data: JSON.parse(source.data) as unknown }) });
+      expect(op).toEqual({ ...source, ...(typeof source.data === 'string' ? { data: JSON.parse(source.data) as unknown } : {}) });
     });
   });
 
