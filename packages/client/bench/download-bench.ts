@@ -2,7 +2,8 @@
  * Local download benchmark: N rows (~150 B each) streamed from an in-process fake `fetch` into a
  * file database with this client. Run: `npx tsx packages/client/bench/download-bench.ts [N] [seq|uuid]`
  * (`UUID_SUBKEYS=1`: random subkeys with sequential ids, like the server's opaque subkeys;
- * `BENCH_STATEMENT_TIMES=1`: prints the synchronous time spent in each SQL statement text).
+ * `BENCH_STATEMENT_TIMES=1`: prints the synchronous time spent in each SQL statement text;
+ * `BENCH_OPS_PER_LINE`: ops per data line, default 1,000 as the server sends).
  * (The real comparison against the Syncline server and @powersync/node lives in `npm run bench`.)
  */
 import { existsSync, readFileSync, rmSync, mkdtempSync } from 'node:fs';
@@ -14,7 +15,8 @@ import { openBetterSqlite3 } from '../src/adapters/node/index.ts';
 import type { SqliteAdapter } from '../src/db/sqlite-adapter.ts';
 
 const N = Number(process.argv[2] ?? 1_000_000);
-const PER_LINE = 1000;
+/** Ops per data line (the server pages 1,000; `BENCH_OPS_PER_LINE` to compare). */
+const PER_LINE = Number(process.env['BENCH_OPS_PER_LINE'] ?? 1000);
 const IDS = process.argv[3] === 'uuid' ? 'uuid' : 'seq';
 const dir = mkdtempSync(join(tmpdir(), 'syncline-bench-'));
 const schema = new Schema({ todos: new Table({ list_id: column.text, description: column.text, done: column.integer }) });
