@@ -37,9 +37,9 @@ export function encodeLine(line: SyncLine, format: StreamFormat, rawData: boolea
  *
  * Data lines are encoded as bytes in pieces of {@link OPS_PER_PIECE} ops: a page of 1,000 ops is
  * ~360 KB of JSON, and a string that large is a V8 large object whose fresh pages are faulted in
- * one by one — on this machine ~5 ms per MB for JSON.stringify of the page, then again for the
- * flattened line and its UTF-8 copy, against ~0.1 ms per MB for strings below 128 KB (measured
- * for issue 14: encoding 1M ops took ~2.3–4.7 s as one string per page, ~0.9 s in pieces).
+ * one by one — on this machine ~5 ms per MB (for JSON.stringify of the page, then again for the
+ * flattened line before its UTF-8 copy), against ~0.1 ms per MB for strings below 128 KB. Encoding
+ * 300 pages took 1.64–1.78 s CPU as one string per page, 1.28–1.33 s in pieces (BENCHMARKS.md).
  */
 export function encodeNdjsonLine(line: SyncLine, rawData: boolean): string | Buffer {
   if ('data' in line) {
