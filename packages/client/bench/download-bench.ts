@@ -2,10 +2,11 @@
  * Local download benchmark: N rows (~150 B each) streamed from an in-process fake `fetch` into a
  * file database with this client. Run: `npx tsx packages/client/bench/download-bench.ts [N] [seq|uuid]`
  * (`UUID_SUBKEYS=1`: random subkeys with sequential ids, like the server's opaque subkeys;
- * `BENCH_STATEMENT_TIMES=1`: prints the synchronous time spent in each SQL statement text).
+ * `BENCH_STATEMENT_TIMES=1`: prints the synchronous time spent in each SQL statement text;
+ * `BENCH_OPS_PER_LINE`: ops per data line, default 1,000 as the server sends).
  * (The real comparison against the Syncline server and @powersync/node lives in `npm run bench`.)
  */
-import { rmSync, mkdtempSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, mkdtempSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -14,7 +15,8 @@ import { openBetterSqlite3 } from '../src/adapters/node/index.ts';
 import type { SqliteAdapter } from '../src/db/sqlite-adapter.ts';
 
 const N = Number(process.argv[2] ?? 1_000_000);
-const PER_LINE = 1000;
+/** Ops per data line (the server pages 1,000; `BENCH_OPS_PER_LINE` to compare). */
+const PER_LINE = Number(process.env['BENCH_OPS_PER_LINE'] ?? 1000);
 const IDS = process.argv[3] === 'uuid' ? 'uuid' : 'seq';
 const dir = mkdtempSync(join(tmpdir(), 'syncline-bench-'));
 const schema = new Schema({ todos: new Table({ list_id: column.text, description: column.text, done: column.integer }) });
@@ -87,6 +89,18 @@ const body = new ReadableStream<Uint8Array>({
   },
 });
 
+/**
+ * Bytes this process passed to write() and read() (Linux `/proc/self/io` wchar/rchar; 0 elsewhere):
+ * unlike time, they do not depend on the machine's load, so layout changes compare in one run.
+ */
+function ioBytes(): { written: number; read: number } {
+  if (!existsSync('/proc/self/io')) return { written: 0, read: 0 };
+  const io = readFileSync('/proc/self/io', 'utf8');
+  const field = (name: string): number => Number(new RegExp(`^${name}: (\\d+)`, 'm').exec(io)?.[1] ?? 0);
+  return { written: field('wchar'), read: field('rchar') };
+}
+
+const io0 = ioBytes();
 const started = performance.now();
 const cpu0 = process.cpuUsage();
 await db.connect(
@@ -96,8 +110,14 @@ await db.connect(
 await db.waitForFirstSync();
 const ms = performance.now() - started;
 const cpu = process.cpuUsage(cpu0);
+const io = ioBytes();
 const { n } = await db.get<{ n: number }>('SELECT count(*) AS n FROM todos');
-process.stdout.write(`syncline client (${IDS} ids): ${n} rows in ${(ms / 1000).toFixed(2)} s (${Math.round(n / (ms / 1000))} rows/s); CPU user ${(cpu.user / 1e6).toFixed(2)} s, sys ${(cpu.system / 1e6).toFixed(2)} s; load ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
+const { size } = await db.get<{ size: number }>('SELECT page_count * page_size AS size FROM pragma_page_count(), pragma_page_size()');
+const mb = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+process.stdout.write(
+  `syncline client (${IDS} ids): ${n} rows in ${(ms / 1000).toFixed(2)} s (${Math.round(n / (ms / 1000))} rows/s); CPU user ${(cpu.user / 1e6).toFixed(2)} s, sys ${(cpu.system / 1e6).toFixed(2)} s; ` +
+    `written ${mb(io.written - io0.written)}, read ${mb(io.read - io0.read)}, database ${mb(size)}; load ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n`,
+);
 if (statementTimes.size > 0) {
   for (const [sql, t] of [...statementTimes].sort((x, y) => y[1].ms - x[1].ms).slice(0, 15)) {
     process.stdout.write(`${(t.ms / 1000).toFixed(2).padStart(7)} s ${String(t.calls).padStart(7)}× ${sql}\n`);

@@ -459,10 +459,11 @@ describe('Sync Streams: persistence', () => {
     await db.execute(`INSERT INTO todos (id, description) VALUES ('kept', 'local row')`);
     // Back to internal schema version 1 (the version before sl_stream_subscriptions).
     await db.execute(`DROP TABLE sl_stream_subscriptions`);
+    await db.execute(`ALTER TABLE sl_oplog RENAME COLUMN subkey TO key`);
     await db.execute(`DELETE FROM sl_migrations WHERE version > 1`);
     await db.close();
     db = await openTestDb(path);
-    expect(await db.getAll('SELECT version FROM sl_migrations ORDER BY version')).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }]);
+    expect(await db.getAll('SELECT version FROM sl_migrations ORDER BY version')).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }, { version: 5 }]);
     await db.syncStream('todos').subscribe();
     expect(db.currentStatus.syncStreams).toHaveLength(1);
     expect(await ids(db)).toEqual(['kept']);

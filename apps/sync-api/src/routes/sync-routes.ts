@@ -163,16 +163,22 @@ async function openStream(s: Services, req: FastifyRequest, reply: FastifyReply,
   // one per line. Backpressure: when a write reports a full buffer, the next line is not pulled out
   // of the generator until the sink drains (or the stream closes), so a slow client never makes
   // the server buffer more than socket buffers and FLUSH_BYTES plus one line.
-  // NDJSON lines are held as text and converted to bytes once per write; BSON lines as buffers.
+  // NDJSON lines other than data lines are held as text and converted to bytes once per write;
+  // NDJSON data lines (encoded as bytes, see line-encoding.ts) and BSON lines as buffers.
   let held: Buffer[] = [];
   let heldText = '';
   let heldBytes = 0;
+  const holdText = () => {
+    if (heldText.length === 0) return;
+    held.push(Buffer.from(heldText));
+    heldText = '';
+  };
   const takeHeld = () => {
-    const out = format === 'ndjson' ? Buffer.from(heldText) : held.length === 1 ? held[0]! : Buffer.concat(held, heldBytes);
+    holdText();
+    const out = held.length === 1 ? held[0]! : Buffer.concat(held);
     bytes += out.length;
     s.metrics.bytesSent += out.length;
     held = [];
-    heldText = '';
     heldBytes = 0;
     return out;
   };
@@ -247,9 +253,13 @@ async function openStream(s: Services, req: FastifyRequest, reply: FastifyReply,
         const line = next.value;
         // heldBytes decides when to flush (characters for NDJSON: close enough); bytes are counted per write.
         if (format === 'ndjson') {
-          const text = encodeNdjsonLine(line, rawData);
-          heldText += text;
-          heldBytes += text.length;
+          const encoded = encodeNdjsonLine(line, rawData);
+          if (typeof encoded === 'string') heldText += encoded;
+          else {
+            holdText();
+            held.push(encoded);
+          }
+          heldBytes += encoded.length;
         } else {
           const chunk = encodeLine(line, format, rawData);
           held.push(chunk);

@@ -5,7 +5,7 @@
  * |---|---|
  * | `sl_kv` | key/value state: `client_id`, write-checkpoint gate (`target_write_checkpoint`, `last_seen_write_checkpoint`) |
  * | `sl_buckets` | one row per downloaded bucket: positions (`last_op`, `last_applied_op`), checksum parts, progress counters |
- * | `sl_oplog` | the reduced op log: the latest live PUT per (bucket, row key); indexed by (bucket, op_id) and by row (type, id, bucket, op_id) |
+ * | `sl_oplog` | the reduced op log: the latest live PUT per (bucket, row key = type/id/subkey; the subkey column holds the last part); indexed by (bucket, op_id) and by row (type, id, bucket, op_id) |
  * | `sl_updated_rows` | rows to re-evaluate at the next complete apply (local writes, removed/cleared buckets) |
  * | `sl_crud` | the upload queue (FIFO by AUTOINCREMENT id, grouped by `tx_id`) |
  * | `sl_tx` | transaction-id counter for `sl_crud` (`current_tx` is non-NULL only inside a writing transaction) |
@@ -93,6 +93,14 @@ const MIGRATIONS: readonly (readonly string[])[] = [
     // on the table row (a row has one op per bucket and subkey, almost always one in total).
     `DROP INDEX IF EXISTS sl_oplog_by_row_key`,
     `CREATE INDEX IF NOT EXISTS sl_oplog_by_row_bucket ON sl_oplog (row_type, row_id, bucket, op_id)`,
+  ],
+  [
+    // The op log keeps the subkey instead of the whole key `type/id/subkey`: type and id are
+    // columns already, so the key repeated them in every row (~15–25 B per op of a download,
+    // written to the WAL and again to the database file). Existing keys are cut after
+    // `type/id/` (SQLite counts characters in both length() and substr()).
+    `ALTER TABLE sl_oplog RENAME COLUMN key TO subkey`,
+    `UPDATE sl_oplog SET subkey = substr(subkey, length(row_type) + length(row_id) + 3)`,
   ],
 ];
 

@@ -10,7 +10,7 @@ import type { SqliteAdapter, SqliteValue } from '../db/sqlite-adapter.ts';
 import { chunked, flatParams, valuesPlaceholders } from '../db/multi-row-sql.ts';
 import { FULL_SYNC_PRIORITY, KV } from '../schema/internal-schema.ts';
 import { DATA_PREFIX, quoteIdent } from '../schema/schema-ddl.ts';
-import { reduceDataLine, rowKey, type OplogEntry, type StoredOp } from './op-log-reduction.ts';
+import { reduceDataLine, rowKey, storedSubkey, type OplogEntry, type StoredOp } from './op-log-reduction.ts';
 import type { BucketChecksum, Checkpoint } from './sync-lines.ts';
 
 export interface BucketPosition {
@@ -91,25 +91,26 @@ export class BucketStorage {
     const id = Number(b['id']);
     // Stored ops for the keys this line touches, looked up by (row_type, row_id, bucket) — the
     // row-ordered index (internal-schema.ts) — with bound keys, one statement per chunk of keys.
+    // The op log stores the subkey; the key (type/id/subkey) is rebuilt here.
     const lookups = new Map<string, [string, string, string]>();
     for (const op of ops) {
       if ((op.op === 'PUT' || op.op === 'REMOVE') && op.objectType && op.objectId !== undefined) {
-        const key = rowKey(op.objectType, op.objectId, op.subkey);
-        lookups.set(key, [op.objectType, op.objectId, key]);
+        lookups.set(rowKey(op.objectType, op.objectId, op.subkey), [op.objectType, op.objectId, storedSubkey(op.subkey)]);
       }
     }
     const existing = new Map<string, StoredOp>();
     const rowids = new Map<string, number>();
     for (const chunk of chunked([...lookups.values()])) {
       const { rows } = await a.execute(
-        `WITH k (t, i, key) AS (VALUES ${valuesPlaceholders(chunk.length, 3)}) ` +
-          `SELECT o.rowid AS r, o.key, o.row_type, o.row_id, o.hash FROM k CROSS JOIN sl_oplog o INDEXED BY sl_oplog_by_row_bucket ` +
-          `ON o.row_type = k.t AND o.row_id = k.i AND o.bucket = ? AND o.key = k.key`,
+        `WITH k (t, i, s) AS (VALUES ${valuesPlaceholders(chunk.length, 3)}) ` +
+          `SELECT o.rowid AS r, o.subkey, o.row_type, o.row_id, o.hash FROM k CROSS JOIN sl_oplog o INDEXED BY sl_oplog_by_row_bucket ` +
+          `ON o.row_type = k.t AND o.row_id = k.i AND o.bucket = ? AND o.subkey = k.s`,
         [...flatParams(chunk, (l) => l), id],
       );
       for (const r of rows) {
-        const key = String(r['key']);
-        existing.set(key, { key, opId: 0n, rowType: String(r['row_type']), rowId: String(r['row_id']), data: '', hash: Number(r['hash']) });
+        const [rowType, rowId, subkey] = [String(r['row_type']), String(r['row_id']), String(r['subkey'])];
+        const key = rowKey(rowType, rowId, subkey);
+        existing.set(key, { key, subkey, opId: 0n, rowType, rowId, data: '', hash: Number(r['hash']) });
         rowids.set(key, Number(r['r']));
       }
     }
@@ -132,8 +133,8 @@ export class BucketStorage {
     }
     for (const chunk of chunked(r.inserts)) {
       await a.execute(
-        `INSERT INTO sl_oplog (bucket, op_id, row_type, row_id, key, data, hash) VALUES ${valuesPlaceholders(chunk.length, 7)}`,
-        flatParams(chunk, (s) => [id, s.opId, s.rowType, s.rowId, s.key, s.data, s.hash]),
+        `INSERT INTO sl_oplog (bucket, op_id, row_type, row_id, subkey, data, hash) VALUES ${valuesPlaceholders(chunk.length, 7)}`,
+        flatParams(chunk, (s) => [id, s.opId, s.rowType, s.rowId, s.subkey, s.data, s.hash]),
       );
     }
     for (const chunk of chunked(r.updatedRows)) {

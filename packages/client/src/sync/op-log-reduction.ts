@@ -25,6 +25,8 @@ export interface OplogEntry {
 
 export interface StoredOp {
   key: string;
+  /** The op's subkey as stored (`'null'` when it had none): `key` = `rowKey(rowType, rowId, subkey)`. */
+  subkey: string;
   opId: bigint;
   rowType: string;
   rowId: string;
@@ -55,7 +57,12 @@ export interface LineReduction {
 }
 
 export function rowKey(objectType: string, objectId: string, subkey: string | undefined): string {
-  return `${objectType}/${objectId}/${subkey ?? 'null'}`;
+  return `${objectType}/${objectId}/${storedSubkey(subkey)}`;
+}
+
+/** The subkey part of a row key, as the op log stores it (`'null'` for an op without one). */
+export function storedSubkey(subkey: string | undefined): string {
+  return subkey ?? 'null';
 }
 
 /**
@@ -102,7 +109,7 @@ export function reduceDataLine(ops: readonly OplogEntry[], existing: ReadonlyMap
         if (superseded) mark({ rowType: op.objectType, rowId: op.objectId });
         continue;
       }
-      inserts.set(key, { key, opId: op.opId, rowType: op.objectType, rowId: op.objectId, data: op.data ?? '{}', hash: op.checksum >>> 0 });
+      inserts.set(key, { key, subkey: storedSubkey(op.subkey), opId: op.opId, rowType: op.objectType, rowId: op.objectId, data: op.data ?? '{}', hash: op.checksum >>> 0 });
       opSum = addChecksums(opSum, op.checksum);
     } else if (op.op === 'MOVE') {
       add = addChecksums(add, op.checksum);
