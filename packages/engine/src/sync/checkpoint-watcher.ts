@@ -35,7 +35,7 @@ export interface CheckpointSubscription extends AsyncDisposable {
   next(timeoutMs: number, signal?: AbortSignal): Promise<WatcherEvent | 'timeout' | null>;
 }
 
-interface ServingState {
+export interface ServingState {
   version: SyncRulesVersion;
   opId: bigint;
   lsn: string;

@@ -16,9 +16,7 @@ import { TooManyBucketsError, TooManyParameterResultsError } from '../sync-rules
 import type { BucketDescription, BucketQuerier, ParameterLookupSource, SqliteRow, StreamsRequest } from '../sync-rules/types.ts';
 import { ConnectionState } from './connection-state.ts';
 import type { BucketChecksum, StoredOp } from '../storage/storage-types.ts';
-import type { CheckpointEvent, CheckpointWatcher } from './checkpoint-watcher.ts';
-
-type ServingCheckpoint = NonNullable<ReturnType<CheckpointWatcher['current']>>;
+import type { CheckpointEvent, CheckpointWatcher, ServingState } from './checkpoint-watcher.ts';
 import type { OpPage } from './op-page-cache.ts';
 
 export interface SyncStreamContext {
@@ -207,7 +205,7 @@ export async function* streamSyncLines(ctx: SyncStreamContext): AsyncGenerator<S
  * checkpoint that far either, the positions are stale or bogus: start anyway, and the client's
  * checksum check discards what does not match.
  */
-async function coverPositions(watcher: CheckpointWatcher, serving: ServingCheckpoint, positions: ReadonlyMap<string, bigint>): Promise<ServingCheckpoint> {
+async function coverPositions(watcher: CheckpointWatcher, serving: ServingState, positions: ReadonlyMap<string, bigint>): Promise<ServingState> {
   let held = 0n;
   for (const after of positions.values()) if (after > held) held = after;
   if (held <= serving.opId) return serving;
