@@ -87,6 +87,7 @@ export async function createServices(config: SyncApiConfig, logger: Logger): Pro
     identity: { id: connections.processId, name: config.PROCESS_NAME, runner: config.SYNC_RUNNER, version: processVersion(config.SYNCLINE_BUILD_SHA) },
     connections: () => connections.size,
     ready: () => watcher === null || watcher.current() !== null,
+    versionsRead: () => watcher?.versionsRead() ?? [],
     replicator,
   });
   await processes.start();

@@ -33,6 +33,8 @@ export interface ProcessRegistryOptions {
   connections: () => number;
   /** `ready` once the process can serve (an API process: it has a checkpoint), else `starting`. */
   ready: () => boolean;
+  /** Versions whose op-log this process may read (the API's serving version, open streams'). */
+  versionsRead: () => readonly number[];
   replicator: Pick<Replicator, 'runningVersions' | 'standbyVersions' | 'metrics'> | null;
   heartbeatMs?: number;
   sampleMs?: number;
@@ -108,6 +110,7 @@ export class ProcessRegistry {
       cpuSecondsTotal: (now.usage.user + now.usage.system) / 1e6,
       activeVersions: r ? r.runningVersions() : [],
       standbyVersions: r ? r.standbyVersions() : [],
+      servingVersions: this.o.versionsRead(),
       replicationLagMs: lag === null ? null : Math.max(0, lag),
     };
   }

@@ -12,6 +12,8 @@
  */
 import pg from 'pg';
 import type { Logger } from 'pino';
+import { PROCESS_STALE_SECONDS } from '../admin/cluster-view.ts';
+import { processesReadingVersion } from '../storage/pg-processes.ts';
 import { deployVersion, deleteVersionData, getVersion, getVersionsInState, setFatalError, setVersionState } from '../storage/pg-versions.ts';
 import { withConnectionPurpose } from '../storage/application-name.ts';
 import { takeReplicationLease } from '../storage/pg-replication-lease.ts';
@@ -34,6 +36,11 @@ export interface ReplicatorOptions {
   cleanupBatch?: number;
   /** Pause between cleanup batches (ms, default 50), so cleanup does not starve replication and sync. */
   cleanupPauseMs?: number;
+  /**
+   * Longest wait (ms, default 10 min) for API processes that still read a stopped version (open
+   * streams on it, or not yet told it stopped) before its op-log is deleted anyway.
+   */
+  cleanupReaderWaitMs?: number;
 }
 
 interface RunningJob {
@@ -52,6 +59,8 @@ export class Replicator {
   private readonly jobs = new Map<number, RunningJob>();
   private readonly failures = new Map<number, { count: number; retryAt: number }>();
   private readonly cleanups = new Map<number, Promise<void>>();
+  /** Stopped versions whose cleanup waits for readers: when to look again. */
+  private readonly cleanupRetryAt = new Map<number, number>();
   private readonly waits = new Map<number, LockWait>();
   private readonly cleanupAbort = new AbortController();
   private timer: NodeJS.Timeout | null = null;
@@ -314,7 +323,7 @@ export class Replicator {
 
   /** Starts the cleanup of a stopped version in the background (once per version at a time). */
   private startCleanup(v: SyncRulesVersion): void {
-    if (this.cleanups.has(v.id)) return;
+    if (this.cleanups.has(v.id) || Date.now() < (this.cleanupRetryAt.get(v.id) ?? 0)) return;
     const running = this.terminate(v)
       .catch((e: unknown) => {
         if (!this.cleanupAbort.signal.aborted) this.o.logger.warn({ err: e, version: v.id }, 'cleanup of a stopped version failed; retried on the next pass');
@@ -323,7 +332,12 @@ export class Replicator {
     this.cleanups.set(v.id, running);
   }
 
-  /** Drops a stopped version's slot and data (throttled batches), then marks it TERMINATED. */
+  /**
+   * Drops a stopped version's slot and data (throttled batches), then marks it TERMINATED. The data
+   * is deleted only once no live process reads it any more (see `processesReadingVersion`): a
+   * stream still downloading the version would otherwise send pages the cleanup already emptied
+   * and complete a checkpoint whose checksums the client then fails.
+   */
   private async terminate(v: SyncRulesVersion): Promise<void> {
     const lock = await this.tryLock(v.id);
     if (!lock) return;
@@ -348,6 +362,7 @@ export class Replicator {
           await new Promise((r) => setTimeout(r, 100));
         }
       }
+      if (await this.stillRead(v)) return;
       const deleted = await deleteVersionData(this.storage, v.id, {
         batch: this.o.cleanupBatch ?? 5000,
         pauseMs: this.o.cleanupPauseMs ?? 50,
@@ -362,5 +377,22 @@ export class Replicator {
     } finally {
       await lock.client.end().catch(() => {});
     }
+  }
+
+  /** Whether the cleanup of `v` waits for processes still reading it (looked at again in 2 s). */
+  private async stillRead(v: SyncRulesVersion): Promise<boolean> {
+    const { readers, stoppedForSeconds } = await processesReadingVersion(this.storage, v.id, PROCESS_STALE_SECONDS);
+    if (readers.length === 0) {
+      this.cleanupRetryAt.delete(v.id);
+      return false;
+    }
+    const maxWaitMs = this.o.cleanupReaderWaitMs ?? 600_000;
+    if (stoppedForSeconds * 1000 >= maxWaitMs) {
+      this.o.logger.warn({ version: v.id, readers, waitedSeconds: Math.round(stoppedForSeconds) }, 'processes still read a stopped version; deleting its data anyway (their streams on it will fail their checksums and reconnect)');
+      return false;
+    }
+    if (!this.cleanupRetryAt.has(v.id)) this.o.logger.info({ version: v.id, readers }, 'cleanup of a stopped version waits until no process reads it');
+    this.cleanupRetryAt.set(v.id, Date.now() + 2_000);
+    return true;
   }
 }

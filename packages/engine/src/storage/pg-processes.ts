@@ -27,6 +27,8 @@ export interface ProcessHeartbeat {
   cpuPercent: number;
   activeVersions: readonly number[];
   standbyVersions: readonly number[];
+  /** Versions whose op-log this process may still read (its API's serving version, open streams'). */
+  servingVersions: readonly number[];
   replicationLagMs: number | null;
 }
 
@@ -52,11 +54,12 @@ export interface StoredProcessSample {
 export async function upsertProcessHeartbeat(db: Queryable, p: ProcessIdentity, h: ProcessHeartbeat): Promise<void> {
   await db.query(
     `INSERT INTO syncline.processes (id, name, runner, version, pid, host, state, connections, rss_bytes, heap_used_bytes, cpu_percent,
-                                     active_versions, standby_versions, replication_lag_ms)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::int[], $13::int[], $14)
+                                     active_versions, standby_versions, replication_lag_ms, serving_versions)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::int[], $13::int[], $14, $15::int[])
      ON CONFLICT (id) DO UPDATE SET heartbeat_at = now(), state = EXCLUDED.state, connections = EXCLUDED.connections,
        rss_bytes = EXCLUDED.rss_bytes, heap_used_bytes = EXCLUDED.heap_used_bytes, cpu_percent = EXCLUDED.cpu_percent,
-       active_versions = EXCLUDED.active_versions, standby_versions = EXCLUDED.standby_versions, replication_lag_ms = EXCLUDED.replication_lag_ms`,
+       active_versions = EXCLUDED.active_versions, standby_versions = EXCLUDED.standby_versions, replication_lag_ms = EXCLUDED.replication_lag_ms,
+       serving_versions = EXCLUDED.serving_versions`,
     [
       p.id,
       p.name,
@@ -72,6 +75,7 @@ export async function upsertProcessHeartbeat(db: Queryable, p: ProcessIdentity, 
       [...h.activeVersions],
       [...h.standbyVersions],
       h.replicationLagMs === null ? null : Math.round(h.replicationLagMs),
+      [...h.servingVersions],
     ],
   );
 }
@@ -82,7 +86,8 @@ export async function setProcessState(db: Queryable, id: string, state: ProcessS
     `UPDATE syncline.processes SET state = $2, heartbeat_at = now(),
             connections = CASE WHEN $2 = 'stopped' THEN 0 ELSE connections END,
             active_versions = CASE WHEN $2 = 'stopped' THEN '{}'::int[] ELSE active_versions END,
-            standby_versions = CASE WHEN $2 = 'stopped' THEN '{}'::int[] ELSE standby_versions END
+            standby_versions = CASE WHEN $2 = 'stopped' THEN '{}'::int[] ELSE standby_versions END,
+            serving_versions = CASE WHEN $2 = 'stopped' THEN '{}'::int[] ELSE serving_versions END
       WHERE id = $1`,
     [id, state],
   );
@@ -126,10 +131,11 @@ export async function listStoredProcesses(db: Queryable): Promise<StoredProcess[
     cpu_percent: number;
     active_versions: number[];
     standby_versions: number[];
+    serving_versions: number[] | null;
     replication_lag_ms: number | null;
   }>(
     `SELECT id, name, runner, version, pid, host, started_at, heartbeat_at, extract(epoch FROM now() - heartbeat_at)::float8 AS since,
-            state, connections, rss_bytes::text, heap_used_bytes::text, cpu_percent, active_versions, standby_versions, replication_lag_ms
+            state, connections, rss_bytes::text, heap_used_bytes::text, cpu_percent, active_versions, standby_versions, serving_versions, replication_lag_ms
        FROM syncline.processes ORDER BY started_at, name`,
   );
   return rows.map((r) => ({
@@ -149,8 +155,29 @@ export async function listStoredProcesses(db: Queryable): Promise<StoredProcess[
     cpuPercent: r.cpu_percent,
     activeVersions: r.active_versions,
     standbyVersions: r.standby_versions,
+    servingVersions: r.serving_versions ?? [],
     replicationLagMs: r.replication_lag_ms,
   }));
+}
+
+/**
+ * Live processes that may still read the op-log of stopped version `versionId`: they list it as
+ * served, have not heartbeated since it stopped (their list predates the stop), or do not report
+ * the list (older code). A process whose heartbeat is older than `staleSeconds` is gone (killed or
+ * cut off from storage) and not counted; a cleanly stopped one neither. Also how long ago the
+ * version stopped (by the database clock).
+ */
+export async function processesReadingVersion(db: Queryable, versionId: number, staleSeconds: number): Promise<{ readers: string[]; stoppedForSeconds: number }> {
+  const { rows } = await db.query<{ readers: string[]; stopped_for: number | null }>(
+    `SELECT extract(epoch FROM now() - v.stopped_at)::float8 AS stopped_for,
+            ARRAY(SELECT p.name FROM syncline.processes p
+                   WHERE p.state <> 'stopped' AND p.heartbeat_at > now() - make_interval(secs => $2)
+                     AND (p.serving_versions IS NULL OR $1 = ANY(p.serving_versions) OR v.stopped_at IS NULL OR p.heartbeat_at <= v.stopped_at)
+                   ORDER BY p.name) AS readers
+       FROM syncline.sync_rules_versions v WHERE v.id = $1`,
+    [versionId, staleSeconds],
+  );
+  return { readers: rows[0]?.readers ?? [], stoppedForSeconds: rows[0]?.stopped_for ?? 0 };
 }
 
 /** Samples of the last `minutes`, oldest first, at most `limit` rows (the newest ones when more). */

@@ -244,7 +244,7 @@ export const connections = synclineSchema.table(
     lastCheckpoint: bigint('last_checkpoint', { mode: 'bigint' }),
     disconnectRequested: boolean('disconnect_requested').notNull().default(false),
   },
-  (t) => [index('connections_user_idx').on(t.userId)],
+  (t) => [index('connections_user_idx').on(t.userId), index('connections_process_idx').on(t.processId)],
 );
 
 /** Replication counters per version, flushed periodically by the replicator. */
@@ -351,6 +351,12 @@ export const processes = synclineSchema.table('processes', {
   standbyVersions: integer('standby_versions').array().notNull().default(sql`'{}'::int[]`),
   /** Source commit → checkpoint delay of the last replicated transaction (max over active versions). */
   replicationLagMs: integer('replication_lag_ms'),
+  /**
+   * Versions whose op-log this process may still read: the version its API serves and every version
+   * an open stream is on (empty for a replicator-only process). The cleanup of a stopped version
+   * waits until no live process lists it. NULL: a process from before this column (unknown).
+   */
+  servingVersions: integer('serving_versions').array(),
 });
 
 /** Samples of every process's heartbeat (~every 10 s) for the Cluster page's charts; pruned after 24 h. */

@@ -52,6 +52,8 @@ export class CheckpointWatcher {
   /** Where write checkpoints were last looked at (null until the first checkpoint of a version). */
   private writeCursor: WriteCheckpointCursor | null = null;
   private readonly subscribers = new Set<Subscriber>();
+  /** Open streams per version they read (see `readVersion`). */
+  private readonly readers = new Map<number, number>();
   private refreshing: Promise<void> | null = null;
   private refreshAgain = false;
   private poll: NodeJS.Timeout | null = null;
@@ -126,6 +128,37 @@ export class CheckpointWatcher {
         s.close();
       },
     };
+  }
+
+  /**
+   * Marks a stream as reading version `versionId` until disposed. `versionsRead()` lists it
+   * meanwhile (the process heartbeat reports it), so the cleanup of the version once it stops waits
+   * for the stream. Call it right after reading `current()`, with no await in between.
+   */
+  readVersion(versionId: number): Disposable {
+    this.readers.set(versionId, (this.readers.get(versionId) ?? 0) + 1);
+    let done = false;
+    return {
+      [Symbol.dispose]: () => {
+        if (done) return;
+        done = true;
+        const n = (this.readers.get(versionId) ?? 1) - 1;
+        if (n > 0) this.readers.set(versionId, n);
+        else this.readers.delete(versionId);
+      },
+    };
+  }
+
+  /** Versions whose op-log this process may read: the serving one and every one a stream reads. */
+  versionsRead(): number[] {
+    const out = new Set(this.readers.keys());
+    if (this.state) out.add(this.state.version.id);
+    return [...out].sort((a, b) => a - b);
+  }
+
+  /** Whether `versionId` is still the version this process serves (false once it saw another activated). */
+  serves(versionId: number): boolean {
+    return this.state?.version.id === versionId;
   }
 
   get subscriberCount(): number {

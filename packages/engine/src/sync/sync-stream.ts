@@ -56,6 +56,9 @@ export async function* streamSyncLines(ctx: SyncStreamContext): AsyncGenerator<S
   if (!serving) throw new ServiceError('NO_SYNC_RULES', 'No sync rules are active yet: deploy sync rules, or wait until the first version finishes its snapshot.');
   serving = await coverPositions(watcher, serving, state.positions);
   const versionId = serving.version.id;
+  // Keeps the version's op-log from being deleted while this stream may read it (once replaced, the
+  // stream ends at its next page: `serves` below).
+  using _reading = watcher.readVersion(versionId);
   const rules = ctx.rulesFor(versionId, serving.version.content);
   const querier = rules.createQuerier(
     { userId: ctx.userId, jwtClaims: ctx.claims, clientParameters: request.parameters ?? {}, streams: streamsRequest(request) },
@@ -132,6 +135,9 @@ export async function* streamSyncLines(ctx: SyncStreamContext): AsyncGenerator<S
       let invalidated = false;
       while (remaining.length > 0) {
         if (signal.aborted) return 'aborted';
+        // A deploy replaced the version: its op-log is deleted once no stream reads it, so stop
+        // reading it now; the client reconnects and gets the new version.
+        if (!watcher.serves(versionId)) return 'new_sync_rules';
         // A long download must not outlive the token: end it at exp like an idle stream (§1.8).
         if (Date.now() / 1000 >= ctx.tokenExpiresAt) {
           yield { token_expires_in: 0 };
@@ -184,6 +190,8 @@ export async function* streamSyncLines(ctx: SyncStreamContext): AsyncGenerator<S
           watcher.checksums.evict(b);
         }
       }
+      // Replaced while the last page was read: no (partial) complete from a version being deleted.
+      if (!watcher.serves(versionId)) return 'new_sync_rules';
       // Compaction rewrote ops past this checkpoint: complete with the next checkpoint instead.
       if (invalidated) interrupted = true;
       else if (gi < plan.groups.length - 1) yield { partial_checkpoint_complete: { last_op_id: plan.lastOpId, priority: group.priority } };

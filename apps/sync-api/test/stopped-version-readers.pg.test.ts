@@ -1,0 +1,104 @@
+/**
+ * A deploy replaces the serving version while streams are still downloading it. The replaced
+ * version's op-log is deleted by the replicator's cleanup; a stream that goes on reading it gets
+ * empty pages and used to send `checkpoint_complete` with checksums of data it never sent — the
+ * client fails the check, discards and downloads again (issue 13: the cluster's checksum failures
+ * ~14 s after the deploy, `expected 639846245, got 0`). Now a stream stops reading a version its
+ * process no longer serves (ends with `new_sync_rules`, no complete), and the cleanup waits until
+ * no process reports a stream on the version.
+ */
+import { describe, expect, it, inject } from 'vitest';
+import pino from 'pino';
+import { streamSyncLines } from '@syncline/engine';
+import type { SyncLine } from '@syncline/protocol';
+import { startTestServer, type TestServer } from './support/test-server.ts';
+
+const SCHEMA = `CREATE TABLE todos (id text PRIMARY KEY, owner_id text NOT NULL, description text);
+CREATE TABLE lists (id text PRIMARY KEY, name text);`;
+// A small priority-1 bucket is delivered (and checked) first; the large one after it.
+const RULES = `
+bucket_definitions:
+  lists:
+    priority: 1
+    data:
+      - SELECT * FROM lists
+  mine:
+    parameters: SELECT request.user_id() AS owner
+    data:
+      - SELECT * FROM todos WHERE owner_id = bucket.owner
+`;
+
+async function versionState(server: TestServer, id: number): Promise<string> {
+  const { rows } = await server.services.storage.query<{ state: string }>('SELECT state FROM syncline.sync_rules_versions WHERE id = $1', [id]);
+  return rows[0]?.state ?? 'gone';
+}
+
+async function until(what: string, fn: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await fn()) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}
+
+describe('a version replaced while streams download it', () => {
+  it('is never completed from a half-deleted op-log, and is deleted once its streams ended', async () => {
+    await using server = await startTestServer(inject('pgAdminUrl'), { schemaSql: SCHEMA });
+    await server.source.query(`INSERT INTO todos SELECT 't' || i, 'u1', repeat('x', 50) FROM generate_series(1, 3000) i`);
+    await server.source.query(`INSERT INTO lists SELECT 'l' || i, 'list ' || i FROM generate_series(1, 10) i`);
+    const v1 = await server.deploy(RULES);
+    await server.waitActive(v1);
+    const abort = new AbortController();
+    const gen = streamSyncLines({
+      watcher: server.services.watcher!,
+      rulesFor: server.services.rulesFor,
+      request: { buckets: [], raw_data: true },
+      userId: 'u1',
+      claims: { sub: 'u1' },
+      tokenExpiresAt: Date.now() / 1000 + 600,
+      signal: abort.signal,
+      logger: pino({ level: 'silent' }),
+      keepalives: false,
+      batchOps: 100,
+    });
+    try {
+      // The checkpoint line and the priority-1 bucket: the download is under way.
+      const lines: SyncLine[] = [];
+      while (!lines.some((l) => 'partial_checkpoint_complete' in l)) lines.push((await gen.next()).value as SyncLine);
+      expect('checkpoint' in lines[0]!).toBe(true);
+
+      const v2 = await server.deploy(RULES.replace('mine:', 'mine2:'));
+      await server.waitActive(v2);
+      // Give the cleanup of v1 every chance to run under the paused stream (it used to: ~1 s).
+      const terminatedEarly = await until('v1 terminated', async () => (await versionState(server, v1)) === 'TERMINATED', 8_000);
+
+      let end: string | undefined;
+      for (;;) {
+        const r = await gen.next();
+        if (r.done) {
+          end = r.value;
+          break;
+        }
+        lines.push(r.value);
+        if ('checkpoint_complete' in r.value) break;
+      }
+      const sums = new Map<string, number>();
+      for (const l of lines) if ('data' in l) for (const op of l.data.data) sums.set(l.data.bucket, ((sums.get(l.data.bucket) ?? 0) + op.checksum) >>> 0);
+      const announced = (lines[0] as Extract<SyncLine, { checkpoint: unknown }>).checkpoint.buckets;
+      const completed = lines.some((l) => 'checkpoint_complete' in l);
+      if (completed) {
+        // A complete is only correct if what was sent sums to what was announced.
+        for (const b of announced) expect({ bucket: b.bucket, sum: (sums.get(b.bucket) ?? 0) | 0 }).toEqual({ bucket: b.bucket, sum: b.checksum | 0 });
+      } else {
+        expect(end).toBe('new_sync_rules');
+      }
+      expect(terminatedEarly).toBe(false);
+      // The stream ended: nothing reads v1 any more, so its cleanup goes ahead.
+      expect(await until('v1 terminated', async () => (await versionState(server, v1)) === 'TERMINATED', 30_000)).toBe(true);
+    } finally {
+      abort.abort();
+      await gen.return('aborted');
+    }
+  });
+});
