@@ -8,6 +8,7 @@ import { deserialize } from 'bson';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FrameType } from '@syncline/protocol';
 import { FlowWindow } from '../src/sync/flow-window.ts';
+import { batchBounds } from '../src/sync/sync-client.ts';
 import { openWebSocketStream, WebSocketUnavailableError, webSocketUrl, type WebSocketConstructor } from '../src/sync/websocket-stream.ts';
 import { isSynclineError } from '../src/errors.ts';
 import { lines, putOp } from './scripted-lines.ts';
@@ -56,6 +57,42 @@ describe('FlowWindow', () => {
     // … yet the server is never left without credit while the client has room.
     expect(w.outstanding).toBeGreaterThan(0);
     expect(granted).toBe(w.outstanding);
+  });
+
+  it('lets a consumer that batches data lines (batchBounds) always complete its batch, whatever lines come between', () => {
+    // The server sends while it has credit; the consumer applies other lines at once and data lines
+    // a batch at a time. It must never wait for a line the server has no credit to send.
+    for (const window of [16, 17, 20, 31, 32, 64]) {
+      const batchLines = batchBounds({ window }).lines;
+      for (let seed = 1; seed <= 50; seed++) {
+        let x = seed;
+        const kinds = Array.from({ length: 400 }, () => ((x = (x * 48271) % 2147483647) % 5 === 0 ? 'other' : 'data'));
+        const w = new FlowWindow(window);
+        w.initial();
+        const received: string[] = [];
+        let sent = 0;
+        let consumed = 0;
+        let batch = 0;
+        while (consumed < kinds.length) {
+          if (w.outstanding > 0 && sent < kinds.length) {
+            w.onReceived();
+            received.push(kinds[sent++]!);
+          } else if (consumed < received.length) {
+            const kind = received[consumed++]!;
+            if (kind === 'data' && ++batch < batchLines && consumed < kinds.length) continue;
+            if (kind === 'data') {
+              w.onApplied(batch);
+            } else {
+              if (batch > 0) w.onApplied(batch);
+              w.onApplied(1);
+            }
+            batch = 0;
+          } else {
+            throw new Error(`window ${window}, seed ${seed}: consumer waits for line ${consumed + 1} with ${batch} batched, server has no credit`);
+          }
+        }
+      }
+    }
   });
 
   it('rejects a window that is not a positive integer', () => {

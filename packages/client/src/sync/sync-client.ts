@@ -28,12 +28,24 @@ import type { StreamManager } from '../streams/stream-manager.ts';
  * where the op log's index pages would otherwise be rewritten once per commit; the bounds keep the
  * parsed lines held in memory (and the time the write lock is held) moderate.
  * Over WebSocket the smaller bounds stay: lines are credited back only once stored, so a batch
- * must fill well within the flow-control window (whose floor is DATA_BATCH_LINES).
+ * must fill well within the flow-control window — see {@link batchBounds}.
  */
 export const DATA_BATCH_LINES = 16;
 const DATA_BATCH_OPS = 10_000;
 const HTTP_BATCH = { lines: 128, ops: 50_000, bytes: 16 * 2 ** 20 };
 const WEBSOCKET_BATCH = { lines: DATA_BATCH_LINES, ops: DATA_BATCH_OPS, bytes: Infinity };
+
+/**
+ * How many data lines a batch may gather before it is stored. A flow-controlled stream stops once
+ * its window is held unapplied, and credits withheld for batching (up to a quarter of the window,
+ * flow-window.ts) count against it too: a batch of the whole window would wait for a line the
+ * server may not send (with a window of 16 and one applied checkpoint line, 15 data lines arrived
+ * and the 16th never came). Half the window always fills.
+ */
+export function batchBounds(stream: Pick<SyncLineStream, 'window'>): { lines: number; ops: number; bytes: number } {
+  if (stream.window === undefined) return HTTP_BATCH;
+  return { ...WEBSOCKET_BATCH, lines: Math.max(1, Math.min(WEBSOCKET_BATCH.lines, Math.floor(stream.window / 2))) };
+}
 
 type IterationOutcome = { type: 'ended' } | { type: 'restart' } | { type: 'aborted' };
 
@@ -302,7 +314,7 @@ export class SyncClient {
     let batchOps = 0;
     let batchBytes = 0;
     let storing: Promise<void> | undefined;
-    const bounds = stream.transport === 'http' ? HTTP_BATCH : WEBSOCKET_BATCH;
+    const bounds = batchBounds(stream);
     const settle = async (): Promise<void> => {
       const pending = storing;
       storing = undefined;

@@ -11,6 +11,8 @@ export type SyncTransport = 'websocket' | 'http';
 export interface SyncLineStream {
   readonly transport: SyncTransport;
   readonly lines: AsyncIterable<{ line: SyncLine; size: number }>;
+  /** Lines the stream lets the consumer hold unapplied before it stops delivering (none: unbounded). */
+  readonly window?: number;
   applied(n: number): void;
 }
 

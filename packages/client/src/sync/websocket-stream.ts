@@ -239,6 +239,7 @@ export async function openWebSocketStream(o: WebSocketStreamOptions): Promise<Sy
   return {
     transport: 'websocket',
     flow,
+    window: flow.window,
     lines: lines(),
     applied(n: number): void {
       if (ended) return;
