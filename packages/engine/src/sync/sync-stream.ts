@@ -35,8 +35,9 @@ export interface SyncStreamContext {
   maxBuckets?: number;
   /** Max rows all parameter queries of this connection may return (default 1,000, as PowerSync). */
   maxParameterResults?: number;
-  /** Ops per storage read (default 1000) and bytes per data line (default 1 MB). */
+  /** Ops per storage read (default 1000). */
   batchOps?: number;
+  /** Estimated JSON bytes per data line (default {@link DATA_LINE_BYTES}). */
   chunkBytes?: number;
   /** Called with stats as lines are produced (for the connection registry and metrics). */
   onProgress?: (p: { ops: number; checkpoint: bigint; buckets: number }) => void;
@@ -44,10 +45,19 @@ export interface SyncStreamContext {
 
 const KEEPALIVE_MS = 20_000;
 
+/**
+ * A page of ops is sent as data lines of about this many bytes of JSON: below V8's large-object
+ * size (128 KB), so neither the server's encoding nor a client's decode of a line allocates a large
+ * object (~5 ms per MB to fault in on a small VM; a 1,000-op line of ~360 KB is one). In process,
+ * a 1M-row download into SQLite took 10.7–11.0 s client CPU with ~300-op lines against
+ * 11.6–14.0 s with 1,000-op lines (BENCHMARKS.md).
+ */
+export const DATA_LINE_BYTES = 96_000;
+
 export async function* streamSyncLines(ctx: SyncStreamContext): AsyncGenerator<SyncLine, string> {
   const { watcher, request, signal } = ctx;
   const batchOps = ctx.batchOps ?? 1000;
-  const chunkBytes = ctx.chunkBytes ?? 1_000_000;
+  const chunkBytes = ctx.chunkBytes ?? DATA_LINE_BYTES;
   const userKey = request.client_id ? `${ctx.userId}/${request.client_id}` : ctx.userId;
   const state = new ConnectionState(request.buckets ?? []);
 
@@ -152,7 +162,7 @@ export async function* streamSyncLines(ctx: SyncStreamContext): AsyncGenerator<S
         );
         const { results, resumeFrom } = page;
         for (const r of results) {
-          const chunks = [...chunkOps(r.ops, chunkBytes)];
+          const chunks = lineChunks(r.ops, chunkBytes);
           for (let ci = 0; ci < chunks.length; ci++) {
             const chunk = chunks[ci]!;
             const last = chunk[chunk.length - 1]!;
@@ -247,19 +257,31 @@ export function streamsRequest(request: StreamingSyncRequest): StreamsRequest {
   };
 }
 
-function* chunkOps(ops: StoredOp[], maxBytes: number): Generator<StoredOp[]> {
+/** A wire op's JSON beyond its row data: ids, type, subkey, checksum, escaping (~200 B measured). */
+const OP_OVERHEAD_BYTES = 220;
+
+/**
+ * The ops of a page cut into data lines of about `maxBytes`. Memoised per page: every connection at
+ * the same position gets the same line arrays, so each line is encoded once (see `wireOps`).
+ */
+const chunkCache = new WeakMap<StoredOp[], { maxBytes: number; chunks: StoredOp[][] }>();
+export function lineChunks(ops: StoredOp[], maxBytes: number): StoredOp[][] {
+  const hit = chunkCache.get(ops);
+  if (hit && hit.maxBytes === maxBytes) return hit.chunks;
+  const chunks: StoredOp[][] = [];
   let start = 0;
   let bytes = 0;
   for (let i = 0; i < ops.length; i++) {
-    bytes += (ops[i]!.data?.length ?? 0) + 100;
+    bytes += (ops[i]!.data?.length ?? 0) + OP_OVERHEAD_BYTES;
     if (bytes >= maxBytes && i + 1 < ops.length) {
-      yield ops.slice(start, i + 1);
+      chunks.push(ops.slice(start, i + 1));
       start = i + 1;
       bytes = 0;
     }
   }
-  if (start === 0) yield ops;
-  else if (start < ops.length) yield ops.slice(start);
+  chunks.push(start === 0 ? ops : ops.slice(start));
+  chunkCache.set(ops, { maxBytes, chunks });
+  return chunks;
 }
 
 /**
