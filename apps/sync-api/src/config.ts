@@ -91,6 +91,18 @@ const fieldsSchema = z.object({
       .describe('Shut down (drain, then exit) when stdin closes — for supervisors and test harnesses that spawn the process with a stdin pipe, so it never outlives its parent.'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     MAX_CONCURRENT_STREAMS: z.coerce.number().int().positive().default(10_000).describe('Max open sync streams per process.'),
+    STREAM_WRITE_AHEAD_BYTES: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .default(4 * 2 ** 20)
+      .describe('HTTP sync streams: bytes one stream may produce ahead of a client that is busy (not reading) before it waits; 0 waits at every full socket buffer.'),
+    STREAM_WRITE_AHEAD_TOTAL_BYTES: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .default(64 * 2 ** 20)
+      .describe('Bound on the write-ahead bytes of all HTTP sync streams of a process together (a stream over it waits for its client).'),
     MAX_BUCKETS_PER_CONNECTION: z.coerce.number().int().positive().default(10_000),
     MAX_PARAMETER_RESULTS_PER_CONNECTION: z.coerce
       .number()

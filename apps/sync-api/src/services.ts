@@ -21,6 +21,7 @@ import { jwtAudienceOf, jwtSecretsOf, type SyncApiConfig } from './config.ts';
 import { TokenVerifier } from './auth.ts';
 import { ConnectionRegistry } from './connection-registry.ts';
 import { ApiMetrics } from './api-metrics.ts';
+import { WriteAheadBudget } from './write-ahead.ts';
 import { ProcessRegistry } from './process/process-registry.ts';
 import { processVersion } from './process/process-version.ts';
 
@@ -40,6 +41,8 @@ export interface Services {
   /** This process's row in syncline.processes (Cluster page); `markDraining()` on SIGTERM. */
   processes: ProcessRegistry;
   metrics: ApiMetrics;
+  /** How far HTTP sync streams may produce ahead of clients that are not reading (write-ahead.ts). */
+  writeAhead: WriteAheadBudget;
   /** Compiled sync rules per version id (cached). */
   rulesFor(versionId: number, content: string): SyncRules;
   shuttingDown: boolean;
@@ -105,6 +108,7 @@ export async function createServices(config: SyncApiConfig, logger: Logger): Pro
     connections,
     processes,
     metrics: new ApiMetrics(),
+    writeAhead: new WriteAheadBudget(config.STREAM_WRITE_AHEAD_BYTES, config.STREAM_WRITE_AHEAD_TOTAL_BYTES),
     rulesFor(versionId, content) {
       let r = rulesCache.get(versionId);
       if (!r) {

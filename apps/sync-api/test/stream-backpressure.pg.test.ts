@@ -3,7 +3,7 @@
  * more lines out of the sync generator, so nothing is buffered beyond socket buffers and a line or
  * two; once the client reads again the stream finishes.
  */
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import type { SyncLine } from '@syncline/protocol';
 import { startTestServer, type TestServer } from './support/test-server.ts';
@@ -13,11 +13,16 @@ import { MAX_REQUEST_N } from '../src/websocket/rsocket-frames.ts';
 const ROWS = 20_000;
 const ROW_BYTES = 2_000;
 const TOTAL_BYTES = ROWS * ROW_BYTES;
+const AHEAD_PER_STREAM = 2 * 2 ** 20;
+const AHEAD_TOTAL = 3 * 2 ** 20;
 
 let server: TestServer;
 
 beforeAll(async () => {
-  server = await startTestServer(inject('pgAdminUrl'), { schemaSql: `CREATE TABLE items (id text PRIMARY KEY, owner_id text NOT NULL, body text NOT NULL);` });
+  server = await startTestServer(inject('pgAdminUrl'), {
+    schemaSql: `CREATE TABLE items (id text PRIMARY KEY, owner_id text NOT NULL, body text NOT NULL);`,
+    env: { STREAM_WRITE_AHEAD_BYTES: String(AHEAD_PER_STREAM), STREAM_WRITE_AHEAD_TOTAL_BYTES: String(AHEAD_TOTAL) },
+  });
   // Random hex, so compression cannot hide how much is buffered.
   await server.source.query(
     `INSERT INTO items SELECT 'i' || g, 'u1', (SELECT string_agg(md5(random()::text || g || k), '') FROM generate_series(1, ${ROW_BYTES / 32}) k)
@@ -54,43 +59,73 @@ async function producedBytesOnceStalled(quietMs = 1_500, timeoutMs = 30_000): Pr
   throw new Error(`the server kept producing lines for ${timeoutMs} ms although the client read nothing (${last} bytes)`);
 }
 
+/** A raw HTTP sync stream for `u1` whose socket reads nothing until resumed. */
+async function openPausedHttpStream(clientId: string) {
+  const token = await server.token('u1');
+  const url = new URL(server.url);
+  const socket = connect(Number(url.port), url.hostname);
+  await new Promise<void>((r) => socket.once('connect', () => r()));
+  const body = JSON.stringify({ raw_data: true, client_id: clientId });
+  socket.write(
+    `POST /sync/stream HTTP/1.1\r\nHost: ${url.host}\r\nAuthorization: Token ${token}\r\nContent-Type: application/json\r\n` +
+      `Accept: application/x-ndjson\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+  socket.pause();
+  return socket;
+}
+
+/** Resumes a paused stream and reads until its first checkpoint_complete; returns the bytes read. */
+function readToCheckpointComplete(socket: Socket): Promise<number> {
+  let tail = '';
+  let received = 0;
+  const done = new Promise<number>((resolve) =>
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+      tail = (tail + chunk.toString('latin1')).slice(-200);
+      if (tail.includes('"checkpoint_complete"')) resolve(received);
+    }),
+  );
+  socket.resume();
+  return done;
+}
+
+async function untilNoConnections(): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (server.services.connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  expect(server.services.connections.size).toBe(0);
+}
+
 describe('backpressure', () => {
   it('HTTP: a client that stops reading stops the generator; reading again finishes the stream', async () => {
     const before = server.services.metrics.bytesSent;
-    const token = await server.token('u1');
-    const url = new URL(server.url);
-    const socket = connect(Number(url.port), url.hostname);
-    await new Promise<void>((r) => socket.once('connect', () => r()));
-    const body = JSON.stringify({ raw_data: true, client_id: 'slow-http' });
-    socket.write(
-      `POST /sync/stream HTTP/1.1\r\nHost: ${url.host}\r\nAuthorization: Token ${token}\r\nContent-Type: application/json\r\n` +
-        `Accept: application/x-ndjson\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-    );
-    socket.pause(); // read nothing
+    const socket = await openPausedHttpStream('slow-http');
 
     const produced = (await producedBytesOnceStalled()) - before;
     if (process.env.BACKPRESSURE_REPORT) process.stderr.write(`http: ${produced} of ~${TOTAL_BYTES} bytes produced while stalled\n`);
-    // Bounded by kernel socket buffers plus a couple of ≤1 MB lines — far below the bucket's size.
+    // Bounded by kernel socket buffers, the write-ahead share (2 MiB) and a line — far below the bucket’s size.
     expect(produced).toBeGreaterThan(0);
     expect(produced).toBeLessThan(TOTAL_BYTES / 3);
     expect(server.services.connections.size).toBe(1);
 
-    let tail = '';
-    let received = 0;
-    const done = new Promise<void>((resolve) =>
-      socket.on('data', (chunk: Buffer) => {
-        received += chunk.length;
-        tail = (tail + chunk.toString('latin1')).slice(-200);
-        if (tail.includes('"checkpoint_complete"')) resolve();
-      }),
-    );
-    socket.resume();
-    await done;
+    const received = await readToCheckpointComplete(socket);
     expect(received).toBeGreaterThan(TOTAL_BYTES);
     socket.destroy();
-    const deadline = Date.now() + 10_000;
-    while (server.services.connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    expect(server.services.connections.size).toBe(0);
+    await untilNoConnections();
+  });
+
+  it('HTTP: streams of clients that read nothing run ahead within their share and the process total, released at the end', async () => {
+    const sockets = [await openPausedHttpStream('ahead-1'), await openPausedHttpStream('ahead-2')];
+    await producedBytesOnceStalled();
+    const held = server.services.writeAhead.inUse;
+    if (process.env.BACKPRESSURE_REPORT) process.stderr.write(`write-ahead while stalled: ${held} bytes\n`);
+    // Both streams went past their socket buffers (one share and part of another)…
+    expect(held).toBeGreaterThan(AHEAD_PER_STREAM);
+    // …and not past the process total.
+    expect(held).toBeLessThanOrEqual(AHEAD_TOTAL);
+    for (const received of await Promise.all(sockets.map(readToCheckpointComplete))) expect(received).toBeGreaterThan(TOTAL_BYTES);
+    for (const socket of sockets) socket.destroy();
+    await untilNoConnections();
+    expect(server.services.writeAhead.inUse).toBe(0);
   });
 
   it('WebSocket: with unbounded REQUEST_N, a client that stops reading still stops the generator', async () => {

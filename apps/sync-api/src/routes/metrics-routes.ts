@@ -64,6 +64,7 @@ export function registerMetricsRoutes(app: FastifyInstance, s: Services): void {
     const m = s.metrics;
     processMetrics(s, out);
     out.metric('syncline_connections', 'gauge', 'Open sync streams in this process', [[{}, s.connections.size]]);
+    out.metric('syncline_stream_write_ahead_bytes', 'gauge', 'Bytes HTTP sync streams hold ahead of clients that are not reading', [[{}, s.writeAhead.inUse]]);
     out.metric('syncline_streams_opened_total', 'counter', 'Sync streams opened', [[{}, m.streamsOpened]]);
     out.metric('syncline_operations_synced_total', 'counter', 'Ops sent to clients', [[{}, m.opsSent]]);
     out.metric('syncline_data_synced_bytes_total', 'counter', 'Bytes sent on sync streams', [[{}, m.bytesSent]]);

@@ -162,7 +162,9 @@ async function openStream(s: Services, req: FastifyRequest, reply: FastifyReply,
   // keepalive) or FLUSH_BYTES — with many connections, one socket write per checkpoint instead of
   // one per line. Backpressure: when a write reports a full buffer, the next line is not pulled out
   // of the generator until the sink drains (or the stream closes), so a slow client never makes
-  // the server buffer more than socket buffers and FLUSH_BYTES plus one line.
+  // the server buffer more than socket buffers and FLUSH_BYTES plus one line — beyond its share of
+  // the process's write-ahead budget (write-ahead.ts): a client busy storing a batch reads nothing
+  // meanwhile, and the server keeps reading and encoding ahead within that bound.
   // NDJSON lines other than data lines are held as text and converted to bytes once per write;
   // NDJSON data lines (encoded as bytes, see line-encoding.ts) and BSON lines as buffers.
   let held: Buffer[] = [];
@@ -183,6 +185,7 @@ async function openStream(s: Services, req: FastifyRequest, reply: FastifyReply,
     return out;
   };
   const res = reply.raw;
+  const ahead = s.writeAhead.stream();
   const cleanup = () => {
     if (abort.signal.aborted && reason !== 'client_closed') return;
     abort.abort();
@@ -198,6 +201,7 @@ async function openStream(s: Services, req: FastifyRequest, reply: FastifyReply,
   });
   res.on('error', () => {});
   res.on('close', () => {
+    ahead.release();
     disarmExpiry();
     cleanup();
     s.metrics.streamsClosed++;
@@ -215,7 +219,7 @@ async function openStream(s: Services, req: FastifyRequest, reply: FastifyReply,
   headers['cache-control'] = 'no-store';
   if (gzip) headers['content-encoding'] = 'gzip';
   res.writeHead(200, headers);
-  let sink: NodeJS.WritableStream & { destroyed: boolean; writableEnded: boolean; once: Writable['once']; off: Writable['off'] } = res;
+  let sink: NodeJS.WritableStream & { destroyed: boolean; writableEnded: boolean; writableLength: number; once: Writable['once']; off: Writable['off'] } = res;
   if (gzip) {
     const z = createGzip({ flush: zlibConstants.Z_SYNC_FLUSH, level: 6 });
     z.on('error', () => res.destroy());
@@ -239,7 +243,10 @@ async function openStream(s: Services, req: FastifyRequest, reply: FastifyReply,
     });
   const write = async (chunk: Buffer) => {
     if (closed()) return;
-    if (!sink.write(chunk)) await waitDrain();
+    const buffered = sink.write(chunk) ? 0 : sink.writableLength;
+    if (ahead.mayContinue(buffered)) return;
+    await waitDrain();
+    ahead.drained();
   };
 
   void (async () => {
