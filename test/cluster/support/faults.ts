@@ -1,6 +1,6 @@
 /**
  * The faults of the cluster test and what each one measures: replicator failover time (fault →
- * the next new checkpoint a client completes), API drain time, and for every client that moved to
+ * the next new checkpoint in storage, and → the next one a client completes), API drain time, and for every client that moved to
  * another API process, what it downloaded to catch up compared with what changed in its buckets
  * since its positions (counted in storage).
  */
@@ -37,8 +37,22 @@ export interface FailoverResult {
   fault: 'replicator-sigkill' | 'lock-connection-dropped';
   from: string;
   to: string;
-  /** Fault → first new checkpoint completed by a client (ms). */
+  /** Fault → the first new checkpoint in storage, written by the process that took over (ms). */
+  resumeMs: number;
+  /** Fault → first new checkpoint completed by a client (ms): resumeMs plus delivery to clients. */
   failoverMs: number;
+}
+
+/** Resolves with the time storage's active checkpoint first passes `after` (polled every 20 ms). */
+async function storageCheckpointPast(cluster: Cluster, after: bigint, timeoutMs: number): Promise<number> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const cp = await cluster.activeCheckpoint();
+    const at = performance.now();
+    if (cp && cp.checkpoint > after) return at;
+    if (at > deadline) throw new Error(`no new checkpoint in storage past ${after} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 /**
@@ -57,14 +71,14 @@ export async function replicatorFault(cluster: Cluster, probe: CheckpointProbe, 
     await cluster.storage.query('SELECT pg_terminate_backend($1)', [active.backendPid]);
   }
   const cp = (await cluster.activeCheckpoint())!.checkpoint;
-  const at = await probe.next(cp, timeoutMs);
+  const [resumedAt, at] = await Promise.all([storageCheckpointPast(cluster, cp, timeoutMs), probe.next(cp, timeoutMs)]);
   const now = await waitFor('a replicator holding the lock again', 30_000, () => cluster.activeReplicator());
   if (fault === 'replicator-sigkill') await cluster.start(active.process.name, 'replicator');
   else if (!active.process.alive()) throw new Error(`${active.process.name} exited after losing its lock connection:\n${active.process.tail()}`);
   // The processes' own view agrees: only the new holder runs the job (the old one, if alive, stopped it).
   const version = (await cluster.activeCheckpoint())!.id;
   await monitor.settled(version, now.process.name, () => new Set(cluster.replicators().filter((p) => p.alive()).map((p) => p.pid)));
-  return { fault, from: active.process.name, to: now.process.name, failoverMs: Math.round(at - t0) };
+  return { fault, from: active.process.name, to: now.process.name, resumeMs: Math.round(resumedAt - t0), failoverMs: Math.round(at - t0) };
 }
 
 export interface CatchUp {
