@@ -282,6 +282,7 @@ describe('cluster: 2 replicators, 3 API processes, a balancer, clients of every 
           sdkResumed: f.sdkRatios.length,
         })),
         rollingExitMs: rolling.map((r) => r.exitMs),
+        resumedFromNothing: catchUps.filter((c) => c.resumedBuckets === 0).map((c) => `${c.user} old stream ${c.oldCompleted ? 'completed' : 'not completed'}, ${c.ops}/${c.changedOps} ops`),
         jobSamples: jobs.samples,
         leaseEpochs: jobs.epochs.map((e) => `v${e.version}#${e.epoch}:${e.holder}`),
         maxLockGapMs: jobs.maxGapMs,
@@ -322,8 +323,12 @@ describe('cluster: 2 replicators, 3 API processes, a balancer, clients of every 
         }
       }
       // Resumed from bucket positions: a moved client downloads at most what changed in its buckets since.
+      // A client whose stream on the victim had not completed a checkpoint yet may hold no positions:
+      // after a deploy its first checkpoint line of the new version drops the old buckets, and a stream
+      // cut before the first data line leaves it none (seen once in a 300 × 3 run, round 2 or 3).
+      expect(catchUps.filter((c) => c.resumedBuckets > 0).length, 'moved clients that resumed from positions').toBeGreaterThan(catchUps.length / 2);
       for (const c of catchUps) {
-        expect(c.resumedBuckets, `client ${c.user} sent its bucket positions`).toBeGreaterThan(0);
+        if (c.oldCompleted) expect(c.resumedBuckets, `client ${c.user} sent its bucket positions`).toBeGreaterThan(0);
         expect(c.ops, `client ${c.user} re-downloaded more than changed since its positions`).toBeLessThanOrEqual(c.changedOps);
       }
     } finally {

@@ -18,6 +18,8 @@ export interface HostMove {
   user: string;
   clientId: string;
   endedCleanly: boolean;
+  /** Whether the stream it moved off had completed a checkpoint (else it may hold no positions yet). */
+  oldCompleted: boolean;
   /** Ops and bytes downloaded on the new stream before its first complete checkpoint. */
   ops: number;
   bytes: number;

@@ -64,6 +64,7 @@ function moves(req: Extract<HostRequest, { op: 'moves' }>): HostResults['moves']
       user: c.userId,
       clientId: c.raw!.clientId,
       endedCleanly: old.end!.clean,
+      oldCompleted: old.firstComplete !== null,
       ops: next.catchUpOps,
       bytes: next.catchUpBytes,
       heldRows,

@@ -93,6 +93,8 @@ export interface CatchUp {
   resumedBuckets: number;
   /** How its old stream ended. */
   endedCleanly: boolean;
+  /** Whether its old stream had completed a checkpoint. */
+  oldCompleted: boolean;
 }
 
 export interface ApiFaultResult {
@@ -177,6 +179,7 @@ export async function apiFault(cluster: Cluster, hosts: ClientHosts, fault: ApiF
       heldRows: m.heldRows,
       resumedBuckets: m.resumeFrom.length,
       endedCleanly: m.endedCleanly,
+      oldCompleted: m.oldCompleted,
     });
   }
   result.sdkRatios = await hosts.sdkRatios(t0);
