@@ -91,6 +91,7 @@ export async function createServices(config: SyncApiConfig, logger: Logger): Pro
     connections: () => connections.size,
     ready: () => watcher === null || watcher.current() !== null,
     versionsRead: () => watcher?.versionsRead() ?? [],
+    versionsReported: (at) => watcher?.readersReported(at),
     replicator,
   });
   await processes.start();

@@ -5,11 +5,13 @@
  * client fails the check, discards and downloads again (issue 13: the cluster's checksum failures
  * ~14 s after the deploy, `expected 639846245, got 0`). Now a stream stops reading a version its
  * process no longer serves (ends with `new_sync_rules`, no complete), and the cleanup waits until
- * no process reports a stream on the version.
+ * no process reports a stream on the version. A process frozen past the cleanup's staleness bound
+ * is not counted as a reader; when it wakes it must not complete from pages the cleanup emptied.
  */
 import { describe, expect, it, inject } from 'vitest';
 import pino from 'pino';
-import { streamSyncLines } from '@syncline/engine';
+import pg from 'pg';
+import { CheckpointWatcher, streamSyncLines } from '@syncline/engine';
 import type { SyncLine } from '@syncline/protocol';
 import { startTestServer, type TestServer } from './support/test-server.ts';
 
@@ -96,9 +98,70 @@ describe('a version replaced while streams download it', () => {
       expect(terminatedEarly).toBe(false);
       // The stream ended: nothing reads v1 any more, so its cleanup goes ahead.
       expect(await until('v1 terminated', async () => (await versionState(server, v1)) === 'TERMINATED', 30_000)).toBe(true);
+
+      // The process heartbeat keeps the report of what it reads fresh, so completes read nothing more.
+      const watcher = server.services.watcher!;
+      watcher.readersReported(performance.now() - 60_000);
+      expect(watcher.confirmServes(v2)).toBeInstanceOf(Promise);
+      expect(await until('a heartbeat reported', async () => watcher.confirmServes(v2) === true, 15_000)).toBe(true);
     } finally {
       abort.abort();
       await gen.return('aborted');
+    }
+  });
+
+  it('a process whose reader report went stale confirms the version in storage before it completes', async () => {
+    await using server = await startTestServer(inject('pgAdminUrl'), { schemaSql: SCHEMA });
+    await server.source.query(`INSERT INTO todos SELECT 't' || i, 'u1', repeat('x', 50) FROM generate_series(1, 3000) i`);
+    await server.source.query(`INSERT INTO lists SELECT 'l' || i, 'list ' || i FROM generate_series(1, 10) i`);
+    const v1 = await server.deploy(RULES);
+    await server.waitActive(v1);
+    // Another API process that froze: it never heard of the deploy (no LISTEN, no poll) and has no
+    // live heartbeat, so the cleanup does not wait for it.
+    const pool = new pg.Pool({ connectionString: server.config.STORAGE_DATABASE_URL, max: 4 });
+    const frozen = new CheckpointWatcher(server.config.STORAGE_DATABASE_URL, pool, pino({ level: 'silent' }), 3_600_000);
+    await frozen.refresh();
+    const abort = new AbortController();
+    const gen = streamSyncLines({
+      watcher: frozen,
+      rulesFor: server.services.rulesFor,
+      request: { buckets: [], raw_data: true },
+      userId: 'u1',
+      claims: { sub: 'u1' },
+      tokenExpiresAt: Date.now() / 1000 + 600,
+      signal: abort.signal,
+      logger: pino({ level: 'silent' }),
+      keepalives: false,
+      batchOps: 100,
+    });
+    try {
+      const lines: SyncLine[] = [];
+      while (!lines.some((l) => 'partial_checkpoint_complete' in l)) lines.push((await gen.next()).value as SyncLine);
+      const v2 = await server.deploy(RULES.replace('mine:', 'mine2:'));
+      await server.waitActive(v2);
+      expect(await until('v1 terminated', async () => (await versionState(server, v1)) === 'TERMINATED', 30_000)).toBe(true);
+      // It wakes: its last report of what it reads is a minute old.
+      frozen.readersReported(performance.now() - 60_000);
+      expect(frozen.serves(v1)).toBe(true);
+
+      let end: string | undefined;
+      for (;;) {
+        const r = await gen.next();
+        if (r.done) {
+          end = r.value;
+          break;
+        }
+        lines.push(r.value);
+        if ('checkpoint_complete' in r.value) break;
+      }
+      // Before: the pages of the deleted op log came back empty and the stream completed anyway.
+      expect(lines.filter((l) => 'checkpoint_complete' in l)).toEqual([]);
+      expect(end).toBe('new_sync_rules');
+    } finally {
+      abort.abort();
+      await gen.return('aborted');
+      await frozen.stop();
+      await pool.end();
     }
   });
 });

@@ -35,6 +35,8 @@ export interface ProcessRegistryOptions {
   ready: () => boolean;
   /** Versions whose op-log this process may read (the API's serving version, open streams'). */
   versionsRead: () => readonly number[];
+  /** A heartbeat stored `versionsRead()` as it was at `at` (performance.now(), taken before the write). */
+  versionsReported?: (at: number) => void;
   replicator: Pick<Replicator, 'runningVersions' | 'standbyVersions' | 'metrics'> | null;
   heartbeatMs?: number;
   sampleMs?: number;
@@ -129,8 +131,10 @@ export class ProcessRegistry {
 
   private async writeHeartbeat(): Promise<void> {
     if (this.stopped) return;
+    const at = performance.now();
     const h = this.figures();
     await upsertProcessHeartbeat(this.o.db, this.identity, h);
+    this.o.versionsReported?.(at);
     const now = Date.now();
     if (now - this.lastSampleAt >= (this.o.sampleMs ?? PROCESS_SAMPLE_MS) - 500) {
       this.lastSampleAt = now;

@@ -9,7 +9,8 @@ import type { Logger } from 'pino';
 import { withConnectionPurpose } from '../storage/application-name.ts';
 import { CHECKPOINT_CHANNEL, type CheckpointNotification } from '../storage/checkpoint-notify.ts';
 import { PgBucketReader } from '../storage/pg-bucket-reader.ts';
-import { getServingVersion } from '../storage/pg-versions.ts';
+import { getServingVersion, getVersion } from '../storage/pg-versions.ts';
+import { PROCESS_STALE_SECONDS } from '../admin/cluster-view.ts';
 import { getWriteCheckpointsReleasedSince, WRITE_CHECKPOINT_CHANNEL, type WriteCheckpointCursor } from '../storage/pg-write-checkpoints.ts';
 import type { BucketChecksum, SyncRulesVersion } from '../storage/storage-types.ts';
 import { ChecksumCache } from './checksum-cache.ts';
@@ -41,6 +42,9 @@ export interface ServingState {
   lsn: string;
 }
 
+/** How long a report of the versions this process reads protects them from cleanup, from its side. */
+const READER_REPORT_TRUSTED_MS = (PROCESS_STALE_SECONDS - 5) * 1000;
+
 export class CheckpointWatcher {
   readonly reader: PgBucketReader;
   readonly checksums: ChecksumCache;
@@ -65,6 +69,8 @@ export class CheckpointWatcher {
   private readyWaiters: Array<() => void> = [];
   /** Checkpoints processed (for metrics). */
   checkpointsSeen = 0;
+  /** When the versions this process reads were last reported to storage (see `readersReported`). */
+  private readersReportedAt = performance.now();
 
   constructor(
     private readonly storageUrl: string,
@@ -159,6 +165,28 @@ export class CheckpointWatcher {
   /** Whether `versionId` is still the version this process serves (false once it saw another activated). */
   serves(versionId: number): boolean {
     return this.state?.version.id === versionId;
+  }
+
+  /**
+   * The process heartbeat stored `versionsRead()` as it was at `at` (performance.now()). Other
+   * processes count this one as a reader of those versions only while that report is fresh.
+   */
+  readersReported(at: number = performance.now()): void {
+    this.readersReportedAt = at; // heartbeats run one at a time, so reports arrive in order
+  }
+
+  /**
+   * Whether a stream may complete a checkpoint of `versionId` from the pages it read. Normally
+   * `serves()`: a replaced version's op log is not deleted while this process reports reading it.
+   * But once that report is older than the cleanup trusts (PROCESS_STALE_SECONDS, less a margin for
+   * clocks and the write itself) — the process was frozen, or its heartbeats fail — the op log may
+   * have been deleted under the stream before this process heard of the new version, so the version
+   * row is read from storage: only a version still ACTIVE has all its data. Called after the reads.
+   */
+  confirmServes(versionId: number): boolean | Promise<boolean> {
+    if (!this.serves(versionId)) return false;
+    if (performance.now() - this.readersReportedAt < READER_REPORT_TRUSTED_MS) return true;
+    return getVersion(this.pool, versionId).then((v) => v?.state === 'ACTIVE');
   }
 
   get subscriberCount(): number {

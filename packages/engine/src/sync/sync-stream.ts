@@ -201,7 +201,8 @@ export async function* streamSyncLines(ctx: SyncStreamContext): AsyncGenerator<S
         }
       }
       // Replaced while the last page was read: no (partial) complete from a version being deleted.
-      if (!watcher.serves(versionId)) return 'new_sync_rules';
+      const serving = watcher.confirmServes(versionId);
+      if (!(typeof serving === 'boolean' ? serving : await serving)) return 'new_sync_rules';
       // Compaction rewrote ops past this checkpoint: complete with the next checkpoint instead.
       if (invalidated) interrupted = true;
       else if (gi < plan.groups.length - 1) yield { partial_checkpoint_complete: { last_op_id: plan.lastOpId, priority: group.priority } };
