@@ -207,7 +207,9 @@ async function openStream(s: Services, req: FastifyRequest, reply: FastifyReply,
     s.metrics.streamsClosed++;
     void s.connections.unregister(connectionId);
     // Closed while draining before its end was flushed: cut at the drain timeout (or the client left).
-    if (reason === 'client_closed' && s.shuttingDown) reason = 'drain_cut';
+    // With write-ahead a stream of a client that stopped reading can reach its end (reason
+    // 'draining') while its last bytes still wait in the response: that, too, is a cut.
+    if (s.shuttingDown && (reason === 'client_closed' || (reason === 'draining' && !res.writableFinished))) reason = 'drain_cut';
     log.info({ durationMs: Date.now() - started, lines, ops, bytes, reason, format, gzip }, 'sync stream closed');
   });
 
