@@ -22,7 +22,7 @@ export class WriteAheadBudget {
     return this.used;
   }
 
-  /** One stream's share; `release()` when the stream ends. */
+  /** One stream's share; `release()` whenever its response drained or closed. */
   stream(): WriteAheadShare {
     let held = 0;
     const set = (bytes: number): void => {
@@ -35,7 +35,6 @@ export class WriteAheadBudget {
         set(buffered);
         return true;
       },
-      drained: () => set(0),
       release: () => set(0),
     };
   }
@@ -44,10 +43,9 @@ export class WriteAheadBudget {
 export interface WriteAheadShare {
   /**
    * After each write: whether the stream may go on producing with `buffered` bytes waiting in its
-   * response (0 when the write did not report a full buffer). False: wait for drain, then `drained()`.
+   * response (0 when the write did not report a full buffer). False: wait for drain, then `release()`.
    */
   mayContinue(buffered: number): boolean;
-  /** The response drained (its buffer is empty again). */
-  drained(): void;
+  /** Its response holds nothing ahead any more (drained, or closed). */
   release(): void;
 }

@@ -44,30 +44,52 @@ async function until(what: string, fn: () => Promise<boolean>, timeoutMs: number
   return false;
 }
 
+/** A server with v1 active over 3,000 rows of u1 (priority 3) and 10 lists (priority 1). */
+async function serverWithV1(): Promise<{ server: TestServer; v1: number }> {
+  const server = await startTestServer(inject('pgAdminUrl'), { schemaSql: SCHEMA });
+  await server.source.query(`INSERT INTO todos SELECT 't' || i, 'u1', repeat('x', 50) FROM generate_series(1, 3000) i`);
+  await server.source.query(`INSERT INTO lists SELECT 'l' || i, 'list ' || i FROM generate_series(1, 10) i`);
+  const v1 = await server.deploy(RULES);
+  await server.waitActive(v1);
+  return { server, v1 };
+}
+
+/** u1's sync stream served by `watcher`, read up to its priority-1 partial complete (the download is under way). */
+async function streamPastPriority1(server: TestServer, watcher: CheckpointWatcher, signal: AbortSignal) {
+  const gen = streamSyncLines({
+    watcher,
+    rulesFor: server.services.rulesFor,
+    request: { buckets: [], raw_data: true },
+    userId: 'u1',
+    claims: { sub: 'u1' },
+    tokenExpiresAt: Date.now() / 1000 + 600,
+    signal,
+    logger: pino({ level: 'silent' }),
+    keepalives: false,
+    batchOps: 100,
+  });
+  const lines: SyncLine[] = [];
+  while (!lines.some((l) => 'partial_checkpoint_complete' in l)) lines.push((await gen.next()).value as SyncLine);
+  return { gen, lines };
+}
+
+/** Reads on until the stream's checkpoint_complete or its end; returns how it ended. */
+async function readToCompleteOrEnd(gen: AsyncGenerator<SyncLine, string>, lines: SyncLine[]): Promise<string | undefined> {
+  for (;;) {
+    const r = await gen.next();
+    if (r.done) return r.value;
+    lines.push(r.value);
+    if ('checkpoint_complete' in r.value) return undefined;
+  }
+}
+
 describe('a version replaced while streams download it', () => {
   it('is never completed from a half-deleted op-log, and is deleted once its streams ended', async () => {
-    await using server = await startTestServer(inject('pgAdminUrl'), { schemaSql: SCHEMA });
-    await server.source.query(`INSERT INTO todos SELECT 't' || i, 'u1', repeat('x', 50) FROM generate_series(1, 3000) i`);
-    await server.source.query(`INSERT INTO lists SELECT 'l' || i, 'list ' || i FROM generate_series(1, 10) i`);
-    const v1 = await server.deploy(RULES);
-    await server.waitActive(v1);
+    const { server, v1 } = await serverWithV1();
+    await using _server = server;
     const abort = new AbortController();
-    const gen = streamSyncLines({
-      watcher: server.services.watcher!,
-      rulesFor: server.services.rulesFor,
-      request: { buckets: [], raw_data: true },
-      userId: 'u1',
-      claims: { sub: 'u1' },
-      tokenExpiresAt: Date.now() / 1000 + 600,
-      signal: abort.signal,
-      logger: pino({ level: 'silent' }),
-      keepalives: false,
-      batchOps: 100,
-    });
+    const { gen, lines } = await streamPastPriority1(server, server.services.watcher!, abort.signal);
     try {
-      // The checkpoint line and the priority-1 bucket: the download is under way.
-      const lines: SyncLine[] = [];
-      while (!lines.some((l) => 'partial_checkpoint_complete' in l)) lines.push((await gen.next()).value as SyncLine);
       expect('checkpoint' in lines[0]!).toBe(true);
 
       const v2 = await server.deploy(RULES.replace('mine:', 'mine2:'));
@@ -75,16 +97,7 @@ describe('a version replaced while streams download it', () => {
       // Give the cleanup of v1 every chance to run under the paused stream (it used to: ~1 s).
       const terminatedEarly = await until('v1 terminated', async () => (await versionState(server, v1)) === 'TERMINATED', 8_000);
 
-      let end: string | undefined;
-      for (;;) {
-        const r = await gen.next();
-        if (r.done) {
-          end = r.value;
-          break;
-        }
-        lines.push(r.value);
-        if ('checkpoint_complete' in r.value) break;
-      }
+      const end = await readToCompleteOrEnd(gen, lines);
       const sums = new Map<string, number>();
       for (const l of lines) if ('data' in l) for (const op of l.data.data) sums.set(l.data.bucket, ((sums.get(l.data.bucket) ?? 0) + op.checksum) >>> 0);
       const announced = (lines[0] as Extract<SyncLine, { checkpoint: unknown }>).checkpoint.buckets;
@@ -111,32 +124,16 @@ describe('a version replaced while streams download it', () => {
   });
 
   it('a process whose reader report went stale confirms the version in storage before it completes', async () => {
-    await using server = await startTestServer(inject('pgAdminUrl'), { schemaSql: SCHEMA });
-    await server.source.query(`INSERT INTO todos SELECT 't' || i, 'u1', repeat('x', 50) FROM generate_series(1, 3000) i`);
-    await server.source.query(`INSERT INTO lists SELECT 'l' || i, 'list ' || i FROM generate_series(1, 10) i`);
-    const v1 = await server.deploy(RULES);
-    await server.waitActive(v1);
+    const { server, v1 } = await serverWithV1();
+    await using _server = server;
     // Another API process that froze: it never heard of the deploy (no LISTEN, no poll) and has no
     // live heartbeat, so the cleanup does not wait for it.
     const pool = new pg.Pool({ connectionString: server.config.STORAGE_DATABASE_URL, max: 4 });
     const frozen = new CheckpointWatcher(server.config.STORAGE_DATABASE_URL, pool, pino({ level: 'silent' }), 3_600_000);
     await frozen.refresh();
     const abort = new AbortController();
-    const gen = streamSyncLines({
-      watcher: frozen,
-      rulesFor: server.services.rulesFor,
-      request: { buckets: [], raw_data: true },
-      userId: 'u1',
-      claims: { sub: 'u1' },
-      tokenExpiresAt: Date.now() / 1000 + 600,
-      signal: abort.signal,
-      logger: pino({ level: 'silent' }),
-      keepalives: false,
-      batchOps: 100,
-    });
+    const { gen, lines } = await streamPastPriority1(server, frozen, abort.signal);
     try {
-      const lines: SyncLine[] = [];
-      while (!lines.some((l) => 'partial_checkpoint_complete' in l)) lines.push((await gen.next()).value as SyncLine);
       const v2 = await server.deploy(RULES.replace('mine:', 'mine2:'));
       await server.waitActive(v2);
       expect(await until('v1 terminated', async () => (await versionState(server, v1)) === 'TERMINATED', 30_000)).toBe(true);
@@ -144,16 +141,7 @@ describe('a version replaced while streams download it', () => {
       frozen.readersReported(performance.now() - 60_000);
       expect(frozen.serves(v1)).toBe(true);
 
-      let end: string | undefined;
-      for (;;) {
-        const r = await gen.next();
-        if (r.done) {
-          end = r.value;
-          break;
-        }
-        lines.push(r.value);
-        if ('checkpoint_complete' in r.value) break;
-      }
+      const end = await readToCompleteOrEnd(gen, lines);
       // Before: the pages of the deleted op log came back empty and the stream completed anyway.
       expect(lines.filter((l) => 'checkpoint_complete' in l)).toEqual([]);
       expect(end).toBe('new_sync_rules');

@@ -15,7 +15,7 @@ describe('WriteAheadBudget', () => {
     expect(budget.inUse).toBe(1_000);
     expect(a.mayContinue(1_001)).toBe(false);
     expect(budget.inUse).toBe(1_000);
-    a.drained();
+    a.release();
     expect(budget.inUse).toBe(0);
     // The socket took some of it meanwhile: the smaller figure is what counts.
     expect(a.mayContinue(800)).toBe(true);

@@ -248,7 +248,7 @@ async function openStream(s: Services, req: FastifyRequest, reply: FastifyReply,
     const buffered = sink.write(chunk) ? 0 : sink.writableLength;
     if (ahead.mayContinue(buffered)) return;
     await waitDrain();
-    ahead.drained();
+    ahead.release();
   };
 
   void (async () => {
