@@ -71,8 +71,11 @@ beforeAll(async () => {
       [user],
     );
   }
-  // A user with ~8 MB of rows: its reader never reads, so its stream cannot finish within the drain.
-  await source.query(`INSERT INTO todos SELECT 'big-' || i, 'big', 'b', repeat(md5(i::text), 640) FROM generate_series(1, 400) i`);
+  // A user with ~33 MB of rows: its reader never reads, so its stream cannot finish within the drain.
+  // What a stream can hand off without the client reading — its write-ahead share (4 MiB), the
+  // socket's send buffer (up to wmem_max, 4 MiB here) and the reader's unread receive window —
+  // came to about the 8 MB this user had before, and the stream then sometimes ended in time.
+  await source.query(`INSERT INTO todos SELECT 'big-' || i, 'big', 'b', repeat(md5(i::text), 640) FROM generate_series(1, 1600) i`);
   ({ env, jwtSecret, dir } = await createServiceEnv({ db, storageUrl, rules: RULES, extra: { DRAIN_TIMEOUT_MS: String(DRAIN_TIMEOUT_MS) } }));
   replicator = await startSyncApiProcess({ env, runner: 'replicator', name: 'replicator-1' });
   const a1 = await startApi('api-1');
