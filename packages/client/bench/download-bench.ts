@@ -48,7 +48,8 @@ function timed(adapter: SqliteAdapter): SqliteAdapter {
     },
   });
 }
-const adapter = openBetterSqlite3({ path: join(dir, 'bench.db') });
+const envNumber = (name: string): number | undefined => (process.env[name] ? Number(process.env[name]) : undefined);
+const adapter = openBetterSqlite3({ path: join(dir, 'bench.db'), cacheSizeKb: envNumber('BENCH_CACHE_KB'), walAutocheckpointPages: envNumber('BENCH_WAL_PAGES') });
 const db = new SynclineDatabase({
   schema,
   database: process.env['BENCH_STATEMENT_TIMES'] ? timed(adapter) : adapter,

@@ -38,8 +38,17 @@ function json(values: readonly unknown[]): string {
   return JSON.stringify(values);
 }
 
+/**
+ * How a checkpoint's changed ops reach the data tables: `auto` walks the row index when most of a
+ * type's ops changed and sorts the changed ops otherwise; the other two force one plan (tests).
+ */
+export type ApplyPlan = 'auto' | 'walk-rows' | 'sort-changed';
+
 export class BucketStorage {
-  constructor(private readonly db: DatabaseInternals) {}
+  constructor(
+    private readonly db: DatabaseInternals,
+    private readonly applyPlan: ApplyPlan = 'auto',
+  ) {}
 
   /** `(name, after)` for every local bucket: what the next request resumes from. */
   async bucketPositions(): Promise<BucketPosition[]> {
@@ -230,16 +239,18 @@ export class BucketStorage {
     const scopeIds = `SELECT id FROM sl_buckets WHERE name IN (SELECT value FROM json_each(?))`;
     // Driven by (bucket, op_id): only ops newer than the last apply, however large the bucket.
     const changedOps = `sl_buckets b JOIN sl_oplog o INDEXED BY sl_oplog_by_op ON o.bucket = b.id AND o.op_id > b.last_applied_op WHERE b.id IN (${scopeIds})`;
-    const typeRows = await a.execute(
-      `SELECT DISTINCT o.row_type AS t FROM ${changedOps}` + (complete ? ` UNION SELECT row_type FROM sl_updated_rows` : ''),
-      [scope],
-    );
+    const changed = new Map<string, number>();
+    for (const r of (await a.execute(`SELECT o.row_type AS t, count(*) AS n FROM ${changedOps} GROUP BY o.row_type`, [scope])).rows) {
+      changed.set(String(r['t']), Number(r['n']));
+    }
+    if (complete) {
+      for (const r of (await a.execute(`SELECT DISTINCT row_type AS t FROM sl_updated_rows`)).rows) if (!changed.has(String(r['t']))) changed.set(String(r['t']), 0);
+    }
     // Winner test: no op of the same row with a higher op_id (in scope, for a partial apply).
     const newest = `NOT EXISTS (SELECT 1 FROM sl_oplog o2 WHERE o2.row_type = c.row_type AND o2.row_id = c.row_id AND o2.op_id > c.op_id${complete ? '' : ` AND o2.bucket IN (${scopeIds})`})`;
     const winnerData = `(SELECT o.data FROM sl_oplog o WHERE o.row_type = u.row_type AND o.row_id = u.row_id ORDER BY o.op_id DESC LIMIT 1)`;
     const touched: string[] = [];
-    for (const row of typeRows.rows) {
-      const type = String(row['t']);
+    for (const [type, count] of changed) {
       const table = this.db.schema.table(type);
       const typed = table !== undefined && !table.localOnly;
       // Synced tables get (id, data); anything else goes to sl_untyped (type, id, data).
@@ -247,15 +258,26 @@ export class BucketStorage {
       const typeColumn = typed ? '' : '?, ';
       const typeParam: SqliteValue[] = typed ? [] : [type];
       const newestParams: SqliteValue[] = complete ? [] : [scope];
-      // Changed ops in row-id order (sorted in memory; LIMIT -1 keeps SQLite from flattening the
-      // subquery so the sort happens before the winner test): the winner lookups walk the row index
-      // and the inserts walk the table's primary key in order instead of jumping around B-trees
-      // larger than the page cache (random UUID ids made both dominate a large download).
-      await a.execute(
-        `INSERT OR REPLACE INTO ${target} SELECT ${typeColumn}c.row_id, c.data FROM ` +
-          `(SELECT o.row_type, o.row_id, o.op_id, o.data FROM ${changedOps} AND o.row_type = ? ORDER BY o.row_id LIMIT -1) c WHERE ${newest}`,
-        [...typeParam, scope, type, ...newestParams],
-      );
+      if (count > 0 && (this.applyPlan === 'walk-rows' || (this.applyPlan === 'auto' && (await this.mostOpsChanged(a, type, count))))) {
+        // Most of the type's ops changed (a first download): walk the row index, already in row
+        // order, and skip the unchanged ops — no sort of every changed op (~half the apply's time
+        // for 1M rows), and the winner lookups land next to the row being read.
+        await a.execute(
+          `INSERT OR REPLACE INTO ${target} SELECT ${typeColumn}c.row_id, c.data FROM sl_oplog c INDEXED BY sl_oplog_by_row_bucket ` +
+            `WHERE c.row_type = ? AND c.bucket IN (${scopeIds}) AND c.op_id > (SELECT last_applied_op FROM sl_buckets WHERE id = c.bucket) AND ${newest}`,
+          [...typeParam, type, scope, ...newestParams],
+        );
+      } else if (count > 0) {
+        // Changed ops in row-id order (sorted in memory; LIMIT -1 keeps SQLite from flattening the
+        // subquery so the sort happens before the winner test): the winner lookups walk the row index
+        // and the inserts walk the table's primary key in order instead of jumping around B-trees
+        // larger than the page cache (random UUID ids made both dominate a large download).
+        await a.execute(
+          `INSERT OR REPLACE INTO ${target} SELECT ${typeColumn}c.row_id, c.data FROM ` +
+            `(SELECT o.row_type, o.row_id, o.op_id, o.data FROM ${changedOps} AND o.row_type = ? ORDER BY o.row_id LIMIT -1) c WHERE ${newest}`,
+          [...typeParam, scope, type, ...newestParams],
+        );
+      }
       if (complete) {
         await a.execute(
           `INSERT OR REPLACE INTO ${target} SELECT ${typeColumn}u.row_id, ${winnerData} AS data FROM sl_updated_rows u WHERE u.row_type = ? AND data IS NOT NULL`,
@@ -268,5 +290,14 @@ export class BucketStorage {
       if (typed) touched.push(type);
     }
     return touched;
+  }
+
+  /**
+   * Whether `changed` ops are at least half of all ops of `type` in the op log — counted through
+   * the row index only up to twice `changed`, so the check never costs more than the apply itself.
+   */
+  private async mostOpsChanged(a: SqliteAdapter, type: string, changed: number): Promise<boolean> {
+    const { rows } = await a.execute(`SELECT count(*) AS n FROM (SELECT 1 FROM sl_oplog INDEXED BY sl_oplog_by_row_bucket WHERE row_type = ? LIMIT ?)`, [type, 2 * changed + 1]);
+    return Number(rows[0]?.['n'] ?? 0) <= 2 * changed;
   }
 }
