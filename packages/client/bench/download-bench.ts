@@ -3,7 +3,8 @@
  * file database with this client. Run: `npx tsx packages/client/bench/download-bench.ts [N] [seq|uuid]`
  * (`UUID_SUBKEYS=1`: random subkeys with sequential ids, like the server's opaque subkeys;
  * `BENCH_STATEMENT_TIMES=1`: prints the synchronous time spent in each SQL statement text;
- * `BENCH_OPS_PER_LINE`: ops per data line, default 1,000 as the server sends).
+ * `BENCH_OPS_PER_LINE`: ops per data line, default 350 — ~96 KB lines, as the server cuts them;
+ * `BENCH_CACHE_KB`, `BENCH_WAL_PAGES`: the adapter's page cache and WAL autocheckpoint).
  * (The real comparison against the Syncline server and @powersync/node lives in `npm run bench`.)
  */
 import { existsSync, readFileSync, rmSync, mkdtempSync } from 'node:fs';
@@ -15,8 +16,8 @@ import { openBetterSqlite3 } from '../src/adapters/node/index.ts';
 import type { SqliteAdapter } from '../src/db/sqlite-adapter.ts';
 
 const N = Number(process.argv[2] ?? 1_000_000);
-/** Ops per data line (the server pages 1,000; `BENCH_OPS_PER_LINE` to compare). */
-const PER_LINE = Number(process.env['BENCH_OPS_PER_LINE'] ?? 1000);
+/** Ops per data line: ~96 KB lines of these ~270 B ops, as the server sends (`DATA_LINE_BYTES`). */
+const PER_LINE = Number(process.env['BENCH_OPS_PER_LINE'] ?? 350);
 const IDS = process.argv[3] === 'uuid' ? 'uuid' : 'seq';
 const dir = mkdtempSync(join(tmpdir(), 'syncline-bench-'));
 const schema = new Schema({ todos: new Table({ list_id: column.text, description: column.text, done: column.integer }) });
