@@ -50,7 +50,7 @@ function timed(adapter: SqliteAdapter): SqliteAdapter {
   });
 }
 const envNumber = (name: string): number | undefined => (process.env[name] ? Number(process.env[name]) : undefined);
-const adapter = openBetterSqlite3({ path: join(dir, 'bench.db'), cacheSizeKb: envNumber('BENCH_CACHE_KB'), walAutocheckpointPages: envNumber('BENCH_WAL_PAGES') });
+const adapter = openBetterSqlite3({ path: join(dir, 'bench.db'), cacheSizeKb: envNumber('BENCH_CACHE_KB'), walAutocheckpointPages: envNumber('BENCH_WAL_PAGES'), backgroundCheckpoints: process.env['BENCH_BG'] !== '0' });
 const db = new SynclineDatabase({
   schema,
   database: process.env['BENCH_STATEMENT_TIMES'] ? timed(adapter) : adapter,

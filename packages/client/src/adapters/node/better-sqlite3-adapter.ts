@@ -13,6 +13,7 @@ import { createSqlFunctions } from '../../db/sql-functions.ts';
 import type { QueryResult, SqliteAdapter, SqliteRow, SqliteValue } from '../../db/sqlite-adapter.ts';
 import type { FetchLike } from '../../sync/fetch.ts';
 import { nodeFetch } from './node-fetch.ts';
+import { WalCheckpointer } from './wal-checkpointer.ts';
 
 export interface BetterSqlite3Options {
   /** File path, or `:memory:`. */
@@ -29,6 +30,12 @@ export interface BetterSqlite3Options {
    * each hot index page to the database file once per checkpoint rather than once per few commits.
    */
   walAutocheckpointPages?: number;
+  /**
+   * Checkpoint the WAL from a worker thread (default `true` for files): the copy into the database
+   * file and its fsync run off the event loop (see `wal-checkpointer.ts`); `false` = SQLite's
+   * automatic checkpoints on this connection.
+   */
+  backgroundCheckpoints?: boolean;
   /** Statement cache size (default 200). */
   statementCacheSize?: number;
   /**
@@ -52,6 +59,7 @@ class BetterSqlite3Adapter implements SqliteAdapter {
   private readonly statements = new Map<string, Database.Statement>();
   private readonly cacheSize: number;
   private readonly functions = createSqlFunctions();
+  private readonly checkpointer: WalCheckpointer | undefined;
 
   constructor(options: BetterSqlite3Options) {
     this.name = `better-sqlite3:${options.path}`;
@@ -63,7 +71,19 @@ class BetterSqlite3Adapter implements SqliteAdapter {
       this.db.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);
       this.db.pragma(`cache_size = -${options.cacheSizeKb ?? 65536}`);
       this.db.pragma('temp_store = MEMORY');
-      this.db.pragma(`wal_autocheckpoint = ${options.walAutocheckpointPages ?? 16384}`);
+      const walPages = options.walAutocheckpointPages ?? 16384;
+      if (options.path !== ':memory:' && walPages > 0 && options.backgroundCheckpoints !== false) {
+        // The worker checkpoints; a reset WAL is cut back to what it holds, so its file size
+        // tells how much it holds (wal-checkpointer.ts).
+        this.db.pragma('wal_autocheckpoint = 0');
+        this.db.pragma('journal_size_limit = 0');
+        this.checkpointer = new WalCheckpointer({
+          path: this.db.name,
+          pages: walPages,
+          checkpointHere: () => void this.db.pragma('wal_checkpoint(PASSIVE)'),
+          restoreAutocheckpoint: () => void this.db.pragma(`wal_autocheckpoint = ${walPages}`),
+        });
+      } else this.db.pragma(`wal_autocheckpoint = ${walPages}`);
       for (const f of this.functions.functions) {
         this.db.function(f.name, { deterministic: f.deterministic, varargs: true }, (...args: unknown[]) =>
           f.fn(...(args as SqliteValue[])),
@@ -104,6 +124,8 @@ class BetterSqlite3Adapter implements SqliteAdapter {
       return { rows: raw.map(normaliseRow), rowsAffected: 0, insertId: undefined };
     }
     const info = stmt.run(...bound);
+    // A COMMIT, or a write outside a transaction, may have grown the WAL.
+    if (this.checkpointer && !this.db.inTransaction) this.checkpointer.afterCommit();
     return { rows: [], rowsAffected: info.changes, insertId: info.lastInsertRowid };
   }
 
@@ -122,6 +144,7 @@ class BetterSqlite3Adapter implements SqliteAdapter {
   }
 
   async close(): Promise<void> {
+    await this.checkpointer?.close();
     this.statements.clear();
     if (this.db.open) this.db.close();
   }
