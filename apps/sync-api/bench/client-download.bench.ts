@@ -90,12 +90,12 @@ interface Phases {
   idleMs: number;
 }
 
-async function download(url: string, token: string, expected: number, serverPid: number): Promise<{ ms: number; clientCpuMs: number; serverCpuMs: number; phases: Phases }> {
+async function download(url: string, token: string, expected: number, serverPid: number, backgroundCheckpoints: boolean | undefined): Promise<{ ms: number; clientCpuMs: number; serverCpuMs: number; phases: Phases }> {
   const counts = new Map<string, { lines: number; bytes: number }>();
   const dir = mkdtempSync(path.join(tmpdir(), 'syncline-client-download-'));
   const messages = new Map<string, number>();
   const note = (m: string): void => void messages.set(m, (messages.get(m) ?? 0) + 1);
-  const db = new SynclineDatabase({ schema: CLIENT_SCHEMA, database: openBetterSqlite3({ path: path.join(dir, 'bench.db') }), logger: { debug: note, info: note, warn: note, error: note } });
+  const db = new SynclineDatabase({ schema: CLIENT_SCHEMA, database: openBetterSqlite3({ path: path.join(dir, 'bench.db'), backgroundCheckpoints }), logger: { debug: note, info: note, warn: note, error: note } });
   try {
     await db.ready;
     const cpu0 = process.cpuUsage();
@@ -205,11 +205,16 @@ export async function benchClientDownload(adminUrl: string, rows = Number(proces
     log(`replicated in ${((performance.now() - t) / 1000).toFixed(1)} s; ${load()}`);
     const label = rows.toLocaleString('en');
     const runs = Number(process.env['CLIENT_DOWNLOAD_RUNS'] ?? 2);
+    // CLIENT_DOWNLOAD_CHECKPOINTS=alternate: odd runs with SQLite's own WAL checkpoints, even runs
+    // with the adapter's background checkpoints, to compare them on one server (else the
+    // adapter's default, by core count).
+    const alternate = process.env['CLIENT_DOWNLOAD_CHECKPOINTS'] === 'alternate';
     for (let run = 1; run <= runs; run++) {
       const loadBefore = load();
-      const r = await download(server.url, token, rows, server.pid);
+      const background = alternate ? run % 2 === 0 : undefined;
+      const r = await download(server.url, token, rows, server.pid, background);
       const result: BenchResult = {
-        name: `download ${label} rows into SQLite, @syncline/client (better-sqlite3), run ${run}`,
+        name: `download ${label} rows into SQLite, @syncline/client (better-sqlite3), run ${run}${alternate ? (background ? ', background checkpoints' : ', SQLite checkpoints') : ''}`,
         value: Math.round((rows / r.ms) * 1000),
         unit: 'rows/s',
         note:

@@ -4,7 +4,8 @@
  * (`UUID_SUBKEYS=1`: random subkeys with sequential ids, like the server's opaque subkeys;
  * `BENCH_STATEMENT_TIMES=1`: prints the synchronous time spent in each SQL statement text;
  * `BENCH_OPS_PER_LINE`: ops per data line, default 350 — ~96 KB lines, as the server cuts them;
- * `BENCH_CACHE_KB`, `BENCH_WAL_PAGES`: the adapter's page cache and WAL autocheckpoint).
+ * `BENCH_CACHE_KB`, `BENCH_WAL_PAGES`: the adapter's page cache and WAL autocheckpoint;
+ * `BENCH_BG=1|0`: background WAL checkpoints on/off, default by core count).
  * (The real comparison against the Syncline server and @powersync/node lives in `npm run bench`.)
  */
 import { existsSync, readFileSync, rmSync, mkdtempSync } from 'node:fs';
@@ -50,7 +51,7 @@ function timed(adapter: SqliteAdapter): SqliteAdapter {
   });
 }
 const envNumber = (name: string): number | undefined => (process.env[name] ? Number(process.env[name]) : undefined);
-const adapter = openBetterSqlite3({ path: join(dir, 'bench.db'), cacheSizeKb: envNumber('BENCH_CACHE_KB'), walAutocheckpointPages: envNumber('BENCH_WAL_PAGES'), backgroundCheckpoints: process.env['BENCH_BG'] !== '0' });
+const adapter = openBetterSqlite3({ path: join(dir, 'bench.db'), cacheSizeKb: envNumber('BENCH_CACHE_KB'), walAutocheckpointPages: envNumber('BENCH_WAL_PAGES'), backgroundCheckpoints: process.env['BENCH_BG'] ? process.env['BENCH_BG'] === '1' : undefined });
 const db = new SynclineDatabase({
   schema,
   database: process.env['BENCH_STATEMENT_TIMES'] ? timed(adapter) : adapter,

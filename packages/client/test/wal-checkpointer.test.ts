@@ -39,7 +39,7 @@ describe('background WAL checkpoints (Node adapter)', () => {
   it('start with the first checkpoint needed, keep the WAL bounded under a stream of commits, and stop with the database', async () => {
     const path = join(dir, 'bounded.db');
     const pages = 100;
-    const a = openBetterSqlite3({ path, walAutocheckpointPages: pages });
+    const a = openBetterSqlite3({ path, walAutocheckpointPages: pages, backgroundCheckpoints: true });
     await a.execute(`CREATE TABLE t (n INTEGER NOT NULL, i INTEGER NOT NULL, v BLOB NOT NULL)`);
     await commitBlobs(a, 0, 50);
     // Below the threshold: no worker.
@@ -84,10 +84,11 @@ describe('background WAL checkpoints (Node adapter)', () => {
       let output = '';
       child.stdout.on('data', (b: Buffer) => (output += b.toString()));
       const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      // Wait for its first commit of this round, then kill it a while later.
+      // Wait until its worker has checkpointed, then kill it a while later.
       await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`child made no commit:\n${output}`)), 30_000);
+        const timer = setTimeout(() => reject(new Error(`no checkpoint in the child:\n${output}`)), 60_000);
         child.stdout.on('data', () => {
+          if (!/ [1-9]\d*\n/.test(output)) return;
           clearTimeout(timer);
           resolve();
         });
@@ -97,8 +98,6 @@ describe('background WAL checkpoints (Node adapter)', () => {
       await exited;
       const printed = output.trim().split('\n').map((l) => l.split(' ').map(Number) as [number, number]);
       committed = Math.max(committed, ...printed.map(([n]) => n));
-      // The worker was checkpointing in this round.
-      expect(printed.at(-1)![1]).toBeGreaterThan(0);
       const db = new Database(path);
       expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
       const { max, rows } = db.prepare(`SELECT max(n) AS max, count(*) AS rows FROM t`).get() as { max: number; rows: number };

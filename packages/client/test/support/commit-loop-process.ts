@@ -7,7 +7,7 @@
 import { openBetterSqlite3 } from '../../src/adapters/node/index.ts';
 
 const path = process.argv[2]!;
-const db = openBetterSqlite3({ path, walAutocheckpointPages: 64 });
+const db = openBetterSqlite3({ path, walAutocheckpointPages: 64, backgroundCheckpoints: true });
 await db.execute(`CREATE TABLE IF NOT EXISTS t (n INTEGER NOT NULL, i INTEGER NOT NULL, v BLOB NOT NULL, PRIMARY KEY (n, i))`);
 const { rows } = await db.execute(`SELECT coalesce(max(n), 0) AS n FROM t`);
 for (let n = Number(rows[0]!['n']) + 1; ; n++) {

@@ -7,6 +7,7 @@
  * const database = openBetterSqlite3({ path: './app.db' });
  * const db = new SynclineDatabase({ schema, database });
  */
+import { availableParallelism } from 'node:os';
 import Database from 'better-sqlite3';
 import { SynclineError, ClientErrorCodes } from '../../errors.ts';
 import { createSqlFunctions } from '../../db/sql-functions.ts';
@@ -31,9 +32,11 @@ export interface BetterSqlite3Options {
    */
   walAutocheckpointPages?: number;
   /**
-   * Checkpoint the WAL from a worker thread (default `true` for files): the copy into the database
-   * file and its fsync run off the event loop (see `wal-checkpointer.ts`); `false` = SQLite's
-   * automatic checkpoints on this connection.
+   * Checkpoint the WAL from a worker thread: the copy into the database file and its fsync run off
+   * the event loop (see `wal-checkpointer.ts`); `false` = SQLite's automatic checkpoints on this
+   * connection. Default: on with 4 or more cores — the worker needs a core of its own (on 2 cores
+   * shared with a sync server a 1M-row download was slower with it, on a free second core faster;
+   * BENCHMARKS.md, issue 14).
    */
   backgroundCheckpoints?: boolean;
   /** Statement cache size (default 200). */
@@ -72,7 +75,7 @@ class BetterSqlite3Adapter implements SqliteAdapter {
       this.db.pragma(`cache_size = -${options.cacheSizeKb ?? 65536}`);
       this.db.pragma('temp_store = MEMORY');
       const walPages = options.walAutocheckpointPages ?? 16384;
-      if (options.path !== ':memory:' && walPages > 0 && options.backgroundCheckpoints !== false) {
+      if (options.path !== ':memory:' && walPages > 0 && (options.backgroundCheckpoints ?? availableParallelism() >= 4)) {
         // The worker checkpoints; a reset WAL is cut back to what it holds, so its file size
         // tells how much it holds (wal-checkpointer.ts).
         this.db.pragma('wal_autocheckpoint = 0');

@@ -9,7 +9,8 @@
  * checkpoint (never blocks the writer or readers; copies what is committed). A PASSIVE checkpoint
  * that catches up lets the next write transaction start the WAL file from its beginning again.
  * Bounds: when the WAL reaches four times `pages` anyway (the worker lagging, or readers holding
- * old snapshots), the adapter checkpoints on its own connection as SQLite would have; if the
+ * old snapshots), the adapter waits for the worker's pass in progress (at most 5 s) and
+ * checkpoints the rest on its own connection, as SQLite would have; if the
  * worker cannot start or fails, automatic checkpoints are turned back on. Checkpointing is
  * crash-safe in SQLite: a process killed during one loses nothing committed.
  *
@@ -27,22 +28,36 @@ import { Worker } from 'node:worker_threads';
  */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
-const Database = require(workerData.module);
 const state = new Int32Array(workerData.state);
-const db = new Database(workerData.path);
+const done = () => {
+  Atomics.store(state, 0, 0);
+  Atomics.notify(state, 0);
+};
+const failed = () => {
+  Atomics.store(state, 2, 1);
+  done();
+};
+let db;
+try {
+  db = new (require(workerData.module))(workerData.path);
+  Atomics.store(state, 3, 1);
+} catch {
+  failed();
+}
 parentPort.on('message', (m) => {
   if (m === 'close') {
-    db.close();
+    db?.close();
     parentPort.close();
     return;
   }
+  if (!db) return failed();
   try {
     db.pragma('wal_checkpoint(PASSIVE)');
     Atomics.add(state, 1, 1);
-  } catch (e) {
-    Atomics.store(state, 2, 1);
+    done();
+  } catch {
+    failed();
   }
-  Atomics.store(state, 0, 0);
 });
 `;
 
@@ -57,14 +72,15 @@ export interface CheckpointerOptions {
   restoreAutocheckpoint: () => void;
 }
 
-/** Shared state slots: a checkpoint requested and not done; checkpoints done; the worker failed. */
+/** Shared state slots: a checkpoint requested and not done; checkpoints done; the worker failed; its connection is open. */
 const IN_FLIGHT = 0;
 const DONE = 1;
 const FAILED = 2;
+const OPEN = 3;
 
 export class WalCheckpointer {
   private worker: Worker | undefined;
-  private readonly state = new Int32Array(new SharedArrayBuffer(3 * 4));
+  private readonly state = new Int32Array(new SharedArrayBuffer(4 * 4));
   private failed = false;
   private closed: Promise<void> | undefined;
   private here = 0;
@@ -99,6 +115,10 @@ export class WalCheckpointer {
     }
     if (size < this.threshold) return;
     if (size >= 4 * this.threshold) {
+      // A PASSIVE checkpoint gives up while another runs: wait for the worker's pass (bounded)
+      // so this one copies the rest and the WAL starts over at the next transaction. Not for a
+      // worker still starting: that may need this thread's event loop.
+      if (Atomics.load(this.state, OPEN) === 1) Atomics.wait(this.state, IN_FLIGHT, 1, 5_000);
       this.options.checkpointHere();
       this.here++;
       return;
