@@ -50,6 +50,13 @@ export const ClientErrorCodes = {
    */
   OPFS_POOL_FULL: 'OPFS_POOL_FULL',
   /**
+   * Browser: a write failed because the origin's storage quota is used up (SQLite reported an I/O
+   * error and the site has almost no room left). SQLite rolled the statement's transaction back:
+   * nothing it wrote was kept, and the database is intact. Free storage for the site or ask for
+   * persistent storage, then retry; a sync in progress retries on its own at its next connection.
+   */
+  STORAGE_FULL: 'STORAGE_FULL',
+  /**
    * Multi-tab: the leader tab (which owns the database) closed or crashed while this tab's
    * transaction was running on it. The transaction was NOT committed (the new leader checked);
    * run it again. `execute`/`getAll`/… retry on their own; `readTransaction`/`writeTransaction`

@@ -3,7 +3,8 @@
  * (DevTools Protocol `Storage.overrideQuotaForOrigin`), so creating or growing an `opfs-sahpool`
  * pool fails inside OPFS with `QuotaExceededError`. The client must answer `OPFS_POOL_FULL` with a
  * message that says what to do, leave the databases already there intact, and open once the quota
- * is raised again.
+ * is raised again. A write to an open database that the quota refuses must fail with
+ * `STORAGE_FULL` (SQLite itself says only "disk I/O error") and keep nothing of its transaction.
  */
 import { existsSync } from 'node:fs';
 import type { Page } from 'playwright-core';
@@ -93,6 +94,50 @@ describe.skipIf(!existsSync(CHROMIUM))('OPFS with the storage quota used up (Chr
     expect(await read(page, 'old.db')).toMatchObject({ rows: ROWS, queued: ROWS, check: 'ok' });
     expect(await call(page, 'opfs')).toMatchObject({ legacy: null, pools: ['kept.db', 'new.db', 'old.db'] });
     console.info(`OPFS_POOL_FULL messages:\n  ${fresh.message}\n  ${moving.message}`);
+    await context.close();
+  }, 120_000);
+
+  it('a write that the quota refuses fails with STORAGE_FULL, keeps nothing of its transaction, and the next write after more room succeeds', async () => {
+    const context = await fx.browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${fx.server.url}/opfs.html`);
+    await page.waitForFunction(() => 'opfsTest' in globalThis);
+    const cdp = await context.newCDPSession(page);
+    const origin = new URL(fx.server.url).origin;
+
+    // Two tabs: this one leads, the second writes through it (the code must survive the relay).
+    expect(await call(page, 'open', 'full.db', { multiTab: true })).toEqual({ vfs: 'opfs-sahpool' });
+    const follower = await context.newPage();
+    await follower.goto(`${fx.server.url}/opfs.html`);
+    await follower.waitForFunction(() => 'opfsTest' in globalThis);
+    expect(await call(follower, 'open', 'full.db', { multiTab: true })).toEqual({ vfs: 'opfs-sahpool' });
+    expect(await call(page, 'writeMany', 'full.db', 'a', 50)).toEqual({ ok: true });
+    const before = await call<Contents>(page, 'contents', 'full.db');
+    expect(before).toMatchObject({ rows: 50, queued: 50, check: 'ok' });
+
+    // Room for 64 KiB more with the database open: one transaction of ~400 KB (rows, upload queue,
+    // journal) cannot fit, a single small row can.
+    const { usage } = await call<{ usage: number }>(page, 'estimate');
+    await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: usage + 64 * 1024 });
+    const storageFull = {
+      ok: false,
+      code: 'STORAGE_FULL',
+      message: expect.stringMatching(/storage is full: SQLite could not write "full\.db" \(this site uses \d+ of \d+ bytes of storage\).*not committed.*Free storage for this site/) as unknown,
+    };
+    const refused = await call<{ ok: boolean; code?: string; message?: string }>(page, 'writeMany', 'full.db', 'b', 1000);
+    expect(refused).toEqual(storageFull);
+    expect(await call(follower, 'writeMany', 'full.db', 'c', 1000)).toEqual(storageFull);
+    // Nothing of the refused transaction is there, the rest is intact.
+    expect(await call<Contents>(page, 'contents', 'full.db')).toEqual(before);
+
+    await cdp.send('Storage.overrideQuotaForOrigin', { origin });
+    expect(await call(page, 'writeMany', 'full.db', 'b', 1000)).toEqual({ ok: true });
+    expect(await call(follower, 'writeMany', 'full.db', 'c', 1000)).toEqual({ ok: true });
+    expect(await call<Contents>(page, 'contents', 'full.db')).toMatchObject({ rows: 2050, queued: 2050, check: 'ok' });
+    await call(follower, 'close', 'full.db');
+    await call(page, 'close', 'full.db');
+    expect(await read(page, 'full.db')).toMatchObject({ rows: 2050, queued: 2050, check: 'ok' });
+    console.info(`STORAGE_FULL message:\n  ${refused.message}`);
     await context.close();
   }, 120_000);
 });

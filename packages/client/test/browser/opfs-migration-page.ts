@@ -107,6 +107,17 @@ const api = {
       return { ok: false, ...errorText(e) };
     }
   },
+  /** Writes `n` rows of ~400 bytes (ids `prefix-0000`…) in one transaction. */
+  async writeMany(filename: string, prefix: string, n: number): Promise<{ ok: boolean; code?: string; message?: string }> {
+    try {
+      await open.get(filename)?.writeTransaction(async (tx) => {
+        for (let i = 0; i < n; i++) await tx.execute('INSERT INTO todos (id, description) VALUES (?, ?)', [`${prefix}-${String(i).padStart(4, '0')}`, `row ${i} `.padEnd(400, 'x')]);
+      });
+      return { ok: true };
+    } catch (e) {
+      return { ok: false, ...errorText(e) };
+    }
+  },
   async close(filename: string): Promise<void> {
     await open.get(filename)?.close();
     open.delete(filename);

@@ -17,6 +17,7 @@ import { installPool, isPoolBusy, openInPool, ownPoolDirectory, POOL_VFS, type D
 import { enableHotJournalRollback } from './sahpool-recovery.ts';
 import type { QueryResult, SqliteValue } from '../../db/sqlite-adapter.ts';
 import { WasmStatements, type Sqlite3 } from './wasm-statement.ts';
+import { quotaRefusals, storageFullError, watchQuotaRefusals } from './storage-full.ts';
 import { LEGACY_POOL_ERROR, POOL_FULL_ERROR, type WasmVfs, type WorkerRequest, type WorkerResponse } from './worker-protocol.ts';
 
 const functions = createSqlFunctions();
@@ -25,6 +26,8 @@ let db: Db | undefined;
 let persist: (() => Promise<void>) | undefined;
 /** How long the last open waited for the OPFS pool (another worker still held it). */
 let poolWaitMs = 0;
+/** The open database on OPFS (its writes can be refused for lack of storage), else undefined. */
+let opfsFilename: string | undefined;
 /** Prepared statements of the open database (the raw C API; see wasm-statement.ts). */
 let statements: WasmStatements | undefined;
 const IDB_NAME = 'syncline-sqlite';
@@ -92,6 +95,8 @@ async function open(filename: string, vfs: WasmVfs, wasmUrl: string | undefined,
       db.exec('PRAGMA journal_mode = TRUNCATE');
       db.exec('PRAGMA cache_size = -65536');
       chosen = 'opfs-sahpool';
+      opfsFilename = filename;
+      watchQuotaRefusals();
     } catch (e) {
       // A busy pool after waiting means another tab owns the file: never fall back to another store.
       // A full pool is an error too (falling back would hide the data already on OPFS), and so is a
@@ -148,6 +153,7 @@ async function handle(request: WorkerRequest): Promise<WorkerResponse> {
       await persist?.();
       db?.close();
       db = undefined;
+      opfsFilename = undefined;
       return { id: request.id, ok: true, changed: [] };
   }
 }
@@ -158,9 +164,12 @@ self.onmessage = (event: MessageEvent<WorkerRequest>) => {
   const request = event.data;
   queue = queue.then(async () => {
     let response: WorkerResponse;
+    const refusedBefore = quotaRefusals();
     try {
       response = await handle(request);
-    } catch (e) {
+    } catch (thrown) {
+      const full = opfsFilename !== undefined && (request.type === 'execute' || request.type === 'batch') ? await storageFullError(opfsFilename, thrown, quotaRefusals() > refusedBefore) : undefined;
+      const e = full ?? thrown;
       const error = e instanceof Error ? { message: e.message, name: e.name } : { message: String(e), name: 'Error' };
       response = { id: request.id, ok: false, error, changed: functions.takeChangedTables() };
     }

@@ -5,7 +5,7 @@
  * coordinator (`multi-tab-adapter.ts`) decides whether it is safe to run again.
  */
 import type { QueryResult } from '../../db/sqlite-adapter.ts';
-import { ClientErrorCodes, SynclineError } from '../../errors.ts';
+import { ClientErrorCodes, SynclineError, type ClientErrorCode } from '../../errors.ts';
 import type { RemoteOp, TabMessage } from './tab-protocol.ts';
 
 export type CallResult = QueryResult | { rowsAffected: number };
@@ -86,6 +86,8 @@ export class FollowerRelay {
       c.resolve(m.result);
     } else if (m.error.name === 'LeaseLost') {
       c.reject(new LeaderGone(m.error.message));
+    } else if (m.error.code !== undefined && Object.hasOwn(ClientErrorCodes, m.error.code)) {
+      c.reject(new SynclineError(m.error.code as ClientErrorCode, m.error.message));
     } else {
       const error = new Error(m.error.message);
       error.name = m.error.name;

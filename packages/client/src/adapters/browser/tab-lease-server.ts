@@ -6,6 +6,7 @@
  */
 import type { Mutex } from '../../db/mutex.ts';
 import type { QueryResult, SqliteAdapter } from '../../db/sqlite-adapter.ts';
+import { SynclineError } from '../../errors.ts';
 import { COMMIT_MARKER_TTL_MS, tabLockName, type RemoteOp, type TabMessage } from './tab-protocol.ts';
 
 /** A lease with no message for this long is ended (its transaction rolled back). */
@@ -92,7 +93,8 @@ export class LeaseServer {
         for (const t of changed) served.changed.add(t);
         deps.post({ t: 'reply', from: deps.tabId, to: from, lease, seq, ok: true, result, changed });
       } catch (e) {
-        const error = e instanceof Error ? { name: e.name, message: e.message } : { name: 'Error', message: String(e) };
+        // A SynclineError's code (e.g. STORAGE_FULL) reaches the follower, which rebuilds the error.
+        const error = e instanceof SynclineError ? { name: e.name, message: e.message, code: e.code } : e instanceof Error ? { name: e.name, message: e.message } : { name: 'Error', message: String(e) };
         deps.post({ t: 'reply', from: deps.tabId, to: from, lease, seq, ok: false, error });
       }
       served.lastActive = Date.now();

@@ -23,7 +23,7 @@ export type TabMessage =
   | { t: 'granted'; from: string; to: string; lease: string }
   | { t: 'call'; from: string; to: string; lease: string; seq: number; op: RemoteOp }
   | { t: 'reply'; from: string; to: string; lease: string; seq: number; ok: true; result: QueryResult | { rowsAffected: number }; changed: string[] }
-  | { t: 'reply'; from: string; to: string; lease: string; seq: number; ok: false; error: { name: string; message: string } }
+  | { t: 'reply'; from: string; to: string; lease: string; seq: number; ok: false; error: { name: string; message: string; code?: string } }
   | { t: 'release'; from: string; to: string; lease: string }
   | { t: 'changes'; from: string; origin: string; tables: string[] }
   | { t: 'status'; from: string; status: WireStatus };

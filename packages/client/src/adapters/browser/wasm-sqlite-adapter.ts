@@ -12,7 +12,7 @@ import { ClientErrorCodes, SynclineError } from '../../errors.ts';
 import type { QueryResult, SqliteAdapter, SqliteValue } from '../../db/sqlite-adapter.ts';
 import { silentLogger, type Logger } from '../../logger.ts';
 import { TabCoordinator } from './multi-tab-adapter.ts';
-import { POOL_FULL_ERROR, type WasmVfs, type WorkerRequest, type WorkerResponse } from './worker-protocol.ts';
+import { POOL_FULL_ERROR, STORAGE_FULL_ERROR, type WasmVfs, type WorkerRequest, type WorkerResponse } from './worker-protocol.ts';
 
 export interface WasmSqliteOptions {
   /** Database file name (one per app/user). */
@@ -126,6 +126,7 @@ async function openInWorker(options: WasmSqliteOptions): Promise<WasmSqliteAdapt
       worker.postMessage({ ...request, id } as WorkerRequest);
     });
     if (!response.ok) {
+      if (response.error.name === STORAGE_FULL_ERROR) throw new SynclineError(ClientErrorCodes.STORAGE_FULL, response.error.message);
       const error = new Error(response.error.message);
       error.name = response.error.name;
       throw error;

@@ -26,3 +26,8 @@ export const POOL_FULL_ERROR = 'SynclineOpfsPoolFull';
  * up to 0.1 and could not be checked or moved out of it (→ `ADAPTER_ERROR`; its data is unchanged).
  */
 export const LEGACY_POOL_ERROR = 'SynclineOpfsLegacyPool';
+/**
+ * `error.name` of a worker's answer when a write failed because the origin's storage quota is
+ * used up (→ `STORAGE_FULL`).
+ */
+export const STORAGE_FULL_ERROR = 'SynclineStorageFull';
