@@ -74,6 +74,35 @@ describe('SQL op storage matches the pure reduction', () => {
   });
 });
 
+describe('keys known without a lookup (stored-key-filter.ts)', () => {
+  it('stays exact when two storages write the same bucket in turns (a leader tab, then the next, then the first again)', async () => {
+    const internals = (db as unknown as { internals: DatabaseInternals }).internals;
+    const writers = [new BucketStorage(internals), new BucketStorage(internals)];
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.tuple(fc.array(op, { minLength: 1, maxLength: 8 }), fc.integer({ min: 0, max: 1 })), { minLength: 2, maxLength: 8 }), async (generated) => {
+        const bucket = `turns-${++bucketCounter}`;
+        let opId = 0;
+        let model = emptyBucketState();
+        for (const [line, writer] of generated) {
+          const ops: OplogEntry[] = line.map((o) => {
+            opId++;
+            return o.op === 'PUT' || o.op === 'REMOVE'
+              ? { opId: BigInt(opId), op: o.op, checksum: o.checksum, objectType: 'todos', objectId: o.id, subkey: o.sub, data: o.op === 'PUT' ? `{"n":${opId}}` : undefined }
+              : { opId: BigInt(opId), op: o.op, checksum: o.checksum };
+          });
+          await writers[writer]!.storeData(bucket, ops, 0);
+          model = applyReduction(model, reduceDataLine(ops, model.ops, true));
+        }
+        const stored = await db.getAll<{ key: string; hash: number }>(`SELECT ${KEY} AS key, hash FROM sl_oplog WHERE bucket = (SELECT id FROM sl_buckets WHERE name = ?) ORDER BY key`, [bucket]);
+        expect(stored).toEqual([...model.ops.values()].sort((x, y) => (x.key < y.key ? -1 : 1)).map((s) => ({ key: s.key, hash: s.hash })));
+        const parts = await db.get<{ add_checksum: number; op_checksum: number }>(`SELECT add_checksum, op_checksum FROM sl_buckets WHERE name = ?`, [bucket]);
+        expect(addChecksums(parts.add_checksum, parts.op_checksum)).toBe(bucketChecksum(model));
+      }),
+      { numRuns: 80 },
+    );
+  });
+});
+
 describe('op log layout migration (internal schema 3)', () => {
   it('replaces the (bucket, key) and row indexes of a version-2 database and keeps reducing its stored ops', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'syncline-oplog-migration-'));

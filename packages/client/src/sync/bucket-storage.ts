@@ -11,6 +11,7 @@ import { chunked, flatParams, valuesPlaceholders } from '../db/multi-row-sql.ts'
 import { FULL_SYNC_PRIORITY, KV } from '../schema/internal-schema.ts';
 import { DATA_PREFIX, quoteIdent } from '../schema/schema-ddl.ts';
 import { reduceDataLine, rowKey, storedSubkey, type OplogEntry, type StoredOp } from './op-log-reduction.ts';
+import { bucketStamp, keyHash, StoredKeyFilter } from './stored-key-filter.ts';
 import type { BucketChecksum, Checkpoint } from './sync-lines.ts';
 
 export interface BucketPosition {
@@ -45,6 +46,9 @@ function json(values: readonly unknown[]): string {
 export type ApplyPlan = 'auto' | 'walk-rows' | 'sort-changed';
 
 export class BucketStorage {
+  /** Keys stored in buckets watched since they were empty: most first-download lookups are skipped. */
+  private readonly storedKeys = new StoredKeyFilter();
+
   constructor(
     private readonly db: DatabaseInternals,
     private readonly applyPlan: ApplyPlan = 'auto',
@@ -68,6 +72,7 @@ export class BucketStorage {
   /** Deletes buckets and their ops; their rows are re-evaluated at the next complete apply. */
   async deleteBuckets(names: readonly string[]): Promise<void> {
     if (names.length === 0) return;
+    this.storedKeys.clear();
     await this.db.write(async (a) => {
       const ids = `SELECT id FROM sl_buckets WHERE name IN (SELECT value FROM json_each(?))`;
       await a.execute(`INSERT OR IGNORE INTO sl_updated_rows (row_type, row_id) SELECT row_type, row_id FROM sl_oplog WHERE bucket IN (${ids})`, [json(names)]);
@@ -95,16 +100,19 @@ export class BucketStorage {
 
   private async storeLine(a: SqliteAdapter, bucket: string, ops: readonly OplogEntry[], byteLength: number): Promise<void> {
     await a.execute(`INSERT INTO sl_buckets (name) VALUES (?) ON CONFLICT (name) DO NOTHING`, [bucket]);
-    const b = (await a.execute(`SELECT id, last_applied_op, add_checksum, op_checksum FROM sl_buckets WHERE name = ?`, [bucket])).rows[0];
+    const b = (await a.execute(`SELECT id, last_applied_op, add_checksum, op_checksum, count_since_last FROM sl_buckets WHERE name = ?`, [bucket])).rows[0];
     if (!b) throw new Error(`bucket row for ${bucket} vanished`);
     const id = Number(b['id']);
+    const known = this.storedKeys.known(id, bucketStamp(Number(b['add_checksum']), Number(b['op_checksum']), Number(b['count_since_last']))) ?? (await this.watchIfEmpty(a, id, b));
     // Stored ops for the keys this line touches, looked up by (row_type, row_id, bucket) — the
-    // row-ordered index (internal-schema.ts) — with bound keys, one statement per chunk of keys.
-    // The op log stores the subkey; the key (type/id/subkey) is rebuilt here.
+    // row-ordered index (internal-schema.ts) — with bound keys, one statement per chunk of keys;
+    // in a watched bucket only keys it may hold. The op log stores the subkey; the key
+    // (type/id/subkey) is rebuilt here.
     const lookups = new Map<string, [string, string, string]>();
     for (const op of ops) {
       if ((op.op === 'PUT' || op.op === 'REMOVE') && op.objectType && op.objectId !== undefined) {
-        lookups.set(rowKey(op.objectType, op.objectId, op.subkey), [op.objectType, op.objectId, storedSubkey(op.subkey)]);
+        const key = rowKey(op.objectType, op.objectId, op.subkey);
+        if (!known || known.has(keyHash(key))) lookups.set(key, [op.objectType, op.objectId, storedSubkey(op.subkey)]);
       }
     }
     const existing = new Map<string, StoredOp>();
@@ -153,6 +161,17 @@ export class BucketStorage {
       `UPDATE sl_buckets SET last_op = ?, add_checksum = ?, op_checksum = ?, count_since_last = count_since_last + ?, downloaded_bytes = downloaded_bytes + ? WHERE id = ?`,
       [r.lastOpId ?? 0n, add, opSum, r.count, byteLength, id],
     );
+    if (known) this.storedKeys.stored(id, r.inserts.map((i) => i.key), bucketStamp(add, opSum, Number(b['count_since_last']) + r.count));
+  }
+
+  /**
+   * Starts watching bucket `id` (row `b`) if it holds no ops: both checksums 0 (as every empty
+   * bucket but one emptied by a CLEAR), confirmed by the op index.
+   */
+  private async watchIfEmpty(a: SqliteAdapter, id: number, b: Record<string, SqliteValue>): Promise<ReadonlySet<number> | undefined> {
+    if (Number(b['add_checksum']) !== 0 || Number(b['op_checksum']) !== 0) return undefined;
+    const { rows } = await a.execute(`SELECT 1 FROM sl_oplog INDEXED BY sl_oplog_by_op WHERE bucket = ? LIMIT 1`, [id]);
+    return rows.length === 0 ? this.storedKeys.watch(id) : undefined;
   }
 
   /**
@@ -181,6 +200,8 @@ export class BucketStorage {
       await a.execute(`UPDATE sl_buckets SET last_applied_op = last_op WHERE name IN (SELECT value FROM json_each(?))`, [json(names)]);
       const now = Date.now();
       if (priority === null) {
+        // count_since_last goes back to 0 below, so no watched bucket's stamp holds any more.
+        this.storedKeys.clear();
         await a.execute(`DELETE FROM sl_updated_rows`);
         await a.execute(`DELETE FROM sl_sync_state`);
         await a.execute(`INSERT INTO sl_sync_state (priority, last_synced_at) VALUES (?, ?)`, [FULL_SYNC_PRIORITY, now]);
