@@ -11,7 +11,7 @@ import { chunked, flatParams, valuesPlaceholders } from '../db/multi-row-sql.ts'
 import { FULL_SYNC_PRIORITY, KV } from '../schema/internal-schema.ts';
 import { DATA_PREFIX, quoteIdent } from '../schema/schema-ddl.ts';
 import { reduceDataLine, rowKey, storedSubkey, type OplogEntry, type StoredOp } from './op-log-reduction.ts';
-import { bucketStamp, keyHash, StoredKeyFilter } from './stored-key-filter.ts';
+import { bucketStamp, keyHash, StoredKeyFilter, type IntSet } from './stored-key-filter.ts';
 import type { BucketChecksum, Checkpoint } from './sync-lines.ts';
 
 export interface BucketPosition {
@@ -112,7 +112,9 @@ export class BucketStorage {
     for (const op of ops) {
       if ((op.op === 'PUT' || op.op === 'REMOVE') && op.objectType && op.objectId !== undefined) {
         const key = rowKey(op.objectType, op.objectId, op.subkey);
-        if (!known || known.has(keyHash(key))) lookups.set(key, [op.objectType, op.objectId, storedSubkey(op.subkey)]);
+        const hash = known ? keyHash(key) : 0;
+        if (known && !known.has(hash)) known.add(hash);
+        else lookups.set(key, [op.objectType, op.objectId, storedSubkey(op.subkey)]);
       }
     }
     const existing = new Map<string, StoredOp>();
@@ -161,14 +163,14 @@ export class BucketStorage {
       `UPDATE sl_buckets SET last_op = ?, add_checksum = ?, op_checksum = ?, count_since_last = count_since_last + ?, downloaded_bytes = downloaded_bytes + ? WHERE id = ?`,
       [r.lastOpId ?? 0n, add, opSum, r.count, byteLength, id],
     );
-    if (known) this.storedKeys.stored(id, r.inserts.map((i) => i.key), bucketStamp(add, opSum, Number(b['count_since_last']) + r.count));
+    if (known) this.storedKeys.stored(id, bucketStamp(add, opSum, Number(b['count_since_last']) + r.count));
   }
 
   /**
    * Starts watching bucket `id` (row `b`) if it holds no ops: both checksums 0 (as every empty
    * bucket but one emptied by a CLEAR), confirmed by the op index.
    */
-  private async watchIfEmpty(a: SqliteAdapter, id: number, b: Record<string, SqliteValue>): Promise<ReadonlySet<number> | undefined> {
+  private async watchIfEmpty(a: SqliteAdapter, id: number, b: Record<string, SqliteValue>): Promise<IntSet | undefined> {
     if (Number(b['add_checksum']) !== 0 || Number(b['op_checksum']) !== 0) return undefined;
     const { rows } = await a.execute(`SELECT 1 FROM sl_oplog INDEXED BY sl_oplog_by_op WHERE bucket = ? LIMIT 1`, [id]);
     return rows.length === 0 ? this.storedKeys.watch(id) : undefined;
