@@ -7,7 +7,7 @@
  * `STORAGE_FULL` (SQLite itself says only "disk I/O error") and keep nothing of its transaction.
  */
 import { existsSync } from 'node:fs';
-import type { Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { CHROMIUM } from '@syncline/test-utils';
 import { useBrowserFixture } from './browser/fixture.ts';
@@ -47,11 +47,16 @@ describe.skipIf(!existsSync(CHROMIUM))('OPFS with the storage quota used up (Chr
     throw new Error(`the storage usage did not settle (last ${last})`);
   }
 
-  it('fails with OPFS_POOL_FULL saying what to do, damages nothing, and opens once the quota is raised', async () => {
-    const context = await fx.browser.newContext();
+  async function openTestPage(context: BrowserContext): Promise<Page> {
     const page = await context.newPage();
     await page.goto(`${fx.server.url}/opfs.html`);
     await page.waitForFunction(() => 'opfsTest' in globalThis);
+    return page;
+  }
+
+  it('fails with OPFS_POOL_FULL saying what to do, damages nothing, and opens once the quota is raised', async () => {
+    const context = await fx.browser.newContext();
+    const page = await openTestPage(context);
     const cdp = await context.newCDPSession(page);
     const origin = new URL(fx.server.url).origin;
 
@@ -99,17 +104,13 @@ describe.skipIf(!existsSync(CHROMIUM))('OPFS with the storage quota used up (Chr
 
   it('a write that the quota refuses fails with STORAGE_FULL, keeps nothing of its transaction, and the next write after more room succeeds', async () => {
     const context = await fx.browser.newContext();
-    const page = await context.newPage();
-    await page.goto(`${fx.server.url}/opfs.html`);
-    await page.waitForFunction(() => 'opfsTest' in globalThis);
+    const page = await openTestPage(context);
     const cdp = await context.newCDPSession(page);
     const origin = new URL(fx.server.url).origin;
 
     // Two tabs: this one leads, the second writes through it (the code must survive the relay).
     expect(await call(page, 'open', 'full.db', { multiTab: true })).toEqual({ vfs: 'opfs-sahpool' });
-    const follower = await context.newPage();
-    await follower.goto(`${fx.server.url}/opfs.html`);
-    await follower.waitForFunction(() => 'opfsTest' in globalThis);
+    const follower = await openTestPage(context);
     expect(await call(follower, 'open', 'full.db', { multiTab: true })).toEqual({ vfs: 'opfs-sahpool' });
     expect(await call(page, 'writeMany', 'full.db', 'a', 50)).toEqual({ ok: true });
     const before = await call<Contents>(page, 'contents', 'full.db');

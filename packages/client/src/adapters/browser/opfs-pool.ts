@@ -47,18 +47,22 @@ export function describeError(e: unknown): string {
   return (e instanceof Error ? `${e.name}: ${e.message}` : String(e)).replace(/\.+$/, '');
 }
 
+/** ` (this site uses … of … bytes of storage)` for an error message, or '' without an estimate. */
+export async function storageUsage(): Promise<string> {
+  try {
+    const estimate = await navigator.storage.estimate();
+    return ` (this site uses ${estimate.usage ?? '?'} of ${estimate.quota ?? '?'} bytes of storage)`;
+  } catch {
+    return '';
+  }
+}
+
 /**
  * The {@link POOL_FULL_ERROR} for `filename`: says what failed, how much of the origin's storage is
  * in use, and what to do about it. `state` says what is on disk now.
  */
 export async function poolFullError(filename: string, what: string, cause: unknown, state: string): Promise<Error> {
-  let usage = '';
-  try {
-    const estimate = await navigator.storage.estimate();
-    usage = ` (this site uses ${estimate.usage ?? '?'} of ${estimate.quota ?? '?'} bytes of storage)`;
-  } catch {
-    // no estimate: the message goes without it
-  }
+  const usage = await storageUsage();
   const error = new Error(
     `OPFS has no room for "${filename}": ${what}${usage}: ${describeError(cause)}. ${state} ` +
       'Free storage for this site (delete databases or cached data the app no longer needs; ask the user to allow persistent storage with navigator.storage.persist()), then open the database again.',

@@ -6,7 +6,7 @@
  * sync access handle that the quota refuses ({@link watchQuotaRefusals}), and a statement that
  * failed with an I/O error while one was noted is a write refused for lack of storage.
  */
-import { describeError, isQuotaError } from './opfs-pool.ts';
+import { describeError, isQuotaError, storageUsage } from './opfs-pool.ts';
 import { WasmSqliteError } from './wasm-statement.ts';
 import { STORAGE_FULL_ERROR } from './worker-protocol.ts';
 
@@ -71,15 +71,8 @@ function isWriteFailure(e: unknown): boolean {
  */
 export async function storageFullError(filename: string, e: unknown, refused: boolean): Promise<Error | undefined> {
   if (!isWriteFailure(e) || !(refused || isQuotaError(e))) return undefined;
-  let usage = '';
-  try {
-    const estimate = await navigator.storage.estimate();
-    usage = ` (this site uses ${estimate.usage ?? '?'} of ${estimate.quota ?? '?'} bytes of storage)`;
-  } catch {
-    // no estimate: the message goes without it
-  }
   const error = new Error(
-    `The site's storage is full: SQLite could not write "${filename}"${usage}: ${describeError(e)}. ` +
+    `The site's storage is full: SQLite could not write "${filename}"${await storageUsage()}: ${describeError(e)}. ` +
       'The write was not committed (the database is intact). Free storage for this site (delete databases or cached data the app no longer needs; ask the user to allow persistent storage with navigator.storage.persist()), then retry.',
     { cause: e },
   );
