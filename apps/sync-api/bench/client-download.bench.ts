@@ -9,7 +9,7 @@
  * `CLIENT_DOWNLOAD_RUNS` (default 2): downloads per replicated data set.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance as nodePerformance } from 'node:perf_hooks';
@@ -37,6 +37,30 @@ const log = (m: string): void => void process.stderr.write(`[client-download ben
 function cpuMs(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
+
+/**
+ * CPU time of every `postgres` process on the machine by pid, in ms (the bench's storage and
+ * source database; nothing else runs Postgres during a bench). See {@link cpuSince}.
+ */
+function postgresCpu(): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres') out.set(Number(pid), cpuMs(Number(pid)));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out;
+}
+
+/** CPU used since `before` by processes alive at both samples, plus all of those started since (exited ones are missed). */
+function cpuSince(before: Map<number, number>, after: Map<number, number>): number {
+  let total = 0;
+  for (const [pid, ms] of after) total += ms - (before.get(pid) ?? 0);
+  return total;
 }
 
 /**
@@ -90,7 +114,7 @@ interface Phases {
   idleMs: number;
 }
 
-async function download(url: string, token: string, expected: number, serverPid: number, backgroundCheckpoints: boolean | undefined): Promise<{ ms: number; clientCpuMs: number; serverCpuMs: number; phases: Phases }> {
+async function download(url: string, token: string, expected: number, serverPid: number, backgroundCheckpoints: boolean | undefined): Promise<{ ms: number; clientCpuMs: number; serverCpuMs: number; postgresCpuMs: number; phases: Phases }> {
   const counts = new Map<string, { lines: number; bytes: number }>();
   const dir = mkdtempSync(path.join(tmpdir(), 'syncline-client-download-'));
   const messages = new Map<string, number>();
@@ -100,6 +124,7 @@ async function download(url: string, token: string, expected: number, serverPid:
     await db.ready;
     const cpu0 = process.cpuUsage();
     const server0 = cpuMs(serverPid);
+    const postgres0 = postgresCpu();
     const started = performance.now();
     const elu0 = eventLoopUtilization();
     const phases: Phases = { firstStored: 0, allStored: 0, idleMs: 0 };
@@ -130,12 +155,13 @@ async function download(url: string, token: string, expected: number, serverPid:
     offStatus();
     const cpu = process.cpuUsage(cpu0);
     const serverCpuMs = cpuMs(serverPid) - server0;
+    const pgCpuMs = cpuSince(postgres0, postgresCpu());
     if (counts.size > 0) log(`client log messages: ${[...messages].map(([m, n]) => `${m} ×${n}`).join('; ')}`);
     if (counts.size > 0) log(`lines received: ${[...counts].map(([k, c]) => `${k} ${c.lines} (${(c.bytes / c.lines / 1024).toFixed(1)} KiB avg)`).join(', ')}`);
     await db.disconnect();
     const { n } = await db.get<{ n: number }>('SELECT count(*) AS n FROM items');
     if (n !== expected) throw new Error(`the client synced ${n} of ${expected} rows`);
-    return { ms, clientCpuMs: (cpu.user + cpu.system) / 1000, serverCpuMs, phases };
+    return { ms, clientCpuMs: (cpu.user + cpu.system) / 1000, serverCpuMs, postgresCpuMs: pgCpuMs, phases };
   } finally {
     await db.close().catch(() => {});
     rmSync(dir, { recursive: true, force: true });
@@ -218,7 +244,7 @@ export async function benchClientDownload(adminUrl: string, rows = Number(proces
         value: Math.round((rows / r.ms) * 1000),
         unit: 'rows/s',
         note:
-          `${(r.ms / 1000).toFixed(2)} s (target for 1M: ≤ 15 s); client CPU ${(r.clientCpuMs / 1000).toFixed(1)} s, server CPU ${(r.serverCpuMs / 1000).toFixed(1)} s; ` +
+          `${(r.ms / 1000).toFixed(2)} s (target for 1M: ≤ 15 s); client CPU ${(r.clientCpuMs / 1000).toFixed(1)} s, server CPU ${(r.serverCpuMs / 1000).toFixed(1)} s, Postgres CPU ${(r.postgresCpuMs / 1000).toFixed(1)} s; ` +
           `first ops stored at ${(r.phases.firstStored / 1000).toFixed(2)} s, all at ${(r.phases.allStored / 1000).toFixed(2)} s, client event loop idle ${(r.phases.idleMs / 1000).toFixed(1)} s; ${loadBefore} → ${load()}`,
       };
       log(`${result.name}: ${result.value} ${result.unit} (${result.note})`);
