@@ -4,24 +4,27 @@
  * parameter lookups, and what changed between two checkpoints.
  */
 import type pg from 'pg';
+import { opaqueSubkey } from '../replication/opaque-subkey.ts';
+import { getSubkeySalt } from './pg-versions.ts';
 import { OP_NAMES, type BucketChecksum, type Checkpoint, type OpCode, type StoredOp } from './storage-types.ts';
 
 const U32 = 4294967296;
 
-/**
- * An op's wire subkey (`$1` = version id), computed by Postgres while it reads the op: the same
- * string as `opaqueSubkey` (opaque-subkey.ts) — first 128 bits of SHA-256(salt ‖ 0 ‖ table id ‖ 0 ‖
- * key) as a UUID, or `<table id>/<key>` for a version without a salt — never the source key itself
- * (DESIGN §6). In Node this hash was ~0.7 µs of a read op's CPU, plus parsing the source key; the
- * salt is read inside the statement (an init plan), so it is never a query parameter.
- */
-const SALT = `(SELECT convert_to(v.subkey_salt, 'UTF8') FROM syncline.sync_rules_versions v WHERE v.id = $1)`;
-const WIRE_SUBKEY = `CASE WHEN d.source_table IS NULL OR d.source_key IS NULL THEN NULL
-  WHEN ${SALT} IS NULL THEN d.source_table || '/' || d.source_key
-  ELSE encode(substring(sha256(${SALT} || '\\x00'::bytea || convert_to(d.source_table::text, 'UTF8') || '\\x00'::bytea || convert_to(d.source_key, 'UTF8')) FROM 1 FOR 16), 'hex')::uuid::text END`;
-
 export class PgBucketReader {
+  /** Wire-subkey secret per version, read once (it never changes). */
+  private readonly subkeySalts = new Map<number, Promise<string | null>>();
+
   constructor(readonly pool: pg.Pool) {}
+
+  private subkeySalt(versionId: number): Promise<string | null> {
+    let salt = this.subkeySalts.get(versionId);
+    if (!salt) {
+      salt = getSubkeySalt(this.pool, versionId);
+      this.subkeySalts.set(versionId, salt);
+      salt.catch(() => this.subkeySalts.delete(versionId));
+    }
+    return salt;
+  }
 
   async getCheckpoint(versionId: number): Promise<Checkpoint | null> {
     const { rows } = await this.pool.query<{ last_checkpoint: string | null; last_checkpoint_lsn: string | null }>(
@@ -82,6 +85,7 @@ export class PgBucketReader {
     limit: number,
   ): Promise<{ results: Array<{ bucket: string; ops: StoredOp[]; hasMore: boolean }>; resumeFrom: number }> {
     const results: Array<{ bucket: string; ops: StoredOp[]; hasMore: boolean }> = [];
+    const salt = await this.subkeySalt(versionId);
     let remaining = limit;
     for (let i = 0; i < positions.length; i += 100) {
       const slice = positions.slice(i, i + 100);
@@ -91,12 +95,13 @@ export class PgBucketReader {
         op: OpCode;
         table_name: string | null;
         row_id: string | null;
-        subkey: string | null;
+        source_table: number | null;
+        source_key: string | null;
         checksum: string;
         data: string | null;
         target_op: string | null;
       }>(
-        `SELECT b.ord, d.op_id, d.op, d.table_name, d.row_id, ${WIRE_SUBKEY} AS subkey, d.checksum, d.data, d.target_op
+        `SELECT b.ord, d.op_id, d.op, d.table_name, d.row_id, d.source_table, d.source_key, d.checksum, d.data, d.target_op
            FROM unnest($2::text[], $3::bigint[]) WITH ORDINALITY AS b(bucket, after, ord)
            CROSS JOIN LATERAL (
              SELECT * FROM syncline.bucket_data d
@@ -124,7 +129,8 @@ export class PgBucketReader {
           op: OP_NAMES[r.op],
           table: r.table_name,
           rowId: r.row_id,
-          subkey: r.subkey,
+          // Never the source key itself: an opaque hash (DESIGN §6).
+          subkey: r.source_table === null || r.source_key === null ? null : opaqueSubkey(salt, r.source_table, r.source_key),
           checksum: Number(r.checksum),
           data: r.data,
           targetOp: r.target_op === null ? null : BigInt(r.target_op),

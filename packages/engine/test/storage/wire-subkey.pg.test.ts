@@ -1,5 +1,5 @@
 /**
- * Op pages carry each op's wire subkey computed by Postgres (pg-bucket-reader.ts); REMOVE
+ * Op pages carry each op's wire subkey (pg-bucket-reader.ts, from the source table and key); REMOVE
  * checksums are computed by the replicator from `opaqueSubkey` in Node. A client supersedes a row's
  * PUT by the REMOVE with the same (type, id, subkey), and validates checksums of REMOVEs that hash
  * the subkey, so both must be the same string for every key text.
