@@ -56,7 +56,7 @@ function postgresCpu(): Map<number, number> {
   return out;
 }
 
-/** CPU used since `before` by processes alive at both samples, plus all of those started since (exited ones are missed). */
+/** CPU used since `before` by the processes alive at `after` (those that exited in between are missed). */
 function cpuSince(before: Map<number, number>, after: Map<number, number>): number {
   let total = 0;
   for (const [pid, ms] of after) total += ms - (before.get(pid) ?? 0);
@@ -155,13 +155,13 @@ async function download(url: string, token: string, expected: number, serverPid:
     offStatus();
     const cpu = process.cpuUsage(cpu0);
     const serverCpuMs = cpuMs(serverPid) - server0;
-    const pgCpuMs = cpuSince(postgres0, postgresCpu());
+    const postgresCpuMs = cpuSince(postgres0, postgresCpu());
     if (counts.size > 0) log(`client log messages: ${[...messages].map(([m, n]) => `${m} ×${n}`).join('; ')}`);
     if (counts.size > 0) log(`lines received: ${[...counts].map(([k, c]) => `${k} ${c.lines} (${(c.bytes / c.lines / 1024).toFixed(1)} KiB avg)`).join(', ')}`);
     await db.disconnect();
     const { n } = await db.get<{ n: number }>('SELECT count(*) AS n FROM items');
     if (n !== expected) throw new Error(`the client synced ${n} of ${expected} rows`);
-    return { ms, clientCpuMs: (cpu.user + cpu.system) / 1000, serverCpuMs, postgresCpuMs: pgCpuMs, phases };
+    return { ms, clientCpuMs: (cpu.user + cpu.system) / 1000, serverCpuMs, postgresCpuMs, phases };
   } finally {
     await db.close().catch(() => {});
     rmSync(dir, { recursive: true, force: true });

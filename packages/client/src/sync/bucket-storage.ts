@@ -40,10 +40,14 @@ function json(values: readonly unknown[]): string {
 }
 
 /**
- * How a checkpoint's changed ops reach the data tables: `auto` walks the row index when most of a
- * type's ops changed and sorts the changed ops otherwise; the other two force one plan (tests).
+ * How a checkpoint's changed ops reach the data tables: `auto` walks the row index of every type
+ * when the changed ops are at least half of the op log, else per type when most of its ops
+ * changed, and sorts the changed ops otherwise (see `applyPlans`); the other two force one plan
+ * (tests).
  */
 export type ApplyPlan = 'auto' | 'walk-rows' | 'sort-changed';
+/** The plan for one row type; `none`: only its `sl_updated_rows` are re-evaluated. */
+type TypePlan = Exclude<ApplyPlan, 'auto'> | 'none';
 
 export class BucketStorage {
   /** Keys stored in buckets watched since they were empty: most first-download lookups are skipped. */
@@ -326,8 +330,8 @@ export class BucketStorage {
    * row index (one seek per type) instead of a count of the changed ops by type, which read the
    * table row of every changed op (~0.5 s for 1M ops).
    */
-  private async applyPlans(a: SqliteAdapter, scope: string, changedOps: string, complete: boolean): Promise<Map<string, 'walk-rows' | 'sort-changed' | 'none'>> {
-    const plans = new Map<string, 'walk-rows' | 'sort-changed' | 'none'>();
+  private async applyPlans(a: SqliteAdapter, scope: string, changedOps: string, complete: boolean): Promise<Map<string, TypePlan>> {
+    const plans = new Map<string, TypePlan>();
     const changed = Number((await a.execute(`SELECT count(*) AS n FROM ${changedOps}`, [scope])).rows[0]?.['n'] ?? 0);
     if (changed > 0) {
       const total = Number((await a.execute(`SELECT count(*) AS n FROM sl_oplog`)).rows[0]?.['n'] ?? 0);
