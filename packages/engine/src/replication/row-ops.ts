@@ -31,6 +31,8 @@ export interface PendingOp {
   checksum: number;
   sourceTable: number;
   sourceKey: string;
+  /** The stored wire subkey (`bucket_data.subkey`): null for versions without a salt. */
+  subkey: string | null;
 }
 
 export interface PendingParameterRow {
@@ -101,6 +103,10 @@ export function evaluateRowChange(
   let newLookups: string[] = [];
   let image: Record<string, string | null> | null = null;
   let incomplete = false;
+  // The row's wire subkey, hashed once per change however many buckets it enters or leaves.
+  let wireSubkey: string | undefined;
+  const subkey = (): string => (wireSubkey ??= opaqueSubkey(subkeySalt, sourceTable, sourceKey));
+  const storedSubkey = (): string | null => (subkeySalt === null ? null : subkey());
 
   if (next) {
     const merged = mergeToast(next, previous?.data ?? null);
@@ -127,6 +133,7 @@ export function evaluateRowChange(
             checksum: opChecksumPut(out.table, out.id, out.data),
             sourceTable,
             sourceKey,
+            subkey: storedSubkey(),
           });
         }
       }
@@ -153,8 +160,8 @@ export function evaluateRowChange(
   for (const m of prevBuckets) {
     if (newKeys.has(membershipKey(m))) continue;
     // One REMOVE checksum per source row, computed only when the row leaves a bucket.
-    removeChecksum ??= opChecksumRemove(opaqueSubkey(subkeySalt, sourceTable, sourceKey));
-    ops.push({ bucket: m[0], op: 2, table: m[1], rowId: m[2], data: null, checksum: removeChecksum, sourceTable, sourceKey });
+    removeChecksum ??= opChecksumRemove(subkey());
+    ops.push({ bucket: m[0], op: 2, table: m[1], rowId: m[2], data: null, checksum: removeChecksum, sourceTable, sourceKey, subkey: storedSubkey() });
     liveDelta.set(m[0], (liveDelta.get(m[0]) ?? 0) - 1);
   }
   for (const m of newBuckets) {

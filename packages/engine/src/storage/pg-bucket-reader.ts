@@ -92,10 +92,14 @@ export class PgBucketReader {
       // Rows as arrays: node-postgres then builds no object per row (a 1M-op download: sync API
       // CPU 12.4–13.3 → 11.2–11.7 s). Joining the integer columns into one text in SQL took ~0.5 s
       // more off the API but added ~1 s to Postgres, the part that does not scale out (BENCHMARKS.md).
+      // The subkey is read as stored when the writer hashed it; the source key is only read (and
+      // hashed here) for ops without one.
       const { rows } = await this.pool.query<
-        [ord: string, opId: string, op: OpCode, table: string | null, rowId: string | null, sourceTable: number | null, sourceKey: string | null, checksum: string, data: string | null, targetOp: string | null]
+        [ord: string, opId: string, op: OpCode, table: string | null, rowId: string | null, subkey: string | null, sourceTable: number | null, sourceKey: string | null, checksum: string, data: string | null, targetOp: string | null]
       >({
-        text: `SELECT b.ord, d.op_id, d.op, d.table_name, d.row_id, d.source_table, d.source_key, d.checksum, d.data, d.target_op
+        text: `SELECT b.ord, d.op_id, d.op, d.table_name, d.row_id, d.subkey,
+                  CASE WHEN d.subkey IS NULL THEN d.source_table END, CASE WHEN d.subkey IS NULL THEN d.source_key END,
+                  d.checksum, d.data, d.target_op
            FROM unnest($2::text[], $3::bigint[]) WITH ORDINALITY AS b(bucket, after, ord)
            CROSS JOIN LATERAL (
              SELECT * FROM syncline.bucket_data d
@@ -107,7 +111,7 @@ export class PgBucketReader {
       });
       let current: { bucket: string; ops: StoredOp[]; hasMore: boolean } | null = null;
       let currentIndex = -1;
-      for (const [ord, opId, op, table, rowId, sourceTable, sourceKey, checksum, data, targetOp] of rows) {
+      for (const [ord, opId, op, table, rowId, storedSubkey, sourceTable, sourceKey, checksum, data, targetOp] of rows) {
         const index = i + Number(ord) - 1;
         if (remaining === 0) {
           // One row past the limit: the bucket it belongs to is where the next read resumes.
@@ -125,7 +129,7 @@ export class PgBucketReader {
           table,
           rowId,
           // Never the source key itself: an opaque hash (DESIGN §6).
-          subkey: sourceTable === null || sourceKey === null ? null : opaqueSubkey(salt, sourceTable, sourceKey),
+          subkey: storedSubkey ?? (sourceTable === null || sourceKey === null ? null : opaqueSubkey(salt, sourceTable, sourceKey)),
           checksum: Number(checksum),
           data,
           targetOp: targetOp === null ? null : BigInt(targetOp),

@@ -95,7 +95,7 @@ export async function scanOpsAscending(db: Queryable, versionId: number, bucket:
 export async function rewriteAsMoves(client: pg.ClientBase, versionId: number, bucket: string, moves: ReadonlyArray<{ opId: bigint; targetOp: bigint }>): Promise<number> {
   const r = await client.query(
     `UPDATE syncline.bucket_data d SET op = ${OP.MOVE}, table_name = NULL, row_id = NULL, source_table = NULL, source_key = NULL,
-            data = NULL, target_op = u.t
+            data = NULL, subkey = NULL, target_op = u.t
        FROM unnest($3::bigint[], $4::bigint[]) AS u(id, t)
       WHERE d.version_id = $1 AND d.bucket = $2 AND d.op_id = u.id AND d.op IN (${OP.PUT}, ${OP.REMOVE})`,
     [versionId, bucket, moves.map((m) => m.opId.toString()), moves.map((m) => m.targetOp.toString())],
@@ -120,7 +120,7 @@ export async function replaceWithClear(
   );
   const u = await client.query(
     `UPDATE syncline.bucket_data SET op = ${OP.CLEAR}, checksum = $4, target_op = $5, table_name = NULL, row_id = NULL,
-            source_table = NULL, source_key = NULL, data = NULL
+            source_table = NULL, source_key = NULL, data = NULL, subkey = NULL
       WHERE version_id = $1 AND bucket = $2 AND op_id = $3 AND op <> ${OP.PUT}`,
     [versionId, bucket, clear.opId.toString(), clear.checksum, clear.targetOp?.toString() ?? null],
   );

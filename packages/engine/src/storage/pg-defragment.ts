@@ -48,7 +48,7 @@ export async function appendLiveRowCopies(
     // Live rows at upTo not replaced since (by the replicator, or by an earlier batch of this run).
     const ins = await client.query<{ cursor: string | null; n: string; s: string | null; bytes: string | null }>(
       `WITH c AS (
-         SELECT d.op_id, d.source_table, d.source_key, d.table_name, d.row_id, d.checksum, d.data
+         SELECT d.op_id, d.source_table, d.source_key, d.table_name, d.row_id, d.checksum, d.data, d.subkey
            FROM syncline.bucket_data d
           WHERE d.version_id = $1 AND d.bucket = $2 AND d.op_id > $3 AND d.op_id <= $4 AND d.op = ${OP.PUT}
             AND NOT EXISTS (
@@ -58,8 +58,8 @@ export async function appendLiveRowCopies(
                  AND n.source_table = d.source_table AND n.source_key = d.source_key)
           ORDER BY d.op_id LIMIT $5),
        ins AS (
-         INSERT INTO syncline.bucket_data (version_id, bucket, op_id, op, source_table, source_key, table_name, row_id, checksum, data)
-         SELECT $1, $2, $6::bigint + row_number() OVER (ORDER BY c.op_id) - 1, ${OP.PUT}, c.source_table, c.source_key, c.table_name, c.row_id, c.checksum, c.data
+         INSERT INTO syncline.bucket_data (version_id, bucket, op_id, op, source_table, source_key, table_name, row_id, checksum, data, subkey)
+         SELECT $1, $2, $6::bigint + row_number() OVER (ORDER BY c.op_id) - 1, ${OP.PUT}, c.source_table, c.source_key, c.table_name, c.row_id, c.checksum, c.data, c.subkey
            FROM c
          RETURNING checksum, coalesce(length(data), 0) AS len)
        SELECT (SELECT max(op_id) FROM c)::text AS cursor, count(*)::text AS n, sum(checksum)::text AS s, sum(len)::text AS bytes FROM ins`,

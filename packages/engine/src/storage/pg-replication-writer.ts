@@ -291,6 +291,7 @@ export class PgReplicationWriter {
     const ids = new Array<string>(n);
     const sums = new Array<number>(n);
     const datas = new Array<string | null>(n);
+    const subkeys = new Array<string | null>(n);
     const perBucket = new Map<string, { last: bigint; checksum: number; count: number; bytes: number }>();
     for (let i = 0; i < n; i++) {
       const op = ops[i]!;
@@ -302,6 +303,7 @@ export class PgReplicationWriter {
       ids[i] = op.rowId;
       sums[i] = op.checksum;
       datas[i] = op.data;
+      subkeys[i] = op.subkey;
       const s = perBucket.get(op.bucket) ?? { last: 0n, checksum: 0, count: 0, bytes: 0 };
       s.last = base + BigInt(i);
       s.checksum = (s.checksum + op.checksum) % 4294967296;
@@ -313,9 +315,9 @@ export class PgReplicationWriter {
     await copyRows(
       client,
       'syncline.bucket_data',
-      ['version_id', 'bucket', 'op_id', 'op', 'source_table', 'source_key', 'table_name', 'row_id', 'checksum', 'data'],
+      ['version_id', 'bucket', 'op_id', 'op', 'source_table', 'source_key', 'table_name', 'row_id', 'checksum', 'data', 'subkey'],
       (function* () {
-        for (let i = 0; i < n; i++) yield [versionId, buckets[i]!, base + BigInt(i), codes[i]!, tables[i]!, keys[i]!, names[i]!, ids[i]!, sums[i]!, datas[i]!];
+        for (let i = 0; i < n; i++) yield [versionId, buckets[i]!, base + BigInt(i), codes[i]!, tables[i]!, keys[i]!, names[i]!, ids[i]!, sums[i]!, datas[i]!, subkeys[i]!];
       })(),
     );
     const bNames: string[] = [];

@@ -19,6 +19,7 @@ import {
   smallint,
   text,
   timestamp,
+  uuid,
 } from 'drizzle-orm/pg-core';
 
 export const synclineSchema = pgSchema('syncline');
@@ -136,6 +137,12 @@ export const bucketData = synclineSchema.table(
     data: text('data'),
     /** For MOVE/CLEAR: the op_id that superseded it (clients must not complete a checkpoint below it). */
     targetOp: bigint('target_op', { mode: 'bigint' }),
+    /**
+     * The opaque subkey clients receive (opaque-subkey.ts), hashed once when the op is written
+     * instead of on every read of it. Null for MOVE/CLEAR, for versions without a salt (their
+     * subkeys are not UUIDs) and for ops written before this column: readers hash those.
+     */
+    subkey: uuid('subkey'),
   },
   (t) => [primaryKey({ columns: [t.versionId, t.bucket, t.opId] })],
 );

@@ -3,7 +3,7 @@
  * reaches its op (the reader takes rows as positional arrays, so a column out of place would move
  * a value into another field), the subkey is the opaque hash of the source row — the string the
  * replicator hashes into REMOVE checksums — for any key text, or `<table id>/<key>` for a version
- * without a salt, and ops without a source row have none.
+ * without a salt, and ops without a source row have none; a subkey stored with the op is read as is.
  */
 import pg from 'pg';
 import { describe, expect, inject, it } from 'vitest';
@@ -68,6 +68,17 @@ describe('op pages read from Postgres', () => {
       const legacy = await deployVersion(pool, RULES, null);
       await pool.query(`UPDATE syncline.sync_rules_versions SET subkey_salt = NULL WHERE id = $1`, [legacy.id]);
       expect(await storeAndRead(pool, legacy.id, 7)).toEqual(expected((k) => `7/${k}`));
+
+      // Ops the replicator wrote carry their subkey (hashed once, at write time): it is read as
+      // stored, so a stored value that is not the hash of the source key is what the client gets.
+      const stored = '0f0e0d0c-0b0a-4908-8706-050403020100';
+      await pool.query(
+        `INSERT INTO syncline.bucket_data (version_id, bucket, op_id, op, source_table, source_key, table_name, row_id, checksum, data, subkey)
+         VALUES ($1, 'stored', 1, ${OP.PUT}, 31, '["1"]', 'items', 'row-1', 5, '{}', $2), ($1, 'stored', 2, ${OP.REMOVE}, 31, '["2"]', 'items', 'row-2', 6, NULL, NULL)`,
+        [salted.id, stored],
+      );
+      const read = await new PgBucketReader(pool).getOps(salted.id, [{ bucket: 'stored', after: 0n }], 2n, 100);
+      expect(read.results[0]!.ops.map((o) => o.subkey)).toEqual([stored, opaqueSubkey(salt, 31, '["2"]')]);
     } finally {
       await pool.end();
     }

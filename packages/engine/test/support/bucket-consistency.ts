@@ -1,10 +1,12 @@
 /**
  * Consistency oracle for tests: reduces the stored op-log per bucket (the way clients do) and
  * compares it with the buckets obtained by evaluating the sync rules over the current source rows;
- * also checks that bucket_state checksums equal the op-log sums.
+ * also checks that bucket_state checksums equal the op-log sums, and that every stored subkey is
+ * the opaque subkey of its source row (none on MOVE/CLEAR or without a salt).
  */
 import type pg from 'pg';
-import { compileSyncRules, describeMatchingTables, pgTextToSqlite } from '@syncline/engine';
+import { compileSyncRules, describeMatchingTables, getSubkeySalt, pgTextToSqlite } from '@syncline/engine';
+import { opaqueSubkey } from '../../src/replication/opaque-subkey.ts';
 
 export interface ConsistencyReport {
   expected: Map<string, Map<string, string>>;
@@ -45,11 +47,15 @@ export async function checkBucketConsistency(source: pg.Pool, storage: pg.Pool, 
 
   const actual = new Map<string, Map<string, string>>();
   const sums = new Map<string, number>();
-  const { rows: ops } = await storage.query<{ bucket: string; op: number; table_name: string; row_id: string; data: string; checksum: string }>(
-    'SELECT bucket, op, table_name, row_id, data, checksum FROM syncline.bucket_data WHERE version_id = $1 AND op_id <= $2 ORDER BY bucket, op_id',
+  const { rows: ops } = await storage.query<{ bucket: string; op_id: string; op: number; table_name: string; row_id: string; data: string; checksum: string; source_table: number | null; source_key: string | null; subkey: string | null }>(
+    'SELECT bucket, op_id, op, table_name, row_id, data, checksum, source_table, source_key, subkey FROM syncline.bucket_data WHERE version_id = $1 AND op_id <= $2 ORDER BY bucket, op_id',
     [versionId, upTo.toString()],
   );
+  const problems: string[] = [];
+  const salt = await getSubkeySalt(storage, versionId);
   for (const op of ops) {
+    const subkey = salt === null || op.source_table === null || op.source_key === null ? null : opaqueSubkey(salt, op.source_table, op.source_key);
+    if (op.subkey !== subkey) problems.push(`${op.bucket} op ${op.op_id}: stored subkey ${op.subkey}, expected ${subkey}`);
     const m = actual.get(op.bucket) ?? new Map<string, string>();
     actual.set(op.bucket, m);
     sums.set(op.bucket, ((sums.get(op.bucket) ?? 0) + Number(op.checksum)) % 4294967296);
@@ -57,7 +63,6 @@ export async function checkBucketConsistency(source: pg.Pool, storage: pg.Pool, 
     else if (op.op === 2) m.delete(`${op.table_name}/${op.row_id}`);
     else if (op.op === 4) m.clear();
   }
-  const problems: string[] = [];
   const buckets = new Set([...expected.keys(), ...actual.keys()]);
   for (const b of buckets) {
     const e = expected.get(b) ?? new Map();

@@ -1,0 +1,1 @@
+ALTER TABLE "syncline"."bucket_data" ADD COLUMN "subkey" uuid;
