@@ -31,6 +31,11 @@ describe('sync line parsing', () => {
     expect(line.type === 'checkpoint' && line.checkpoint.buckets.get('b')?.checksum).toBe(1);
     const negative = parseSyncLineText('{"data":{"bucket":"b","data":[{"op_id":-9007199254740993,"op":"MOVE","checksum":1}]}}');
     expect(negative.type === 'data' && negative.ops[0]?.opId).toBe(-9007199254740993n);
+    // A checksum in a later op of a data line: 2^64 + 1 wraps to 1 only if read exactly.
+    const later = parseSyncLineText(
+      '{"data":{"bucket":"b","data":[{"op_id":"1","op":"PUT","object_type":"t","object_id":"x","data":"{}","checksum":2},{"op_id":"2","op":"PUT","object_type":"t","object_id":"y","data":"{}","checksum":18446744073709551617}]}}',
+    );
+    expect(later.type === 'data' && later.ops.map((o) => o.checksum)).toEqual([2, 1]);
     const safe = parseSyncLineText('{"data":{"bucket":"1234567890123456789","data":[{"op_id":9007199254740991,"op":"MOVE","checksum":1}]}}');
     expect(safe.type === 'data' && [safe.bucket, safe.ops[0]?.opId]).toEqual(['1234567890123456789', 9007199254740991n]);
   });
