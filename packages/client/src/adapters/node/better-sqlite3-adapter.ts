@@ -34,9 +34,9 @@ export interface BetterSqlite3Options {
   /**
    * Checkpoint the WAL from a worker thread: the copy into the database file and its fsync run off
    * the event loop (see `wal-checkpointer.ts`); `false` = SQLite's automatic checkpoints on this
-   * connection. Default: on with 4 or more cores — the worker needs a core of its own (on 2 cores
-   * shared with a sync server a 1M-row download was slower with it, on a free second core faster;
-   * BENCHMARKS.md, issue 14).
+   * connection. Default: on with 2 or more cores — the worker needs a second core. On 2 cores
+   * shared with a sync API and Postgres, a 1M-row download took 17.2–17.7 s with it against
+   * 19.3–20.2 s without, once the sync API needed less CPU (BENCHMARKS.md, issue 14).
    */
   backgroundCheckpoints?: boolean;
   /** Statement cache size (default 200). */
@@ -75,7 +75,7 @@ class BetterSqlite3Adapter implements SqliteAdapter {
       this.db.pragma(`cache_size = -${options.cacheSizeKb ?? 65536}`);
       this.db.pragma('temp_store = MEMORY');
       const walPages = options.walAutocheckpointPages ?? 16384;
-      if (options.path !== ':memory:' && walPages > 0 && (options.backgroundCheckpoints ?? availableParallelism() >= 4)) {
+      if (options.path !== ':memory:' && walPages > 0 && (options.backgroundCheckpoints ?? availableParallelism() >= 2)) {
         // The worker checkpoints; a reset WAL is cut back to what it holds, so its file size
         // tells how much it holds (wal-checkpointer.ts).
         this.db.pragma('wal_autocheckpoint = 0');
