@@ -17,9 +17,10 @@
  * already hold would leave the old entries behind (a later REMOVE would not supersede them).
  * Deploying the rules again (a new version) moves such a deployment to opaque subkeys.
  *
- * Every op read for a sync stream gets one (read side, shared by all streams through the op-page
- * cache): one one-shot `crypto.hash` call, ~0.7 µs per op here. A plain-JS SHA-256 with a cached
- * salt midstate was tried and was 2× slower than the native call.
+ * The replicator hashes it once per row change and stores it with the op (`bucket_data.subkey`);
+ * readers hash only ops stored without one (older ops, versions without a salt). One one-shot
+ * `crypto.hash` call, ~0.7 µs per op here; hashing on every read cost a 1M-op download ~2 s of sync
+ * API CPU (BENCHMARKS.md). A plain-JS SHA-256 with a cached salt midstate was 2× slower.
  *
  * @example
  * opaqueSubkey(salt, 3, '["alice@example.com"]'); // '9b1d0c2e-…'
