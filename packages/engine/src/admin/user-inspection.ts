@@ -18,7 +18,7 @@ import {
   type SyncRules,
 } from '../sync-rules/index.ts';
 import { PgBucketReader } from '../storage/pg-bucket-reader.ts';
-import { opaqueSubkey } from '../replication/opaque-subkey.ts';
+import { storedOpSubkey } from '../replication/opaque-subkey.ts';
 import { getBucketStates, listBucketOpsAfter, listBucketStates } from '../storage/pg-bucket-inspection.ts';
 import { getSubkeySalt } from '../storage/pg-versions.ts';
 import { listParameterSources } from '../storage/pg-parameter-sources.ts';
@@ -315,11 +315,11 @@ export async function listBucketOps(
   if (opts.after && !/^\d{1,20}$/.test(opts.after)) throw new ServiceError('BAD_REQUEST', '"after" must be an op id (digits).');
   const salt = await getSubkeySalt(deps.storage, version.id);
   const rows = await listBucketOpsAfter(deps.storage, version.id, { bucket: opts.bucket, afterOpId: opts.after ?? '0', limit: limit + 1, op: opts.op ?? null, rowId: opts.rowId || null });
-  const ops = rows.slice(0, limit).map(({ sourceTable, sourceKey, op, ...r }) => ({
+  const ops = rows.slice(0, limit).map(({ sourceTable, sourceKey, subkey, op, ...r }) => ({
     ...r,
     op: OP_NAMES[op],
     // The subkey clients receive (opaque for versions with a salt), so operators can match ops they see on clients.
-    subkey: sourceTable === null || sourceKey === null ? null : opaqueSubkey(salt, sourceTable, sourceKey),
+    subkey: storedOpSubkey(salt, subkey, sourceTable, sourceKey),
   }));
   return { versionId: version.id, bucket: opts.bucket, ops, next: rows.length > limit ? ops[ops.length - 1]!.opId : null };
 }

@@ -27,6 +27,16 @@
  */
 import { hash } from 'node:crypto';
 
+/**
+ * The subkey clients receive for a stored op: the one stored with it, else hashed from its source
+ * row (ops stored before `bucket_data.subkey`, versions without a salt); null without a source row
+ * (MOVE, CLEAR).
+ */
+export function storedOpSubkey(salt: string | null, stored: string | null, sourceTable: number | null, sourceKey: string | null): string | null {
+  if (stored !== null) return stored;
+  return sourceTable === null || sourceKey === null ? null : opaqueSubkey(salt, sourceTable, sourceKey);
+}
+
 export function opaqueSubkey(salt: string | null, sourceTable: number, sourceKey: string): string {
   if (salt === null) return `${sourceTable}/${sourceKey}`;
   const h = hash('sha256', `${salt}\u0000${sourceTable}\u0000${sourceKey}`, 'hex');

@@ -56,6 +56,8 @@ export interface InspectedOp {
   rowId: string | null;
   sourceTable: number | null;
   sourceKey: string | null;
+  /** The subkey stored with the op (see `storedOpSubkey`). */
+  subkey: string | null;
   checksum: number;
   data: string | null;
   targetOp: string | null;
@@ -74,11 +76,12 @@ export async function listBucketOpsAfter(
     row_id: string | null;
     source_table: number | null;
     source_key: string | null;
+    subkey: string | null;
     checksum: string;
     data: string | null;
     target_op: string | null;
   }>(
-    `SELECT op_id::text, op, table_name, row_id, source_table, source_key, checksum::text, data, target_op::text
+    `SELECT op_id::text, op, table_name, row_id, source_table, source_key, subkey::text, checksum::text, data, target_op::text
        FROM syncline.bucket_data d
       WHERE d.version_id = $1 AND d.bucket = $2 AND d.op_id > $3
         AND ($4::smallint IS NULL OR d.op = $4) AND ($5::text IS NULL OR d.row_id = $5)
@@ -92,6 +95,7 @@ export async function listBucketOpsAfter(
     rowId: r.row_id,
     sourceTable: r.source_table,
     sourceKey: r.source_key,
+    subkey: r.subkey,
     checksum: Number(r.checksum),
     data: r.data,
     targetOp: r.target_op,

@@ -4,7 +4,7 @@
  * parameter lookups, and what changed between two checkpoints.
  */
 import type pg from 'pg';
-import { opaqueSubkey } from '../replication/opaque-subkey.ts';
+import { storedOpSubkey } from '../replication/opaque-subkey.ts';
 import { getSubkeySalt } from './pg-versions.ts';
 import { OP_NAMES, type BucketChecksum, type Checkpoint, type OpCode, type StoredOp } from './storage-types.ts';
 
@@ -129,7 +129,7 @@ export class PgBucketReader {
           table,
           rowId,
           // Never the source key itself: an opaque hash (DESIGN §6).
-          subkey: storedSubkey ?? (sourceTable === null || sourceKey === null ? null : opaqueSubkey(salt, sourceTable, sourceKey)),
+          subkey: storedOpSubkey(salt, storedSubkey, sourceTable, sourceKey),
           checksum: Number(checksum),
           data,
           targetOp: targetOp === null ? null : BigInt(targetOp),

@@ -10,6 +10,7 @@ import { describe, expect, inject, it } from 'vitest';
 import { createTestDatabase } from '@syncline/test-utils';
 import { deployVersion, getSubkeySalt, migrateStorage } from '../../src/index.ts';
 import { opaqueSubkey } from '../../src/replication/opaque-subkey.ts';
+import { listBucketOpsAfter } from '../../src/storage/pg-bucket-inspection.ts';
 import { PgBucketReader } from '../../src/storage/pg-bucket-reader.ts';
 import { OP } from '../../src/storage/storage-types.ts';
 
@@ -79,6 +80,9 @@ describe('op pages read from Postgres', () => {
       );
       const read = await new PgBucketReader(pool).getOps(salted.id, [{ bucket: 'stored', after: 0n }], 2n, 100);
       expect(read.results[0]!.ops.map((o) => o.subkey)).toEqual([stored, opaqueSubkey(salt, 31, '["2"]')]);
+      // The dashboard's op listing reads the same column.
+      const listed = await listBucketOpsAfter(pool, salted.id, { bucket: 'stored', afterOpId: '0', limit: 10, op: null, rowId: null });
+      expect(listed.map((o) => o.subkey)).toEqual([stored, null]);
     } finally {
       await pool.end();
     }
