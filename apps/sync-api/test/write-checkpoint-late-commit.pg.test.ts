@@ -20,6 +20,15 @@ bucket_definitions:
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Polls `done` every 20 ms; fails after `timeoutMs` saying what it waited for, never hangs the suite. */
+async function pollUntil(what: string, done: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await done())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
 describe('write checkpoints committed late', () => {
   it('reach the open stream although a checkpoint past their LSN was processed before their row committed', async () => {
     await using server = await startTestServer(inject('pgAdminUrl'), { schemaSql: SCHEMA });
@@ -45,20 +54,22 @@ describe('write checkpoints committed late', () => {
       await storage.query('BEGIN');
       await storage.query(`SELECT 1 FROM syncline.write_checkpoints WHERE user_key = 'u1/c1' FOR UPDATE`);
       const pending = requestWriteCheckpoint();
-      for (;;) {
+      await pollUntil('the write-checkpoint request to wait for the row lock', async () => {
         const { rows } = await storage.query<{ n: number }>(
-          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%syncline.write_checkpoints%'`,
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%syncline.write_checkpoints%'`,
         );
-        if (rows[0]!.n > 0) break;
-        await sleep(20);
-      }
-      // A checkpoint past the head the request read is processed and streamed meanwhile.
-      await server.source.query(`INSERT INTO items VALUES ('i1', 'u1')`);
+        return rows[0]!.n > 0;
+      });
+      // A checkpoint past the head the request read is processed and streamed meanwhile. The WAL
+      // position is read before the insert: it is past the request's head, and the insert's commit
+      // (the checkpoint's LSN) is past it. Read after the insert, it could be past every checkpoint
+      // this database will produce, as other databases of the cluster write WAL in parallel tests.
       const { rows } = await server.source.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn');
       const past = normalizeLsn(rows[0]!.lsn);
+      await server.source.query(`INSERT INTO items VALUES ('i1', 'u1')`);
       const diff = await stream.until(isComplete);
       expect(diff.some((l) => 'data' in l && l.data.data.some((op) => op.object_id === 'i1'))).toBe(true);
-      while ((server.services.watcher!.current()?.lsn ?? '') < past) await sleep(20);
+      await pollUntil(`the watcher's checkpoint to pass ${past}`, () => (server.services.watcher!.current()?.lsn ?? '') >= past);
 
       await storage.query('COMMIT');
       expect(await pending).toBe('2');
