@@ -67,7 +67,7 @@ describe('write checkpoints committed late', () => {
       const { rows } = await server.source.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn');
       const past = normalizeLsn(rows[0]!.lsn);
       await server.source.query(`INSERT INTO items VALUES ('i1', 'u1')`);
-      const diff = await stream.until(isComplete);
+      const diff = await stream.until(isComplete, 60_000);
       expect(diff.some((l) => 'data' in l && l.data.data.some((op) => op.object_id === 'i1'))).toBe(true);
       await pollUntil(`the watcher's checkpoint to pass ${past}`, () => (server.services.watcher!.current()?.lsn ?? '') >= past);
 

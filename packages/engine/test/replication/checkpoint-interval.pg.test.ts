@@ -33,9 +33,11 @@ bucket_definitions:
 
     h.startReplicator();
     const seen = new Set<string>();
+    const deadline = Date.now() + 60_000;
     for (;;) {
       const { lastCheckpointLsn } = await h.version(v);
       if (lastCheckpointLsn && lastCheckpointLsn >= end) break;
+      if (Date.now() > deadline) throw new Error(`no checkpoint at or past ${end} within 60 s (last ${lastCheckpointLsn})`);
       if (lastCheckpointLsn) seen.add(lastCheckpointLsn);
       await new Promise((r) => setTimeout(r, 5));
     }
