@@ -86,7 +86,7 @@ const sections: Section[] = [
     key: 'client-download',
     title: 'Client download into SQLite on Node (issue 14)',
     method:
-      'See apps/sync-api/bench/client-download.bench.ts: one client downloads 1,000,000 rows (~150 B, numeric ids) from a sync-api child process into a fresh better-sqlite3 file with @syncline/client, twice; client and server CPU and the load with each run. Target ≤ 15 s.',
+      'See apps/sync-api/bench/client-download.bench.ts: one client downloads 1,000,000 rows (~150 B, numeric ids) from a sync-api child process into a fresh better-sqlite3 file with @syncline/client, twice; client and server CPU and the load with each run. Target ≤ 15 s. Then twice more from a recording of that stream replayed by a process that only sends the file: the client alone, as when the server runs on other cores.',
     run: async (url) => (await import('../apps/sync-api/bench/client-download.bench.ts')).benchClientDownload(url),
   },
   {

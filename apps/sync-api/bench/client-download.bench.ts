@@ -7,9 +7,15 @@
  * the server's CPU and the load average with every number. The client reads the stream with the
  * Node adapter's HTTP client unless `CLIENT_DOWNLOAD_FETCH=global` (Node's fetch) is set.
  * `CLIENT_DOWNLOAD_RUNS` (default 2): downloads per replicated data set.
+ * `CLIENT_DOWNLOAD_REPLAY_RUNS` (default 2, 0 skips): afterwards, the stream of one download is
+ * recorded and replayed to fresh clients by a process that only sends the file
+ * (`stream-replay-server.ts`): the client's own time when the sync API and Postgres do not share
+ * its cores, as in production. Reported as separate rows; the runs above are the target's measure.
  */
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { createWriteStream, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance as nodePerformance } from 'node:perf_hooks';
@@ -196,6 +202,78 @@ async function waitForCount(url: string, token: string, rows: number, timeoutMs:
   }
 }
 
+/**
+ * Records what the server sends a fresh client (identity encoding), from the first line up to and
+ * including the first `checkpoint_complete`, into `file`; returns its size in bytes.
+ */
+async function recordStream(url: string, token: string, file: string): Promise<number> {
+  const controller = new AbortController();
+  const res = await fetch(`${url}/sync/stream`, {
+    method: 'POST',
+    headers: { authorization: `Token ${token}`, 'content-type': 'application/json', 'accept-encoding': 'identity' },
+    body: JSON.stringify({ raw_data: true, buckets: [], client_id: 'bench-recording' }),
+    signal: controller.signal,
+  });
+  if (!res.ok || !res.body) throw new Error(`recording the stream failed: ${res.status}`);
+  const out = createWriteStream(file);
+  const reader = res.body.getReader();
+  let head = '';
+  let bytes = 0;
+  const write = async (chunk: Uint8Array): Promise<void> => {
+    bytes += chunk.length;
+    if (!out.write(chunk)) await once(out, 'drain');
+  };
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) throw new Error('the stream ended before its first checkpoint_complete');
+      let start = 0;
+      for (let nl = value.indexOf(10); nl !== -1; nl = value.indexOf(10, start)) {
+        if (head.length < 24) head += Buffer.from(value.subarray(start, Math.min(nl, start + 24))).toString('latin1');
+        if (head.startsWith('{"checkpoint_complete"')) {
+          await write(value.subarray(0, nl + 1));
+          return bytes;
+        }
+        head = '';
+        start = nl + 1;
+      }
+      if (head.length < 24) head += Buffer.from(value.subarray(start, Math.min(value.length, start + 24))).toString('latin1');
+      await write(value);
+    }
+  } finally {
+    controller.abort();
+    await new Promise<void>((resolve, reject) => out.end((e?: Error | null) => (e ? reject(e) : resolve())));
+  }
+}
+
+/** Starts `stream-replay-server.ts` on `file` in its own process. */
+async function startReplayServer(file: string): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'stream-replay-server.ts'), file], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exit = once(child, 'exit');
+  let output = '';
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`replay server not listening within 30 s: ${output}`)), 30_000);
+    child.stdout!.on('data', (b: Buffer) => {
+      output += b.toString();
+      const m = /port (\d+)/.exec(output);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    });
+    void exit.then(() => reject(new Error(`replay server exited: ${output}`)));
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    pid: child.pid!,
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      await exit;
+    },
+  };
+}
+
 export async function benchClientDownload(adminUrl: string, rows = Number(process.env['CLIENT_DOWNLOAD_ROWS'] ?? 1_000_000)): Promise<BenchResult[]> {
   await using db = await createTestDatabase(adminUrl, 'bench_client_dl');
   const storageUrl = await db.createSibling('storage');
@@ -249,6 +327,31 @@ export async function benchClientDownload(adminUrl: string, rows = Number(proces
       };
       log(`${result.name}: ${result.value} ${result.unit} (${result.note})`);
       results.push(result);
+    }
+    const replayRuns = Number(process.env['CLIENT_DOWNLOAD_REPLAY_RUNS'] ?? 2);
+    if (replayRuns > 0) {
+      const recording = path.join(dir, 'stream.ndjson');
+      const bytes = await recordStream(server.url, token, recording);
+      log(`recorded ${(bytes / 1048576).toFixed(0)} MiB of stream for the replay runs`);
+      const replay = await startReplayServer(recording);
+      try {
+        for (let run = 1; run <= replayRuns; run++) {
+          const loadBefore = load();
+          const r = await download(replay.url, token, rows, replay.pid, undefined);
+          const result: BenchResult = {
+            name: `download ${label} rows into SQLite, @syncline/client (better-sqlite3), recorded stream replayed by a file server, run ${run}`,
+            value: Math.round((rows / r.ms) * 1000),
+            unit: 'rows/s',
+            note:
+              `${(r.ms / 1000).toFixed(2)} s; client CPU ${(r.clientCpuMs / 1000).toFixed(1)} s, replay server CPU ${(r.serverCpuMs / 1000).toFixed(1)} s; ` +
+              `all ops stored at ${(r.phases.allStored / 1000).toFixed(2)} s, client event loop idle ${(r.phases.idleMs / 1000).toFixed(1)} s; ${loadBefore} → ${load()}`,
+          };
+          log(`${result.name}: ${result.value} ${result.unit} (${result.note})`);
+          results.push(result);
+        }
+      } finally {
+        await replay.stop();
+      }
     }
   } finally {
     await server.stop();
