@@ -11,11 +11,13 @@
  * recorded and replayed to fresh clients by a process that only sends the file
  * (`stream-replay-server.ts`): the client's own time when the sync API and Postgres do not share
  * its cores, as in production. Reported as separate rows; the runs above are the target's measure.
+ * `CLIENT_DOWNLOAD_RECORDING=<file>`: keep the recording there; when that file exists already, only
+ * its replay runs (no Postgres, no sync API: seconds per iteration on the client's download path).
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { createWriteStream, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance as nodePerformance } from 'node:perf_hooks';
@@ -274,7 +276,37 @@ async function startReplayServer(file: string): Promise<{ url: string; pid: numb
   };
 }
 
+/** Downloads the recorded stream `recording` (`rows` rows) CLIENT_DOWNLOAD_REPLAY_RUNS times from a replay server. */
+async function replayRuns(recording: string, rows: number): Promise<BenchResult[]> {
+  const results: BenchResult[] = [];
+  const replay = await startReplayServer(recording);
+  try {
+    for (let run = 1; run <= Number(process.env['CLIENT_DOWNLOAD_REPLAY_RUNS'] ?? 2); run++) {
+      const loadBefore = load();
+      const r = await download(replay.url, 'replayed', rows, replay.pid, undefined);
+      const result: BenchResult = {
+        name: `download ${rows.toLocaleString('en')} rows into SQLite, @syncline/client (better-sqlite3), recorded stream replayed by a file server, run ${run}`,
+        value: Math.round((rows / r.ms) * 1000),
+        unit: 'rows/s',
+        note:
+          `${(r.ms / 1000).toFixed(2)} s; client CPU ${(r.clientCpuMs / 1000).toFixed(1)} s, replay server CPU ${(r.serverCpuMs / 1000).toFixed(1)} s; ` +
+          `all ops stored at ${(r.phases.allStored / 1000).toFixed(2)} s, client event loop idle ${(r.phases.idleMs / 1000).toFixed(1)} s; ${loadBefore} → ${load()}`,
+      };
+      log(`${result.name}: ${result.value} ${result.unit} (${result.note})`);
+      results.push(result);
+    }
+  } finally {
+    await replay.stop();
+  }
+  return results;
+}
+
 export async function benchClientDownload(adminUrl: string, rows = Number(process.env['CLIENT_DOWNLOAD_ROWS'] ?? 1_000_000)): Promise<BenchResult[]> {
+  const kept = process.env['CLIENT_DOWNLOAD_RECORDING'];
+  if (kept && existsSync(kept)) {
+    log(`replaying ${kept} only (CLIENT_DOWNLOAD_RECORDING exists)`);
+    return replayRuns(kept, rows);
+  }
   await using db = await createTestDatabase(adminUrl, 'bench_client_dl');
   const storageUrl = await db.createSibling('storage');
   const source = db.pool();
@@ -328,30 +360,11 @@ export async function benchClientDownload(adminUrl: string, rows = Number(proces
       log(`${result.name}: ${result.value} ${result.unit} (${result.note})`);
       results.push(result);
     }
-    const replayRuns = Number(process.env['CLIENT_DOWNLOAD_REPLAY_RUNS'] ?? 2);
-    if (replayRuns > 0) {
-      const recording = path.join(dir, 'stream.ndjson');
+    if (Number(process.env['CLIENT_DOWNLOAD_REPLAY_RUNS'] ?? 2) > 0) {
+      const recording = kept ?? path.join(dir, 'stream.ndjson');
       const bytes = await recordStream(server.url, token, recording);
       log(`recorded ${(bytes / 1048576).toFixed(0)} MiB of stream for the replay runs`);
-      const replay = await startReplayServer(recording);
-      try {
-        for (let run = 1; run <= replayRuns; run++) {
-          const loadBefore = load();
-          const r = await download(replay.url, token, rows, replay.pid, undefined);
-          const result: BenchResult = {
-            name: `download ${label} rows into SQLite, @syncline/client (better-sqlite3), recorded stream replayed by a file server, run ${run}`,
-            value: Math.round((rows / r.ms) * 1000),
-            unit: 'rows/s',
-            note:
-              `${(r.ms / 1000).toFixed(2)} s; client CPU ${(r.clientCpuMs / 1000).toFixed(1)} s, replay server CPU ${(r.serverCpuMs / 1000).toFixed(1)} s; ` +
-              `all ops stored at ${(r.phases.allStored / 1000).toFixed(2)} s, client event loop idle ${(r.phases.idleMs / 1000).toFixed(1)} s; ${loadBefore} → ${load()}`,
-          };
-          log(`${result.name}: ${result.value} ${result.unit} (${result.note})`);
-          results.push(result);
-        }
-      } finally {
-        await replay.stop();
-      }
+      results.push(...(await replayRuns(recording, rows)));
     }
   } finally {
     await server.stop();
