@@ -54,7 +54,7 @@ describe('background WAL checkpoints (Node adapter)', () => {
     const cp = checkpointerOf(a)!;
     expect(cp.running).toBe(true);
     expect(cp.counts.worker).toBeGreaterThan(0);
-    // ~10 MB committed; the WAL never held more than 4 × the threshold plus one transaction.
+    // ~10 MB committed; the WAL never held more than 4 × the threshold plus two transactions.
     expect(maxWal).toBeLessThan((4 * pages + 60) * (PAGE + 24));
     expect((await a.execute(`SELECT count(*) AS n FROM t`)).rows[0]).toEqual({ n: 201 * 50 });
     await a.close();
@@ -64,6 +64,33 @@ describe('background WAL checkpoints (Node adapter)', () => {
     expect(check.pragma('integrity_check', { simple: true })).toBe('ok');
     expect(check.prepare(`SELECT count(*) AS n FROM t`).get()).toEqual({ n: 201 * 50 });
     check.close();
+  });
+
+  it('leaves a WAL that one commit took past the bound to the worker, and copies it itself only if it is still past at the next commit', async () => {
+    const path = join(dir, 'one-large-commit.db');
+    const pages = 100;
+    const a = openBetterSqlite3({ path, walAutocheckpointPages: pages, backgroundCheckpoints: true });
+    await a.execute(`CREATE TABLE t (n INTEGER NOT NULL, i INTEGER NOT NULL, v BLOB NOT NULL)`);
+    // ~2.4 MB in one transaction: 6 × the threshold, as the apply at the end of a large download.
+    await commitBlobs(a, 1, 2400);
+    const cp = checkpointerOf(a)!;
+    expect(statSync(`${path}-wal`).size).toBeGreaterThan(4 * pages * (PAGE + 24));
+    expect(cp.counts.here).toBe(0);
+    const deadline = Date.now() + 20_000;
+    while (cp.counts.worker === 0) {
+      if (Date.now() > deadline) throw new Error('the worker never checkpointed');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    // The worker copied everything: the next transaction starts the WAL over.
+    await commitBlobs(a, 2, 5);
+    expect(statSync(`${path}-wal`).size).toBeLessThan(pages * (PAGE + 24));
+    expect(cp.counts.here).toBe(0);
+    // Two large commits in a row: the second finds the WAL past the bound again and copies it here.
+    await commitBlobs(a, 3, 2400);
+    await commitBlobs(a, 4, 2400);
+    expect(cp.counts.here).toBe(1);
+    expect((await a.execute(`SELECT count(*) AS n FROM t`)).rows[0]).toEqual({ n: 3 * 2400 + 5 });
+    await a.close();
   });
 
   it('can be turned off: SQLite checkpoints on the connection itself', async () => {
