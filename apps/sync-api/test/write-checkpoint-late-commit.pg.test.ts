@@ -8,6 +8,7 @@ import { normalizeLsn } from '@syncline/engine';
 import type { SyncLine } from '@syncline/protocol';
 import { startTestServer } from './support/test-server.ts';
 import { isComplete, openSyncStream } from './support/sync-client.ts';
+import { waitFor } from './support/wait-for.ts';
 
 const SCHEMA = `CREATE TABLE items (id text PRIMARY KEY, owner text NOT NULL);`;
 const RULES = `
@@ -17,17 +18,6 @@ bucket_definitions:
     data:
       - SELECT id, owner FROM items WHERE owner = bucket.owner
 `;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `done` every 20 ms; fails after `timeoutMs` saying what it waited for, never hangs the suite. */
-async function pollUntil(what: string, done: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await done())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 describe('write checkpoints committed late', () => {
   it('reach the open stream although a checkpoint past their LSN was processed before their row committed', async () => {
@@ -54,12 +44,8 @@ describe('write checkpoints committed late', () => {
       await storage.query('BEGIN');
       await storage.query(`SELECT 1 FROM syncline.write_checkpoints WHERE user_key = 'u1/c1' FOR UPDATE`);
       const pending = requestWriteCheckpoint();
-      await pollUntil('the write-checkpoint request to wait for the row lock', async () => {
-        const { rows } = await storage.query<{ n: number }>(
-          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%syncline.write_checkpoints%'`,
-        );
-        return rows[0]!.n > 0;
-      });
+      const waiting = `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%syncline.write_checkpoints%'`;
+      await waitFor('the write-checkpoint request to wait for the row lock', async () => (await storage.query<{ n: number }>(waiting)).rows[0]!.n, (n) => n > 0);
       // A checkpoint past the head the request read is processed and streamed meanwhile. The WAL
       // position is read before the insert: it is past the request's head, and the insert's commit
       // (the checkpoint's LSN) is past it. Read after the insert, it could be past every checkpoint
@@ -69,7 +55,7 @@ describe('write checkpoints committed late', () => {
       await server.source.query(`INSERT INTO items VALUES ('i1', 'u1')`);
       const diff = await stream.until(isComplete, 60_000);
       expect(diff.some((l) => 'data' in l && l.data.data.some((op) => op.object_id === 'i1'))).toBe(true);
-      await pollUntil(`the watcher's checkpoint to pass ${past}`, () => (server.services.watcher!.current()?.lsn ?? '') >= past);
+      await waitFor(`the watcher's checkpoint to pass ${past}`, () => server.services.watcher!.current()?.lsn ?? '', (lsn) => lsn >= past);
 
       await storage.query('COMMIT');
       expect(await pending).toBe('2');

@@ -29,6 +29,14 @@ interface Checkpointed {
 }
 const checkpointerOf = (a: SqliteAdapter) => (a as unknown as Checkpointed).checkpointer;
 
+/** A database at `name` in the test directory with table `t` for {@link commitBlobs}. */
+async function openBlobs(name: string, pages: number, backgroundCheckpoints: boolean): Promise<{ a: SqliteAdapter; path: string }> {
+  const path = join(dir, name);
+  const a = openBetterSqlite3({ path, walAutocheckpointPages: pages, backgroundCheckpoints });
+  await a.execute(`CREATE TABLE t (n INTEGER NOT NULL, i INTEGER NOT NULL, v BLOB NOT NULL)`);
+  return { a, path };
+}
+
 async function commitBlobs(a: SqliteAdapter, n: number, kb: number): Promise<void> {
   await a.execute('BEGIN IMMEDIATE');
   await a.execute(`WITH RECURSIVE c (i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < ?) INSERT INTO t SELECT ?, i, randomblob(1000) FROM c`, [kb, n]);
@@ -37,10 +45,8 @@ async function commitBlobs(a: SqliteAdapter, n: number, kb: number): Promise<voi
 
 describe('background WAL checkpoints (Node adapter)', () => {
   it('start with the first checkpoint needed, keep the WAL bounded under a stream of commits, and stop with the database', async () => {
-    const path = join(dir, 'bounded.db');
     const pages = 100;
-    const a = openBetterSqlite3({ path, walAutocheckpointPages: pages, backgroundCheckpoints: true });
-    await a.execute(`CREATE TABLE t (n INTEGER NOT NULL, i INTEGER NOT NULL, v BLOB NOT NULL)`);
+    const { a, path } = await openBlobs('bounded.db', pages, true);
     await commitBlobs(a, 0, 50);
     // Below the threshold: no worker.
     expect(checkpointerOf(a)?.running).toBe(false);
@@ -67,10 +73,8 @@ describe('background WAL checkpoints (Node adapter)', () => {
   });
 
   it('leaves a WAL that one commit took past the bound to the worker, and copies it itself only if it is still past at the next commit', async () => {
-    const path = join(dir, 'one-large-commit.db');
     const pages = 100;
-    const a = openBetterSqlite3({ path, walAutocheckpointPages: pages, backgroundCheckpoints: true });
-    await a.execute(`CREATE TABLE t (n INTEGER NOT NULL, i INTEGER NOT NULL, v BLOB NOT NULL)`);
+    const { a, path } = await openBlobs('one-large-commit.db', pages, true);
     // ~2.4 MB in one transaction: 6 × the threshold, as the apply at the end of a large download.
     await commitBlobs(a, 1, 2400);
     const cp = checkpointerOf(a)!;
@@ -94,9 +98,7 @@ describe('background WAL checkpoints (Node adapter)', () => {
   });
 
   it('can be turned off: SQLite checkpoints on the connection itself', async () => {
-    const path = join(dir, 'off.db');
-    const a = openBetterSqlite3({ path, walAutocheckpointPages: 100, backgroundCheckpoints: false });
-    await a.execute(`CREATE TABLE t (n INTEGER NOT NULL, i INTEGER NOT NULL, v BLOB NOT NULL)`);
+    const { a } = await openBlobs('off.db', 100, false);
     for (let n = 1; n <= 20; n++) await commitBlobs(a, n, 50);
     expect(checkpointerOf(a)).toBeUndefined();
     expect((await a.execute(`PRAGMA wal_autocheckpoint`)).rows[0]).toEqual({ wal_autocheckpoint: 100 });

@@ -14,7 +14,8 @@ import { SyncStreamConnectionMethod } from '@powersync/node';
 import { FrameType, type Frame } from '../../src/websocket/rsocket-frames.ts';
 import { startTestServer, type TestServer } from '../support/test-server.ts';
 import { connectRSocket } from '../websocket/rsocket-test-client.ts';
-import { INTEROP_TABLES_SQL, waitFor, openInteropClient } from './powersync-client.ts';
+import { INTEROP_TABLES_SQL, openInteropClient } from './powersync-client.ts';
+import { waitFor } from '../support/wait-for.ts';
 
 const SCHEMA = INTEROP_TABLES_SQL;
 // A parameter query: the first checkpoint reads syncline.bucket_parameters, which the test can lock.

@@ -29,17 +29,6 @@ export const INTEROP_TABLES_SQL = `
                       big bigint, server_seen integer NOT NULL DEFAULT 0);
 `;
 
-/** Polls `get` every 50 ms until `ok` holds for its value; throws with `what` and the last value. */
-export async function waitFor<T>(what: string, get: () => Promise<T> | T, ok: (v: T) => boolean, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await get();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(v)?.slice(0, 300)})`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 export const AppSchema = new Schema({
   lists: new Table({ owner_id: column.text, name: column.text }),
   todos: new Table({ list_id: column.text, description: column.text, done: column.integer, big: column.integer, server_seen: column.integer }),

@@ -11,7 +11,8 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { SyncStreamConnectionMethod } from '@powersync/node';
 import { startTestServer, type TestServer } from '../support/test-server.ts';
-import { INTEROP_TABLES_SQL, waitFor, openInteropClient } from './powersync-client.ts';
+import { INTEROP_TABLES_SQL, openInteropClient } from './powersync-client.ts';
+import { waitFor } from '../support/wait-for.ts';
 
 const SCHEMA = INTEROP_TABLES_SQL;
 const RULES = `
