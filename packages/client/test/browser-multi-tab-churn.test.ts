@@ -14,15 +14,13 @@ import { existsSync } from 'node:fs';
 import { type BrowserContext, type Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { useBrowserFixture } from './browser/fixture.ts';
+import { call, openTab } from './browser/multi-tab-tabs.ts';
 import { waitFor } from './scripted-server.ts';
 import { CHROMIUM } from '@syncline/test-utils';
 
 const HANDOVERS = Number(process.env['MULTI_TAB_HANDOVERS'] ?? 6);
 const RACES = Number(process.env['MULTI_TAB_RACES'] ?? 20);
 
-function call<T = unknown>(page: Page, name: string, ...args: unknown[]): Promise<T> {
-  return page.evaluate(([n, a]) => (globalThis as unknown as { multiTab: Record<string, (...x: unknown[]) => unknown> }).multiTab[n as string]!(...(a as unknown[])), [name, args] as const) as Promise<T>;
-}
 
 interface Check {
   quick: string[];
@@ -33,10 +31,8 @@ interface Check {
 describe.skipIf(!existsSync(CHROMIUM))('multi-tab handover while the leader is writing', () => {
   const fx = useBrowserFixture('syncline-multi-tab-churn-');
 
-  async function openTab(context: BrowserContext, expected: string): Promise<Page> {
-    const page = await context.newPage();
-    await page.goto(`${fx.server.url}/multi-tab.html`);
-    await page.waitForFunction(() => 'multiTab' in globalThis);
+  async function openAs(context: BrowserContext, expected: string): Promise<Page> {
+    const page = await openTab(context, fx.server.url);
     expect(await call(page, 'open')).toBe(expected);
     return page;
   }
@@ -52,8 +48,8 @@ describe.skipIf(!existsSync(CHROMIUM))('multi-tab handover while the leader is w
 
   it(`keeps the database sound and every committed write over ${HANDOVERS} handovers mid-commit`, { retry: 0, timeout: 60_000 + HANDOVERS * 20_000 }, async () => {
     const context = await fx.browser.newContext();
-    let leader = await openTab(context, 'leader');
-    let follower = await openTab(context, 'follower');
+    let leader = await openAs(context, 'leader');
+    let follower = await openAs(context, 'follower');
     /** Every churn round any leader reported committed, as todo ids. */
     const committed: string[] = [];
     const outcomes: string[] = [];
@@ -83,7 +79,7 @@ describe.skipIf(!existsSync(CHROMIUM))('multi-tab handover while the leader is w
         // Nothing is uploaded (no connector): one queued entry per row present, none lost or doubled.
         expect(check.crud, `round ${round}: upload queue`).toBe(check.ids.length);
         leader = follower;
-        follower = await openTab(context, 'follower');
+        follower = await openAs(context, 'follower');
       }
       console.log(`[multi-tab churn] ${HANDOVERS} handovers (how:commits before the kill): ${outcomes.join(' ')}`);
       await call(leader, 'stopChurn');
@@ -94,9 +90,7 @@ describe.skipIf(!existsSync(CHROMIUM))('multi-tab handover while the leader is w
 
   it('a worker taking over the OPFS pool while the old one exits never loses the database', { retry: 0, timeout: 120_000 }, async () => {
     const context = await fx.browser.newContext();
-    const page = await context.newPage();
-    await page.goto(`${fx.server.url}/multi-tab.html`);
-    await page.waitForFunction(() => 'multiTab' in globalThis);
+    const page = await openTab(context, fx.server.url);
     const outcomes: string[] = [];
     for (let i = 0; i < RACES; i++) {
       const started = Date.now();

@@ -11,13 +11,10 @@ import { existsSync } from 'node:fs';
 import { type Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { useBrowserFixture } from './browser/fixture.ts';
+import { call, openTab } from './browser/multi-tab-tabs.ts';
 import { waitFor } from './scripted-server.ts';
 import { CHROMIUM } from '@syncline/test-utils';
 
-
-function call<T = unknown>(page: Page, name: string, ...args: unknown[]): Promise<T> {
-  return page.evaluate(([n, a]) => (globalThis as unknown as { multiTab: Record<string, (...x: unknown[]) => unknown> }).multiTab[n as string]!(...(a as unknown[])), [name, args] as const) as Promise<T>;
-}
 
 describe.skipIf(!existsSync(CHROMIUM))('multi-tab handover with a follower write in flight', () => {
   const fx = useBrowserFixture('syncline-multi-tab-handover-');
@@ -27,9 +24,7 @@ describe.skipIf(!existsSync(CHROMIUM))('multi-tab handover with a follower write
     const context = await fx.browser.newContext();
     const pages: Page[] = [];
     for (const expected of ['leader', 'follower']) {
-      const page = await context.newPage();
-      await page.goto(`${fx.server.url}/multi-tab.html`);
-      await page.waitForFunction(() => 'multiTab' in globalThis);
+      const page = await openTab(context, fx.server.url);
       expect(await call(page, 'open')).toBe(expected);
       pages.push(page);
     }

@@ -7,14 +7,13 @@
  * later sees the data and status, and its write reaches Postgres through the leader's upload
  * and shows up in both tabs' live queries. The server's metrics show one stream at a time.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
-import { buildBrowserBundle } from './browser/build.ts';
-import { ScriptedSyncServer, waitFor } from './scripted-server.ts';
-import { CHROMIUM, CHROMIUM_FLAGS, startSyncServer, type SyncServerProcess } from '@syncline/test-utils';
+import { existsSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useBrowserSyncFixture } from './browser/fixture.ts';
+import { call, openTab } from './browser/multi-tab-tabs.ts';
+import { waitFor } from './scripted-server.ts';
+import { CHROMIUM } from '@syncline/test-utils';
 
 const RULES = `
 bucket_definitions:
@@ -47,72 +46,48 @@ interface TabStatus {
   errors: string[];
 }
 
-function call<T = unknown>(page: Page, name: string, ...args: unknown[]): Promise<T> {
-  return page.evaluate(([n, a]) => (globalThis as unknown as { multiTab: Record<string, (...x: unknown[]) => unknown> }).multiTab[n as string]!(...(a as unknown[])), [name, args] as const) as Promise<T>;
-}
 
 type Crud = { op: 'PUT' | 'PATCH' | 'DELETE'; type: string; id: string; data?: Record<string, unknown> };
 
 describe.skipIf(!existsSync(CHROMIUM))('multi-tab: one sync connection per database across the tabs of an origin', () => {
-  let outdir: string;
-  let statics: ScriptedSyncServer;
-  let server: SyncServerProcess;
-  let browser: Browser;
+  // The snapshot is the large download the leader is closed in the middle of.
+  const fx = useBrowserSyncFixture(
+    'syncline-multi-tab-',
+    `CREATE TABLE todos (id text PRIMARY KEY, owner_id text, description text);
+     INSERT INTO todos VALUES ('tab-1', 'tabs', 'first'), ('tab-2', 'tabs', 'second');
+     INSERT INTO todos SELECT 'big-' || lpad(g::text, 6, '0'), 'tabs', repeat('x', 100) || g FROM generate_series(1, ${LARGE}) g;`,
+    RULES,
+  );
 
-  beforeAll(async () => {
-    outdir = mkdtempSync(join(tmpdir(), 'syncline-multi-tab-'));
-    await buildBrowserBundle(outdir);
-    statics = await new ScriptedSyncServer(outdir).start();
-    // The snapshot is the large download the leader is closed in the middle of.
-    server = await startSyncServer(
-      inject('pgAdminUrl'),
-      `CREATE TABLE todos (id text PRIMARY KEY, owner_id text, description text);
-       INSERT INTO todos VALUES ('tab-1', 'tabs', 'first'), ('tab-2', 'tabs', 'second');
-       INSERT INTO todos SELECT 'big-' || lpad(g::text, 6, '0'), 'tabs', repeat('x', 100) || g FROM generate_series(1, ${LARGE}) g;`,
-      RULES,
-    );
+  beforeAll(() => {
     // The app backend: applies each uploaded transaction to Postgres (idempotent upserts).
-    statics.onUpload = async (body) => {
+    fx.server.onUpload = async (body) => {
       for (const e of body as Crud[]) {
-        if (e.op === 'DELETE') await server.sql(`DELETE FROM todos WHERE id = $1`, [e.id]);
-        else await server.sql(`INSERT INTO todos (id, owner_id, description) VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE SET owner_id = coalesce(EXCLUDED.owner_id, todos.owner_id), description = coalesce(EXCLUDED.description, todos.description)`, [e.id, e.data?.['owner_id'] ?? null, e.data?.['description'] ?? null]);
+        if (e.op === 'DELETE') await fx.sync.sql(`DELETE FROM todos WHERE id = $1`, [e.id]);
+        else await fx.sync.sql(`INSERT INTO todos (id, owner_id, description) VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE SET owner_id = coalesce(EXCLUDED.owner_id, todos.owner_id), description = coalesce(EXCLUDED.description, todos.description)`, [e.id, e.data?.['owner_id'] ?? null, e.data?.['description'] ?? null]);
       }
     };
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS });
-  }, 120_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await statics?.close();
-    await server?.[Symbol.asyncDispose]();
-    rmSync(outdir, { recursive: true, force: true });
   });
 
   async function gauge(): Promise<{ open: number; opened: number }> {
-    const text = await (await fetch(`${server.url}/metrics`)).text();
+    const text = await (await fetch(`${fx.sync.url}/metrics`)).text();
     const value = (name: string): number => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
     return { open: value('syncline_connections'), opened: value('syncline_streams_opened_total') };
   }
 
   async function sourceRows(): Promise<string[]> {
-    return (await server.sql<{ r: string }>(`SELECT id || '=' || coalesce(description, '') AS r FROM todos ORDER BY id COLLATE "C"`)).map((x) => x.r);
+    return (await fx.sync.sql<{ r: string }>(`SELECT id || '=' || coalesce(description, '') AS r FROM todos ORDER BY id COLLATE "C"`)).map((x) => x.r);
   }
 
-  async function openTab(context: BrowserContext): Promise<Page> {
-    const page = await context.newPage();
-    await page.goto(`${statics.url}/multi-tab.html`);
-    await page.waitForFunction(() => 'multiTab' in globalThis);
-    return page;
-  }
 
   it('shares one connection, hands over when the leader closes mid-download, and routes follower writes through the leader', async () => {
-    const context = await browser.newContext();
-    const [a, b] = [await openTab(context), await openTab(context)];
+    const context = await fx.browser.newContext();
+    const [a, b] = [await openTab(context, fx.server.url), await openTab(context, fx.server.url)];
     expect(await call(a, 'open')).toBe('leader');
     expect(await call(b, 'open')).toBe('follower');
-    const token = server.token('tabs');
-    await call(a, 'connect', server.url, token);
-    await call(b, 'connect', server.url, token); // a follower keeps it for when it leads
+    const token = fx.sync.token('tabs');
+    await call(a, 'connect', fx.sync.url, token);
+    await call(b, 'connect', fx.sync.url, token); // a follower keeps it for when it leads
     let maxOpen = 0;
     const sampler = setInterval(() => void gauge().then((g) => (maxOpen = Math.max(maxOpen, g.open)), () => undefined), 100);
     try {
@@ -170,15 +145,15 @@ describe.skipIf(!existsSync(CHROMIUM))('multi-tab: one sync connection per datab
 
       // A new tab joins as a follower: it sees the synced rows and the status; its write goes
       // through the leader's upload to Postgres and shows up in both live queries.
-      const c = await openTab(context);
+      const c = await openTab(context, fx.server.url);
       expect(await call(c, 'open')).toBe('follower');
-      await call(c, 'connect', server.url, token);
+      await call(c, 'connect', fx.sync.url, token);
       expect(await call<string[]>(c, 'rows')).toEqual(expected);
       await waitFor(async () => (await call<TabStatus>(c, 'status')).connected && (await call<TabStatus>(c, 'status')).hasSynced === true, 10_000, 'status in the new follower');
       await call(c, 'insert', 'tab-from-c', 'written in tab C');
       await waitFor(async () => (await call<{ id: string }[]>(b, 'live')).some((r) => r.id === 'tab-from-c'), 10_000, "the leader's live query");
       await waitFor(async () => (await call<{ id: string }[]>(c, 'live')).some((r) => r.id === 'tab-from-c'), 10_000, "the follower's live query");
-      await waitFor(async () => (await server.sql(`SELECT 1 FROM todos WHERE id = 'tab-from-c'`)).length === 1, 20_000, 'upload to Postgres');
+      await waitFor(async () => (await fx.sync.sql(`SELECT 1 FROM todos WHERE id = 'tab-from-c'`)).length === 1, 20_000, 'upload to Postgres');
       await waitFor(async () => (await call<number>(c, 'queued')) === 0, 20_000, 'upload queue drained');
       for (const p of [b, c]) expect((await call<TabStatus>(p, 'status')).errors).toEqual([]);
       expect((await gauge()).opened).toBe(afterHandover.opened); // the new tab opened no stream
@@ -198,22 +173,22 @@ describe.skipIf(!existsSync(CHROMIUM))('multi-tab: one sync connection per datab
    * a leader reported committed reached Postgres. Prints the handover times.
    */
   it('measures handovers: leaders closed or crashed mid-download and mid-write lose nothing', { retry: 0, timeout: 120_000 + HANDOVERS * 30_000 }, async () => {
-    const context = await browser.newContext();
-    const token = server.token('tabs');
-    let leader = await openTab(context);
+    const context = await fx.browser.newContext();
+    const token = fx.sync.token('tabs');
+    let leader = await openTab(context, fx.server.url);
     expect(await call(leader, 'open')).toBe('leader');
-    await call(leader, 'connect', server.url, token);
-    let follower = await openTab(context);
+    await call(leader, 'connect', fx.sync.url, token);
+    let follower = await openTab(context, fx.server.url);
     expect(await call(follower, 'open')).toBe('follower');
-    await call(follower, 'connect', server.url, token);
+    await call(follower, 'connect', fx.sync.url, token);
     const committed: string[] = [];
     const times: string[] = [];
     try {
       for (let round = 0; round < HANDOVERS; round++) {
         const tag = `hand-${String(round).padStart(3, '0')}`;
         const how = round % 3 === 2 ? 'crash' : 'close';
-        if (FIXED_SIZE && round > 0) await server.sql(`UPDATE todos SET description = repeat('y', 100) || '${tag}' WHERE id LIKE 'fixed-pg-%'`);
-        else await server.sql(`INSERT INTO todos SELECT '${FIXED_SIZE ? 'fixed' : tag}-pg-' || lpad(g::text, 5, '0'), 'tabs', repeat('y', 100) || g FROM generate_series(1, 1000) g`);
+        if (FIXED_SIZE && round > 0) await fx.sync.sql(`UPDATE todos SET description = repeat('y', 100) || '${tag}' WHERE id LIKE 'fixed-pg-%'`);
+        else await fx.sync.sql(`INSERT INTO todos SELECT '${FIXED_SIZE ? 'fixed' : tag}-pg-' || lpad(g::text, 5, '0'), 'tabs', repeat('y', 100) || g FROM generate_series(1, 1000) g`);
         await call(leader, 'churn', tag);
         await waitFor(async () => (await call<number[]>(leader, 'churned')).length >= 1, 30_000, `${tag}: a first commit`);
         await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 400)));
@@ -232,9 +207,9 @@ describe.skipIf(!existsSync(CHROMIUM))('multi-tab: one sync connection per datab
         times.push(`${how} ${s.promotedAt! - killedAt}/${s.leaderConnectedAt! - killedAt} @${loadavg()[0]!.toFixed(1)}`);
         expect(s.errors, tag).toEqual([]);
         leader = follower;
-        follower = await openTab(context);
+        follower = await openTab(context, fx.server.url);
         expect(await call(follower, 'open')).toBe('follower');
-        await call(follower, 'connect', server.url, token);
+        await call(follower, 'connect', fx.sync.url, token);
       }
       await call(leader, 'stopChurn');
       await waitFor(async () => (await call<number>(leader, 'queued')) === 0, 60_000, 'uploads drained');

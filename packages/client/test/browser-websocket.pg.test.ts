@@ -3,14 +3,12 @@
  * bundled `bson`) against the real sync API and Postgres: first sync onto OPFS with an exact
  * 64-bit value, then a live change arriving over the same socket.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
-import { buildBrowserBundle } from './browser/build.ts';
-import { ScriptedSyncServer, waitFor } from './scripted-server.ts';
-import { CHROMIUM, CHROMIUM_FLAGS, startSyncServer, type SyncServerProcess } from '@syncline/test-utils';
+import { existsSync } from 'node:fs';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { useBrowserSyncFixture } from './browser/fixture.ts';
+import { waitFor } from './scripted-server.ts';
+import { CHROMIUM } from '@syncline/test-utils';
 
 const RULES = `
 bucket_definitions:
@@ -25,41 +23,23 @@ function call(page: Page, name: string, ...args: unknown[]): Promise<unknown> {
 }
 
 describe.skipIf(!existsSync(CHROMIUM))('WebSocket transport in Chromium against the real sync API', () => {
-  let outdir: string;
-  let statics: ScriptedSyncServer;
-  let server: SyncServerProcess;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    outdir = mkdtempSync(join(tmpdir(), 'syncline-browser-ws-'));
-    await buildBrowserBundle(outdir);
-    statics = await new ScriptedSyncServer(outdir).start();
-    server = await startSyncServer(inject('pgAdminUrl'), `CREATE TABLE todos (id text PRIMARY KEY, owner_id text NOT NULL, description text, big bigint);`, RULES);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS });
-  }, 120_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await statics?.close();
-    await server?.[Symbol.asyncDispose]();
-    rmSync(outdir, { recursive: true, force: true });
-  });
+  const fx = useBrowserSyncFixture('syncline-browser-ws-', `CREATE TABLE todos (id text PRIMARY KEY, owner_id text NOT NULL, description text, big bigint);`, RULES);
 
   it('syncs onto OPFS over RSocket/BSON and receives live changes', async () => {
-    await server.sql(`INSERT INTO todos VALUES ('b-1', 'browser', 'Milk', 9223372036854775807), ('b-2', 'browser', 'Bread', null)`);
-    const context = await browser.newContext();
+    await fx.sync.sql(`INSERT INTO todos VALUES ('b-1', 'browser', 'Milk', 9223372036854775807), ('b-2', 'browser', 'Bread', null)`);
+    const context = await fx.browser.newContext();
     const page = await context.newPage();
-    await page.goto(`${statics.url}/index.html`);
+    await page.goto(`${fx.server.url}/index.html`);
     await page.waitForFunction(() => 'synclineTest' in globalThis);
     expect(await call(page, 'open', 'opfs-sahpool')).toBe('opfs-sahpool');
-    await call(page, 'connect', { endpoint: server.url, token: server.token('browser'), transport: 'websocket' });
+    await call(page, 'connect', { endpoint: fx.sync.url, token: fx.sync.token('browser'), transport: 'websocket' });
     await waitFor(async () => ((await call(page, 'rows')) as unknown[]).length === 2, 30_000, 'first sync over WebSocket');
     expect(await call(page, 'rows')).toEqual([
       { id: 'b-1', description: 'Milk', big: '9223372036854775807' },
       { id: 'b-2', description: 'Bread', big: null },
     ]);
     expect(await call(page, 'status')).toMatchObject({ connected: true, transport: 'websocket', transportFallback: undefined });
-    await server.sql(`UPDATE todos SET description = 'Oat milk' WHERE id = 'b-1'`);
+    await fx.sync.sql(`UPDATE todos SET description = 'Oat milk' WHERE id = 'b-1'`);
     await waitFor(async () => ((await call(page, 'rows')) as { description: string }[])[0]?.description === 'Oat milk', 30_000, 'live change');
     await call(page, 'close');
     await context.close();

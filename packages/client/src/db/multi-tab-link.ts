@@ -19,6 +19,11 @@ export interface MultiTabEvents {
   status(status: SyncStatus): void;
   /** This tab became the leader: the database is now open here; start syncing. */
   promoted(): void;
+  /**
+   * Leader: the stream subscriptions the other tabs hold handles on changed (`subscriptionKey`s,
+   * all followers together). Their rows are in the database already; request them as this tab's.
+   */
+  streams?(keys: ReadonlySet<string>): void;
 }
 
 export interface MultiTabLink {
@@ -36,6 +41,11 @@ export interface MultiTabLink {
   publishChanges(tables: ReadonlySet<string>): void;
   /** Leader: tell the other tabs the new sync status. */
   publishStatus(status: SyncStatus): void;
+  /**
+   * Follower: tell the leader which stream subscriptions this tab holds handles on (after a
+   * change, once it is stored); repeated to every new leader.
+   */
+  publishStreams(keys: readonly string[]): void;
   subscribe(events: MultiTabEvents): () => void;
 }
 

@@ -104,6 +104,11 @@ export class SynclineDatabase implements QueryRunner {
         if (this.adapter.multiTab?.role === 'follower') this.setStatus(s);
       },
       promoted: () => void this.onPromoted(),
+      streams: (keys) => void this.streams.setRemoteLive(keys).catch((e: unknown) => this.logger.warn('Could not take over the stream subscriptions of other tabs', { message: String(e) })),
+    });
+    // A follower does not sync: the leader requests the subscriptions this tab holds.
+    this.streams.onChange(() => {
+      if (this.adapter.multiTab?.role === 'follower') this.adapter.multiTab.publishStreams(this.streams.heldKeys());
     });
     this.ready = retryOnLeaderChange(() => this.initialize());
     this.ready.catch(() => undefined); // surfaced by every call that awaits it

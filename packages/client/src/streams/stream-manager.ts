@@ -25,6 +25,8 @@ export class StreamManager implements ConnectionHost {
   /** Bumped after every change to the set of subscriptions (after it is stored). */
   generation = 0;
   private readonly live = new Map<string, LiveEntry>();
+  /** Multi-tab leader: subscriptions other tabs hold handles on (see {@link setRemoteLive}). */
+  private remoteLive: ReadonlySet<string> = new Set();
   private rows: SubscriptionRow[] = [];
   private connection: StreamConnection | undefined;
   private readonly listeners = new Set<() => void>();
@@ -58,7 +60,26 @@ export class StreamManager implements ConnectionHost {
   }
 
   private liveKeys(): Set<string> {
-    return new Set(this.live.keys());
+    const keys = new Set(this.live.keys());
+    for (const k of this.remoteLive) keys.add(k);
+    return keys;
+  }
+
+  /** The subscriptions this tab's own handles hold (what a multi-tab follower tells the leader). */
+  heldKeys(): string[] {
+    return [...this.live.keys()];
+  }
+
+  /**
+   * Multi-tab leader: the subscriptions the other tabs hold now. They count as live here (kept in
+   * the request, TTL extended, never expired while held), and the rows they changed are re-read.
+   */
+  async setRemoteLive(keys: ReadonlySet<string>): Promise<void> {
+    if (this.closed) return;
+    this.remoteLive = keys;
+    this.generation++;
+    await this.refresh(true);
+    this.notify();
   }
 
   /** Returns the live entry the handle holds (a later `clear()` replaces it, so old handles stop counting). */
@@ -155,6 +176,9 @@ export class StreamManager implements ConnectionHost {
   private scheduleExpiry(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
+    // Multi-tab: only the leader tab knows every tab's handles (setRemoteLive); a follower
+    // expiring a subscription another tab holds would end it for that tab.
+    if (this.db.adapter.multiTab?.role === 'follower') return;
     const live = this.liveKeys();
     let next: number | undefined;
     for (const r of this.rows) {

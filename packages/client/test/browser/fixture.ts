@@ -1,15 +1,15 @@
 /**
- * The fixture of the Chromium tests that run against the scripted server: bundles the test pages
- * into a temporary directory, serves them (and the scripted sync protocol) from a
- * {@link ScriptedSyncServer}, and launches Debian's Chromium — for one describe block, torn down
- * after it. Its fields are set in `beforeAll`; read them inside tests and hooks.
+ * The fixture of the Chromium tests: bundles the test pages into a temporary directory, serves
+ * them (and the scripted sync protocol) from a {@link ScriptedSyncServer}, and launches Debian's
+ * Chromium — for one describe block, torn down after it; {@link useBrowserSyncFixture} adds the
+ * real sync API on real Postgres. Fields are set in `beforeAll`; read them inside tests and hooks.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
-import { afterAll, beforeAll } from 'vitest';
-import { CHROMIUM, CHROMIUM_FLAGS } from '@syncline/test-utils';
+import { afterAll, beforeAll, inject } from 'vitest';
+import { CHROMIUM, CHROMIUM_FLAGS, startSyncServer, type SyncServerProcess } from '@syncline/test-utils';
 import { ScriptedSyncServer } from '../scripted-server.ts';
 import { buildBrowserBundle } from './build.ts';
 
@@ -32,6 +32,23 @@ export function useBrowserFixture(tmpPrefix: string): BrowserFixture {
     await fx.browser?.close();
     await fx.server?.close();
     if (fx.outdir) rmSync(fx.outdir, { recursive: true, force: true });
+  });
+  return fx;
+}
+
+export interface BrowserSyncFixture extends BrowserFixture {
+  /** The real sync API (child process) over Postgres with `sourceSql` applied and `rules` deployed. */
+  readonly sync: SyncServerProcess;
+}
+
+/** {@link useBrowserFixture} plus the real sync API on the test Postgres. */
+export function useBrowserSyncFixture(tmpPrefix: string, sourceSql: string, rules: string): BrowserSyncFixture {
+  const fx = useBrowserFixture(tmpPrefix) as BrowserFixture & { sync: SyncServerProcess };
+  beforeAll(async () => {
+    fx.sync = await startSyncServer(inject('pgAdminUrl'), sourceSql, rules);
+  }, 120_000);
+  afterAll(async () => {
+    await fx.sync?.[Symbol.asyncDispose]();
   });
   return fx;
 }

@@ -3,7 +3,7 @@
  * exposes `window.multiTab`, driven by the Playwright test with `page.evaluate`. Records when this
  * tab became the leader and when it was first connected as the leader (Date.now(), ms).
  */
-import { Schema, SynclineDatabase, Table, column, type BackendConnector, type SyncStatus, type Logger } from '../../src/index.ts';
+import { Schema, SynclineDatabase, Table, column, type BackendConnector, type SyncStatus, type SyncStreamSubscription, type Logger } from '../../src/index.ts';
 import { openWasmSqlite, type WasmSqliteAdapter } from '../../src/adapters/browser/index.ts';
 
 const schema = new Schema({ todos: new Table({ owner_id: column.text, description: column.text }) });
@@ -54,6 +54,8 @@ BroadcastChannel.prototype.postMessage = function (this: BroadcastChannel, m: { 
 };
 
 let adapter: WasmSqliteAdapter | undefined;
+/** Stream subscription handles this tab holds, by `name:params-json` (streams test). */
+const subscriptions = new Map<string, SyncStreamSubscription>();
 
 function role(): string | undefined {
   return db ? (adapter?.multiTab?.role ?? 'single') : undefined;
@@ -194,6 +196,19 @@ const api = {
       await ask(b, { type: 'close' });
       b.terminate();
     }
+  },
+  /** Subscribes this tab to a stream (`ttl` in seconds) and keeps the handle. */
+  async subscribe(name: string, params: Record<string, unknown>, ttl: number): Promise<void> {
+    subscriptions.set(`${name}:${JSON.stringify(params)}`, await db!.syncStream(name, params).subscribe({ ttl }));
+  },
+  /** Resolves once a checkpoint covering the held subscription was applied (as this tab sees it). */
+  async waitForStream(name: string, params: Record<string, unknown>, timeoutMs: number): Promise<void> {
+    await subscriptions.get(`${name}:${JSON.stringify(params)}`)!.waitForFirstSync(AbortSignal.timeout(timeoutMs));
+  },
+  async unsubscribe(name: string, params: Record<string, unknown>): Promise<void> {
+    const key = `${name}:${JSON.stringify(params)}`;
+    await subscriptions.get(key)?.unsubscribe();
+    subscriptions.delete(key);
   },
   log: () => log.slice(-50),
   status(): unknown {

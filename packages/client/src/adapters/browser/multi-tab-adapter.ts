@@ -23,6 +23,7 @@ import type { Logger } from '../../logger.ts';
 import { decodeStatus, encodeStatus, type WireStatus } from '../../sync/status-codec.ts';
 import type { SyncStatus } from '../../sync/sync-status.ts';
 import { FollowerRelay, LeaderGone, leaderChanged, type CallResult, type Lease } from './tab-follower-relay.ts';
+import { FollowerStreams } from './tab-follower-streams.ts';
 import { LeaseServer } from './tab-lease-server.ts';
 import { holdLock } from './web-locks.ts';
 import { channelName, COMMITS_TABLE_DDL, leaderLockName, tabLockName, type RemoteOp, type TabMessage } from './tab-protocol.ts';
@@ -52,6 +53,10 @@ export class TabCoordinator implements MultiTabLink {
   private lease: Lease | undefined;
   private readonly changed = new Set<string>();
   private lastStatus: WireStatus | undefined;
+  /** Follower: the stream subscriptions this tab holds (sent to every new leader). */
+  private heldStreams: string[] = [];
+  /** Leader: the stream subscriptions the followers hold. */
+  private readonly followerStreams: FollowerStreams;
   private closed = false;
 
   constructor(
@@ -74,6 +79,9 @@ export class TabCoordinator implements MultiTabLink {
         for (const l of [...this.listeners]) l.changes(tables);
       },
       isClosed: () => this.closed,
+    });
+    this.followerStreams = new FollowerStreams(filename, (keys) => {
+      for (const l of [...this.listeners]) l.streams?.(keys);
     });
   }
 
@@ -186,6 +194,7 @@ export class TabCoordinator implements MultiTabLink {
         if (this.leader?.id !== m.from) {
           this.leader = { id: m.from, vfs: m.vfs };
           this.dropLeader(m.from);
+          if (this.heldStreams.length > 0) this.sendStreams();
         }
         if (m.status) this.emitStatus(m.status);
         break;
@@ -197,6 +206,9 @@ export class TabCoordinator implements MultiTabLink {
           const tables = new Set(m.tables);
           for (const l of [...this.listeners]) l.changes(tables);
         }
+        break;
+      case 'streams':
+        if (this.role === 'leader' && Array.isArray(m.keys)) this.followerStreams.set(m.from, m.keys.filter((k) => typeof k === 'string'));
         break;
       case 'acquire':
         if (this.role === 'leader') this.server.acquire(m.from, m.lease);
@@ -228,6 +240,9 @@ export class TabCoordinator implements MultiTabLink {
     this.listeners.add(events);
     // The leader's status may have arrived before this subscriber (it comes with the handshake).
     if (this.role === 'follower' && this.lastStatus) events.status(decodeStatus(this.lastStatus));
+    // Likewise the followers' stream subscriptions, on a leader.
+    const held = this.followerStreams.union();
+    if (this.role === 'leader' && held.size > 0) events.streams?.(held);
     return () => this.listeners.delete(events);
   }
 
@@ -239,6 +254,16 @@ export class TabCoordinator implements MultiTabLink {
     if (this.role !== 'leader') return;
     this.lastStatus = encodeStatus(status);
     this.post({ t: 'status', from: this.tabId, status: this.lastStatus });
+  }
+
+  publishStreams(keys: readonly string[]): void {
+    if (this.role !== 'follower') return;
+    this.heldStreams = [...keys];
+    this.sendStreams();
+  }
+
+  private sendStreams(): void {
+    if (this.role === 'follower' && this.leader && this.leader.id !== this.tabId) this.post({ t: 'streams', from: this.tabId, to: this.leader.id, keys: this.heldStreams });
   }
 
   exclusive<T>(fn: () => Promise<T>): Promise<T> {
@@ -342,6 +367,7 @@ export class TabCoordinator implements MultiTabLink {
   /** Leaves the election (another tab may lead now) and the channel. */
   private shutdown(): void {
     this.abort.abort();
+    this.followerStreams.close();
     for (const release of this.releases) release();
     for (const w of this.leaderWaiters) w();
     this.leaderWaiters = [];

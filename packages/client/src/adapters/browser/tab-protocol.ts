@@ -5,6 +5,9 @@
  *
  * A follower runs statements on the leader through a *lease*: `acquire` → `granted` (the leader
  * now holds its connection lock for this follower) → any number of `call` → `reply` → `release`.
+ *
+ * Only the leader syncs, so a follower tells it which stream subscriptions it holds (`streams`,
+ * after every change and again to each new leader): the leader requests and keeps them as its own.
  */
 import type { QueryResult, SqliteValue } from '../../db/sqlite-adapter.ts';
 import type { WireStatus } from '../../sync/status-codec.ts';
@@ -26,7 +29,9 @@ export type TabMessage =
   | { t: 'reply'; from: string; to: string; lease: string; seq: number; ok: false; error: { name: string; message: string; code?: string } }
   | { t: 'release'; from: string; to: string; lease: string }
   | { t: 'changes'; from: string; origin: string; tables: string[] }
-  | { t: 'status'; from: string; status: WireStatus };
+  | { t: 'status'; from: string; status: WireStatus }
+  /** Follower → leader: the stream subscriptions this tab holds handles on now (`subscriptionKey`s). */
+  | { t: 'streams'; from: string; to: string; keys: string[] };
 
 /** Web Lock held by the leader: whoever holds it owns the database file. */
 export const leaderLockName = (filename: string): string => `syncline-leader:${filename}`;
