@@ -24,6 +24,17 @@ export interface MultiTabEvents {
    * all followers together). Their rows are in the database already; request them as this tab's.
    */
   streams?(keys: ReadonlySet<string>): void;
+  /**
+   * Leader: a follower called `disconnectAndClear()` — stop syncing (for every tab) and clear the
+   * database here, as if this tab had called it.
+   */
+  clearRequested?(options: ClearOptions): Promise<void>;
+}
+
+/** Options of `disconnectAndClear()`. */
+export interface ClearOptions {
+  /** Also delete local-only tables (default true). */
+  clearLocal?: boolean;
 }
 
 export interface MultiTabLink {
@@ -46,6 +57,12 @@ export interface MultiTabLink {
    * change, once it is stored); repeated to every new leader.
    */
   publishStreams(keys: readonly string[]): void;
+  /**
+   * Follower: has the leader disconnect and clear (see {@link MultiTabEvents.clearRequested}),
+   * retried on a new leader after a handover. Resolves `false` without asking when this tab is
+   * the leader by then: it must clear itself.
+   */
+  clearOnLeader(options: ClearOptions): Promise<boolean>;
   subscribe(events: MultiTabEvents): () => void;
 }
 

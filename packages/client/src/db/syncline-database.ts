@@ -104,6 +104,7 @@ export class SynclineDatabase implements QueryRunner {
         if (this.adapter.multiTab?.role === 'follower') this.setStatus(s);
       },
       promoted: () => void this.onPromoted(),
+      clearRequested: (options) => this.disconnectAndClear(options),
       streams: (keys) => void this.streams.setRemoteLive(keys).catch((e: unknown) => this.logger.warn('Could not take over the stream subscriptions of other tabs', { message: String(e) })),
     });
     // A follower does not sync: the leader requests the subscriptions this tab holds.
@@ -395,24 +396,33 @@ export class SynclineDatabase implements QueryRunner {
     if (client) await client.stop();
   }
 
-  /** Disconnects and deletes all synced data (and local-only data unless `clearLocal: false`). */
+  /**
+   * Disconnects and deletes all synced data (and local-only data unless `clearLocal: false`) — log
+   * out. Multi-tab: from any tab, sync stops in every tab and every tab sees the cleared database.
+   */
   async disconnectAndClear(options: { clearLocal?: boolean } = {}): Promise<void> {
     await this.disconnect();
     await this.whenReady();
-    await this.lockedWrite(async (db, changed) => {
-      for (const table of ['sl_oplog', 'sl_buckets', 'sl_crud', 'sl_updated_rows', 'sl_untyped', 'sl_sync_state']) {
-        await db.execute(`DELETE FROM ${table}`);
-      }
-      await db.execute(`DELETE FROM sl_kv WHERE key != ?`, [KV.clientId]);
-      for (const t of this.schema.tables) {
-        if (t.localOnly && options.clearLocal === false) continue;
-        await db.execute(`DELETE FROM ${quoteIdent((t.localOnly ? LOCAL_PREFIX : DATA_PREFIX) + t.name)}`);
-        changed.add(t.name);
-      }
-      changed.add('sl_crud');
-    });
+    // Multi-tab follower: the leader syncs for every tab, so it stops and clears (the statements
+    // would run on its connection anyway); its status and change notifications reach this tab.
+    const byLeader = this.adapter.multiTab?.role === 'follower' && (await this.adapter.multiTab.clearOnLeader(options));
+    if (!byLeader) {
+      await this.lockedWrite(async (db, changed) => {
+        for (const table of ['sl_oplog', 'sl_buckets', 'sl_crud', 'sl_updated_rows', 'sl_untyped', 'sl_sync_state']) {
+          await db.execute(`DELETE FROM ${table}`);
+        }
+        await db.execute(`DELETE FROM sl_kv WHERE key != ?`, [KV.clientId]);
+        for (const t of this.schema.tables) {
+          if (t.localOnly && options.clearLocal === false) continue;
+          await db.execute(`DELETE FROM ${quoteIdent((t.localOnly ? LOCAL_PREFIX : DATA_PREFIX) + t.name)}`);
+          changed.add(t.name);
+        }
+        changed.add('sl_crud');
+      });
+    }
     this.setStatus({ ...this.status, hasSynced: false, lastSyncedAt: undefined, priorityStatusEntries: [], downloadError: undefined, uploadError: undefined });
-    await this.streams.afterClear();
+    if (byLeader) await this.streams.refresh(true);
+    else await this.streams.afterClear();
   }
 
   /** Disconnects and closes the SQLite connection. */

@@ -210,6 +210,9 @@ const api = {
     await subscriptions.get(key)?.unsubscribe();
     subscriptions.delete(key);
   },
+  async disconnectAndClear(): Promise<void> {
+    await db!.disconnectAndClear();
+  },
   log: () => log.slice(-50),
   status(): unknown {
     const s = db?.currentStatus;

@@ -16,12 +16,13 @@
  * election, the roles and the `SqliteAdapter`/`MultiTabLink` faces.
  */
 import { Mutex } from '../../db/mutex.ts';
-import type { MultiTabEvents, MultiTabLink, TabRole } from '../../db/multi-tab-link.ts';
+import type { ClearOptions, MultiTabEvents, MultiTabLink, TabRole } from '../../db/multi-tab-link.ts';
 import type { QueryResult, SqliteValue } from '../../db/sqlite-adapter.ts';
 import { ClientErrorCodes, SynclineError } from '../../errors.ts';
 import type { Logger } from '../../logger.ts';
 import { decodeStatus, encodeStatus, type WireStatus } from '../../sync/status-codec.ts';
 import type { SyncStatus } from '../../sync/sync-status.ts';
+import { ClearRequests } from './tab-clear-requests.ts';
 import { FollowerRelay, LeaderGone, leaderChanged, type CallResult, type Lease } from './tab-follower-relay.ts';
 import { FollowerStreams } from './tab-follower-streams.ts';
 import { LeaseServer } from './tab-lease-server.ts';
@@ -57,6 +58,7 @@ export class TabCoordinator implements MultiTabLink {
   private heldStreams: string[] = [];
   /** Leader: the stream subscriptions the followers hold. */
   private readonly followerStreams: FollowerStreams;
+  private readonly clears: ClearRequests;
   private closed = false;
 
   constructor(
@@ -80,6 +82,7 @@ export class TabCoordinator implements MultiTabLink {
       },
       isClosed: () => this.closed,
     });
+    this.clears = new ClearRequests(this.tabId, (m) => this.post(m));
     this.followerStreams = new FollowerStreams(filename, (keys) => {
       for (const l of [...this.listeners]) l.streams?.(keys);
     });
@@ -150,6 +153,7 @@ export class TabCoordinator implements MultiTabLink {
     this.closed = true;
     const error = new SynclineError(ClientErrorCodes.ADAPTER_ERROR, `Taking over the database "${this.filename}" failed: ${String(e)}`, { cause: e });
     this.relay.rejectAll(error);
+    this.clears.rejectAll(error);
     this.shutdown();
   }
 
@@ -176,6 +180,7 @@ export class TabCoordinator implements MultiTabLink {
   /** A new leader: everything pending on any other leader fails (retried by the callers). */
   private dropLeader(newLeaderId: string): void {
     this.relay.dropLeader(newLeaderId);
+    this.clears.dropLeader(newLeaderId);
     if (this.lease && this.lease.leaderId !== newLeaderId) this.lease.broken = true;
     const waiters = this.leaderWaiters;
     this.leaderWaiters = [];
@@ -209,6 +214,12 @@ export class TabCoordinator implements MultiTabLink {
         break;
       case 'streams':
         if (this.role === 'leader' && Array.isArray(m.keys)) this.followerStreams.set(m.from, m.keys.filter((k) => typeof k === 'string'));
+        break;
+      case 'clear':
+        if (this.role === 'leader') void this.clears.serve(m, (options) => this.clearHere(options));
+        break;
+      case 'cleared':
+        this.clears.onCleared(m);
         break;
       case 'acquire':
         if (this.role === 'leader') this.server.acquire(m.from, m.lease);
@@ -264,6 +275,22 @@ export class TabCoordinator implements MultiTabLink {
 
   private sendStreams(): void {
     if (this.role === 'follower' && this.leader && this.leader.id !== this.tabId) this.post({ t: 'streams', from: this.tabId, to: this.leader.id, keys: this.heldStreams });
+  }
+
+  async clearOnLeader(options: ClearOptions): Promise<boolean> {
+    for (;;) {
+      await this.whenLeaderKnown();
+      if (this.closed) throw new SynclineError(ClientErrorCodes.DATABASE_CLOSED, 'The database is closed');
+      if (this.role === 'leader') return false;
+      if ((await this.clears.ask(this.leader!.id, options)) === 'done') return true;
+    }
+  }
+
+  /** Leader: a follower's `disconnectAndClear()`, run by this tab's database. */
+  private async clearHere(options: ClearOptions): Promise<void> {
+    const handlers = [...this.listeners].filter((l) => l.clearRequested);
+    if (handlers.length === 0) throw new SynclineError(ClientErrorCodes.ADAPTER_ERROR, 'No database is open on the leader tab');
+    for (const l of handlers) await l.clearRequested!(options);
   }
 
   exclusive<T>(fn: () => Promise<T>): Promise<T> {
@@ -360,7 +387,9 @@ export class TabCoordinator implements MultiTabLink {
       this.closed = true;
       await this.local?.close();
     });
-    this.relay.rejectAll(new SynclineError(ClientErrorCodes.DATABASE_CLOSED, 'The database is closed'));
+    const closed = new SynclineError(ClientErrorCodes.DATABASE_CLOSED, 'The database is closed');
+    this.relay.rejectAll(closed);
+    this.clears.rejectAll(closed);
     this.shutdown();
   }
 

@@ -8,6 +8,8 @@
  *
  * Only the leader syncs, so a follower tells it which stream subscriptions it holds (`streams`,
  * after every change and again to each new leader): the leader requests and keeps them as its own.
+ * For the same reason a follower's `disconnectAndClear()` runs on the leader (`clear`/`cleared`):
+ * clearing the shared database under a leader that keeps syncing would download it all again.
  */
 import type { QueryResult, SqliteValue } from '../../db/sqlite-adapter.ts';
 import type { WireStatus } from '../../sync/status-codec.ts';
@@ -31,7 +33,10 @@ export type TabMessage =
   | { t: 'changes'; from: string; origin: string; tables: string[] }
   | { t: 'status'; from: string; status: WireStatus }
   /** Follower → leader: the stream subscriptions this tab holds handles on now (`subscriptionKey`s). */
-  | { t: 'streams'; from: string; to: string; keys: string[] };
+  | { t: 'streams'; from: string; to: string; keys: string[] }
+  /** Follower → leader: `disconnectAndClear()` was called there; the leader does it and answers `cleared`. */
+  | { t: 'clear'; from: string; to: string; id: string; clearLocal: boolean }
+  | { t: 'cleared'; from: string; to: string; id: string; error?: { message: string; code?: string } };
 
 /** Web Lock held by the leader: whoever holds it owns the database file. */
 export const leaderLockName = (filename: string): string => `syncline-leader:${filename}`;
