@@ -5,7 +5,7 @@
 export { SynclineDatabase, type SynclineDatabaseOptions, type StatusListener } from './db/syncline-database.ts';
 export type { SqliteAdapter, SqliteValue, SqliteRow, QueryResult } from './db/sqlite-adapter.ts';
 export { SQL_FUNCTIONS } from './db/sqlite-adapter.ts';
-export type { MultiTabLink, MultiTabEvents, TabRole } from './db/multi-tab-link.ts';
+export type { ClearOptions, MultiTabLink, MultiTabEvents, TabRole } from './db/multi-tab-link.ts';
 export { createSqlFunctions, type SqlFunction, type SqlFunctionSet } from './db/sql-functions.ts';
 export type { Transaction, QueryRunner } from './db/transaction.ts';
 export type { WatchOptions, WatchHandler } from './db/watch.ts';

@@ -28,7 +28,7 @@ import { StreamManager } from '../streams/stream-manager.ts';
 import { canonicalParameters, validateStreamName } from '../streams/stream-key.ts';
 import { SyncStream } from '../streams/sync-stream.ts';
 import { Mutex } from './mutex.ts';
-import { retryOnLeaderChange } from './multi-tab-link.ts';
+import { retryOnLeaderChange, type ClearOptions } from './multi-tab-link.ts';
 import type { QueryResult, SqliteAdapter, SqliteRow, SqliteValue } from './sqlite-adapter.ts';
 import { resolveQueryTables, TableChanges } from './table-changes.ts';
 import { runTransaction, type QueryRunner, type Transaction } from './transaction.ts';
@@ -400,7 +400,7 @@ export class SynclineDatabase implements QueryRunner {
    * Disconnects and deletes all synced data (and local-only data unless `clearLocal: false`) — log
    * out. Multi-tab: from any tab, sync stops in every tab and every tab sees the cleared database.
    */
-  async disconnectAndClear(options: { clearLocal?: boolean } = {}): Promise<void> {
+  async disconnectAndClear(options: ClearOptions = {}): Promise<void> {
     await this.disconnect();
     await this.whenReady();
     // Multi-tab follower: the leader syncs for every tab, so it stops and clears (the statements

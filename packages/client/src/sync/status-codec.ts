@@ -28,13 +28,20 @@ function summary(p: ProgressSummary): ProgressSummary {
   return { downloadedOperations: p.downloadedOperations, totalOperations: p.totalOperations, downloadedFraction: p.downloadedFraction };
 }
 
-function encodeError(e: Error | undefined): WireError | undefined {
-  if (!e) return undefined;
+/** An error as plain data for another tab: a `SynclineError` keeps its code (also used by the tab relay). */
+export function encodeError(e: unknown): WireError;
+export function encodeError(e: Error | undefined): WireError | undefined;
+export function encodeError(e: unknown): WireError | undefined {
+  if (e === undefined) return undefined;
+  if (!(e instanceof Error)) return { name: 'Error', message: String(e) };
   const code = e instanceof SynclineError ? e.code : undefined;
   return { name: e.name, message: e.message, ...(code ? { code } : {}) };
 }
 
-function decodeError(e: WireError | undefined): Error | undefined {
+/** The error {@link encodeError} described, rebuilt in this tab. */
+export function decodeError(e: WireError): Error;
+export function decodeError(e: WireError | undefined): Error | undefined;
+export function decodeError(e: WireError | undefined): Error | undefined {
   if (!e) return undefined;
   if (e.code) return new SynclineError(e.code as ClientErrorCode, e.message);
   const error = new Error(e.message);

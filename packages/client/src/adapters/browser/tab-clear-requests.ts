@@ -5,8 +5,8 @@
  * and answers (`cleared`); a request to a leader that went away is answered `gone` when the next
  * leader is known, and the caller asks that one (clearing twice is harmless).
  */
-import { ClientErrorCodes, SynclineError, type ClientErrorCode } from '../../errors.ts';
 import type { ClearOptions } from '../../db/multi-tab-link.ts';
+import { decodeError, encodeError, type WireError } from '../../sync/status-codec.ts';
 import type { TabMessage } from './tab-protocol.ts';
 
 type ClearMessage = Extract<TabMessage, { t: 'clear' }>;
@@ -40,7 +40,7 @@ export class ClearRequests {
     const p = this.pending.get(m.id);
     if (!p) return;
     this.pending.delete(m.id);
-    if (m.error) p.reject(new SynclineError((m.error.code as ClientErrorCode | undefined) ?? ClientErrorCodes.ADAPTER_ERROR, `The leader tab could not clear the database: ${m.error.message}`));
+    if (m.error) p.reject(decodeError(m.error));
     else p.resolve('done');
   }
 
@@ -60,11 +60,11 @@ export class ClearRequests {
 
   /** Leader: runs a follower's request with `clear` and answers it. */
   async serve(m: ClearMessage, clear: (options: ClearOptions) => Promise<void>): Promise<void> {
-    let error: { message: string; code?: string } | undefined;
+    let error: WireError | undefined;
     try {
       await clear({ clearLocal: m.clearLocal });
     } catch (e) {
-      error = { message: e instanceof Error ? e.message : String(e), ...(e instanceof SynclineError ? { code: e.code } : {}) };
+      error = encodeError(e);
     }
     this.post({ t: 'cleared', from: this.tabId, to: m.from, id: m.id, ...(error ? { error } : {}) });
   }

@@ -6,7 +6,7 @@
  */
 import type { Mutex } from '../../db/mutex.ts';
 import type { QueryResult, SqliteAdapter } from '../../db/sqlite-adapter.ts';
-import { SynclineError } from '../../errors.ts';
+import { encodeError } from '../../sync/status-codec.ts';
 import { COMMIT_MARKER_TTL_MS, tabLockName, type RemoteOp, type TabMessage } from './tab-protocol.ts';
 
 /** A lease with no message for this long is ended (its transaction rolled back). */
@@ -94,8 +94,7 @@ export class LeaseServer {
         deps.post({ t: 'reply', from: deps.tabId, to: from, lease, seq, ok: true, result, changed });
       } catch (e) {
         // A SynclineError's code (e.g. STORAGE_FULL) reaches the follower, which rebuilds the error.
-        const error = e instanceof SynclineError ? { name: e.name, message: e.message, code: e.code } : e instanceof Error ? { name: e.name, message: e.message } : { name: 'Error', message: String(e) };
-        deps.post({ t: 'reply', from: deps.tabId, to: from, lease, seq, ok: false, error });
+        deps.post({ t: 'reply', from: deps.tabId, to: from, lease, seq, ok: false, error: encodeError(e) });
       }
       served.lastActive = Date.now();
     });

@@ -12,7 +12,7 @@
  * clearing the shared database under a leader that keeps syncing would download it all again.
  */
 import type { QueryResult, SqliteValue } from '../../db/sqlite-adapter.ts';
-import type { WireStatus } from '../../sync/status-codec.ts';
+import type { WireError, WireStatus } from '../../sync/status-codec.ts';
 import type { WasmVfs } from './worker-protocol.ts';
 
 export type RemoteOp =
@@ -28,7 +28,7 @@ export type TabMessage =
   | { t: 'granted'; from: string; to: string; lease: string }
   | { t: 'call'; from: string; to: string; lease: string; seq: number; op: RemoteOp }
   | { t: 'reply'; from: string; to: string; lease: string; seq: number; ok: true; result: QueryResult | { rowsAffected: number }; changed: string[] }
-  | { t: 'reply'; from: string; to: string; lease: string; seq: number; ok: false; error: { name: string; message: string; code?: string } }
+  | { t: 'reply'; from: string; to: string; lease: string; seq: number; ok: false; error: WireError }
   | { t: 'release'; from: string; to: string; lease: string }
   | { t: 'changes'; from: string; origin: string; tables: string[] }
   | { t: 'status'; from: string; status: WireStatus }
@@ -36,7 +36,7 @@ export type TabMessage =
   | { t: 'streams'; from: string; to: string; keys: string[] }
   /** Follower → leader: `disconnectAndClear()` was called there; the leader does it and answers `cleared`. */
   | { t: 'clear'; from: string; to: string; id: string; clearLocal: boolean }
-  | { t: 'cleared'; from: string; to: string; id: string; error?: { message: string; code?: string } };
+  | { t: 'cleared'; from: string; to: string; id: string; error?: WireError };
 
 /** Web Lock held by the leader: whoever holds it owns the database file. */
 export const leaderLockName = (filename: string): string => `syncline-leader:${filename}`;
